@@ -1,0 +1,306 @@
+#include "core/cas_ops.h"
+
+#include <unistd.h>
+
+#include "core/format.h"
+#include "core/log.h"
+
+namespace acidfs {
+
+namespace {
+constexpr size_t kPathMax = 4096;
+
+std::vector<std::string_view> components(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t pos = 1;
+  while (pos <= path.size() && path.size() > 1) {
+    size_t next = path.find('/', pos);
+    if (next == std::string_view::npos) next = path.size();
+    parts.push_back(path.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return parts;
+}
+
+Status denied(std::string_view what, std::string_view path) {
+  return Status::Error(EACCES, std::string(what) + " '" + std::string(path) + "': permission denied");
+}
+
+Status conflict(ConflictCode code, std::string_view path, std::optional<Id128> expected, std::optional<Id128> found,
+                int index) {
+  return Status::Conflict(ConflictReport{code, std::string(path), expected, found, index});
+}
+
+std::optional<Id128> blobOrNull(const InodeRecord& inode) {
+  if (!inode.isRegular()) return std::nullopt;
+  return inode.blob;
+}
+}  // namespace
+
+Status validatePath(std::string_view path) {
+  if (path.empty() || path[0] != '/')
+    return Status::Error(EINVAL, "path '" + std::string(path) + "' is not absolute within the mount");
+  if (path.size() > kPathMax) return Status::Error(ENAMETOOLONG, "path longer than 4096 bytes");
+  if (path == "/") return Status::OK();
+  for (std::string_view part : components(path)) {
+    if (part.empty() || part == "." || part == "..")
+      return Status::Error(EINVAL, "path '" + std::string(path) + "' has an empty, '.' or '..' component");
+    if (part.find('\0') != std::string_view::npos) return Status::Error(EINVAL, "path contains a NUL byte");
+    if (part.size() > kNameMax) return Status::Error(ENAMETOOLONG, "a component of '" + std::string(path) + "' is longer than 255 bytes");
+  }
+  return Status::OK();
+}
+
+// A path resolved inside a transaction: the directory that holds (or would
+// hold) its last component, and the entry if it exists. Every component read
+// is locked shared, so a concurrent rename of any of them serializes with us.
+struct CasOps::Resolved {
+  uint64_t parent = kRootIno;
+  InodeRecord parentInode;
+  std::string name;  // empty for "/"
+  std::optional<DentryRecord> entry;
+};
+
+CasOps::CasOps(TransactionRunner& runner, Namespace& ns, ContentStore& content, int64_t leaseTtlNs)
+    : runner_(runner), ns_(ns), content_(content), leaseTtlNs_(leaseTtlNs), nextLease_(static_cast<uint64_t>(nowNs())) {}
+
+Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::string_view path) {
+  ACIDFS_RETURN_IF_ERROR(validatePath(path));
+  Resolved r;
+  ACIDFS_ASSIGN_OR_RETURN(r.parentInode, ns_.loadInode(txn, kRootIno, Txn::Lock::kShared));
+  std::vector<std::string_view> parts = components(path);
+  if (parts.empty()) {  // "/" itself
+    r.entry = DentryRecord{kRootIno, 0, S_IFDIR};
+    return r;
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!r.parentInode.isDir()) return Status::Error(ENOTDIR, "a component of '" + std::string(path) + "' is not a directory");
+    if (!mayAccess(caller, r.parentInode, X_OK)) return denied("searching", path);
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, ns_.loadDentry(txn, r.parent, parts[i], Txn::Lock::kShared));
+    if (i + 1 == parts.size()) {
+      r.name.assign(parts[i]);
+      r.entry = entry;
+      return r;
+    }
+    if (!entry) return Status::Error(ENOENT, "directory of '" + std::string(path) + "' does not exist");
+    r.parent = entry->ino;
+    ACIDFS_ASSIGN_OR_RETURN(r.parentInode, ns_.loadInode(txn, entry->ino, Txn::Lock::kShared));
+  }
+  return r;
+}
+
+Result<PathStat> CasOps::stat(const Caller& caller, std::string_view path) {
+  PathStat result;
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path));
+    if (!r.entry) return Status::Error(ENOENT, "'" + std::string(path) + "' does not exist");
+    ACIDFS_ASSIGN_OR_RETURN(result.inode, ns_.loadInode(txn, r.entry->ino, Txn::Lock::kShared));
+    // A blobId tells about content: reading it needs read permission.
+    if (result.inode.isRegular() && !mayAccess(caller, result.inode, R_OK)) return denied("reading", path);
+    result.path.assign(path);
+    result.ino = r.entry->ino;
+    result.blob = blobOrNull(result.inode);
+    return Status::OK();
+  }));
+  return result;
+}
+
+Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index,
+                       std::vector<std::string>& touched) {
+  // The source: must exist as a regular file, with the expected blobId.
+  ACIDFS_ASSIGN_OR_RETURN(Resolved src, resolve(txn, caller, op.sourcePath));
+  if (!src.entry) return conflict(ConflictCode::kSourceNotFound, op.sourcePath, op.sourceBlob, std::nullopt, index);
+  ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, ns_.loadInode(txn, src.entry->ino, Txn::Lock::kExclusive));
+  if (source.isDir()) return Status::Error(EISDIR, "source '" + op.sourcePath + "' is a directory");
+  if (!source.isRegular()) return Status::Error(EINVAL, "source '" + op.sourcePath + "' is not a regular file");
+  const bool readsSource = op.kind == TransactOp::Kind::kCopy || op.sourceBlob.has_value();
+  if (readsSource && !mayAccess(caller, source, R_OK)) return denied("reading", op.sourcePath);
+  if (op.kind != TransactOp::Kind::kCopy) {  // unlinks the source name: what rename/unlink need
+    if (!mayAccess(caller, src.parentInode, W_OK | X_OK)) return denied("removing", op.sourcePath);
+    if (!stickyAllows(caller, src.parentInode, source)) return Status::Error(EPERM, "sticky directory: cannot remove '" + op.sourcePath + "'");
+  }
+  if (op.sourceBlob && source.blob != *op.sourceBlob)
+    return conflict(ConflictCode::kSourceChanged, op.sourcePath, op.sourceBlob, source.blob, index);
+  touched.push_back(op.sourcePath);
+
+  if (op.kind == TransactOp::Kind::kDelete) {
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, ns_.loadInode(txn, src.parent, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(Unlinked gone, ns_.unlinkInTxn(txn, src.parent, src.name, *src.entry));
+    dir.mtimeNs = dir.ctimeNs = nowNs();
+    ACIDFS_RETURN_IF_ERROR(ns_.storeInode(txn, src.parent, dir));
+    txn.afterCommit.push_back([this, gone] { ns_.releaseIfUnused(gone); });
+    return Status::OK();
+  }
+
+  // The destination: its basis, and what creating or replacing it needs.
+  ACIDFS_ASSIGN_OR_RETURN(Resolved dst, resolve(txn, caller, op.destPath));
+  if (dst.name.empty()) return Status::Error(EISDIR, "destination '/' is a directory");
+  if (!dst.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + op.destPath + "' is not a directory");
+  std::optional<InodeRecord> dest;
+  if (dst.entry) {
+    ACIDFS_ASSIGN_OR_RETURN(dest, ns_.loadInode(txn, dst.entry->ino, Txn::Lock::kExclusive));
+  }
+  const bool replaces = dest.has_value() && op.kind == TransactOp::Kind::kMove;
+  if (!dest || replaces) {
+    if (!mayAccess(caller, dst.parentInode, W_OK | X_OK)) return denied("creating", op.destPath);
+  }
+  if (dest) {
+    if (replaces && !stickyAllows(caller, dst.parentInode, *dest))
+      return Status::Error(EPERM, "sticky directory: cannot replace '" + op.destPath + "'");
+    if (op.kind == TransactOp::Kind::kCopy && dest->isRegular() && !mayAccess(caller, *dest, W_OK))
+      return denied("writing", op.destPath);
+    if (op.destBasis.kind == Basis::Kind::kBlob && dest->isRegular() && !mayAccess(caller, *dest, R_OK))
+      return denied("reading", op.destPath);
+  }
+  switch (op.destBasis.kind) {
+    case Basis::Kind::kAny: break;
+    case Basis::Kind::kAbsent:
+      if (dest) return conflict(ConflictCode::kDestExists, op.destPath, std::nullopt, blobOrNull(*dest), index);
+      break;
+    case Basis::Kind::kBlob:
+      if (!dest) return conflict(ConflictCode::kDestNotFound, op.destPath, op.destBasis.blob, std::nullopt, index);
+      if (!dest->isRegular() || dest->blob != op.destBasis.blob)
+        return conflict(ConflictCode::kDestChanged, op.destPath, op.destBasis.blob, blobOrNull(*dest), index);
+      break;
+  }
+  if (dest && dest->isDir()) return Status::Error(EISDIR, "destination '" + op.destPath + "' is a directory");
+  if (dest && !dest->isRegular()) return Status::Error(EINVAL, "destination '" + op.destPath + "' is not a regular file");
+  touched.push_back(op.destPath);
+
+  if (op.kind == TransactOp::Kind::kMove) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<Unlinked> replaced,
+                            ns_.renameInTxn(txn, src.parent, src.name, dst.parent, dst.name, 0));
+    if (replaced) txn.afterCommit.push_back([this, gone = *replaced] { ns_.releaseIfUnused(gone); });
+    return Status::OK();
+  }
+  // Copy: the destination shares the source's blob — O(1) in its size.
+  uint64_t destIno;
+  InodeRecord target;
+  if (dest) {
+    destIno = dst.entry->ino;
+    target = std::move(*dest);
+  } else {
+    InodeRecord fresh;
+    fresh.mode = S_IFREG | (source.mode & 0777);
+    ACIDFS_ASSIGN_OR_RETURN(destIno, ns_.createInTxn(txn, caller, dst.parent, dst.name, fresh));
+    ACIDFS_ASSIGN_OR_RETURN(target, ns_.loadInode(txn, destIno, Txn::Lock::kExclusive));
+  }
+  return ns_.setBlobInTxn(txn, destIno, target, source.blob, source.size);
+}
+
+Result<std::vector<std::string>> CasOps::transact(const Caller& caller, const std::vector<TransactOp>& ops) {
+  for (const TransactOp& op : ops) {
+    ACIDFS_RETURN_IF_ERROR(validatePath(op.sourcePath));
+    if (op.kind != TransactOp::Kind::kDelete) ACIDFS_RETURN_IF_ERROR(validatePath(op.destPath));
+  }
+  std::vector<std::string> touched;
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    touched.clear();
+    for (size_t i = 0; i < ops.size(); ++i)
+      ACIDFS_RETURN_IF_ERROR(applyOp(txn, caller, ops[i], static_cast<int>(i + 1), touched));
+    return Status::OK();
+  }));
+  counters_.transacts++;
+  return touched;
+}
+
+Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
+                                uint32_t createMode) {
+  ACIDFS_RETURN_IF_ERROR(validatePath(path));
+  uint64_t ino = 0;
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    // The caller's own lease on the blob: proof they supplied its content.
+    if (blob != content_.emptyBlobId()) {
+      const std::string prefix = keys::leasePrefix(blob, caller.uid);
+      std::vector<std::string> candidates;
+      auto it = txn.iterate(Column::kLeases);
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+        candidates.emplace_back(it->key().data(), it->key().size());
+      bool consumed = false;
+      for (const std::string& key : candidates) {
+        ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> lease, txn.read(Column::kLeases, key, Txn::Lock::kExclusive));
+        if (!lease) continue;  // another commit consumed it meanwhile
+        ACIDFS_RETURN_IF_ERROR(txn.del(Column::kLeases, key));
+        content_.addRef(txn, blob, -1);
+        consumed = true;
+        break;
+      }
+      if (!consumed)
+        return Status::Error(ENOENT, "no pending blob " + blob.hex() + " of yours: put it first (leases expire)");
+    }
+    ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path));
+    if (r.name.empty()) return Status::Error(EISDIR, "'/' is a directory");
+    if (!r.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + std::string(path) + "' is not a directory");
+    if (r.entry) {
+      ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, ns_.loadInode(txn, r.entry->ino, Txn::Lock::kExclusive));
+      if (inode.isDir()) return Status::Error(EISDIR, "'" + std::string(path) + "' is a directory");
+      if (!inode.isRegular()) return Status::Error(EINVAL, "'" + std::string(path) + "' is not a regular file");
+      if (!mayAccess(caller, inode, W_OK)) return denied("writing", path);
+      if (basis.kind == Basis::Kind::kBlob && !mayAccess(caller, inode, R_OK)) return denied("reading", path);
+      if (basis.kind == Basis::Kind::kAbsent || (basis.kind == Basis::Kind::kBlob && inode.blob != basis.blob))
+        return conflict(ConflictCode::kCasConflict, path,
+                        basis.kind == Basis::Kind::kBlob ? std::optional<Id128>(basis.blob) : std::nullopt,
+                        inode.blob, 1);
+      ino = r.entry->ino;
+      ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
+      return ns_.setBlobInTxn(txn, ino, inode, blob, size);
+    }
+    if (!mayAccess(caller, r.parentInode, W_OK | X_OK)) return denied("creating", path);
+    if (basis.kind == Basis::Kind::kBlob)
+      return conflict(ConflictCode::kCasConflict, path, basis.blob, std::nullopt, 1);
+    InodeRecord fresh;
+    fresh.mode = S_IFREG | (createMode & 07777);
+    ACIDFS_ASSIGN_OR_RETURN(ino, ns_.createInTxn(txn, caller, r.parent, r.name, fresh));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, ns_.loadInode(txn, ino, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
+    return ns_.setBlobInTxn(txn, ino, inode, blob, size);
+  }));
+  counters_.commits++;
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns_.getattr(ino));
+  return PathStat{std::string(path), ino, attr.inode.blob, attr.inode};
+}
+
+Result<Id128> CasOps::put(const Caller& caller, std::string_view bytes) {
+  Id128 blob;
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    ACIDFS_ASSIGN_OR_RETURN(blob, content_.blobFromBytes(txn, bytes));
+    if (blob == content_.emptyBlobId()) return Status::OK();  // needs no lease
+    Encoder expiry;
+    expiry.i64(nowNs() + leaseTtlNs_);
+    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kLeases, keys::lease(blob, caller.uid, nextLease_++), expiry.str()));
+    content_.addRef(txn, blob, +1);
+    return Status::OK();
+  }));
+  counters_.puts++;
+  return blob;
+}
+
+Result<uint64_t> CasOps::expireLeases(int64_t now) {
+  uint64_t freed = 0;
+  std::vector<std::string> keysToCheck;
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    keysToCheck.clear();
+    auto it = txn.iterate(Column::kLeases);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      Decoder d(std::string_view(it->value().data(), it->value().size()));
+      int64_t expiry = 0;
+      if (d.i64(expiry) && expiry < now) keysToCheck.emplace_back(it->key().data(), it->key().size());
+    }
+    return fromRocks(it->status(), "listing leases");
+  }));
+  for (const std::string& key : keysToCheck) {
+    bool expiredNow = false;
+    ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> lease, txn.read(Column::kLeases, key, Txn::Lock::kExclusive));
+      expiredNow = lease.has_value();
+      if (!lease) return Status::OK();  // committed meanwhile
+      ACIDFS_RETURN_IF_ERROR(txn.del(Column::kLeases, key));
+      content_.addRef(txn, Id128::fromBytes(std::string_view(key).substr(0, 16)), -1);
+      return Status::OK();
+    }));
+    if (expiredNow) freed++;
+  }
+  return freed;
+}
+
+}  // namespace acidfs

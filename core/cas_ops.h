@@ -1,0 +1,104 @@
+// The ConvexFS operations of SPEC §4: path-based stat, transact, commit and
+// put, each one serializable transaction whose preconditions are checked
+// inside it. Every read a decision rests on — a path component, a source's
+// blobId, the absence of a destination — is a locked read (Txn::read), so
+// two concurrent transactions can never both pass checks that exclude each
+// other (no write skew).
+//
+// Unlike namespace.h these check permissions (SPEC §6): their callers (ioctl,
+// the tool) do not pass through the kernel's checks.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/caller.h"
+#include "core/namespace.h"
+#include "core/status.h"
+
+namespace acidfs {
+
+// A destination's expected state.
+struct Basis {
+  enum class Kind { kAny, kAbsent, kBlob };
+  Kind kind = Kind::kAny;
+  Id128 blob;  // kBlob only
+
+  static Basis any() { return {}; }
+  static Basis absent() { return {Kind::kAbsent, {}}; }
+  static Basis of(const Id128& id) { return {Kind::kBlob, id}; }
+};
+
+struct TransactOp {
+  enum class Kind { kMove, kCopy, kDelete };
+  Kind kind = Kind::kMove;
+  std::string sourcePath;
+  std::optional<Id128> sourceBlob;  // precondition: the source holds exactly this
+  std::string destPath;             // move and copy
+  Basis destBasis;
+};
+
+struct PathStat {
+  std::string path;
+  uint64_t ino = 0;
+  std::optional<Id128> blob;  // regular files only
+  InodeRecord inode;
+};
+
+struct CasCounters {
+  std::atomic<uint64_t> transacts{0};
+  std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> puts{0};
+};
+
+class CasOps {
+ public:
+  CasOps(TransactionRunner& runner, Namespace& ns, ContentStore& content, int64_t leaseTtlNs);
+
+  // stat with blobId. Needs search permission on the path and read
+  // permission on a regular file (a blobId tells about content).
+  Result<PathStat> stat(const Caller& caller, std::string_view path);
+
+  // Applies `ops` in order, each seeing those before it, all or nothing. A
+  // failed precondition is a conflict Status carrying the report (its
+  // operationIndex counts from 1); other failures carry their errno.
+  // Returns the paths whose entries changed, for cache invalidation.
+  Result<std::vector<std::string>> transact(const Caller& caller, const std::vector<TransactOp>& ops);
+
+  // Makes `path` hold `blob` if `basis` holds (else CAS_CONFLICT), creating
+  // the file (mode 0644 & ~umask given) if absent. The blob must be one the
+  // caller put and still holds a lease on (a blobId alone grants nothing);
+  // that lease is consumed. ENOENT if there is no such lease.
+  Result<PathStat> commit(const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
+                          uint32_t createMode = 0644);
+
+  // Stores `bytes` as a blob held by a lease of the caller's until committed
+  // or expired.
+  Result<Id128> put(const Caller& caller, std::string_view bytes);
+
+  // Frees the blobs of leases that expired before `nowNs`. Returns how many.
+  Result<uint64_t> expireLeases(int64_t nowNs);
+
+  const CasCounters& counters() const { return counters_; }
+
+ private:
+  struct Resolved;
+  Result<Resolved> resolve(Txn& txn, const Caller& caller, std::string_view path);
+  Status applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index, std::vector<std::string>& touched);
+
+  TransactionRunner& runner_;
+  Namespace& ns_;
+  ContentStore& content_;
+  const int64_t leaseTtlNs_;
+  std::atomic<uint64_t> nextLease_;
+  CasCounters counters_;
+};
+
+// SPEC §5 path rules: absolute, no empty, "." or ".." components, each
+// component ≤ 255 bytes. EINVAL / ENAMETOOLONG naming the problem.
+Status validatePath(std::string_view path);
+
+}  // namespace acidfs

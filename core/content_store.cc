@@ -1,0 +1,383 @@
+#include "core/content_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <shared_mutex>
+
+#include "core/format.h"
+
+namespace acidfs {
+
+namespace {
+constexpr int kBlobs = 0, kPages = 1, kChunks = 2;
+constexpr Column kColumnOf[3] = {Column::kBlobs, Column::kPages, Column::kChunks};
+// Probe chains are one long in practice; this bounds a pathological hash.
+constexpr uint32_t kMaxSeeds = 1024;
+
+std::string_view trimTrailingZeros(std::string_view window) {
+  size_t n = window.size();
+  while (n > 0 && window[n - 1] == 0) --n;
+  return window.substr(0, n);
+}
+
+Status corrupt(const char* what, const Id128& id) {
+  return Status::Error(EIO, std::string("store corrupted: ") + what + " " + id.hex());
+}
+}  // namespace
+
+Id128 ContentStore::computeEmptyBlobId(const HashFunction& hash) {
+  std::string body = BlobRecord::encodeBody(0, {});
+  return hash(body.data(), body.size(), 0);
+}
+
+ContentStore::ContentStore(MetaDb& db, SegmentStore& segments, ContentOptions options)
+    : db_(db), segments_(segments), options_(std::move(options)),
+      emptyBlobId_(computeEmptyBlobId(options_.hash)) {}
+
+// Finds the record whose content `same` accepts along the probe chain of
+// `hashInput`, or creates one with `make(seed)` at the first free slot
+// (an empty key or a tombstone). Records probed past are marked collided.
+template <typename Record, typename Same, typename Make>
+Result<Id128> ContentStore::intern(Txn& txn, int kind, std::string_view hashInput, Same same, Make make) {
+  const Column column = kColumnOf[kind];
+  std::optional<std::pair<uint32_t, Id128>> freeSlot;
+  for (uint32_t seed = 0; seed < kMaxSeeds; ++seed) {
+    Id128 id = options_.hash(hashInput.data(), hashInput.size(), seed);
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                            txn.read(column, keys::id(id), Txn::Lock::kExclusive));
+    if (!value) {
+      if (!freeSlot) freeSlot.emplace(seed, id);
+      break;  // the chain ends here: the content is not in the store
+    }
+    std::optional<Record> record = Record::decode(*value);
+    if (!record) return corrupt("undecodable record", id);
+    if (record->head.tombstone) {
+      if (!freeSlot) freeSlot.emplace(seed, id);
+      continue;
+    }
+    ACIDFS_ASSIGN_OR_RETURN(bool equal, same(*record));
+    if (equal) return id;
+    if (!record->head.collided) {
+      record->head.collided = true;
+      ACIDFS_RETURN_IF_ERROR(txn.put(column, keys::id(id), record->encode()));
+    }
+  }
+  if (!freeSlot) return Status::Error(EIO, "hash probe chain exhausted");
+  auto [seed, id] = *freeSlot;
+  ACIDFS_ASSIGN_OR_RETURN(Record created, make(seed));
+  created.head = ContentHead{};
+  created.head.seed = seed;
+  // Reusing a tombstone keeps the slot collided: a probe chain runs through it.
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> old, txn.peek(column, keys::id(id)));
+  created.head.collided = old.has_value();
+  ACIDFS_RETURN_IF_ERROR(txn.put(column, keys::id(id), created.encode()));
+  txn.created[kind].insert(id);
+  return id;
+}
+
+Result<std::string> ContentStore::chunkBytes(const ChunkRecord& record) {
+  if (record.isInline) return record.inlineData;
+  std::string bytes(record.length, '\0');
+  ACIDFS_RETURN_IF_ERROR(segments_.read(Extent{record.segment, record.offset, record.length}, bytes.data()));
+  return bytes;
+}
+
+Status ContentStore::verify(const Id128& id, const ChunkRecord& record, const std::string& bytes) {
+  if (options_.hash(bytes.data(), bytes.size(), record.head.seed) != id)
+    return Status::Error(EIO, "chunk " + id.hex() + " does not match its hash (corrupted on disk)");
+  return Status::OK();
+}
+
+Result<Id128> ContentStore::internChunk(Txn& txn, std::string_view window) {
+  std::string_view stored = trimTrailingZeros(window);
+  if (stored.empty()) return Id128::zero();  // a hole
+  auto same = [&](const ChunkRecord& existing) -> Result<bool> {
+    if (existing.isInline) return existing.inlineData == stored;
+    if (existing.length != stored.size()) return false;
+    ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(existing));
+    return bytes == stored;  // never trust the hash alone (SPEC §2)
+  };
+  auto make = [&](uint32_t) -> Result<ChunkRecord> {
+    ChunkRecord record;
+    if (stored.size() <= options_.inlineMax) {
+      record.isInline = true;
+      record.inlineData.assign(stored);
+      return record;
+    }
+    ACIDFS_ASSIGN_OR_RETURN(Extent extent, segments_.append(stored));
+    txn.appended.push_back(extent);
+    txn.segmentsToSync.insert(extent.segment);
+    record.segment = extent.segment;
+    record.offset = extent.offset;
+    record.length = extent.length;
+    return record;
+  };
+  return intern<ChunkRecord>(txn, kChunks, stored, same, make);
+}
+
+Result<Id128> ContentStore::internPage(Txn& txn, const std::vector<Id128>& chunks) {
+  std::string body = PageRecord::encodeBody(chunks);
+  auto same = [&](const PageRecord& existing) -> Result<bool> { return existing.chunks == chunks; };
+  auto make = [&](uint32_t) -> Result<PageRecord> {
+    for (const Id128& c : chunks)
+      if (!c.isZero()) txn.refDeltas[kChunks][c] += 1;
+    PageRecord record;
+    record.chunks = chunks;
+    return record;
+  };
+  return intern<PageRecord>(txn, kPages, body, same, make);
+}
+
+Result<Id128> ContentStore::internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages) {
+  if (size == 0) return emptyBlobId_;
+  std::string body = BlobRecord::encodeBody(size, pages);
+  auto same = [&](const BlobRecord& existing) -> Result<bool> {
+    return existing.size == size && existing.pages == pages;
+  };
+  auto make = [&](uint32_t) -> Result<BlobRecord> {
+    for (const Id128& p : pages) txn.refDeltas[kPages][p] += 1;
+    BlobRecord record;
+    record.size = size;
+    record.pages = pages;
+    return record;
+  };
+  return intern<BlobRecord>(txn, kBlobs, body, same, make);
+}
+
+Result<uint64_t> ContentStore::blobSize(Txn& txn, const Id128& blob) {
+  if (blob == emptyBlobId_) return uint64_t{0};
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kBlobs, keys::id(blob)));
+  if (!value) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
+  auto record = BlobRecord::decode(*value);
+  if (!record) return corrupt("undecodable blob", blob);
+  if (record->head.tombstone) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
+  return record->size;
+}
+
+Result<std::string> ContentStore::readWindow(Txn& txn, const Id128& blob, uint64_t index) {
+  if (blob == emptyBlobId_) return std::string();
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kBlobs, keys::id(blob)));
+  auto record = value ? BlobRecord::decode(*value) : std::nullopt;
+  if (!record) return corrupt("missing blob", blob);
+  uint64_t pageIndex = index / kChunksPerPage;
+  if (pageIndex >= record->pages.size()) return std::string();
+  const Id128& pageId = record->pages[pageIndex];
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> pageValue, txn.peek(Column::kPages, keys::id(pageId)));
+  auto page = pageValue ? PageRecord::decode(*pageValue) : std::nullopt;
+  if (!page) return corrupt("missing page", pageId);
+  uint64_t slot = index % kChunksPerPage;
+  if (slot >= page->chunks.size() || page->chunks[slot].isZero()) return std::string();
+  const Id128& chunkId = page->chunks[slot];
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> chunkValue, txn.peek(Column::kChunks, keys::id(chunkId)));
+  auto chunk = chunkValue ? ChunkRecord::decode(*chunkValue) : std::nullopt;
+  if (!chunk) return corrupt("missing chunk", chunkId);
+  ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(*chunk));
+  ACIDFS_RETURN_IF_ERROR(verify(chunkId, *chunk, bytes));
+  return bytes;
+}
+
+Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newSize,
+                                      const std::map<uint64_t, std::string_view>& patchIn) {
+  const uint64_t C = options_.chunkSize;
+  BlobRecord baseRecord;
+  if (base != emptyBlobId_) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kBlobs, keys::id(base)));
+    auto decoded = value ? BlobRecord::decode(*value) : std::nullopt;
+    if (!decoded || decoded->head.tombstone) return Status::Error(ENOENT, "no blob " + base.hex() + " in the store");
+    baseRecord = std::move(*decoded);
+  }
+  const uint64_t chunkCount = chunksOf(newSize);
+  std::map<uint64_t, std::string_view> patch;
+  for (const auto& [index, bytes] : patchIn)
+    if (index < chunkCount) patch[index] = bytes.substr(0, C);
+
+  // Invariant: stored bytes past the file size are zero. So the window that
+  // the new size cuts must lose its tail, whether it comes from the patch or
+  // from the base.
+  std::deque<std::string> owned;  // keeps cut windows alive for `patch`
+  if (newSize % C != 0) {
+    const uint64_t last = newSize / C;
+    const size_t keep = newSize % C;
+    auto it = patch.find(last);
+    if (it != patch.end()) {
+      if (it->second.size() > keep) it->second = it->second.substr(0, keep);
+    } else if (newSize < baseRecord.size) {
+      ACIDFS_ASSIGN_OR_RETURN(std::string window, readWindow(txn, base, last));
+      if (window.size() > keep) {
+        window.resize(keep);
+        patch[last] = owned.emplace_back(std::move(window));
+      }
+    }
+  }
+
+  const uint64_t pageCount = (chunkCount + kChunksPerPage - 1) / kChunksPerPage;
+  const uint64_t baseChunkCount = chunksOf(baseRecord.size);
+  std::vector<Id128> pages(pageCount);
+  for (uint64_t p = 0; p < pageCount; ++p) {
+    const uint64_t first = p * kChunksPerPage;
+    const uint64_t inPage = std::min<uint64_t>(kChunksPerPage, chunkCount - first);
+    const uint64_t baseInPage = baseChunkCount > first ? std::min<uint64_t>(kChunksPerPage, baseChunkCount - first) : 0;
+    auto touched = patch.lower_bound(first);
+    bool patched = touched != patch.end() && touched->first < first + inPage;
+    if (p < baseRecord.pages.size() && !patched && inPage == baseInPage) {
+      pages[p] = baseRecord.pages[p];  // unchanged page: shared, not rewritten
+      continue;
+    }
+    std::vector<Id128> chunks;
+    if (p < baseRecord.pages.size()) {
+      const Id128& pageId = baseRecord.pages[p];
+      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kPages, keys::id(pageId)));
+      auto page = value ? PageRecord::decode(*value) : std::nullopt;
+      if (!page) return corrupt("missing page", pageId);
+      chunks = std::move(page->chunks);
+    }
+    chunks.resize(inPage);
+    for (auto it = touched; it != patch.end() && it->first < first + inPage; ++it) {
+      ACIDFS_ASSIGN_OR_RETURN(chunks[it->first - first], internChunk(txn, it->second));
+    }
+    ACIDFS_ASSIGN_OR_RETURN(pages[p], internPage(txn, chunks));
+  }
+  return internBlob(txn, newSize, pages);
+}
+
+Result<Id128> ContentStore::blobFromBytes(Txn& txn, std::string_view bytes) {
+  std::map<uint64_t, std::string_view> patch;
+  const uint64_t C = options_.chunkSize;
+  for (uint64_t i = 0; i * C < bytes.size(); ++i) patch.emplace(i, bytes.substr(i * C, C));
+  return buildBlob(txn, emptyBlobId_, bytes.size(), patch);
+}
+
+void ContentStore::addRef(Txn& txn, const Id128& blob, int64_t delta) {
+  if (blob == emptyBlobId_ || delta == 0) return;
+  txn.refDeltas[kBlobs][blob] += delta;
+}
+
+Status ContentStore::applyRefDeltas(Txn& txn) {
+  // Blobs before pages before chunks: freeing a blob adds page deltas, freeing
+  // a page adds chunk deltas, so each kind is complete when its turn comes.
+  for (int kind = kBlobs; kind <= kChunks; ++kind) {
+    const Column column = kColumnOf[kind];
+    for (const Id128& id : txn.created[kind]) txn.refDeltas[kind].try_emplace(id, 0);
+    for (const auto& [id, delta] : txn.refDeltas[kind]) {
+      if (delta == 0 && !txn.created[kind].count(id)) continue;
+      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(column, keys::id(id), Txn::Lock::kExclusive));
+      if (!value) return corrupt("reference to a missing record", id);
+
+      auto update = [&](auto record) -> Status {
+        if (record.head.tombstone) return corrupt("reference to a freed record", id);
+        int64_t count = static_cast<int64_t>(record.head.refcount) + delta;
+        if (count < 0) return corrupt("reference count below zero for", id);
+        record.head.refcount = static_cast<uint64_t>(count);
+        if (count > 0) return txn.put(column, keys::id(id), record.encode());
+        // Freed: release what it names, then drop it (or keep a tombstone
+        // where a probe chain passes through).
+        using R = decltype(record);
+        if constexpr (std::is_same_v<R, BlobRecord>) {
+          for (const Id128& p : record.pages) txn.refDeltas[kPages][p] -= 1;
+          record.pages.clear();
+          record.size = 0;
+        } else if constexpr (std::is_same_v<R, PageRecord>) {
+          for (const Id128& c : record.chunks)
+            if (!c.isZero()) txn.refDeltas[kChunks][c] -= 1;
+          record.chunks.clear();
+        } else {
+          if (!record.isInline) txn.toRelease.push_back(Extent{record.segment, record.offset, record.length});
+          record.isInline = true;
+          record.inlineData.clear();
+        }
+        if (!record.head.collided) return txn.del(column, keys::id(id));
+        record.head.tombstone = true;
+        return txn.put(column, keys::id(id), record.encode());
+      };
+      Status s;
+      if (kind == kBlobs) {
+        auto r = BlobRecord::decode(*value);
+        s = r ? update(std::move(*r)) : corrupt("undecodable blob", id);
+      } else if (kind == kPages) {
+        auto r = PageRecord::decode(*value);
+        s = r ? update(std::move(*r)) : corrupt("undecodable page", id);
+      } else {
+        auto r = ChunkRecord::decode(*value);
+        s = r ? update(std::move(*r)) : corrupt("undecodable chunk", id);
+      }
+      ACIDFS_RETURN_IF_ERROR(s);
+    }
+  }
+  return Status::OK();
+}
+
+Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std::string& out) {
+  out.clear();
+  if (blob == emptyBlobId_) return Status::OK();
+  // Holding this, a chunk record we find keeps its bytes until we are done.
+  std::shared_lock<std::shared_mutex> noRelease(segments_.releaseLock());
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kBlobs, keys::id(blob)));
+  auto record = value ? BlobRecord::decode(*value) : std::nullopt;
+  if (!record || record->head.tombstone) return Status::Error(ESTALE, "blob " + blob.hex() + " is gone");
+  if (offset >= record->size) return Status::OK();
+  length = static_cast<size_t>(std::min<uint64_t>(length, record->size - offset));
+  out.assign(length, '\0');
+
+  const uint64_t C = options_.chunkSize;
+  std::optional<PageRecord> page;
+  uint64_t loadedPage = UINT64_MAX;
+  for (uint64_t pos = offset; pos < offset + length;) {
+    const uint64_t index = pos / C;
+    const uint64_t within = pos % C;
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(C - within, offset + length - pos));
+    const uint64_t pageIndex = index / kChunksPerPage;
+    if (pageIndex != loadedPage) {
+      const Id128& pageId = record->pages.at(pageIndex);
+      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> pv, db_.get(Column::kPages, keys::id(pageId)));
+      page = pv ? PageRecord::decode(*pv) : std::nullopt;
+      if (!page || page->head.tombstone) return Status::Error(ESTALE, "page " + pageId.hex() + " is gone");
+      loadedPage = pageIndex;
+    }
+    const Id128& chunkId = page->chunks.at(index % kChunksPerPage);
+    if (!chunkId.isZero()) {
+      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> cv, db_.get(Column::kChunks, keys::id(chunkId)));
+      auto chunk = cv ? ChunkRecord::decode(*cv) : std::nullopt;
+      if (!chunk || chunk->head.tombstone) return Status::Error(ESTALE, "chunk " + chunkId.hex() + " is gone");
+      ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(*chunk));
+      ACIDFS_RETURN_IF_ERROR(verify(chunkId, *chunk, bytes));
+      if (within < bytes.size())
+        std::memcpy(out.data() + (pos - offset), bytes.data() + within,
+                    std::min<size_t>(take, bytes.size() - within));
+    }
+    pos += take;
+  }
+  return Status::OK();
+}
+
+Result<BlobLayout> ContentStore::layout(const Id128& blob) {
+  BlobLayout result;
+  if (blob == emptyBlobId_) return result;
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kBlobs, keys::id(blob)));
+  auto record = value ? BlobRecord::decode(*value) : std::nullopt;
+  if (!record || record->head.tombstone) return Status::Error(ESTALE, "blob " + blob.hex() + " is gone");
+  result.size = record->size;
+  for (const Id128& pageId : record->pages) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> pv, db_.get(Column::kPages, keys::id(pageId)));
+    auto page = pv ? PageRecord::decode(*pv) : std::nullopt;
+    if (!page) return Status::Error(ESTALE, "page " + pageId.hex() + " is gone");
+    for (const Id128& c : page->chunks) result.chunkHasData.push_back(!c.isZero());
+  }
+  return result;
+}
+
+Result<std::vector<Extent>> ContentStore::liveExtents(MetaDb& db) {
+  std::vector<Extent> extents;
+  auto it = db.iterator(Column::kChunks);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto record = ChunkRecord::decode(std::string_view(it->value().data(), it->value().size()));
+    if (!record) return Status::Error(EIO, "store corrupted: undecodable chunk record");
+    if (!record->isInline && !record->head.tombstone)
+      extents.push_back(Extent{record->segment, record->offset, record->length});
+  }
+  if (!it->status().ok()) return fromRocks(it->status(), "scanning chunk records");
+  return extents;
+}
+
+}  // namespace acidfs

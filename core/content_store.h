@@ -1,0 +1,99 @@
+// The content-addressed store: file contents as chunks, chunks grouped into
+// pages, pages into blobs, each kept once under its id and reference-counted
+// (format.h states the invariants).
+//
+// Chunking: a file of size S is the sequence of chunkSize windows
+// [i·C, (i+1)·C), zero-padded past S. A window's stored bytes are the window
+// with trailing zero bytes removed; an all-zero window is a hole: id 0, no
+// record, no space. Equal content therefore always gives equal chunk ids,
+// however it was written (one write, many, or with holes).
+//
+// Ids: chunk id = H(stored bytes, seed); page id = H(concatenated chunk ids of
+// the page, seed); blobId = H("acidfs-blob-v1" ‖ size as u64 LE ‖ u32 LE page
+// count ‖ page ids, seed), with H = XXH3-128 and seed 0 — unless different
+// content already holds that id, in which case the seed is the first free one
+// (seed 1, 2, …) in the probe chain. Equality is always decided by comparing
+// bytes, never by the hash alone (SPEC §2). The empty blob (size 0) is
+// H("acidfs-blob-v1" ‖ 0 ‖ 0, seed 0) = 02f9c633070d0b8d6d5712a45690de04.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/id128.h"
+#include "core/meta_db.h"
+#include "core/records.h"
+#include "core/segment_store.h"
+#include "core/status.h"
+#include "core/transaction.h"
+
+namespace acidfs {
+
+struct ContentOptions {
+  uint32_t chunkSize = 64 * 1024;
+  // Chunks whose stored bytes are at most this long live inline in their
+  // RocksDB record: small files then cost no segment write and no fdatasync.
+  uint32_t inlineMax = 32 * 1024;
+  HashFunction hash = xxh3Hash;
+};
+
+// Which chunks of a blob hold data (for SEEK_DATA/SEEK_HOLE and st_blocks).
+struct BlobLayout {
+  uint64_t size = 0;
+  std::vector<bool> chunkHasData;
+};
+
+class ContentStore {
+ public:
+  ContentStore(MetaDb& db, SegmentStore& segments, ContentOptions options);
+
+  const Id128& emptyBlobId() const { return emptyBlobId_; }
+  uint32_t chunkSize() const { return options_.chunkSize; }
+  static Id128 computeEmptyBlobId(const HashFunction& hash);
+
+  // ---- inside a transaction ------------------------------------------------
+  // The blob that is `base` resized to `newSize` with `patch` written over it
+  // (chunk index → window bytes; shorter than a chunk means zero-padded).
+  // Work is in proportion to the patch plus one page per touched page, not
+  // to the file. Takes no reference: call addRef for each holder.
+  Result<Id128> buildBlob(Txn& txn, const Id128& base, uint64_t newSize,
+                          const std::map<uint64_t, std::string_view>& patch);
+  Result<Id128> blobFromBytes(Txn& txn, std::string_view bytes);
+  // Adds `delta` references to a blob (applied at commit; the empty blob has none).
+  void addRef(Txn& txn, const Id128& blob, int64_t delta);
+  // Size of a blob that exists (is referenced), else ENOENT.
+  Result<uint64_t> blobSize(Txn& txn, const Id128& blob);
+  // Reads window `index` of a blob (stored bytes, no padding), verified.
+  Result<std::string> readWindow(Txn& txn, const Id128& blob, uint64_t index);
+  // Applies the transaction's reference deltas; frees what drops to zero.
+  Status applyRefDeltas(Txn& txn);
+
+  // ---- outside transactions ------------------------------------------------
+  // Reads [offset, offset+length) of a blob, clipped to its size, every chunk
+  // verified against its id (mismatch: EIO). ESTALE when the blob is no
+  // longer in the store (it was replaced and collected meanwhile).
+  Status read(const Id128& blob, uint64_t offset, size_t length, std::string& out);
+  Result<BlobLayout> layout(const Id128& blob);
+  // Every extent named by a chunk record, for SegmentStore's sweep on open.
+  static Result<std::vector<Extent>> liveExtents(MetaDb& db);
+
+ private:
+  Result<Id128> internChunk(Txn& txn, std::string_view window);
+  Result<Id128> internPage(Txn& txn, const std::vector<Id128>& chunks);
+  Result<Id128> internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages);
+  template <typename Record, typename Same, typename Make>
+  Result<Id128> intern(Txn& txn, int kind, std::string_view hashInput, Same same, Make make);
+  Result<std::string> chunkBytes(const ChunkRecord& record);
+  Status verify(const Id128& id, const ChunkRecord& record, const std::string& bytes);
+  uint64_t chunksOf(uint64_t size) const { return (size + options_.chunkSize - 1) / options_.chunkSize; }
+
+  MetaDb& db_;
+  SegmentStore& segments_;
+  const ContentOptions options_;
+  const Id128 emptyBlobId_;
+};
+
+}  // namespace acidfs

@@ -1,0 +1,95 @@
+// The on-disk format of a store, format version 1. This comment and
+// docs/FORMAT.md are the one place it is written down; change either only
+// together with kFormatVersion.
+//
+// STORE/
+//   ACIDFS          text marker: "acidfs store\nformat 1\nchunk_size N\n"
+//   LOCK            flock()ed by the one process that has the store open
+//   db/             RocksDB (TransactionDB), column families below
+//   segments/NNNNNNNN.seg   append-only chunk data, see segment_store.h
+//
+// Column families, keys and values (integers in keys big-endian so that they
+// sort numerically; values are records.h encodings, little-endian):
+//   default  "format_version"                 → u32
+//   inodes   ino(8)                           → InodeRecord
+//   dentries dir(8) name                      → DentryRecord {ino, cookie, type}
+//   cookies  dir(8) cookie(8)                 → name   (readdir cursor index)
+//   xattrs   ino(8) name                      → value
+//   chunks   chunkId(16)                      → ChunkRecord (refcount, seed, where the bytes are)
+//   pages    pageId(16)                       → PageRecord  (refcount, seed, chunk ids)
+//   blobs    blobId(16)                       → BlobRecord  (refcount, seed, size, page ids)
+//   leases   blobId(16) uid(4) leaseNo(8)     → u64 expiry (ns since epoch)
+//   orphans  ino(8)                           → ""     (nlink 0, still open)
+//
+// Invariants (each kept inside the one transaction that changes the data):
+//   - A directory's inode is written (so exclusively locked) by every
+//     transaction that adds, removes or replaces one of its entries; holding
+//     that lock therefore fixes the directory's entry set (rmdir's emptiness
+//     check and readdir-under-lock rely on it).
+//   - dentries[d,name].cookie == c  ⇔  cookies[d,c] == name.
+//   - A chunk's refcount = number of (page, slot) pairs naming it;
+//     a page's refcount = number of (blob, slot) pairs naming it;
+//     a blob's refcount = number of file inodes with that blob + number of leases.
+//     The empty blob and the hole chunk (all-zero id) are implicit: no record,
+//     no count.
+//   - Chunk bytes referenced by a committed ChunkRecord were made durable
+//     (fdatasync of their segment) before that transaction committed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/encoding.h"
+#include "core/id128.h"
+
+namespace acidfs {
+
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint64_t kRootIno = 1;
+// Chunk ids per page: a page is at most 16 KiB, so a small write to a huge
+// file rewrites one page, never the whole manifest.
+inline constexpr uint32_t kChunksPerPage = 1024;
+// Readdir cookies 1 and 2 belong to "." and ".."; entries start at 3.
+inline constexpr uint64_t kFirstEntryCookie = 3;
+
+enum class Column { kDefault, kInodes, kDentries, kCookies, kXattrs, kChunks, kPages, kBlobs, kLeases, kOrphans };
+inline constexpr int kColumnCount = 10;
+inline const char* columnName(Column c) {
+  static const char* kNames[] = {"default", "inodes", "dentries", "cookies", "xattrs",
+                                 "chunks",  "pages",  "blobs",    "leases",  "orphans"};
+  return kNames[static_cast<int>(c)];
+}
+
+namespace keys {
+inline std::string ino(uint64_t ino) {
+  std::string k;
+  appendBigEndian64(k, ino);
+  return k;
+}
+inline std::string dentry(uint64_t dir, std::string_view name) {
+  std::string k = ino(dir);
+  k.append(name);
+  return k;
+}
+inline std::string cookie(uint64_t dir, uint64_t cookie) {
+  std::string k = ino(dir);
+  appendBigEndian64(k, cookie);
+  return k;
+}
+inline std::string xattr(uint64_t ino_, std::string_view name) { return dentry(ino_, name); }
+inline std::string id(const Id128& id) { return std::string(id.view()); }
+inline std::string lease(const Id128& blob, uint32_t uid, uint64_t leaseNo) {
+  std::string k(blob.view());
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>(uid >> (8 * i)));
+  appendBigEndian64(k, leaseNo);
+  return k;
+}
+inline std::string leasePrefix(const Id128& blob, uint32_t uid) {
+  std::string k = lease(blob, uid, 0);
+  k.resize(20);
+  return k;
+}
+}  // namespace keys
+
+}  // namespace acidfs

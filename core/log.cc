@@ -1,0 +1,25 @@
+#include "core/log.h"
+
+#include <atomic>
+#include <cstdarg>
+#include <ctime>
+
+namespace acidfs {
+
+static std::atomic<LogLevel> gLevel{LogLevel::kInfo};
+
+void setLogLevel(LogLevel level) { gLevel = level; }
+bool logEnabled(LogLevel level) { return level >= gLevel.load(std::memory_order_relaxed); }
+
+void logLine(LogLevel level, const char* format, ...) {
+  static const char* kNames[] = {"debug", "info", "warning", "error"};
+  char message[1024];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  // One fprintf per line so that lines from different threads do not interleave.
+  fprintf(stderr, "acidfs %s: %s\n", kNames[static_cast<int>(level)], message);
+}
+
+}  // namespace acidfs

@@ -1,0 +1,90 @@
+#include "core/meta_db.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+namespace acidfs {
+
+Status fromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsBusy() || s.IsTimedOut() || s.IsDeadlock() || s.IsTryAgain())
+    return Status::Error(kRetryErrno, std::string(what) + ": " + s.ToString());
+  if (s.IsNoSpace()) return Status::Error(ENOSPC, std::string(what) + ": " + s.ToString());
+  return Status::Error(EIO, std::string(what) + ": " + s.ToString());
+}
+
+Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  options.IncreaseParallelism(2);
+  options.max_open_files = 512;
+  // With several column families and an unsynced WAL, a flush of one family
+  // must never get ahead of another's: flush them atomically.
+  options.atomic_flush = true;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cfOptions(options);
+  cfOptions.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < kColumnCount; ++i)
+    descriptors.emplace_back(columnName(static_cast<Column>(i)), cfOptions);
+
+  rocksdb::TransactionDBOptions txnOptions;
+  txnOptions.transaction_lock_timeout = 2000;
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::TransactionDB* raw = nullptr;
+  rocksdb::Status s = rocksdb::TransactionDB::Open(options, txnOptions, dir, descriptors, &handles, &raw);
+  if (!s.ok()) return fromRocks(s, "opening metadata database");
+  std::unique_ptr<MetaDb> meta(new MetaDb());
+  meta->db_.reset(raw);
+  for (int i = 0; i < kColumnCount; ++i) meta->handles_[i] = handles[i];
+  return meta;
+}
+
+MetaDb::~MetaDb() {
+  if (!db_) return;
+  for (auto* h : handles_)
+    if (h) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+Result<std::optional<std::string>> MetaDb::get(Column c, std::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return fromRocks(s, "reading metadata");
+  return std::optional<std::string>(std::move(value));
+}
+
+std::unique_ptr<rocksdb::Iterator> MetaDb::iterator(Column c) {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+}
+
+Status MetaDb::put(Column c, std::string_view key, std::string_view value, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return fromRocks(db_->Put(wo, cf(c), rocksdb::Slice(key.data(), key.size()),
+                            rocksdb::Slice(value.data(), value.size())),
+                   "writing metadata");
+}
+
+Status MetaDb::syncWal() {
+  ACIDFS_RETURN_IF_ERROR(fromRocks(db_->FlushWAL(true), "syncing the write-ahead log"));
+  return Status::OK();
+}
+
+uint64_t MetaDb::approximateSize() {
+  uint64_t total = 0;
+  for (auto* h : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
+  }
+  return total;
+}
+
+}  // namespace acidfs

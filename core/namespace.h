@@ -1,0 +1,157 @@
+// The POSIX namespace on inodes: what the FUSE frontend calls, one
+// transaction per operation. Errnos are those Linux filesystems return.
+//
+// These calls do not check permissions: the kernel does, because acidfsd
+// always mounts with default_permissions. The path-based operations of
+// cas_ops.h (reached through ioctl, not through the kernel's checks) do.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/caller.h"
+#include "core/content_store.h"
+#include "core/records.h"
+#include "core/status.h"
+#include "core/transaction.h"
+
+namespace acidfs {
+
+struct Attr {
+  uint64_t ino = 0;
+  InodeRecord inode;
+};
+
+struct SetAttrRequest {
+  std::optional<uint32_t> mode;  // permission bits (07777)
+  std::optional<uint32_t> uid, gid;
+  std::optional<uint64_t> size;
+  std::optional<int64_t> atimeNs, mtimeNs, ctimeNs;  // explicit times
+  bool atimeNow = false, mtimeNow = false;
+};
+
+struct DirEntry {
+  std::string name;
+  uint64_t ino = 0;
+  uint32_t type = 0;  // S_IFMT bits
+  uint64_t cookie = 0;  // resume a listing after this entry with this value
+};
+
+// What an unlink or a replacing rename did to the inode it removed a name of.
+struct Unlinked {
+  uint64_t ino = 0;
+  bool lastLink = false;  // nlink reached 0: the inode is now an orphan
+};
+
+inline constexpr unsigned kRenameNoReplace = 1;  // RENAME_NOREPLACE
+inline constexpr unsigned kRenameExchange = 2;   // RENAME_EXCHANGE
+inline constexpr size_t kNameMax = 255;
+inline constexpr size_t kSymlinkMax = 4095;
+inline constexpr size_t kXattrValueMax = 64 * 1024;
+
+int64_t nowNs();
+
+class Namespace {
+ public:
+  Namespace(TransactionRunner& runner, ContentStore& content, MetaDb& db);
+
+  Result<Attr> lookup(uint64_t parent, std::string_view name);
+  Result<Attr> getattr(uint64_t ino);
+
+  // Creates a regular file, FIFO, socket or device node (`mode` carries the
+  // type bits; the caller applied the umask). The owner is the caller; the
+  // group is the caller's or, in a setgid directory, the directory's.
+  // EEXIST, ENOENT (parent gone), ENOTDIR, ENAMETOOLONG.
+  Result<Attr> mknod(const Caller& caller, uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev);
+  Result<Attr> mkdir(const Caller& caller, uint64_t parent, std::string_view name, uint32_t mode);
+  Result<Attr> symlink(const Caller& caller, uint64_t parent, std::string_view name, std::string_view target);
+  // EPERM for directories, EMLINK past 65000 links.
+  Result<Attr> link(uint64_t ino, uint64_t newParent, std::string_view newName);
+  // EISDIR for a directory.
+  Result<Unlinked> unlink(uint64_t parent, std::string_view name);
+  // ENOTDIR, ENOTEMPTY; EBUSY for the root.
+  Status rmdir(uint64_t parent, std::string_view name);
+  // rename(2)/renameat2(2) with 0, kRenameNoReplace or kRenameExchange.
+  // EINVAL moving a directory into its own subtree; EISDIR/ENOTDIR on type
+  // mismatch; ENOTEMPTY onto a non-empty directory; EEXIST with NoReplace;
+  // ENOENT with Exchange when the target is missing. Returns what a replaced
+  // target lost.
+  Result<std::optional<Unlinked>> rename(uint64_t parent, std::string_view name, uint64_t newParent,
+                                         std::string_view newName, unsigned flags);
+  Result<Attr> setattr(uint64_t ino, const SetAttrRequest& request);
+  Result<std::string> readlink(uint64_t ino);
+
+  // Lists entries with cookie > afterCookie in cookie order (the order in
+  // which they were created), until `emit` returns false. Memory does not
+  // grow with the directory; a cookie stays valid while entries come and go.
+  Status readdir(uint64_t dir, uint64_t afterCookie, const std::function<bool(const DirEntry&)>& emit);
+
+  // Extended attributes. setxattr flags: XATTR_CREATE, XATTR_REPLACE.
+  Result<std::string> getxattr(uint64_t ino, std::string_view name);
+  Status setxattr(uint64_t ino, std::string_view name, std::string_view value, int flags);
+  Result<std::vector<std::string>> listxattr(uint64_t ino);
+  Status removexattr(uint64_t ino, std::string_view name);
+
+  // Content. read: committed content of a regular file (EISDIR, EINVAL).
+  Status read(uint64_t ino, uint64_t offset, size_t length, std::string& out);
+  // Writes bytes at an offset, growing the file if needed: one commit.
+  Result<Attr> write(uint64_t ino, uint64_t offset, std::string_view data);
+  // Commits new content built from the file's current blob: the file becomes
+  // `newSize` long and each given window (chunk index → full window bytes)
+  // replaces the old one. With `expectedBase`, ECANCELED if the file's blob
+  // is no longer that (someone else committed meanwhile).
+  Result<Attr> commitWindows(uint64_t ino, uint64_t newSize, const std::map<uint64_t, std::string_view>& windows,
+                             std::optional<Id128> expectedBase);
+  // Points `ino` at the content of `sourceIno` (copy_file_range of a whole
+  // file): O(1) whatever the size.
+  Result<Attr> shareContent(uint64_t sourceIno, uint64_t destIno);
+
+  // Deletes an orphan (nlink 0) once nothing holds it open any more.
+  Status releaseOrphan(uint64_t ino);
+  // Tells whether an inode is still in use (open, or known to the kernel).
+  // When an operation leaves an inode with no name, it is deleted at once
+  // unless this says it is in use; then releaseOrphan is the holder's job.
+  // Set once, before the store is shared between threads.
+  void setInUseCheck(std::function<bool(uint64_t ino)> inUse) { inUse_ = std::move(inUse); }
+  // Deletes `unlinked` now if it lost its last name and nobody uses it.
+  void releaseIfUnused(const Unlinked& unlinked);
+  // Deletes every orphan left by a crash (called when the store opens).
+  Status releaseAllOrphans();
+
+  // Shared by cas_ops: the building blocks, inside a caller's transaction.
+  Result<InodeRecord> loadInode(Txn& txn, uint64_t ino, Txn::Lock lock);
+  Status storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  Result<std::optional<DentryRecord>> loadDentry(Txn& txn, uint64_t dir, std::string_view name, Txn::Lock lock);
+  Result<uint64_t> createInTxn(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
+                               InodeRecord inode);
+  Result<Unlinked> unlinkInTxn(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry);
+  Result<std::optional<Unlinked>> renameInTxn(Txn& txn, uint64_t parent, std::string_view name, uint64_t newParent,
+                                              std::string_view newName, unsigned flags);
+  Status setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size);
+  ContentStore& content() { return content_; }
+  uint64_t allocateIno() { return nextIno_.fetch_add(1); }
+
+ private:
+  Status addEntry(Txn& txn, uint64_t dir, InodeRecord& dirInode, std::string_view name, uint64_t ino, uint32_t type);
+  Status removeEntry(Txn& txn, uint64_t dir, std::string_view name, const DentryRecord& entry);
+  Result<bool> dirIsEmpty(Txn& txn, uint64_t dir);
+  Status deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  Result<Attr> modifyInode(uint64_t ino, const std::function<Status(Txn&, InodeRecord&)>& change);
+
+  TransactionRunner& runner_;
+  ContentStore& content_;
+  MetaDb& db_;
+  std::atomic<uint64_t> nextIno_;  // one past the largest inode number in use
+  std::function<bool(uint64_t)> inUse_;  // constant once the store is shared
+};
+
+// Name validation shared by every entry point: EINVAL for "", ".", ".." or a
+// '/', ENAMETOOLONG past 255 bytes.
+Status validateName(std::string_view name);
+
+}  // namespace acidfs

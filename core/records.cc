@@ -1,0 +1,139 @@
+#include "core/records.h"
+
+#include "core/encoding.h"
+
+namespace acidfs {
+
+namespace {
+constexpr uint8_t kInodeVersion = 1;
+
+void encodeHead(Encoder& e, const ContentHead& h) {
+  e.u64(h.refcount).u32(h.seed).u8(static_cast<uint8_t>((h.collided ? 1 : 0) | (h.tombstone ? 2 : 0)));
+}
+bool decodeHead(Decoder& d, ContentHead& h) {
+  uint8_t flags = 0;
+  if (!d.u64(h.refcount) || !d.u32(h.seed) || !d.u8(flags)) return false;
+  h.collided = flags & 1;
+  h.tombstone = flags & 2;
+  return true;
+}
+void encodeIds(Encoder& e, const std::vector<Id128>& ids) {
+  e.u32(static_cast<uint32_t>(ids.size()));
+  for (const Id128& id : ids) e.raw(id.view());
+}
+bool decodeIds(Decoder& d, std::vector<Id128>& ids) {
+  uint32_t n;
+  if (!d.u32(n)) return false;
+  ids.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string_view raw;
+    if (!d.raw(16, raw)) return false;
+    ids[i] = Id128::fromBytes(raw);
+  }
+  return true;
+}
+}  // namespace
+
+std::string InodeRecord::encode() const {
+  Encoder e;
+  e.u8(kInodeVersion).u32(mode).u32(uid).u32(gid).u32(nlink).u64(size).u64(rdev);
+  e.i64(atimeNs).i64(mtimeNs).i64(ctimeNs).raw(blob.view()).u64(parent).u64(nextCookie);
+  e.bytes(symlinkTarget);
+  return e.take();
+}
+
+std::optional<InodeRecord> InodeRecord::decode(std::string_view in) {
+  Decoder d(in);
+  InodeRecord r;
+  uint8_t version;
+  std::string_view blob;
+  if (!d.u8(version) || version != kInodeVersion) return std::nullopt;
+  d.u32(r.mode), d.u32(r.uid), d.u32(r.gid), d.u32(r.nlink), d.u64(r.size), d.u64(r.rdev);
+  d.i64(r.atimeNs), d.i64(r.mtimeNs), d.i64(r.ctimeNs), d.raw(16, blob);
+  d.u64(r.parent), d.u64(r.nextCookie), d.bytes(r.symlinkTarget);
+  if (!d.done()) return std::nullopt;
+  r.blob = Id128::fromBytes(blob);
+  return r;
+}
+
+std::string DentryRecord::encode() const {
+  return Encoder().u64(ino).u64(cookie).u32(type).take();
+}
+
+std::optional<DentryRecord> DentryRecord::decode(std::string_view in) {
+  Decoder d(in);
+  DentryRecord r;
+  d.u64(r.ino), d.u64(r.cookie), d.u32(r.type);
+  if (!d.done()) return std::nullopt;
+  return r;
+}
+
+std::string ChunkRecord::encode() const {
+  Encoder e;
+  encodeHead(e, head);
+  e.u8(isInline ? 1 : 0);
+  if (isInline)
+    e.bytes(inlineData);
+  else
+    e.u32(segment).u64(offset).u32(length);
+  return e.take();
+}
+
+std::optional<ChunkRecord> ChunkRecord::decode(std::string_view in) {
+  Decoder d(in);
+  ChunkRecord r;
+  uint8_t isInline = 0;
+  if (!decodeHead(d, r.head) || !d.u8(isInline)) return std::nullopt;
+  r.isInline = isInline;
+  if (r.isInline)
+    d.bytes(r.inlineData);
+  else
+    d.u32(r.segment), d.u64(r.offset), d.u32(r.length);
+  if (!d.done()) return std::nullopt;
+  return r;
+}
+
+std::string PageRecord::encodeBody(const std::vector<Id128>& chunks) {
+  Encoder e;
+  encodeIds(e, chunks);
+  return e.take();
+}
+
+std::string PageRecord::encode() const {
+  Encoder e;
+  encodeHead(e, head);
+  encodeIds(e, chunks);
+  return e.take();
+}
+
+std::optional<PageRecord> PageRecord::decode(std::string_view in) {
+  Decoder d(in);
+  PageRecord r;
+  if (!decodeHead(d, r.head) || !decodeIds(d, r.chunks) || !d.done()) return std::nullopt;
+  return r;
+}
+
+std::string BlobRecord::encodeBody(uint64_t size, const std::vector<Id128>& pages) {
+  Encoder e;
+  e.raw("acidfs-blob-v1").u64(size);
+  encodeIds(e, pages);
+  return e.take();
+}
+
+std::string BlobRecord::encode() const {
+  Encoder e;
+  encodeHead(e, head);
+  e.u64(size);
+  encodeIds(e, pages);
+  return e.take();
+}
+
+std::optional<BlobRecord> BlobRecord::decode(std::string_view in) {
+  Decoder d(in);
+  BlobRecord r;
+  if (!decodeHead(d, r.head) || !d.u64(r.size) || !decodeIds(d, r.pages) || !d.done())
+    return std::nullopt;
+  return r;
+}
+
+}  // namespace acidfs

@@ -1,0 +1,90 @@
+// The values stored in RocksDB (layout in format.h), with their encodings.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/id128.h"
+
+namespace acidfs {
+
+struct InodeRecord {
+  uint32_t mode = 0;  // st_mode: type bits and permission bits
+  uint32_t uid = 0, gid = 0;
+  uint32_t nlink = 0;
+  uint64_t size = 0;
+  uint64_t rdev = 0;
+  int64_t atimeNs = 0, mtimeNs = 0, ctimeNs = 0;
+  Id128 blob;             // regular files: committed content (empty blob id when size 0)
+  uint64_t parent = 0;    // directories: the one directory that names this one
+  uint64_t nextCookie = kFirstCookie;  // directories: next readdir cookie to hand out
+  std::string symlinkTarget;           // symlinks
+
+  static constexpr uint64_t kFirstCookie = 3;
+  bool isDir() const { return S_ISDIR(mode); }
+  bool isRegular() const { return S_ISREG(mode); }
+  bool isSymlink() const { return S_ISLNK(mode); }
+
+  std::string encode() const;
+  static std::optional<InodeRecord> decode(std::string_view in);
+};
+
+struct DentryRecord {
+  uint64_t ino = 0;
+  uint64_t cookie = 0;
+  uint32_t type = 0;  // S_IFMT bits of the inode, for readdir without a lookup
+
+  std::string encode() const;
+  static std::optional<DentryRecord> decode(std::string_view in);
+};
+
+// Common head of every content-addressed record (chunks, pages, blobs).
+// `seed` is the hash seed that produced this record's id: 0 unless a
+// different content already held the seed-0 id (a collision). `collided`
+// marks a record that some other content probed past; such a record is never
+// deleted, only emptied (a tombstone), so that the probe chain stays intact.
+struct ContentHead {
+  uint64_t refcount = 0;
+  uint32_t seed = 0;
+  bool collided = false;
+  bool tombstone = false;
+};
+
+struct ChunkRecord {
+  ContentHead head;
+  // Where the bytes are: inline (small chunks, kept in the record so that
+  // they share RocksDB's write-ahead ordering) or a segment extent.
+  bool isInline = false;
+  std::string inlineData;
+  uint32_t segment = 0;
+  uint64_t offset = 0;
+  uint32_t length = 0;
+
+  std::string encode() const;
+  static std::optional<ChunkRecord> decode(std::string_view in);
+};
+
+struct PageRecord {
+  ContentHead head;
+  std::vector<Id128> chunks;  // chunk ids; zero = hole
+
+  static std::string encodeBody(const std::vector<Id128>& chunks);
+  std::string encode() const;
+  static std::optional<PageRecord> decode(std::string_view in);
+};
+
+struct BlobRecord {
+  ContentHead head;
+  uint64_t size = 0;
+  std::vector<Id128> pages;
+
+  static std::string encodeBody(uint64_t size, const std::vector<Id128>& pages);
+  std::string encode() const;
+  static std::optional<BlobRecord> decode(std::string_view in);
+};
+
+}  // namespace acidfs

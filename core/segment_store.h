@@ -1,0 +1,86 @@
+// Chunk bytes that are too large to live inline in RocksDB are appended to
+// segment files: STORE/segments/NNNNNNNN.seg, each filled to ~256 MiB, then
+// sealed. An extent is (segment, offset, length); offsets are 4 KiB aligned
+// so that a freed extent can be returned to the filesystem with
+// FALLOC_FL_PUNCH_HOLE, and a segment with no live bytes is unlinked.
+//
+// An extent is "live" when a committed ChunkRecord names it. Appends happen
+// before the transaction that references them commits; when that transaction
+// aborts, or a crash cuts it off, the extent is an orphan: aborted ones are
+// punched at once, crash orphans by sweep() when the store opens.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_annotations.h"
+
+namespace acidfs {
+
+struct Extent {
+  uint32_t segment = 0;
+  uint64_t offset = 0;
+  uint32_t length = 0;
+};
+
+class SegmentStore {
+ public:
+  static constexpr uint64_t kSegmentTarget = 256ull << 20;
+  static constexpr uint64_t kAlign = 4096;
+
+  // Opens STORE/segments (creating it); `liveExtents` are all extents named by
+  // committed records: everything else in the segment files is swept.
+  static Result<std::unique_ptr<SegmentStore>> open(const std::string& dir,
+                                                    const std::vector<Extent>& liveExtents);
+  ~SegmentStore();
+
+  // Writes `data` at a fresh extent of the active segment. Not yet durable.
+  Result<Extent> append(std::string_view data);
+  // Reads an extent (pread). Short reads are EIO.
+  Status read(const Extent& extent, char* out) const;
+  // Makes every extent in these segments durable (fdatasync).
+  Status sync(const std::set<uint32_t>& segments);
+  // Returns an extent's blocks to the filesystem; unlinks a sealed segment
+  // that has no live bytes left. Errors are logged, not returned: a failed
+  // punch only wastes space, and the next sweep retries it.
+  void release(const Extent& extent);
+
+  uint64_t bytesOnDisk() const;  // allocated blocks of all segment files
+  uint64_t liveBytes() const;
+
+  // Held shared by readers across "look up a chunk record, then pread its
+  // extent", exclusive by release(): a reader that found a record reads the
+  // bytes before they are punched. See ContentStore::read.
+  std::shared_mutex& releaseLock() { return releaseLock_; }
+
+ private:
+  struct Segment {
+    int fd = -1;
+    std::atomic<int64_t> liveBytes{0};  // appended − released, aligned lengths
+  };
+  explicit SegmentStore(std::string dir) : dir_(std::move(dir)) {}
+  std::string pathOf(uint32_t number) const;
+  Status openSegment(uint32_t number, bool create) REQUIRES(mutex_);
+  Status rollActiveSegment() REQUIRES(mutex_);
+  Segment* find(uint32_t number) const;
+
+  const std::string dir_;
+  std::shared_mutex releaseLock_;
+
+  mutable Mutex mutex_;
+  // Segments never leave this map while the store is open except through
+  // release() of a sealed, empty one; Segment objects are never moved.
+  std::map<uint32_t, std::unique_ptr<Segment>> segments_ GUARDED_BY(mutex_);
+  uint32_t active_ GUARDED_BY(mutex_) = 0;
+  uint64_t activeEnd_ GUARDED_BY(mutex_) = 0;  // next free offset in the active segment
+};
+
+}  // namespace acidfs

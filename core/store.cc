@@ -1,0 +1,262 @@
+#include "core/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/format.h"
+#include "core/log.h"
+
+namespace acidfs {
+
+namespace {
+const char kMarkerName[] = "ACIDFS";
+
+Status errnoStatus(const std::string& what) {
+  int err = errno;
+  return Status::Error(err, what + ": " + strerror(err));
+}
+
+// Entries of a directory other than . and ..; -1 when it cannot be read.
+int countEntries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return -1;
+  int n = 0;
+  while (dirent* e = readdir(d))
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++n;
+  closedir(d);
+  return n;
+}
+
+struct Marker {
+  uint32_t format = 0;
+  uint32_t chunkSize = 0;
+};
+
+std::optional<Marker> readMarker(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::string line, key;
+  std::getline(in, line);
+  if (line != "acidfs store") return std::nullopt;
+  Marker m;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    uint64_t value = 0;
+    if (!(fields >> key >> value)) continue;
+    if (key == "format") m.format = static_cast<uint32_t>(value);
+    if (key == "chunk_size") m.chunkSize = static_cast<uint32_t>(value);
+  }
+  return m;
+}
+
+Status writeMarker(const std::string& dir, const Marker& m) {
+  std::string tmp = dir + "/" + kMarkerName + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "acidfs store\nformat " << m.format << "\nchunk_size " << m.chunkSize << "\n";
+    out.flush();
+    if (!out) return Status::Error(EIO, "writing " + tmp);
+  }
+  int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) fsync(fd), close(fd);
+  if (rename(tmp.c_str(), (dir + "/" + kMarkerName).c_str()) != 0) return errnoStatus("renaming " + tmp);
+  fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) fsync(fd), close(fd);
+  return Status::OK();
+}
+
+uint64_t diskUsageOf(const std::string& path) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st;
+    if (lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions options) {
+  if (options.chunkSize < 4096 || options.chunkSize > (16u << 20) || (options.chunkSize & (options.chunkSize - 1)))
+    return Status::Error(EINVAL, "chunk size must be a power of two between 4 KiB and 16 MiB");
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return errnoStatus("creating store " + path);
+  const int entries = countEntries(path);
+  if (entries < 0) return errnoStatus("reading store " + path);
+  const std::string markerPath = path + "/" + kMarkerName;
+  std::optional<Marker> marker = readMarker(markerPath);
+  if (entries > 0 && !marker)
+    return Status::Error(EINVAL, path + " is not empty and not an acidfs store; refusing to touch it");
+  if (marker && marker->format != kFormatVersion)
+    return Status::Error(EPROTO, path + " has store format " + std::to_string(marker->format) +
+                                     ", this acidfs knows format " + std::to_string(kFormatVersion));
+
+  std::unique_ptr<Store> store(new Store());
+  store->path_ = path;
+  store->options_ = options;
+  // One process per store: an exclusive flock held while open, released by
+  // the kernel however the process ends.
+  store->lockFd_ = ::open((path + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (store->lockFd_ < 0) return errnoStatus("opening " + path + "/LOCK");
+  if (flock(store->lockFd_, LOCK_EX | LOCK_NB) != 0) {
+    char owner[32] = {0};
+    ssize_t n = pread(store->lockFd_, owner, sizeof owner - 1, 0);
+    std::string who = n > 0 ? std::string(owner, static_cast<size_t>(n)) : std::string("?");
+    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+    return Status::Error(EBUSY, "store " + path + " is in use by another process (pid " + who + ")");
+  }
+  std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(store->lockFd_, 0) != 0 || pwrite(store->lockFd_, pid.data(), pid.size(), 0) < 0)
+    ACIDFS_LOG(kWarning, "could not record our pid in %s/LOCK", path.c_str());
+
+  if (!marker) {  // a new store: the marker comes first, so a half-formatted store is still recognised
+    marker = Marker{kFormatVersion, options.chunkSize};
+    ACIDFS_RETURN_IF_ERROR(writeMarker(path, *marker));
+  }
+  if (marker->chunkSize < 4096 || (marker->chunkSize & (marker->chunkSize - 1)))
+    return Status::Error(EPROTO, path + " has an invalid chunk size");
+
+  ACIDFS_ASSIGN_OR_RETURN(store->db_, MetaDb::open(path + "/db"));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, store->db_->get(Column::kDefault, "format_version"));
+  if (version && *version != std::to_string(kFormatVersion))
+    return Status::Error(EPROTO, "metadata of " + path + " has format " + *version);
+
+  ACIDFS_ASSIGN_OR_RETURN(std::vector<Extent> live, ContentStore::liveExtents(*store->db_));
+  ACIDFS_ASSIGN_OR_RETURN(store->segments_, SegmentStore::open(path + "/segments", live));
+  ContentOptions contentOptions{marker->chunkSize, std::min(options.inlineMax, marker->chunkSize), options.hash};
+  store->content_ = std::make_unique<ContentStore>(*store->db_, *store->segments_, contentOptions);
+  ContentStore* content = store->content_.get();
+  store->runner_ = std::make_unique<TransactionRunner>(
+      *store->db_, *store->segments_, [content](Txn& txn) { return content->applyRefDeltas(txn); },
+      options.durability == Durability::kSync);
+  store->ns_ = std::make_unique<Namespace>(*store->runner_, *store->content_, *store->db_);
+  store->cas_ = std::make_unique<CasOps>(*store->runner_, *store->ns_, *store->content_,
+                                         options.leaseTtlSeconds * 1000000000);
+
+  if (!version) {  // format: the root directory, then the version that says it is done
+    ACIDFS_RETURN_IF_ERROR(store->runner_->run([&](Txn& txn) -> Status {
+      InodeRecord root;
+      root.mode = S_IFDIR | 0755;
+      root.nlink = 2;
+      root.parent = kRootIno;
+      root.atimeNs = root.mtimeNs = root.ctimeNs = nowNs();
+      ACIDFS_RETURN_IF_ERROR(store->ns_->storeInode(txn, kRootIno, root));
+      return txn.put(Column::kDefault, "format_version", std::to_string(kFormatVersion));
+    }));
+    ACIDFS_RETURN_IF_ERROR(store->db_->syncWal());
+    ACIDFS_LOG(kInfo, "formatted a new store at %s (chunk size %u)", path.c_str(), marker->chunkSize);
+  }
+  // Files unlinked while open when the last process stopped are garbage now.
+  ACIDFS_RETURN_IF_ERROR(store->ns_->releaseAllOrphans());
+  store->background_ = std::thread([s = store.get()] { s->backgroundLoop(); });
+  return store;
+}
+
+Store::~Store() {
+  if (background_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(backgroundMutex_);
+      stopping_ = true;
+    }
+    backgroundWake_.notify_all();
+    background_.join();
+  }
+  if (db_) {
+    Status s = sync();
+    if (!s.ok()) ACIDFS_LOG(kError, "final sync failed: %s", s.toString().c_str());
+  }
+  cas_.reset();
+  ns_.reset();
+  runner_.reset();
+  content_.reset();
+  segments_.reset();
+  db_.reset();
+  if (lockFd_ >= 0) close(lockFd_);
+}
+
+void Store::backgroundLoop() {
+  using Clock = std::chrono::steady_clock;
+  auto nextSync = Clock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
+  auto nextGc = Clock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
+  std::unique_lock<std::mutex> lock(backgroundMutex_);
+  while (!stopping_) {
+    auto wake = Clock::now() + std::chrono::seconds(1);
+    if (options_.commitIntervalSeconds > 0) wake = std::min(wake, nextSync);
+    backgroundWake_.wait_until(lock, wake);
+    if (stopping_) break;
+    lock.unlock();
+    if (options_.durability == Durability::kDefault && options_.commitIntervalSeconds > 0 && Clock::now() >= nextSync) {
+      Status s = sync();
+      if (!s.ok()) ACIDFS_LOG(kError, "periodic sync failed: %s", s.toString().c_str());
+      nextSync = Clock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
+    }
+    if (options_.gcIntervalSeconds > 0 && Clock::now() >= nextGc) {
+      auto freed = cas_->expireLeases(nowNs());
+      if (!freed.ok()) ACIDFS_LOG(kError, "lease expiry failed: %s", freed.status().toString().c_str());
+      nextGc = Clock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
+    }
+    lock.lock();
+  }
+}
+
+Status Store::sync() {
+  // Segment bytes were synced before each commit that references them; the
+  // WAL holds every commit in order, so syncing it makes all of them durable.
+  return db_->syncWal();
+}
+
+Result<uint64_t> Store::collectGarbage() {
+  ACIDFS_ASSIGN_OR_RETURN(uint64_t freed, cas_->expireLeases(nowNs()));
+  // Let RocksDB drop deleted records now rather than at its next compaction.
+  rocksdb::FlushOptions flush;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (int i = 0; i < kColumnCount; ++i) handles.push_back(db_->cf(static_cast<Column>(i)));
+  ACIDFS_RETURN_IF_ERROR(fromRocks(db_->db()->Flush(flush, handles), "flushing metadata"));
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* h : handles)
+    ACIDFS_RETURN_IF_ERROR(fromRocks(db_->db()->CompactRange(compact, h, nullptr, nullptr), "compacting metadata"));
+  return freed;
+}
+
+Result<StoreStats> Store::stats() {
+  StoreStats s;
+  const auto& counters = runner_->counters();
+  s.commits = counters.commits;
+  s.conflicts = counters.conflicts;
+  s.retries = counters.retries;
+  s.bytesStored = segments_->bytesOnDisk() + db_->approximateSize();
+  auto count = [&](Column c, const std::function<void(const rocksdb::Slice&)>& each) -> Status {
+    auto it = db_->iterator(c);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) each(it->value());
+    return fromRocks(it->status(), "counting records");
+  };
+  ACIDFS_RETURN_IF_ERROR(count(Column::kChunks, [&](const rocksdb::Slice& v) {
+    auto r = ChunkRecord::decode(std::string_view(v.data(), v.size()));
+    if (r && !r->head.tombstone) s.chunkCount++;
+  }));
+  ACIDFS_RETURN_IF_ERROR(count(Column::kBlobs, [&](const rocksdb::Slice& v) {
+    auto r = BlobRecord::decode(std::string_view(v.data(), v.size()));
+    if (r && !r->head.tombstone) s.blobCount++;
+  }));
+  ACIDFS_RETURN_IF_ERROR(count(Column::kLeases, [&](const rocksdb::Slice&) { s.leaseCount++; }));
+  ACIDFS_RETURN_IF_ERROR(count(Column::kInodes, [&](const rocksdb::Slice& v) {
+    auto r = InodeRecord::decode(std::string_view(v.data(), v.size()));
+    if (!r) return;
+    s.inodeCount++;
+    if (r->isRegular()) s.bytesReferenced += r->size;
+  }));
+  return s;
+}
+
+uint64_t Store::diskUsage() { return diskUsageOf(path_); }
+
+}  // namespace acidfs

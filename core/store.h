@@ -1,0 +1,89 @@
+// A store: one directory holding an acidfs filesystem (format.h), opened by
+// one process at a time. The facade that owns the engine's parts; callers
+// use ns() for POSIX operations and cas() for the ConvexFS ones.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/cas_ops.h"
+#include "core/content_store.h"
+#include "core/meta_db.h"
+#include "core/namespace.h"
+#include "core/segment_store.h"
+#include "core/status.h"
+#include "core/transaction.h"
+
+namespace acidfs {
+
+enum class Durability {
+  // Atomic and prefix-consistent: each transaction reaches the OS when it
+  // commits (so survives kill -9); the WAL is synced by sync() and every
+  // commitInterval.
+  kDefault,
+  // Every transaction is on stable storage when it returns.
+  kSync,
+};
+
+struct StoreOptions {
+  Durability durability = Durability::kDefault;
+  int commitIntervalSeconds = 5;  // background WAL sync in kDefault; 0 = never
+  uint32_t chunkSize = 64 * 1024;  // used when formatting; an existing store keeps its own
+  uint32_t inlineMax = 32 * 1024;
+  HashFunction hash = xxh3Hash;   // tests inject degenerate hashes
+  int64_t leaseTtlSeconds = 3600;
+  int gcIntervalSeconds = 60;     // expired-lease sweep; 0 = only on demand
+};
+
+struct StoreStats {
+  uint64_t commits = 0, conflicts = 0, retries = 0;
+  uint64_t bytesStored = 0;      // segment blocks on disk + metadata files
+  uint64_t bytesReferenced = 0;  // sum of the sizes of the files' blobs
+  uint64_t chunkCount = 0, blobCount = 0, leaseCount = 0, inodeCount = 0;
+};
+
+class Store {
+ public:
+  // Opens STORE, formatting it when empty. Refuses (EBUSY) a store another
+  // process has open, (EINVAL) a directory that is not an acidfs store and
+  // (EPROTO) an unknown format version, touching nothing.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, StoreOptions options = {});
+  ~Store();  // clean close: syncs, stops background work, releases the lock
+
+  Namespace& ns() { return *ns_; }
+  CasOps& cas() { return *cas_; }
+  ContentStore& content() { return *content_; }
+
+  // Everything committed so far is on stable storage when this returns.
+  Status sync();
+  // Expires leases now (GC of blobs they held). Unreferenced chunks are
+  // freed by the transactions that drop them; this only sweeps leases.
+  Result<uint64_t> collectGarbage();
+  Result<StoreStats> stats();
+  uint64_t diskUsage();  // bytes the store occupies in the filesystem
+  const std::string& path() const { return path_; }
+
+ private:
+  Store() = default;
+  void backgroundLoop();
+
+  std::string path_;
+  StoreOptions options_;
+  int lockFd_ = -1;
+  std::unique_ptr<MetaDb> db_;
+  std::unique_ptr<SegmentStore> segments_;
+  std::unique_ptr<ContentStore> content_;
+  std::unique_ptr<TransactionRunner> runner_;
+  std::unique_ptr<Namespace> ns_;
+  std::unique_ptr<CasOps> cas_;
+
+  std::mutex backgroundMutex_;
+  std::condition_variable backgroundWake_;
+  bool stopping_ = false;  // guarded by backgroundMutex_
+  std::thread background_;
+};
+
+}  // namespace acidfs

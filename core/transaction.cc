@@ -1,0 +1,91 @@
+#include "core/transaction.h"
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+namespace acidfs {
+
+namespace {
+rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+}  // namespace
+
+Result<std::optional<std::string>> Txn::read(Column c, std::string_view key, Lock lock) {
+  std::string value;
+  rocksdb::Status s = txn_->GetForUpdate(rocksdb::ReadOptions(), db_.cf(c), slice(key), &value,
+                                         lock == Lock::kExclusive);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return fromRocks(s, "locked read");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<std::string>> Txn::peek(Column c, std::string_view key) {
+  std::string value;
+  rocksdb::Status s = txn_->Get(rocksdb::ReadOptions(), db_.cf(c), slice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return fromRocks(s, "read");
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Txn::put(Column c, std::string_view key, std::string_view value) {
+  return fromRocks(txn_->Put(db_.cf(c), slice(key), slice(value)), "write");
+}
+
+Status Txn::del(Column c, std::string_view key) {
+  return fromRocks(txn_->Delete(db_.cf(c), slice(key)), "delete");
+}
+
+std::unique_ptr<rocksdb::Iterator> Txn::iterate(Column c) {
+  return std::unique_ptr<rocksdb::Iterator>(txn_->GetIterator(rocksdb::ReadOptions(), db_.cf(c)));
+}
+
+TransactionRunner::TransactionRunner(MetaDb& db, SegmentStore& segments,
+                                     std::function<Status(Txn&)> beforeCommit, bool syncEachCommit)
+    : db_(db), segments_(segments), beforeCommit_(std::move(beforeCommit)), syncEachCommit_(syncEachCommit) {}
+
+Status TransactionRunner::run(const std::function<Status(Txn&)>& body) {
+  thread_local std::minstd_rand jitter(std::random_device{}());
+  for (int attempt = 1;; ++attempt) {
+    Status s = this->attempt(body);
+    if (s.ok()) {
+      counters_.commits++;
+      return s;
+    }
+    if (s.isConflict()) counters_.conflicts++;
+    if (s.errnum() != kRetryErrno) return s;
+    if (attempt == kMaxAttempts)
+      return Status::Error(EBUSY, "transaction kept conflicting with others: " + s.message());
+    counters_.retries++;
+    // Back off a little, randomly, so that two deadlocked peers do not meet again.
+    std::this_thread::sleep_for(std::chrono::microseconds(jitter() % (50u << std::min(attempt, 8))));
+  }
+}
+
+Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
+  rocksdb::WriteOptions writeOptions;
+  writeOptions.sync = syncEachCommit_;
+  rocksdb::TransactionOptions txnOptions;
+  txnOptions.deadlock_detect = true;
+  std::unique_ptr<rocksdb::Transaction> raw(db_.db()->BeginTransaction(writeOptions, txnOptions));
+  Txn txn(db_, raw.get());
+
+  auto abandon = [&](Status why) {
+    raw->Rollback().PermitUncheckedError();
+    for (const Extent& e : txn.appended) segments_.release(e);
+    return why;
+  };
+
+  Status s = body(txn);
+  if (s.ok() && beforeCommit_) s = beforeCommit_(txn);
+  if (!s.ok()) return abandon(s);
+  // Chunk bytes are on stable storage before any record naming them commits.
+  s = segments_.sync(txn.segmentsToSync);
+  if (!s.ok()) return abandon(s);
+  s = fromRocks(raw->Commit(), "commit");
+  if (!s.ok()) return abandon(s);
+  for (const Extent& e : txn.toRelease) segments_.release(e);
+  for (auto& f : txn.afterCommit) f();
+  return Status::OK();
+}
+
+}  // namespace acidfs

@@ -1,0 +1,91 @@
+// One transaction runner for every metadata operation (STYLE §5): it begins a
+// RocksDB transaction, lets the operation read what its decisions rest on
+// with locks (Txn::read), retries lock conflicts a bounded number of times,
+// makes new chunk bytes durable, and commits.
+#pragma once
+
+#include <rocksdb/utilities/transaction.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/id128.h"
+#include "core/meta_db.h"
+#include "core/segment_store.h"
+#include "core/status.h"
+
+namespace acidfs {
+
+class Txn {
+ public:
+  enum class Lock { kShared, kExclusive };
+
+  Txn(MetaDb& db, rocksdb::Transaction* txn) : db_(db), txn_(txn) {}
+
+  // Reads a key that a decision rests on and locks it (present or absent)
+  // until commit, so no concurrent transaction can change it meanwhile.
+  Result<std::optional<std::string>> read(Column c, std::string_view key, Lock lock);
+  // A read without a lock, for data that cannot change under us (content
+  // records reachable from a locked inode); sees this transaction's writes.
+  Result<std::optional<std::string>> peek(Column c, std::string_view key);
+  // Writes lock the key exclusively.
+  Status put(Column c, std::string_view key, std::string_view value);
+  Status del(Column c, std::string_view key);
+  // Iterates committed data merged with this transaction's writes.
+  std::unique_ptr<rocksdb::Iterator> iterate(Column c);
+
+  // --- bookkeeping for content records (ContentStore) -----------------------
+  // Pending reference-count changes, applied once before commit so that a +1
+  // and a −1 on the same record cost nothing. Index: 0 blobs, 1 pages, 2 chunks.
+  std::map<Id128, int64_t> refDeltas[3];
+  // Records created by this transaction (visited even when their delta is 0).
+  std::set<Id128> created[3];
+  std::vector<Extent> appended;       // segment bytes written by this attempt
+  std::set<uint32_t> segmentsToSync;  // made durable before commit
+  std::vector<Extent> toRelease;      // freed by this transaction: punched after commit
+  std::vector<std::function<void()>> afterCommit;
+
+ private:
+  MetaDb& db_;
+  rocksdb::Transaction* txn_;
+};
+
+struct TransactionCounters {
+  std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> conflicts{0};  // preconditions that failed (SPEC §4)
+};
+
+class TransactionRunner {
+ public:
+  // `beforeCommit` runs after the body succeeded (ContentStore applies the
+  // reference-count deltas there). With `syncEachCommit` every commit syncs
+  // the WAL before it returns (-o sync).
+  TransactionRunner(MetaDb& db, SegmentStore& segments, std::function<Status(Txn&)> beforeCommit,
+                    bool syncEachCommit);
+
+  // Runs `body` in a transaction, all or nothing. A body that fails leaves no
+  // trace: its writes are rolled back and its segment bytes released.
+  Status run(const std::function<Status(Txn&)>& body);
+
+  const TransactionCounters& counters() const { return counters_; }
+  bool syncEachCommit() const { return syncEachCommit_; }
+
+ private:
+  static constexpr int kMaxAttempts = 64;
+  Status attempt(const std::function<Status(Txn&)>& body);
+
+  MetaDb& db_;
+  SegmentStore& segments_;
+  const std::function<Status(Txn&)> beforeCommit_;
+  const bool syncEachCommit_;
+  TransactionCounters counters_;
+};
+
+}  // namespace acidfs

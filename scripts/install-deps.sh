@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything acidfs needs to build, test and benchmark, from Debian 12
+# packages only. Idempotent; run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  build-essential cmake pkg-config git
+  libfuse3-dev fuse3
+  librocksdb-dev libxxhash-dev libcli11-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libsystemd-dev
+  attr python3
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
