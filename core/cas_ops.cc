@@ -64,11 +64,17 @@ struct CasOps::Resolved {
 CasOps::CasOps(TransactionRunner& runner, Namespace& ns, ContentStore& content, int64_t leaseTtlNs)
     : runner_(runner), ns_(ns), content_(content), leaseTtlNs_(leaseTtlNs), nextLease_(static_cast<uint64_t>(nowNs())) {}
 
-Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::string_view path) {
+Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::string_view path, Access access) {
   ACIDFS_RETURN_IF_ERROR(validatePath(path));
-  Resolved r;
-  ACIDFS_ASSIGN_OR_RETURN(r.parentInode, ns_.loadInode(txn, kRootIno, Txn::Lock::kShared));
   std::vector<std::string_view> parts = components(path);
+  // Components are locked shared; for a change, the last directory and the
+  // last entry exclusive at once: taking them shared and upgrading later
+  // would deadlock two writers of the same directory.
+  auto lockFor = [&](size_t depth) {  // depth = number of components above this inode
+    return access == Access::kWrite && depth + 1 == parts.size() ? Txn::Lock::kExclusive : Txn::Lock::kShared;
+  };
+  Resolved r;
+  ACIDFS_ASSIGN_OR_RETURN(r.parentInode, ns_.loadInode(txn, kRootIno, lockFor(0)));
   if (parts.empty()) {  // "/" itself
     r.entry = DentryRecord{kRootIno, 0, S_IFDIR};
     return r;
@@ -76,7 +82,7 @@ Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::st
   for (size_t i = 0; i < parts.size(); ++i) {
     if (!r.parentInode.isDir()) return Status::Error(ENOTDIR, "a component of '" + std::string(path) + "' is not a directory");
     if (!mayAccess(caller, r.parentInode, X_OK)) return denied("searching", path);
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, ns_.loadDentry(txn, r.parent, parts[i], Txn::Lock::kShared));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, ns_.loadDentry(txn, r.parent, parts[i], lockFor(i)));
     if (i + 1 == parts.size()) {
       r.name.assign(parts[i]);
       r.entry = entry;
@@ -84,7 +90,7 @@ Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::st
     }
     if (!entry) return Status::Error(ENOENT, "directory of '" + std::string(path) + "' does not exist");
     r.parent = entry->ino;
-    ACIDFS_ASSIGN_OR_RETURN(r.parentInode, ns_.loadInode(txn, entry->ino, Txn::Lock::kShared));
+    ACIDFS_ASSIGN_OR_RETURN(r.parentInode, ns_.loadInode(txn, entry->ino, lockFor(i + 1)));
   }
   return r;
 }
@@ -92,7 +98,7 @@ Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::st
 Result<PathStat> CasOps::stat(const Caller& caller, std::string_view path) {
   PathStat result;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path));
+    ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path, Access::kRead));
     if (!r.entry) return Status::Error(ENOENT, "'" + std::string(path) + "' does not exist");
     ACIDFS_ASSIGN_OR_RETURN(result.inode, ns_.loadInode(txn, r.entry->ino, Txn::Lock::kShared));
     // A blobId tells about content: reading it needs read permission.
@@ -108,7 +114,8 @@ Result<PathStat> CasOps::stat(const Caller& caller, std::string_view path) {
 Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index,
                        std::vector<std::string>& touched) {
   // The source: must exist as a regular file, with the expected blobId.
-  ACIDFS_ASSIGN_OR_RETURN(Resolved src, resolve(txn, caller, op.sourcePath));
+  ACIDFS_ASSIGN_OR_RETURN(Resolved src, resolve(txn, caller, op.sourcePath,
+                                                  op.kind == TransactOp::Kind::kCopy ? Access::kRead : Access::kWrite));
   if (!src.entry) return conflict(ConflictCode::kSourceNotFound, op.sourcePath, op.sourceBlob, std::nullopt, index);
   ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, ns_.loadInode(txn, src.entry->ino, Txn::Lock::kExclusive));
   if (source.isDir()) return Status::Error(EISDIR, "source '" + op.sourcePath + "' is a directory");
@@ -133,7 +140,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   }
 
   // The destination: its basis, and what creating or replacing it needs.
-  ACIDFS_ASSIGN_OR_RETURN(Resolved dst, resolve(txn, caller, op.destPath));
+  ACIDFS_ASSIGN_OR_RETURN(Resolved dst, resolve(txn, caller, op.destPath, Access::kWrite));
   if (dst.name.empty()) return Status::Error(EISDIR, "destination '/' is a directory");
   if (!dst.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + op.destPath + "' is not a directory");
   std::optional<InodeRecord> dest;
@@ -228,7 +235,7 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
       if (!consumed)
         return Status::Error(ENOENT, "no pending blob " + blob.hex() + " of yours: put it first (leases expire)");
     }
-    ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path));
+    ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path, Access::kWrite));
     if (r.name.empty()) return Status::Error(EISDIR, "'/' is a directory");
     if (!r.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + std::string(path) + "' is not a directory");
     if (r.entry) {

@@ -86,7 +86,8 @@ class CasOps {
 
  private:
   struct Resolved;
-  Result<Resolved> resolve(Txn& txn, const Caller& caller, std::string_view path);
+  enum class Access { kRead, kWrite };
+  Result<Resolved> resolve(Txn& txn, const Caller& caller, std::string_view path, Access access);
   Status applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index, std::vector<std::string>& touched);
 
   TransactionRunner& runner_;

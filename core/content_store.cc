@@ -260,7 +260,9 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
   for (int kind = kBlobs; kind <= kChunks; ++kind) {
     const Column column = kColumnOf[kind];
     for (const Id128& id : txn.created[kind]) txn.refDeltas[kind].try_emplace(id, 0);
-    for (const auto& [id, delta] : txn.refDeltas[kind]) {
+    for (const auto& pending : txn.refDeltas[kind]) {
+      const Id128& id = pending.first;  // (no structured binding: lambdas below capture these)
+      const int64_t delta = pending.second;
       if (delta == 0 && !txn.created[kind].count(id)) continue;
       ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(column, keys::id(id), Txn::Lock::kExclusive));
       if (!value) return corrupt("reference to a missing record", id);

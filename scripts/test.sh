@@ -15,3 +15,9 @@ if [[ "${ACIDFS_SKIP_SANITIZERS:-0}" != 1 ]]; then
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j"$jobs")
 fi
+
+# The lock annotations (core/thread_annotations.h) checked by Clang.
+if command -v clang++ >/dev/null; then
+  CC=clang CXX=clang++ cmake -S . -B build-clang -DACIDFS_THREAD_SAFETY=ON -DBUILD_TESTING=OFF >/dev/null
+  cmake --build build-clang -j"$jobs" --target acidfs_core
+fi
