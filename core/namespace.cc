@@ -152,12 +152,14 @@ Result<Unlinked> Namespace::unlinkInTxn(Txn& txn, uint64_t parent, std::string_v
   return Unlinked{entry.ino, inode.nlink == 0};
 }
 
-Status Namespace::setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size) {
+Status Namespace::setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,
+                               int64_t mtimeNs) {
   content_.addRef(txn, blob, +1);
   content_.addRef(txn, inode.blob, -1);
   inode.blob = blob;
   inode.size = size;
-  inode.mtimeNs = inode.ctimeNs = nowNs();
+  inode.ctimeNs = nowNs();
+  inode.mtimeNs = mtimeNs ? mtimeNs : inode.ctimeNs;
   return storeInode(txn, ino, inode);
 }
 
@@ -572,13 +574,13 @@ Result<Attr> Namespace::write(uint64_t ino, uint64_t offset, std::string_view da
 }
 
 Result<Attr> Namespace::commitWindows(uint64_t ino, uint64_t newSize, const std::map<uint64_t, std::string_view>& windows,
-                                      std::optional<Id128> expectedBase) {
+                                      std::optional<Id128> expectedBase, int64_t mtimeNs) {
   return modifyInode(ino, [&](Txn& txn, InodeRecord& inode) -> Status {
     if (!inode.isRegular()) return Status::Error(inode.isDir() ? EISDIR : EINVAL, "not a regular file");
     if (expectedBase && inode.blob != *expectedBase)
       return Status::Error(ECANCELED, "the file's content changed since the windows were read");
     ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, newSize, windows));
-    return setBlobInTxn(txn, ino, inode, blob, newSize);
+    return setBlobInTxn(txn, ino, inode, blob, newSize, mtimeNs);
   });
 }
 

@@ -105,8 +105,9 @@ class Namespace {
   // `newSize` long and each given window (chunk index → full window bytes)
   // replaces the old one. With `expectedBase`, ECANCELED if the file's blob
   // is no longer that (someone else committed meanwhile).
+  // `mtimeNs` (when not 0) is the time of the last write the windows hold.
   Result<Attr> commitWindows(uint64_t ino, uint64_t newSize, const std::map<uint64_t, std::string_view>& windows,
-                             std::optional<Id128> expectedBase);
+                             std::optional<Id128> expectedBase, int64_t mtimeNs = 0);
   // Points `ino` at the content of `sourceIno` (copy_file_range of a whole
   // file): O(1) whatever the size.
   Result<Attr> shareContent(uint64_t sourceIno, uint64_t destIno);
@@ -132,7 +133,10 @@ class Namespace {
   Result<Unlinked> unlinkInTxn(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry);
   Result<std::optional<Unlinked>> renameInTxn(Txn& txn, uint64_t parent, std::string_view name, uint64_t newParent,
                                               std::string_view newName, unsigned flags);
-  Status setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size);
+  // Points a file at `blob` (moving one reference), sets size, ctime and
+  // mtime (`mtimeNs`, or now when 0), and stores the inode.
+  Status setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,
+                      int64_t mtimeNs = 0);
   ContentStore& content() { return content_; }
   uint64_t allocateIno() { return nextIno_.fetch_add(1); }
 

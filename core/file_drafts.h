@@ -1,0 +1,73 @@
+// Uncommitted writes to files (SPEC §3). A write() lands in the file's draft
+// and is visible at once to every reader; the draft is committed as one new
+// blob — one transaction — at fsync, at the close of a descriptor that
+// wrote, once it is older than the commit interval, or when it outgrows its
+// memory budget. A crash loses at most the drafts, never part of a commit.
+//
+// A draft exists only while it holds uncommitted bytes; its `base` is the
+// file's committed blob, because every other change to a file's content
+// (truncate, copy, CAS) commits the file's draft first (commit()).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/namespace.h"
+#include "core/status.h"
+#include "core/thread_annotations.h"
+
+namespace acidfs {
+
+class FileDrafts {
+ public:
+  FileDrafts(Namespace& ns, ContentStore& content, size_t maxDraftBytes);
+
+  // Writes into the file's draft (EISDIR/EINVAL for non-files, ENOENT).
+  Status write(uint64_t ino, uint64_t offset, std::string_view data);
+  // Reads what a reader must see now: the draft over the committed content.
+  Status read(uint64_t ino, uint64_t offset, size_t length, std::string& out);
+  // Folds a pending size and mtime into attributes read from the store.
+  void overlay(uint64_t ino, InodeRecord& inode);
+
+  // Commits the file's draft, if any. After OK, the store holds every write.
+  Status commit(uint64_t ino);
+  // Commits every draft whose first uncommitted write is older than `ageNs`.
+  Status commitOlderThan(int64_t ageNs);
+  Status commitAll();
+  // Drops a draft without committing (its file is gone).
+  void discard(uint64_t ino);
+  bool hasDraft(uint64_t ino);
+  size_t draftCount();
+
+ private:
+  struct Draft {
+    Mutex mutex;
+    bool retired GUARDED_BY(mutex) = false;  // committed or discarded: fetch a new one
+    uint64_t size GUARDED_BY(mutex) = 0;
+    int64_t mtimeNs GUARDED_BY(mutex) = 0;
+    int64_t firstWriteNs GUARDED_BY(mutex) = 0;
+    Id128 base GUARDED_BY(mutex);
+    // Window index → the window's bytes (shorter than a chunk = zero-padded).
+    std::map<uint64_t, std::string> windows GUARDED_BY(mutex);
+    size_t bytes GUARDED_BY(mutex) = 0;
+  };
+  std::shared_ptr<Draft> find(uint64_t ino);
+  Result<std::shared_ptr<Draft>> findOrCreate(uint64_t ino);
+  Status commitLocked(uint64_t ino, Draft& draft) REQUIRES(draft.mutex);
+  void retire(uint64_t ino, Draft& draft) REQUIRES(draft.mutex);
+
+  Namespace& ns_;
+  ContentStore& content_;
+  const size_t maxDraftBytes_;
+  Mutex mutex_;
+  std::unordered_map<uint64_t, std::shared_ptr<Draft>> drafts_ GUARDED_BY(mutex_);
+};
+
+}  // namespace acidfs
