@@ -1,0 +1,182 @@
+// acidfsd STORE MOUNTPOINT [-f] [-o OPT,...] — the acidfs daemon (SPEC §1).
+//
+// Without -f it returns once the mount answers (exit 0), or fails with the
+// reason on stderr (exit 1); the serving process carries on in the
+// background. With -f it stays in the foreground and tells systemd READY=1
+// once mounted. SIGTERM/SIGINT or `fusermount3 -u`: commit what is pending,
+// unmount, exit 0.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "core/log.h"
+#include "core/store.h"
+#include "daemon/mount_options.h"
+#include "fuse/fuse_fs.h"
+
+using namespace acidfs;
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Tells the waiting parent (or systemd) how start-up went.
+class Readiness {
+ public:
+  explicit Readiness(int fd) : fd_(fd) {}
+  void ready() {
+    if (fd_ >= 0) {
+      (void)!write(fd_, "0", 1);
+      close(fd_);
+      fd_ = -1;
+    }
+    sd_notify(0, "READY=1");
+  }
+  void failed() {
+    if (fd_ >= 0) {
+      (void)!write(fd_, "1", 1);
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+int serve(const std::string& storePath, const std::string& mountpoint, const MountOptions& mount, Readiness& readiness) {
+  StoreOptions storeOptions;
+  storeOptions.durability = mount.sync ? Durability::kSync : Durability::kDefault;
+  storeOptions.commitIntervalSeconds = mount.commitIntervalSeconds;
+  auto store = Store::open(storePath, storeOptions);
+  if (!store.ok()) {
+    fprintf(stderr, "acidfsd: cannot open store: %s\n", store.status().toString().c_str());
+    readiness.failed();
+    return kExitFailure;
+  }
+  FuseOptions fuseOptions;
+  fuseOptions.commitIntervalSeconds = mount.commitIntervalSeconds;
+  fuseOptions.debug = mount.debug;
+  int status = kExitFailure;
+  {
+    FuseFs fs(*store.value(), fuseOptions);
+    std::string optionList = "default_permissions,fsname=acidfs,subtype=acidfs";
+    for (const std::string& o : mount.fuseOptions) optionList += "," + o;
+    if (mount.debug) optionList += ",debug";
+    std::vector<std::string> argvStrings = {"acidfsd", "-o", optionList};
+    std::vector<char*> argv;
+    for (auto& s : argvStrings) argv.push_back(s.data());
+    fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+    fuse_session* se = fuse_session_new(&args, &FuseFs::operations(), sizeof(fuse_lowlevel_ops), &fs);
+    if (!se) {
+      fprintf(stderr, "acidfsd: bad mount options: %s\n", optionList.c_str());
+      readiness.failed();
+      return kExitUsage;
+    }
+    if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint.c_str()) != 0) {
+      fprintf(stderr, "acidfsd: cannot mount %s\n", mountpoint.c_str());
+      fuse_session_destroy(se);
+      readiness.failed();
+      return kExitFailure;
+    }
+    ACIDFS_LOG(kInfo, "serving %s on %s", storePath.c_str(), mountpoint.c_str());
+    // Ready means the mount answers: a stat through it must come back.
+    std::thread probe([&] {
+      struct stat st;
+      if (stat(mountpoint.c_str(), &st) == 0) readiness.ready();
+      else readiness.failed();
+    });
+    fuse_loop_config* loop = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_max_threads(loop, 16);
+    int loopStatus = fuse_session_loop_mt(se, loop);
+    fuse_loop_cfg_destroy(loop);
+    probe.join();
+    Status committed = fs.commitAll();
+    if (!committed.ok()) ACIDFS_LOG(kError, "committing pending writes failed: %s", committed.toString().c_str());
+    fuse_session_unmount(se);
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    fuse_opt_free_args(&args);
+    status = (loopStatus == 0 && committed.ok()) ? 0 : kExitFailure;
+    ACIDFS_LOG(kInfo, "unmounted %s", mountpoint.c_str());
+  }
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"acidfsd: the acidfs daemon. Mounts STORE (formatted when empty) at MOUNTPOINT.\n"
+               "Exit status: 0 mounted (or, with -f, clean shutdown), 1 store or mount failure, 2 usage."};
+  app.set_version_flag("--version", std::string("acidfsd ") + ACIDFS_VERSION);
+  std::string storePath, mountpoint;
+  bool foreground = false;
+  std::vector<std::string> optionLists;
+  app.add_option("STORE", storePath, "store directory")->required();
+  app.add_option("MOUNTPOINT", mountpoint, "where to mount")->required();
+  app.add_flag("-f,--foreground", foreground, "stay in the foreground (tells systemd READY=1 once mounted)");
+  app.add_option("-o", optionLists,
+                 "mount options, comma-separated: allow_other, sync, commit_interval=SECS (default 5), debug, "
+                 "and libfuse options")
+      ->allow_extra_args(false);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  auto mount = parseMountOptions(optionLists);
+  if (!mount.ok()) {
+    fprintf(stderr, "acidfsd: %s\n", mount.status().message().c_str());
+    return kExitUsage;
+  }
+  if (mount->debug) setLogLevel(LogLevel::kDebug);
+  struct stat st;
+  if (stat(mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "acidfsd: mount point %s is not a directory\n", mountpoint.c_str());
+    return kExitFailure;
+  }
+  char resolved[PATH_MAX];
+  if (realpath(storePath.c_str(), resolved) == nullptr && errno != ENOENT) {
+    fprintf(stderr, "acidfsd: store %s: %s\n", storePath.c_str(), strerror(errno));
+    return kExitFailure;
+  }
+  if (realpath(mountpoint.c_str(), resolved)) mountpoint = resolved;
+
+  if (foreground) {
+    Readiness readiness(-1);
+    return serve(storePath, mountpoint, *mount, readiness);
+  }
+  // Background: fork before opening anything (RocksDB's threads do not
+  // survive a fork); the parent waits for the child's word.
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    perror("acidfsd: pipe");
+    return kExitFailure;
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    perror("acidfsd: fork");
+    return kExitFailure;
+  }
+  if (child > 0) {
+    close(pipefd[1]);
+    char answer = '1';
+    ssize_t n = read(pipefd[0], &answer, 1);
+    return n == 1 && answer == '0' ? 0 : kExitFailure;
+  }
+  close(pipefd[0]);
+  setsid();
+  if (chdir("/") != 0) return kExitFailure;
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) dup2(devnull, STDIN_FILENO), dup2(devnull, STDOUT_FILENO), close(devnull);
+  Readiness readiness(pipefd[1]);
+  return serve(storePath, mountpoint, *mount, readiness);
+}

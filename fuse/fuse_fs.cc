@@ -1,0 +1,70 @@
+#include "fuse/fuse_fs.h"
+
+#include "core/log.h"
+
+namespace acidfs {
+
+FuseFs::FuseFs(Store& s, FuseOptions o)
+    : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes) {
+  store.ns().setInUseCheck([this](uint64_t ino) { return inodes.inUse(ino); });
+  committer_ = std::thread([this] { committerLoop(); });
+}
+
+FuseFs::~FuseFs() {
+  {
+    std::lock_guard<std::mutex> lock(committerMutex_);
+    stopping_ = true;
+  }
+  committerWake_.notify_all();
+  committer_.join();
+  Status s = commitAll();
+  if (!s.ok()) ACIDFS_LOG(kError, "committing pending writes at exit failed: %s", s.toString().c_str());
+  store.ns().setInUseCheck(nullptr);
+}
+
+void FuseFs::committerLoop() {
+  std::unique_lock<std::mutex> lock(committerMutex_);
+  while (!stopping_) {
+    committerWake_.wait_for(lock, std::chrono::milliseconds(500));
+    if (stopping_ || options.commitIntervalSeconds <= 0) continue;
+    lock.unlock();
+    // A draft is committed at the latest commit_interval after its first write.
+    Status s = drafts.commitOlderThan(static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000 - 500000000);
+    if (!s.ok()) ACIDFS_LOG(kError, "interval commit failed: %s", s.toString().c_str());
+    lock.lock();
+  }
+}
+
+Status FuseFs::commitAll() {
+  ACIDFS_RETURN_IF_ERROR(drafts.commitAll());
+  return store.sync();
+}
+
+uint64_t FuseFs::addOpenFile(uint64_t ino) {
+  std::lock_guard<std::mutex> lock(openMutex_);
+  uint64_t fh = nextFh_++;
+  open_[fh] = OpenFile{ino, false};
+  return fh;
+}
+
+OpenFile* FuseFs::openFile(uint64_t fh) {
+  std::lock_guard<std::mutex> lock(openMutex_);
+  auto it = open_.find(fh);
+  return it == open_.end() ? nullptr : &it->second;  // stable: unordered_map nodes do not move
+}
+
+void FuseFs::removeOpenFile(uint64_t fh) {
+  std::lock_guard<std::mutex> lock(openMutex_);
+  open_.erase(fh);
+}
+
+void FuseFs::releaseIfOrphan(uint64_t ino) {
+  auto attr = store.ns().getattr(ino);
+  if (!attr.ok() || attr->inode.nlink > 0) return;
+  drafts.discard(ino);
+  Status s = store.ns().releaseOrphan(ino);
+  if (!s.ok()) ACIDFS_LOG(kWarning, "freeing unlinked inode %llu failed: %s", static_cast<unsigned long long>(ino),
+                          s.toString().c_str());
+}
+
+}  // namespace acidfs

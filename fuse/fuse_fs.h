@@ -1,0 +1,79 @@
+// The FUSE frontend: libfuse3 low-level operations translated into core
+// calls. One function per operation (fuse_ops.cc), each decoding the request,
+// making one core call, and replying; this class holds the state they share.
+//
+// Caching: the kernel caches entries, attributes and file pages. That is
+// correct while every change comes through this kernel mount, which is the
+// case for all POSIX calls; changes made behind the kernel's back (the ioctl
+// sidecar) must send invalidation notifications. Writes go to the daemon at
+// once (no writeback cache: SPEC §3 needs the daemon to see every write to
+// commit it within the commit interval).
+#pragma once
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "core/file_drafts.h"
+#include "core/store.h"
+#include "fuse/inode_table.h"
+
+namespace acidfs {
+
+struct FuseOptions {
+  double attrTimeout = 1.0;   // seconds the kernel may cache attributes
+  double entryTimeout = 1.0;  // ... names, and their absence
+  int commitIntervalSeconds = 5;
+  size_t maxWrite = 1 << 20;
+  size_t maxDraftBytes = 64 << 20;  // per file, before an early commit
+  bool debug = false;
+};
+
+// One open file description (fi->fh).
+struct OpenFile {
+  uint64_t ino = 0;
+  bool wrote = false;
+};
+
+class FuseFs {
+ public:
+  FuseFs(Store& store, FuseOptions options);
+  ~FuseFs();
+
+  static const fuse_lowlevel_ops& operations();
+
+  // Commits every draft (unmount, SIGTERM).
+  Status commitAll();
+
+  Store& store;
+  const FuseOptions options;
+  FileDrafts drafts;
+  InodeTable inodes;
+
+  uint64_t addOpenFile(uint64_t ino);
+  OpenFile* openFile(uint64_t fh);
+  void removeOpenFile(uint64_t fh);
+  // Deletes an orphan once the kernel has let go of it.
+  void releaseIfOrphan(uint64_t ino);
+
+ private:
+  void committerLoop();
+
+  std::mutex openMutex_;
+  std::unordered_map<uint64_t, OpenFile> open_;  // guarded by openMutex_
+  uint64_t nextFh_ = 1;                           // guarded by openMutex_
+
+  std::mutex committerMutex_;
+  std::condition_variable committerWake_;
+  bool stopping_ = false;  // guarded by committerMutex_
+  std::thread committer_;
+};
+
+}  // namespace acidfs

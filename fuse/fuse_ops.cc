@@ -1,0 +1,582 @@
+// One function per FUSE operation: decode, call the core, reply. Errors
+// become fuse_reply_err(errno) here and nowhere else (replyError).
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/log.h"
+#include "fuse/fuse_fs.h"
+
+namespace acidfs {
+namespace {
+
+FuseFs& fsOf(fuse_req_t req) { return *static_cast<FuseFs*>(fuse_req_userdata(req)); }
+
+Caller callerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  Caller caller{ctx->uid, ctx->gid, {}};
+  gid_t groups[64];
+  int n = fuse_req_getgroups(req, 64, groups);
+  for (int i = 0; i < std::min(n, 64); ++i) caller.groups.push_back(groups[i]);
+  return caller;
+}
+
+void replyError(fuse_req_t req, const Status& s, const char* op) {
+  if (s.errnum() == EIO || s.errnum() == ENOSPC) ACIDFS_LOG(kError, "%s: %s", op, s.toString().c_str());
+  else ACIDFS_LOG(kDebug, "%s: %s", op, s.toString().c_str());
+  fuse_reply_err(req, s.errnum() ? s.errnum() : EIO);
+}
+
+void fillStat(const FuseFs& fs, uint64_t ino, const InodeRecord& inode, struct stat& st) {
+  memset(&st, 0, sizeof st);
+  st.st_ino = ino;
+  st.st_mode = inode.mode;
+  st.st_nlink = inode.nlink;
+  st.st_uid = inode.uid;
+  st.st_gid = inode.gid;
+  st.st_rdev = static_cast<dev_t>(inode.rdev);
+  st.st_size = static_cast<off_t>(inode.size);
+  st.st_blksize = static_cast<blksize_t>(fs.options.maxWrite);
+  st.st_blocks = static_cast<blkcnt_t>((inode.size + 511) / 512);
+  st.st_atim = {static_cast<time_t>(inode.atimeNs / 1000000000), static_cast<long>(inode.atimeNs % 1000000000)};
+  st.st_mtim = {static_cast<time_t>(inode.mtimeNs / 1000000000), static_cast<long>(inode.mtimeNs % 1000000000)};
+  st.st_ctim = {static_cast<time_t>(inode.ctimeNs / 1000000000), static_cast<long>(inode.ctimeNs % 1000000000)};
+}
+
+// Attributes as readers must see them: pending writes folded in.
+fuse_entry_param entryOf(FuseFs& fs, const Attr& attr) {
+  fuse_entry_param e;
+  memset(&e, 0, sizeof e);
+  InodeRecord inode = attr.inode;
+  fs.drafts.overlay(attr.ino, inode);
+  e.ino = attr.ino;
+  e.attr_timeout = fs.options.attrTimeout;
+  e.entry_timeout = fs.options.entryTimeout;
+  fillStat(fs, attr.ino, inode, e.attr);
+  return e;
+}
+
+void replyEntry(fuse_req_t req, const Result<Attr>& attr, const char* op) {
+  FuseFs& fs = fsOf(req);
+  if (!attr.ok()) return replyError(req, attr.status(), op);
+  fuse_entry_param e = entryOf(fs, *attr);
+  fs.inodes.lookedUp(attr->ino);
+  if (fuse_reply_entry(req, &e) != 0) fs.inodes.forget(attr->ino, 1);  // the kernel did not take it
+}
+
+void replyAttr(fuse_req_t req, const Result<Attr>& attr, const char* op) {
+  FuseFs& fs = fsOf(req);
+  if (!attr.ok()) return replyError(req, attr.status(), op);
+  fuse_entry_param e = entryOf(fs, *attr);
+  fuse_reply_attr(req, &e.attr, fs.options.attrTimeout);
+}
+
+void replyStatus(fuse_req_t req, const Status& s, const char* op) {
+  if (!s.ok()) return replyError(req, s, op);
+  fuse_reply_err(req, 0);
+}
+
+// ---- lifecycle ---------------------------------------------------------------
+
+void opInit(void* userdata, fuse_conn_info* conn) {
+  FuseFs& fs = *static_cast<FuseFs*>(userdata);
+  conn->max_write = static_cast<unsigned>(fs.options.maxWrite);
+  conn->max_readahead = static_cast<unsigned>(fs.options.maxWrite);
+  conn->time_gran = 1;  // nanosecond timestamps
+  auto want = [conn](unsigned cap) {
+    if (conn->capable & cap) conn->want |= cap;
+  };
+  want(FUSE_CAP_ASYNC_READ);
+  want(FUSE_CAP_ATOMIC_O_TRUNC);
+  want(FUSE_CAP_READDIRPLUS);
+  want(FUSE_CAP_READDIRPLUS_AUTO);
+  want(FUSE_CAP_PARALLEL_DIROPS);
+  want(FUSE_CAP_CACHE_SYMLINKS);
+  want(FUSE_CAP_IOCTL_DIR);
+  // Writes must reach us at once to be committed on time (SPEC §3).
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // The kernel applies the umask; it keeps locks among local processes.
+  conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+}
+
+void opDestroy(void* userdata) {
+  FuseFs& fs = *static_cast<FuseFs*>(userdata);
+  Status s = fs.commitAll();
+  if (!s.ok()) ACIDFS_LOG(kError, "committing at unmount failed: %s", s.toString().c_str());
+}
+
+// ---- names -------------------------------------------------------------------
+
+void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  FuseFs& fs = fsOf(req);
+  auto attr = fs.store.ns().lookup(parent, name);
+  if (!attr.ok() && attr.status().errnum() == ENOENT) {
+    // A negative entry: the kernel may remember the absence as long as a name.
+    fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    e.entry_timeout = fs.options.entryTimeout;
+    fuse_reply_entry(req, &e);
+    return;
+  }
+  replyEntry(req, attr, "lookup");
+}
+
+void opForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  FuseFs& fs = fsOf(req);
+  if (fs.inodes.forget(ino, nlookup)) fs.releaseIfOrphan(ino);
+  fuse_reply_none(req);
+}
+
+void opForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  FuseFs& fs = fsOf(req);
+  for (size_t i = 0; i < count; ++i)
+    if (fs.inodes.forget(forgets[i].ino, forgets[i].nlookup)) fs.releaseIfOrphan(forgets[i].ino);
+  fuse_reply_none(req);
+}
+
+void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  replyAttr(req, fsOf(req).store.ns().getattr(ino), "getattr");
+}
+
+void opSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int toSet, fuse_file_info*) {
+  FuseFs& fs = fsOf(req);
+  // Pending writes go first: a truncate or an explicit mtime applies after them.
+  Status committed = fs.drafts.commit(ino);
+  if (!committed.ok()) return replyError(req, committed, "setattr");
+  SetAttrRequest r;
+  if (toSet & FUSE_SET_ATTR_MODE) r.mode = st->st_mode & 07777;
+  if (toSet & FUSE_SET_ATTR_UID) r.uid = st->st_uid;
+  if (toSet & FUSE_SET_ATTR_GID) r.gid = st->st_gid;
+  if (toSet & FUSE_SET_ATTR_SIZE) r.size = static_cast<uint64_t>(st->st_size);
+  if (toSet & FUSE_SET_ATTR_ATIME_NOW) r.atimeNow = true;
+  else if (toSet & FUSE_SET_ATTR_ATIME) r.atimeNs = st->st_atim.tv_sec * 1000000000LL + st->st_atim.tv_nsec;
+  if (toSet & FUSE_SET_ATTR_MTIME_NOW) r.mtimeNow = true;
+  else if (toSet & FUSE_SET_ATTR_MTIME) r.mtimeNs = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+  if (toSet & FUSE_SET_ATTR_CTIME) r.ctimeNs = st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+  replyAttr(req, fs.store.ns().setattr(ino, r), "setattr");
+}
+
+void opReadlink(fuse_req_t req, fuse_ino_t ino) {
+  auto target = fsOf(req).store.ns().readlink(ino);
+  if (!target.ok()) return replyError(req, target.status(), "readlink");
+  fuse_reply_readlink(req, target->c_str());
+}
+
+void opMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  replyEntry(req, fsOf(req).store.ns().mknod(callerOf(req), parent, name, mode, rdev), "mknod");
+}
+
+void opMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  replyEntry(req, fsOf(req).store.ns().mkdir(callerOf(req), parent, name, mode), "mkdir");
+}
+
+void opSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  replyEntry(req, fsOf(req).store.ns().symlink(callerOf(req), parent, name, target), "symlink");
+}
+
+void opLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newParent, const char* newName) {
+  replyEntry(req, fsOf(req).store.ns().link(ino, newParent, newName), "link");
+}
+
+void opUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  replyStatus(req, fsOf(req).store.ns().unlink(parent, name).status(), "unlink");
+}
+
+void opRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  replyStatus(req, fsOf(req).store.ns().rmdir(parent, name), "rmdir");
+}
+
+void opRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newParent, const char* newName,
+              unsigned int flags) {
+  replyStatus(req, fsOf(req).store.ns().rename(parent, name, newParent, newName, flags).status(), "rename");
+}
+
+// ---- files -------------------------------------------------------------------
+
+bool writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+
+// O_TRUNC arrives with the open (FUSE_CAP_ATOMIC_O_TRUNC).
+Status truncateOnOpen(FuseFs& fs, uint64_t ino, int flags) {
+  if (!(flags & O_TRUNC) || !writes(flags)) return Status::OK();
+  fs.drafts.discard(ino);
+  SetAttrRequest r;
+  r.size = 0;
+  return fs.store.ns().setattr(ino, r).status();
+}
+
+void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  FuseFs& fs = fsOf(req);
+  Status s = truncateOnOpen(fs, ino, fi->flags);
+  if (!s.ok()) return replyError(req, s, "open");
+  fi->fh = fs.addOpenFile(ino);
+  fi->keep_cache = 1;  // every content change passes through this kernel (see fuse_fs.h)
+  fs.inodes.opened(ino);
+  if (fuse_reply_open(req, fi) != 0) {
+    fs.removeOpenFile(fi->fh);
+    fs.inodes.closed(ino);
+  }
+}
+
+void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  FuseFs& fs = fsOf(req);
+  auto attr = fs.store.ns().mknod(callerOf(req), parent, name, S_IFREG | (mode & 07777), 0);
+  if (!attr.ok() && attr.status().errnum() == EEXIST && !(fi->flags & O_EXCL)) {
+    // Created by someone else since the kernel looked: open theirs.
+    attr = fs.store.ns().lookup(parent, name);
+    if (attr.ok() && attr->inode.isDir()) return replyError(req, Status::Error(EISDIR, "is a directory"), "create");
+    if (attr.ok()) {
+      Status s = truncateOnOpen(fs, attr->ino, fi->flags);
+      if (!s.ok()) return replyError(req, s, "create");
+      attr = fs.store.ns().getattr(attr->ino);
+    }
+  }
+  if (!attr.ok()) return replyError(req, attr.status(), "create");
+  fuse_entry_param e = entryOf(fs, *attr);
+  fi->fh = fs.addOpenFile(attr->ino);
+  fi->keep_cache = 1;
+  fs.inodes.lookedUp(attr->ino);
+  fs.inodes.opened(attr->ino);
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    fs.removeOpenFile(fi->fh);
+    fs.inodes.closed(attr->ino);
+    fs.inodes.forget(attr->ino, 1);
+  }
+}
+
+void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  std::string data;
+  Status s = fsOf(req).drafts.read(ino, static_cast<uint64_t>(off), size, data);
+  if (!s.ok()) return replyError(req, s, "read");
+  fuse_reply_buf(req, data.data(), data.size());
+}
+
+void opWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  FuseFs& fs = fsOf(req);
+  Status s = fs.drafts.write(ino, static_cast<uint64_t>(off), std::string_view(buf, size));
+  if (!s.ok()) return replyError(req, s, "write");
+  if (OpenFile* f = fs.openFile(fi->fh)) f->wrote = true;
+  fuse_reply_write(req, size);
+}
+
+// close(): a descriptor that wrote commits (SPEC §3), so close reports errors.
+void opFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  FuseFs& fs = fsOf(req);
+  OpenFile* f = fs.openFile(fi->fh);
+  Status s = (f && f->wrote) ? fs.drafts.commit(ino) : Status::OK();
+  replyStatus(req, s, "flush");
+}
+
+void opRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  FuseFs& fs = fsOf(req);
+  OpenFile* f = fs.openFile(fi->fh);
+  // Writes through a shared mapping can arrive after the last flush.
+  Status s = (f && f->wrote) ? fs.drafts.commit(ino) : Status::OK();
+  if (!s.ok()) ACIDFS_LOG(kError, "commit at release failed: %s", s.toString().c_str());
+  fs.removeOpenFile(fi->fh);
+  if (fs.inodes.closed(ino)) fs.releaseIfOrphan(ino);
+  fuse_reply_err(req, 0);
+}
+
+void opFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+  FuseFs& fs = fsOf(req);
+  Status s = fs.drafts.commit(ino);
+  if (s.ok()) s = fs.store.sync();
+  replyStatus(req, s, "fsync");
+}
+
+// ---- directories -------------------------------------------------------------
+
+void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto attr = fsOf(req).store.ns().getattr(ino);
+  if (!attr.ok()) return replyError(req, attr.status(), "opendir");
+  if (!attr->inode.isDir()) return replyError(req, Status::Error(ENOTDIR, "not a directory"), "opendir");
+  fi->fh = 0;
+  fi->cache_readdir = 0;
+  fuse_reply_open(req, fi);
+}
+
+// Offsets are readdir cookies: 1 = ".", 2 = "..", then each entry's own.
+void readdirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  FuseFs& fs = fsOf(req);
+  auto dir = fs.store.ns().getattr(ino);
+  if (!dir.ok()) return replyError(req, dir.status(), "readdir");
+  std::vector<char> buf(size);
+  size_t used = 0;
+  auto addDot = [&](const char* name, uint64_t dotIno, uint64_t cookie) {
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_ino = dotIno;
+    st.st_mode = S_IFDIR;
+    size_t need;
+    if (plus) {
+      fuse_entry_param e;
+      memset(&e, 0, sizeof e);  // no lookup reference for . and ..: the kernel skips them
+      e.attr = st;
+      need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, static_cast<off_t>(cookie));
+    } else {
+      need = fuse_add_direntry(req, buf.data() + used, size - used, name, &st, static_cast<off_t>(cookie));
+    }
+    if (need > size - used) return false;
+    used += need;
+    return true;
+  };
+  uint64_t after = off < 0 ? 0 : static_cast<uint64_t>(off);
+  if (after < 1 && !addDot(".", ino, 1)) return (void)fuse_reply_buf(req, buf.data(), used);
+  if (after < 2 && !addDot("..", dir->inode.parent ? dir->inode.parent : ino, 2))
+    return (void)fuse_reply_buf(req, buf.data(), used);
+  Status s = fs.store.ns().readdir(ino, std::max<uint64_t>(after, 2), [&](const DirEntry& entry) {
+    size_t need;
+    if (plus) {
+      auto attr = fs.store.ns().getattr(entry.ino);
+      if (!attr.ok()) return true;  // removed meanwhile: skip it
+      fuse_entry_param e = entryOf(fs, *attr);
+      need = fuse_add_direntry_plus(req, buf.data() + used, size - used, entry.name.c_str(), &e,
+                                    static_cast<off_t>(entry.cookie));
+      if (need > size - used) return false;
+      fs.inodes.lookedUp(entry.ino);
+    } else {
+      struct stat st;
+      memset(&st, 0, sizeof st);
+      st.st_ino = entry.ino;
+      st.st_mode = entry.type;
+      need = fuse_add_direntry(req, buf.data() + used, size - used, entry.name.c_str(), &st,
+                               static_cast<off_t>(entry.cookie));
+      if (need > size - used) return false;
+    }
+    used += need;
+    return true;
+  });
+  if (!s.ok() && used == 0) return replyError(req, s, "readdir");
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  readdirCommon(req, ino, size, off, false);
+}
+
+void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  readdirCommon(req, ino, size, off, true);
+}
+
+void opReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void opFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
+  replyStatus(req, fsOf(req).store.sync(), "fsyncdir");
+}
+
+// ---- the filesystem ----------------------------------------------------------
+
+void opStatfs(fuse_req_t req, fuse_ino_t) {
+  FuseFs& fs = fsOf(req);
+  struct statvfs host;
+  if (statvfs(fs.store.path().c_str(), &host) != 0) return (void)fuse_reply_err(req, errno);
+  struct statvfs st;
+  memset(&st, 0, sizeof st);
+  st.f_bsize = 4096;
+  st.f_frsize = 4096;
+  const double scale = static_cast<double>(host.f_frsize) / 4096.0;
+  st.f_blocks = static_cast<fsblkcnt_t>(host.f_blocks * scale);
+  st.f_bfree = static_cast<fsblkcnt_t>(host.f_bfree * scale);
+  st.f_bavail = static_cast<fsblkcnt_t>(host.f_bavail * scale);
+  // Inodes are RocksDB records: bounded by space, not by a table.
+  st.f_files = 1ull << 40;
+  st.f_ffree = st.f_favail = (1ull << 40) - 1;
+  st.f_namemax = kNameMax;
+  fuse_reply_statfs(req, &st);
+}
+
+// ---- extended attributes -------------------------------------------------------
+
+// user.*, trusted.* and security.* are stored; system.* (ACLs) is not supported.
+Status checkXattrName(const char* name) {
+  if (strncmp(name, "user.", 5) == 0 || strncmp(name, "trusted.", 8) == 0 || strncmp(name, "security.", 9) == 0)
+    return Status::OK();
+  return Status::Error(EOPNOTSUPP, std::string("attribute namespace of ") + name + " is not supported");
+}
+
+void replyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
+  if (size == 0) return (void)fuse_reply_xattr(req, value.size());
+  if (value.size() > size) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, value.data(), value.size());
+}
+
+void opSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
+  Status s = checkXattrName(name);
+  if (s.ok()) s = fsOf(req).store.ns().setxattr(ino, name, std::string_view(value, size), flags);
+  replyStatus(req, s, "setxattr");
+}
+
+void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Status s = checkXattrName(name);
+  if (!s.ok()) return replyError(req, s.errnum() == EOPNOTSUPP ? Status::Error(ENODATA, s.message()) : s, "getxattr");
+  auto value = fsOf(req).store.ns().getxattr(ino, name);
+  if (!value.ok()) return replyError(req, value.status(), "getxattr");
+  replyXattrValue(req, *value, size);
+}
+
+void opListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  auto names = fsOf(req).store.ns().listxattr(ino);
+  if (!names.ok()) return replyError(req, names.status(), "listxattr");
+  std::string joined;
+  for (const std::string& n : *names) joined.append(n).push_back('\0');
+  replyXattrValue(req, joined, size);
+}
+
+void opRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  Status s = checkXattrName(name);
+  if (!s.ok()) return replyError(req, Status::Error(ENODATA, s.message()), "removexattr");
+  replyStatus(req, fsOf(req).store.ns().removexattr(ino, name), "removexattr");
+}
+
+// ---- space and holes -------------------------------------------------------------
+
+// Writes zeros over [offset, offset+length) through the draft; whole zero
+// windows become holes when committed.
+Status zeroRange(FuseFs& fs, uint64_t ino, uint64_t offset, uint64_t length) {
+  static const std::string kZeros(1 << 20, '\0');
+  for (uint64_t done = 0; done < length;) {
+    uint64_t piece = std::min<uint64_t>(kZeros.size(), length - done);
+    ACIDFS_RETURN_IF_ERROR(fs.drafts.write(ino, offset + done, std::string_view(kZeros.data(), piece)));
+    done += piece;
+  }
+  return Status::OK();
+}
+
+void opFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info*) {
+  FuseFs& fs = fsOf(req);
+  if (offset < 0 || length <= 0) return (void)fuse_reply_err(req, EINVAL);
+  const uint64_t off = static_cast<uint64_t>(offset), len = static_cast<uint64_t>(length);
+  auto attr = fs.store.ns().getattr(ino);
+  if (!attr.ok()) return replyError(req, attr.status(), "fallocate");
+  InodeRecord inode = attr->inode;
+  fs.drafts.overlay(ino, inode);
+  const bool keepSize = mode & FALLOC_FL_KEEP_SIZE;
+  Status s;
+  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+    return (void)fuse_reply_err(req, EOPNOTSUPP);
+  } else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+    if ((mode & FALLOC_FL_PUNCH_HOLE) && !keepSize) return (void)fuse_reply_err(req, EINVAL);
+    uint64_t end = keepSize ? std::min(inode.size, off + len) : off + len;
+    if (end > off) s = zeroRange(fs, ino, off, end - off);
+  } else if (!keepSize && off + len > inode.size) {
+    // Space is not reserved (content-addressed chunks are allocated when
+    // written); the file grows, reading zeros.
+    s = fs.drafts.commit(ino);
+    if (s.ok()) {
+      SetAttrRequest r;
+      r.size = off + len;
+      s = fs.store.ns().setattr(ino, r).status();
+    }
+  }
+  replyStatus(req, s, "fallocate");
+}
+
+void opLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info*) {
+  FuseFs& fs = fsOf(req);
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) return (void)fuse_reply_err(req, EINVAL);
+  Status s = fs.drafts.commit(ino);
+  if (!s.ok()) return replyError(req, s, "lseek");
+  auto attr = fs.store.ns().getattr(ino);
+  if (!attr.ok()) return replyError(req, attr.status(), "lseek");
+  const uint64_t size = attr->inode.size;
+  if (off < 0 || static_cast<uint64_t>(off) >= size) return (void)fuse_reply_err(req, ENXIO);
+  auto layout = fs.store.content().layout(attr->inode.blob);
+  if (!layout.ok()) return replyError(req, layout.status(), "lseek");
+  const uint64_t C = fs.store.content().chunkSize();
+  for (uint64_t index = static_cast<uint64_t>(off) / C; index * C < size; ++index) {
+    bool data = index < layout->chunkHasData.size() && layout->chunkHasData[index];
+    if (data == (whence == SEEK_DATA)) return (void)fuse_reply_lseek(req, std::max<off_t>(off, static_cast<off_t>(index * C)));
+  }
+  if (whence == SEEK_HOLE) return (void)fuse_reply_lseek(req, static_cast<off_t>(size));
+  fuse_reply_err(req, ENXIO);
+}
+
+void opCopyFileRange(fuse_req_t req, fuse_ino_t inoIn, off_t offIn, fuse_file_info*, fuse_ino_t inoOut, off_t offOut,
+                     fuse_file_info* fiOut, size_t len, int flags) {
+  FuseFs& fs = fsOf(req);
+  if (flags != 0) return (void)fuse_reply_err(req, EINVAL);
+  Status s = fs.drafts.commit(inoIn);
+  if (s.ok()) s = fs.drafts.commit(inoOut);
+  if (!s.ok()) return replyError(req, s, "copy_file_range");
+  auto in = fs.store.ns().getattr(inoIn);
+  auto out = fs.store.ns().getattr(inoOut);
+  if (!in.ok() || !out.ok()) return replyError(req, in.ok() ? out.status() : in.status(), "copy_file_range");
+  const uint64_t inSize = in->inode.size;
+  if (static_cast<uint64_t>(offIn) >= inSize) return (void)fuse_reply_write(req, 0);
+  if (offIn == 0 && offOut == 0 && len >= inSize && out->inode.size <= inSize && inoIn != inoOut) {
+    // The whole file: share its blob, O(1) whatever the size (SPEC §4.1).
+    auto shared = fs.store.ns().shareContent(inoIn, inoOut);
+    if (!shared.ok()) return replyError(req, shared.status(), "copy_file_range");
+    if (OpenFile* f = fs.openFile(fiOut->fh)) f->wrote = true;
+    return (void)fuse_reply_write(req, inSize);
+  }
+  const uint64_t count = std::min<uint64_t>(len, inSize - static_cast<uint64_t>(offIn));
+  std::string piece;
+  for (uint64_t done = 0; done < count;) {
+    s = fs.drafts.read(inoIn, static_cast<uint64_t>(offIn) + done, std::min<uint64_t>(1 << 20, count - done), piece);
+    if (!s.ok() || piece.empty()) break;
+    s = fs.drafts.write(inoOut, static_cast<uint64_t>(offOut) + done, piece);
+    if (!s.ok()) break;
+    done += piece.size();
+    if (done == count) {
+      if (OpenFile* f = fs.openFile(fiOut->fh)) f->wrote = true;
+      return (void)fuse_reply_write(req, done);
+    }
+  }
+  if (!s.ok()) return replyError(req, s, "copy_file_range");
+  fuse_reply_write(req, 0);
+}
+
+fuse_lowlevel_ops makeOperations() {
+  fuse_lowlevel_ops ops;
+  memset(&ops, 0, sizeof ops);
+  ops.init = opInit;
+  ops.destroy = opDestroy;
+  ops.lookup = opLookup;
+  ops.forget = opForget;
+  ops.forget_multi = opForgetMulti;
+  ops.getattr = opGetattr;
+  ops.setattr = opSetattr;
+  ops.readlink = opReadlink;
+  ops.mknod = opMknod;
+  ops.mkdir = opMkdir;
+  ops.symlink = opSymlink;
+  ops.link = opLink;
+  ops.unlink = opUnlink;
+  ops.rmdir = opRmdir;
+  ops.rename = opRename;
+  ops.open = opOpen;
+  ops.create = opCreate;
+  ops.read = opRead;
+  ops.write = opWrite;
+  ops.flush = opFlush;
+  ops.release = opRelease;
+  ops.fsync = opFsync;
+  ops.opendir = opOpendir;
+  ops.readdir = opReaddir;
+  ops.readdirplus = opReaddirplus;
+  ops.releasedir = opReleasedir;
+  ops.fsyncdir = opFsyncdir;
+  ops.statfs = opStatfs;
+  ops.setxattr = opSetxattr;
+  ops.getxattr = opGetxattr;
+  ops.listxattr = opListxattr;
+  ops.removexattr = opRemovexattr;
+  ops.fallocate = opFallocate;
+  ops.lseek = opLseek;
+  ops.copy_file_range = opCopyFileRange;
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& FuseFs::operations() {
+  static const fuse_lowlevel_ops ops = makeOperations();
+  return ops;
+}
+
+}  // namespace acidfs
