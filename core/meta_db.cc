@@ -20,6 +20,10 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   options.IncreaseParallelism(2);
   options.max_open_files = 512;
+  // Opening is on the path of every mount and every test: no thread pool to
+  // open table files, no statistics pass.
+  options.max_file_opening_threads = 1;
+  options.skip_stats_update_on_db_open = true;
   // With several column families and an unsynced WAL, a flush of one family
   // must never get ahead of another's: flush them atomically.
   options.atomic_flush = true;

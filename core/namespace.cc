@@ -181,7 +181,7 @@ Result<Attr> Namespace::getattr(uint64_t ino) {
 }
 
 Result<Attr> Namespace::lookup(uint64_t parent, std::string_view name) {
-  if (name.size() > kNameMax) return Status::Error(ENAMETOOLONG, "file name longer than 255 bytes");
+  if (name != "." && name != "..") ACIDFS_RETURN_IF_ERROR(validateName(name));
   ACIDFS_ASSIGN_OR_RETURN(Attr dir, getattr(parent));
   if (!dir.inode.isDir()) return Status::Error(ENOTDIR, "not a directory");
   if (name == ".") return dir;
