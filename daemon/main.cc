@@ -64,6 +64,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   FuseOptions fuseOptions;
   fuseOptions.commitIntervalSeconds = mount.commitIntervalSeconds;
   fuseOptions.debug = mount.debug;
+  fuseOptions.syncWrites = mount.sync;
   int status = kExitFailure;
   {
     FuseFs fs(*store.value(), fuseOptions);

@@ -43,7 +43,7 @@ Status FuseFs::commitAll() {
 uint64_t FuseFs::addOpenFile(uint64_t ino) {
   std::lock_guard<std::mutex> lock(openMutex_);
   uint64_t fh = nextFh_++;
-  open_[fh] = OpenFile{ino, false};
+  open_.try_emplace(fh, ino);
   return fh;
 }
 

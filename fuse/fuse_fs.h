@@ -34,12 +34,14 @@ struct FuseOptions {
   size_t maxWrite = 1 << 20;
   size_t maxDraftBytes = 64 << 20;  // per file, before an early commit
   bool debug = false;
+  bool syncWrites = false;  // -o sync: every write() is committed and durable when it returns
 };
 
 // One open file description (fi->fh).
 struct OpenFile {
-  uint64_t ino = 0;
-  bool wrote = false;
+  explicit OpenFile(uint64_t i) : ino(i) {}
+  const uint64_t ino;
+  std::atomic<bool> wrote{false};  // set by write threads, read at flush/release
 };
 
 class FuseFs {

@@ -257,6 +257,7 @@ void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 void opWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
   Status s = fs.drafts.write(ino, static_cast<uint64_t>(off), std::string_view(buf, size));
+  if (s.ok() && fs.options.syncWrites) s = fs.drafts.commit(ino);  // the store syncs each commit
   if (!s.ok()) return replyError(req, s, "write");
   if (OpenFile* f = fs.openFile(fi->fh)) f->wrote = true;
   fuse_reply_write(req, size);
