@@ -45,6 +45,9 @@ Result<Id128> ContentStore::intern(Txn& txn, int kind, std::string_view hashInpu
   std::optional<std::pair<uint32_t, Id128>> freeSlot;
   for (uint32_t seed = 0; seed < kMaxSeeds; ++seed) {
     Id128 id = options_.hash(hashInput.data(), hashInput.size(), seed);
+    // Ids with a meaning of their own — the hole chunk (zero) and the empty
+    // blob — have no record, but are taken: probe past them.
+    if ((kind == kChunks && id.isZero()) || (kind == kBlobs && id == emptyBlobId_)) continue;
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value,
                             txn.read(column, keys::id(id), Txn::Lock::kExclusive));
     if (!value) {
@@ -181,6 +184,7 @@ Result<std::string> ContentStore::readWindow(Txn& txn, const Id128& blob, uint64
 Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newSize,
                                       const std::map<uint64_t, std::string_view>& patchIn) {
   const uint64_t C = options_.chunkSize;
+  if (newSize > kMaxFileSize) return Status::Error(EFBIG, "files are limited to 1 TiB");
   BlobRecord baseRecord;
   if (base != emptyBlobId_) {
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kBlobs, keys::id(base)));

@@ -1,5 +1,7 @@
 #include "core/file_drafts.h"
 
+#include "core/format.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -39,6 +41,8 @@ void FileDrafts::retire(uint64_t ino, Draft& draft) {
 
 Status FileDrafts::write(uint64_t ino, uint64_t offset, std::string_view data) {
   const uint64_t C = content_.chunkSize();
+  if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset)
+    return Status::Error(EFBIG, "files are limited to 1 TiB");
   for (;;) {
     ACIDFS_ASSIGN_OR_RETURN(std::shared_ptr<Draft> draft, findOrCreate(ino));
     MutexLock lock(draft->mutex);

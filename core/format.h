@@ -50,6 +50,9 @@ inline constexpr uint64_t kRootIno = 1;
 // Chunk ids per page: a page is at most 16 KiB, so a small write to a huge
 // file rewrites one page, never the whole manifest.
 inline constexpr uint32_t kChunksPerPage = 1024;
+// The largest file: 1 TiB keeps a blob record (its page list) under 256 KiB.
+// Writes or truncates past it are EFBIG.
+inline constexpr uint64_t kMaxFileSize = 1ull << 40;
 // Readdir cookies 1 and 2 belong to "." and ".."; entries start at 3.
 inline constexpr uint64_t kFirstEntryCookie = 3;
 

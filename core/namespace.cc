@@ -587,6 +587,7 @@ Result<Attr> Namespace::commitWindows(uint64_t ino, uint64_t newSize, const std:
 Result<Attr> Namespace::shareContent(uint64_t sourceIno, uint64_t destIno) {
   return modifyInode(destIno, [&](Txn& txn, InodeRecord& dest) -> Status {
     ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, loadInode(txn, sourceIno, Txn::Lock::kShared));
+    if (source.isDir() || dest.isDir()) return Status::Error(EISDIR, "is a directory");
     if (!source.isRegular() || !dest.isRegular()) return Status::Error(EINVAL, "not a regular file");
     return setBlobInTxn(txn, destIno, dest, source.blob, source.size);
   });
