@@ -39,45 +39,68 @@ ContentStore::ContentStore(MetaDb& db, SegmentStore& segments, ContentOptions op
 // Finds the record whose content `same` accepts along the probe chain of
 // `hashInput`, or creates one with `make(seed)` at the first free slot
 // (an empty key or a tombstone). Records probed past are marked collided.
+Result<std::optional<std::string>> ContentStore::loadRecord(Txn& txn, int kind, const Id128& id, bool lock) {
+  auto it = txn.unwritten[kind].find(id);
+  if (it != txn.unwritten[kind].end()) return std::optional<std::string>(it->second);  // locked when created
+  if (lock) return txn.read(kColumnOf[kind], keys::id(id), Txn::Lock::kExclusive);
+  return txn.peek(kColumnOf[kind], keys::id(id));
+}
+
+void ContentStore::storeRecord(Txn& txn, int kind, const Id128& id, std::string value) {
+  txn.unwritten[kind][id] = std::move(value);
+}
+
+Status ContentStore::removeRecord(Txn& txn, int kind, const Id128& id) {
+  // Only records that exist in the database need a delete; one created by
+  // this transaction was never written (a reused tombstone is never removed:
+  // it is collided, so it becomes a tombstone again).
+  if (txn.unwritten[kind].erase(id) && txn.created[kind].count(id)) return Status::OK();
+  return txn.del(kColumnOf[kind], keys::id(id));
+}
+
+// Finds the record whose content `same` accepts along the probe chain of
+// `hashInput`, or creates one with `make(seed)` at the first free slot
+// (an empty key or a tombstone). Records probed past are marked collided.
 template <typename Record, typename Same, typename Make>
 Result<Id128> ContentStore::intern(Txn& txn, int kind, std::string_view hashInput, Same same, Make make) {
-  const Column column = kColumnOf[kind];
-  std::optional<std::pair<uint32_t, Id128>> freeSlot;
+  struct Slot {
+    uint32_t seed;
+    Id128 id;
+    bool tombstone;
+  };
+  std::optional<Slot> freeSlot;
   for (uint32_t seed = 0; seed < kMaxSeeds; ++seed) {
     Id128 id = options_.hash(hashInput.data(), hashInput.size(), seed);
     // Ids with a meaning of their own — the hole chunk (zero) and the empty
     // blob — have no record, but are taken: probe past them.
     if ((kind == kChunks && id.isZero()) || (kind == kBlobs && id == emptyBlobId_)) continue;
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                            txn.read(column, keys::id(id), Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kind, id, true));
     if (!value) {
-      if (!freeSlot) freeSlot.emplace(seed, id);
+      if (!freeSlot) freeSlot = Slot{seed, id, false};
       break;  // the chain ends here: the content is not in the store
     }
     std::optional<Record> record = Record::decode(*value);
     if (!record) return corrupt("undecodable record", id);
     if (record->head.tombstone) {
-      if (!freeSlot) freeSlot.emplace(seed, id);
+      if (!freeSlot) freeSlot = Slot{seed, id, true};
       continue;
     }
     ACIDFS_ASSIGN_OR_RETURN(bool equal, same(*record));
     if (equal) return id;
     if (!record->head.collided) {
       record->head.collided = true;
-      ACIDFS_RETURN_IF_ERROR(txn.put(column, keys::id(id), record->encode()));
+      storeRecord(txn, kind, id, record->encode());
     }
   }
   if (!freeSlot) return Status::Error(EIO, "hash probe chain exhausted");
-  auto [seed, id] = *freeSlot;
-  ACIDFS_ASSIGN_OR_RETURN(Record created, make(seed));
+  ACIDFS_ASSIGN_OR_RETURN(Record created, make(freeSlot->seed));
   created.head = ContentHead{};
-  created.head.seed = seed;
+  created.head.seed = freeSlot->seed;
   // Reusing a tombstone keeps the slot collided: a probe chain runs through it.
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> old, txn.peek(column, keys::id(id)));
-  created.head.collided = old.has_value();
-  ACIDFS_RETURN_IF_ERROR(txn.put(column, keys::id(id), created.encode()));
-  txn.created[kind].insert(id);
-  return id;
+  created.head.collided = freeSlot->tombstone;
+  storeRecord(txn, kind, freeSlot->id, created.encode());
+  txn.created[kind].insert(freeSlot->id);
+  return freeSlot->id;
 }
 
 Result<std::string> ContentStore::chunkBytes(const ChunkRecord& record) {
@@ -151,7 +174,7 @@ Result<Id128> ContentStore::internBlob(Txn& txn, uint64_t size, const std::vecto
 
 Result<uint64_t> ContentStore::blobSize(Txn& txn, const Id128& blob) {
   if (blob == emptyBlobId_) return uint64_t{0};
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kBlobs, keys::id(blob)));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, blob, false));
   if (!value) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
   auto record = BlobRecord::decode(*value);
   if (!record) return corrupt("undecodable blob", blob);
@@ -161,19 +184,19 @@ Result<uint64_t> ContentStore::blobSize(Txn& txn, const Id128& blob) {
 
 Result<std::string> ContentStore::readWindow(Txn& txn, const Id128& blob, uint64_t index) {
   if (blob == emptyBlobId_) return std::string();
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kBlobs, keys::id(blob)));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, blob, false));
   auto record = value ? BlobRecord::decode(*value) : std::nullopt;
   if (!record) return corrupt("missing blob", blob);
   uint64_t pageIndex = index / kChunksPerPage;
   if (pageIndex >= record->pages.size()) return std::string();
   const Id128& pageId = record->pages[pageIndex];
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> pageValue, txn.peek(Column::kPages, keys::id(pageId)));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> pageValue, loadRecord(txn, kPages, pageId, false));
   auto page = pageValue ? PageRecord::decode(*pageValue) : std::nullopt;
   if (!page) return corrupt("missing page", pageId);
   uint64_t slot = index % kChunksPerPage;
   if (slot >= page->chunks.size() || page->chunks[slot].isZero()) return std::string();
   const Id128& chunkId = page->chunks[slot];
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> chunkValue, txn.peek(Column::kChunks, keys::id(chunkId)));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> chunkValue, loadRecord(txn, kChunks, chunkId, false));
   auto chunk = chunkValue ? ChunkRecord::decode(*chunkValue) : std::nullopt;
   if (!chunk) return corrupt("missing chunk", chunkId);
   ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(*chunk));
@@ -187,7 +210,7 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
   if (newSize > kMaxFileSize) return Status::Error(EFBIG, "files are limited to 1 TiB");
   BlobRecord baseRecord;
   if (base != emptyBlobId_) {
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kBlobs, keys::id(base)));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, base, false));
     auto decoded = value ? BlobRecord::decode(*value) : std::nullopt;
     if (!decoded || decoded->head.tombstone) return Status::Error(ENOENT, "no blob " + base.hex() + " in the store");
     baseRecord = std::move(*decoded);
@@ -232,7 +255,7 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
     std::vector<Id128> chunks;
     if (p < baseRecord.pages.size()) {
       const Id128& pageId = baseRecord.pages[p];
-      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kPages, keys::id(pageId)));
+      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kPages, pageId, false));
       auto page = value ? PageRecord::decode(*value) : std::nullopt;
       if (!page) return corrupt("missing page", pageId);
       chunks = std::move(page->chunks);
@@ -262,13 +285,12 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
   // Blobs before pages before chunks: freeing a blob adds page deltas, freeing
   // a page adds chunk deltas, so each kind is complete when its turn comes.
   for (int kind = kBlobs; kind <= kChunks; ++kind) {
-    const Column column = kColumnOf[kind];
     for (const Id128& id : txn.created[kind]) txn.refDeltas[kind].try_emplace(id, 0);
     for (const auto& pending : txn.refDeltas[kind]) {
       const Id128& id = pending.first;  // (no structured binding: lambdas below capture these)
       const int64_t delta = pending.second;
       if (delta == 0 && !txn.created[kind].count(id)) continue;
-      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(column, keys::id(id), Txn::Lock::kExclusive));
+      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kind, id, true));
       if (!value) return corrupt("reference to a missing record", id);
 
       auto update = [&](auto record) -> Status {
@@ -276,7 +298,10 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
         int64_t count = static_cast<int64_t>(record.head.refcount) + delta;
         if (count < 0) return corrupt("reference count below zero for", id);
         record.head.refcount = static_cast<uint64_t>(count);
-        if (count > 0) return txn.put(column, keys::id(id), record.encode());
+        if (count > 0) {
+          storeRecord(txn, kind, id, record.encode());
+          return Status::OK();
+        }
         // Freed: release what it names, then drop it (or keep a tombstone
         // where a probe chain passes through).
         using R = decltype(record);
@@ -293,9 +318,10 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
           record.isInline = true;
           record.inlineData.clear();
         }
-        if (!record.head.collided) return txn.del(column, keys::id(id));
+        if (!record.head.collided) return removeRecord(txn, kind, id);
         record.head.tombstone = true;
-        return txn.put(column, keys::id(id), record.encode());
+        storeRecord(txn, kind, id, record.encode());
+        return Status::OK();
       };
       Status s;
       if (kind == kBlobs) {
@@ -310,6 +336,10 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
       }
       ACIDFS_RETURN_IF_ERROR(s);
     }
+  }
+  for (int kind = kBlobs; kind <= kChunks; ++kind) {
+    for (const auto& [id, value] : txn.unwritten[kind]) ACIDFS_RETURN_IF_ERROR(txn.put(kColumnOf[kind], keys::id(id), value));
+    txn.unwritten[kind].clear();
   }
   return Status::OK();
 }

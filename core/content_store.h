@@ -86,6 +86,10 @@ class ContentStore {
   Result<Id128> internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages);
   template <typename Record, typename Same, typename Make>
   Result<Id128> intern(Txn& txn, int kind, std::string_view hashInput, Same same, Make make);
+  // A record as this transaction sees it: its own unwritten version first.
+  Result<std::optional<std::string>> loadRecord(Txn& txn, int kind, const Id128& id, bool lock);
+  void storeRecord(Txn& txn, int kind, const Id128& id, std::string value);
+  Status removeRecord(Txn& txn, int kind, const Id128& id);
   Result<std::string> chunkBytes(const ChunkRecord& record);
   Status verify(const Id128& id, const ChunkRecord& record, const std::string& bytes);
   uint64_t chunksOf(uint64_t size) const { return (size + options_.chunkSize - 1) / options_.chunkSize; }

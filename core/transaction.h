@@ -46,6 +46,10 @@ class Txn {
   std::map<Id128, int64_t> refDeltas[3];
   // Records created by this transaction (visited even when their delta is 0).
   std::set<Id128> created[3];
+  // Encoded records created or changed by this transaction and not yet
+  // written: each is written once, with its final count, before commit (or
+  // never, when it ends unreferenced).
+  std::map<Id128, std::string> unwritten[3];
   std::vector<Extent> appended;       // segment bytes written by this attempt
   std::set<uint32_t> segmentsToSync;  // made durable before commit
   std::vector<Extent> toRelease;      // freed by this transaction: punched after commit
