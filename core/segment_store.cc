@@ -87,10 +87,19 @@ Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
   // Always start a fresh active segment: appends never land in a swept one.
   store->active_ = numbers.empty() ? 0 : numbers.back();
   ACIDFS_RETURN_IF_ERROR(store->rollActiveSegment());
+  store->reclaimer_ = std::thread([s = store.get()] { s->reclaimLoop(); });
   return store;
 }
 
 SegmentStore::~SegmentStore() {
+  if (reclaimer_.joinable()) {
+    {
+      MutexLock lock(queueMutex_);
+      stopping_ = true;
+    }
+    queueChanged_.notify_all();
+    reclaimer_.join();  // drains the queue first
+  }
   MutexLock lock(mutex_);
   for (auto& [n, seg] : segments_)
     if (seg->fd >= 0) close(seg->fd);
@@ -179,18 +188,63 @@ Status SegmentStore::sync(const std::set<uint32_t>& numbers) {
   return Status::OK();
 }
 
-void SegmentStore::release(const Extent& extent) {
+void SegmentStore::release(const std::vector<Extent>& extents) {
+  if (extents.empty()) return;
+  {
+    MutexLock lock(queueMutex_);
+    queue_.insert(queue_.end(), extents.begin(), extents.end());
+  }
+  queueChanged_.notify_all();
+}
+
+void SegmentStore::drainReleases() {
+  MutexLock lock(queueMutex_);
+  queueChanged_.wait(queueMutex_, [this]() REQUIRES(queueMutex_) { return queue_.empty() && !punching_; });
+}
+
+void SegmentStore::reclaimLoop() {
+  MutexLock lock(queueMutex_);
+  for (;;) {
+    queueChanged_.wait(queueMutex_, [this]() REQUIRES(queueMutex_) { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) return;  // stopping, and nothing left to punch
+    std::vector<Extent> batch;
+    batch.swap(queue_);
+    punching_ = true;
+    queueMutex_.unlock();
+    punchBatch(std::move(batch));
+    queueMutex_.lock();
+    punching_ = false;
+    queueChanged_.notify_all();
+  }
+}
+
+void SegmentStore::punchBatch(std::vector<Extent> batch) {
+  std::sort(batch.begin(), batch.end(), [](const Extent& a, const Extent& b) {
+    return a.segment != b.segment ? a.segment < b.segment : a.offset < b.offset;
+  });
+  // Readers that found a chunk record finish reading its bytes first.
   std::unique_lock<std::shared_mutex> readers(releaseLock_);
   MutexLock lock(mutex_);
-  auto it = segments_.find(extent.segment);
-  if (it == segments_.end()) return;
-  Segment& seg = *it->second;
-  punch(seg.fd, extent.offset, alignUp(extent.length));
-  seg.liveBytes -= static_cast<int64_t>(alignUp(extent.length));
-  if (seg.liveBytes.load() == 0 && extent.segment != active_) {
-    close(seg.fd);
-    unlink(pathOf(extent.segment).c_str());
-    segments_.erase(it);
+  for (size_t i = 0; i < batch.size();) {
+    const uint32_t number = batch[i].segment;
+    const uint64_t start = batch[i].offset;
+    uint64_t end = start + alignUp(batch[i].length);
+    uint64_t released = alignUp(batch[i].length);
+    // Sequentially written files free long runs of adjacent extents.
+    for (++i; i < batch.size() && batch[i].segment == number && batch[i].offset == end; ++i) {
+      end += alignUp(batch[i].length);
+      released += alignUp(batch[i].length);
+    }
+    auto it = segments_.find(number);
+    if (it == segments_.end()) continue;
+    Segment& seg = *it->second;
+    punch(seg.fd, start, end - start);
+    seg.liveBytes -= static_cast<int64_t>(released);
+    if (seg.liveBytes.load() == 0 && number != active_) {
+      close(seg.fd);
+      unlink(pathOf(number).c_str());
+      segments_.erase(it);
+    }
   }
 }
 

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <thread>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -48,10 +50,14 @@ class SegmentStore {
   Status read(const Extent& extent, char* out) const;
   // Makes every extent in these segments durable (fdatasync).
   Status sync(const std::set<uint32_t>& segments);
-  // Returns an extent's blocks to the filesystem; unlinks a sealed segment
-  // that has no live bytes left. Errors are logged, not returned: a failed
-  // punch only wastes space, and the next sweep retries it.
-  void release(const Extent& extent);
+  // Queues extents whose blocks go back to the filesystem; a background
+  // thread punches them (adjacent ones in one call) and unlinks a sealed
+  // segment with no live bytes left. Errors are logged, not returned: a
+  // failed punch only wastes space, and the next sweep retries it.
+  void release(const std::vector<Extent>& extents);
+  void release(const Extent& extent) { release(std::vector<Extent>{extent}); }
+  // Waits until every queued release is done (tests, space accounting).
+  void drainReleases();
 
   uint64_t bytesOnDisk() const;  // allocated blocks of all segment files
   uint64_t liveBytes() const;
@@ -71,6 +77,8 @@ class SegmentStore {
   Status openSegment(uint32_t number, bool create) REQUIRES(mutex_);
   Status rollActiveSegment() REQUIRES(mutex_);
   Segment* find(uint32_t number) const;
+  void reclaimLoop();
+  void punchBatch(std::vector<Extent> batch);
 
   const std::string dir_;
   std::shared_mutex releaseLock_;
@@ -81,6 +89,13 @@ class SegmentStore {
   std::map<uint32_t, std::unique_ptr<Segment>> segments_ GUARDED_BY(mutex_);
   uint32_t active_ GUARDED_BY(mutex_) = 0;
   uint64_t activeEnd_ GUARDED_BY(mutex_) = 0;  // next free offset in the active segment
+
+  Mutex queueMutex_;
+  std::condition_variable_any queueChanged_;
+  std::vector<Extent> queue_ GUARDED_BY(queueMutex_);
+  bool punching_ GUARDED_BY(queueMutex_) = false;
+  bool stopping_ GUARDED_BY(queueMutex_) = false;
+  std::thread reclaimer_;
 };
 
 }  // namespace acidfs

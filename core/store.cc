@@ -233,6 +233,7 @@ Result<StoreStats> Store::stats() {
   s.commits = counters.commits;
   s.conflicts = counters.conflicts;
   s.retries = counters.retries;
+  segments_->drainReleases();
   s.bytesStored = segments_->bytesOnDisk() + db_->approximateSize();
   auto count = [&](Column c, const std::function<void(const rocksdb::Slice&)>& each) -> Status {
     auto it = db_->iterator(c);
@@ -257,6 +258,9 @@ Result<StoreStats> Store::stats() {
   return s;
 }
 
-uint64_t Store::diskUsage() { return diskUsageOf(path_); }
+uint64_t Store::diskUsage() {
+  segments_->drainReleases();
+  return diskUsageOf(path_);
+}
 
 }  // namespace acidfs

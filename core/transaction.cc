@@ -71,7 +71,7 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
 
   auto abandon = [&](Status why) {
     raw->Rollback().PermitUncheckedError();
-    for (const Extent& e : txn.appended) segments_.release(e);
+    segments_.release(txn.appended);
     return why;
   };
 
@@ -83,7 +83,7 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
   if (!s.ok()) return abandon(s);
   s = fromRocks(raw->Commit(), "commit");
   if (!s.ok()) return abandon(s);
-  for (const Extent& e : txn.toRelease) segments_.release(e);
+  segments_.release(txn.toRelease);
   for (auto& f : txn.afterCommit) f();
   return Status::OK();
 }
