@@ -70,7 +70,6 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
     FuseFs fs(*store.value(), fuseOptions);
     std::string optionList = "default_permissions,fsname=acidfs,subtype=acidfs";
     for (const std::string& o : mount.fuseOptions) optionList += "," + o;
-    if (mount.debug) optionList += ",debug";
     std::vector<std::string> argvStrings = {"acidfsd", "-o", optionList};
     std::vector<char*> argv;
     for (auto& s : argvStrings) argv.push_back(s.data());

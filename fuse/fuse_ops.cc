@@ -25,9 +25,41 @@ Caller callerOf(fuse_req_t req) {
   return caller;
 }
 
+// -o debug: one log line per request, with its result and latency.
+class RequestTrace {
+ public:
+  RequestTrace(fuse_req_t req, const char* op, uint64_t ino) : req_(req), op_(op), ino_(ino), start_(nowNs()) {
+    current_ = this;
+  }
+  ~RequestTrace() {
+    current_ = nullptr;
+    const fuse_ctx* ctx = fuse_req_ctx(req_);
+    logLine(LogLevel::kDebug, "%s ino=%llu uid=%u pid=%d -> %s (%lld us)", op_, static_cast<unsigned long long>(ino_),
+            ctx ? ctx->uid : 0, ctx ? ctx->pid : 0, errno_ ? strerrorname_np(errno_) : "ok",
+            static_cast<long long>((nowNs() - start_) / 1000));
+  }
+  static void noteError(int err) {
+    if (current_) current_->errno_ = err;
+  }
+
+ private:
+  static thread_local RequestTrace* current_;
+  fuse_req_t req_;
+  const char* op_;
+  uint64_t ino_;
+  int64_t start_;
+  int errno_ = 0;
+};
+thread_local RequestTrace* RequestTrace::current_ = nullptr;
+
+void replyErrno(fuse_req_t req, int err) {
+  RequestTrace::noteError(err);
+  fuse_reply_err(req, err);
+}
+
 void replyError(fuse_req_t req, const Status& s, const char* op) {
+  RequestTrace::noteError(s.errnum() ? s.errnum() : EIO);
   if (s.errnum() == EIO || s.errnum() == ENOSPC) ACIDFS_LOG(kError, "%s: %s", op, s.toString().c_str());
-  else ACIDFS_LOG(kDebug, "%s: %s", op, s.toString().c_str());
   fuse_reply_err(req, s.errnum() ? s.errnum() : EIO);
 }
 
@@ -374,7 +406,7 @@ void opFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
 void opStatfs(fuse_req_t req, fuse_ino_t) {
   FuseFs& fs = fsOf(req);
   struct statvfs host;
-  if (statvfs(fs.store.path().c_str(), &host) != 0) return (void)fuse_reply_err(req, errno);
+  if (statvfs(fs.store.path().c_str(), &host) != 0) return replyErrno(req, errno);
   struct statvfs st;
   memset(&st, 0, sizeof st);
   st.f_bsize = 4096;
@@ -401,7 +433,7 @@ Status checkXattrName(const char* name) {
 
 void replyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
   if (size == 0) return (void)fuse_reply_xattr(req, value.size());
-  if (value.size() > size) return (void)fuse_reply_err(req, ERANGE);
+  if (value.size() > size) return replyErrno(req, ERANGE);
   fuse_reply_buf(req, value.data(), value.size());
 }
 
@@ -449,7 +481,7 @@ Status zeroRange(FuseFs& fs, uint64_t ino, uint64_t offset, uint64_t length) {
 
 void opFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info*) {
   FuseFs& fs = fsOf(req);
-  if (offset < 0 || length <= 0) return (void)fuse_reply_err(req, EINVAL);
+  if (offset < 0 || length <= 0) return replyErrno(req, EINVAL);
   const uint64_t off = static_cast<uint64_t>(offset), len = static_cast<uint64_t>(length);
   auto attr = fs.store.ns().getattr(ino);
   if (!attr.ok()) return replyError(req, attr.status(), "fallocate");
@@ -458,9 +490,9 @@ void opFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
   const bool keepSize = mode & FALLOC_FL_KEEP_SIZE;
   Status s;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
-    return (void)fuse_reply_err(req, EOPNOTSUPP);
+    return replyErrno(req, EOPNOTSUPP);
   } else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
-    if ((mode & FALLOC_FL_PUNCH_HOLE) && !keepSize) return (void)fuse_reply_err(req, EINVAL);
+    if ((mode & FALLOC_FL_PUNCH_HOLE) && !keepSize) return replyErrno(req, EINVAL);
     uint64_t end = keepSize ? std::min(inode.size, off + len) : off + len;
     if (end > off) s = zeroRange(fs, ino, off, end - off);
   } else if (!keepSize && off + len > inode.size) {
@@ -478,13 +510,13 @@ void opFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
 
 void opLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info*) {
   FuseFs& fs = fsOf(req);
-  if (whence != SEEK_DATA && whence != SEEK_HOLE) return (void)fuse_reply_err(req, EINVAL);
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) return replyErrno(req, EINVAL);
   Status s = fs.drafts.commit(ino);
   if (!s.ok()) return replyError(req, s, "lseek");
   auto attr = fs.store.ns().getattr(ino);
   if (!attr.ok()) return replyError(req, attr.status(), "lseek");
   const uint64_t size = attr->inode.size;
-  if (off < 0 || static_cast<uint64_t>(off) >= size) return (void)fuse_reply_err(req, ENXIO);
+  if (off < 0 || static_cast<uint64_t>(off) >= size) return replyErrno(req, ENXIO);
   auto layout = fs.store.content().layout(attr->inode.blob);
   if (!layout.ok()) return replyError(req, layout.status(), "lseek");
   const uint64_t C = fs.store.content().chunkSize();
@@ -499,7 +531,7 @@ void opLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_in
 void opCopyFileRange(fuse_req_t req, fuse_ino_t inoIn, off_t offIn, fuse_file_info*, fuse_ino_t inoOut, off_t offOut,
                      fuse_file_info* fiOut, size_t len, int flags) {
   FuseFs& fs = fsOf(req);
-  if (flags != 0) return (void)fuse_reply_err(req, EINVAL);
+  if (flags != 0) return replyErrno(req, EINVAL);
   Status s = fs.drafts.commit(inoIn);
   if (s.ok()) s = fs.drafts.commit(inoOut);
   if (!s.ok()) return replyError(req, s, "copy_file_range");
@@ -532,44 +564,90 @@ void opCopyFileRange(fuse_req_t req, fuse_ino_t inoIn, off_t offIn, fuse_file_in
   fuse_reply_write(req, 0);
 }
 
+constexpr char k_lookup[] = "lookup";
+constexpr char k_getattr[] = "getattr";
+constexpr char k_setattr[] = "setattr";
+constexpr char k_readlink[] = "readlink";
+constexpr char k_mknod[] = "mknod";
+constexpr char k_mkdir[] = "mkdir";
+constexpr char k_symlink[] = "symlink";
+constexpr char k_link[] = "link";
+constexpr char k_unlink[] = "unlink";
+constexpr char k_rmdir[] = "rmdir";
+constexpr char k_rename[] = "rename";
+constexpr char k_open[] = "open";
+constexpr char k_create[] = "create";
+constexpr char k_read[] = "read";
+constexpr char k_write[] = "write";
+constexpr char k_flush[] = "flush";
+constexpr char k_release[] = "release";
+constexpr char k_fsync[] = "fsync";
+constexpr char k_opendir[] = "opendir";
+constexpr char k_readdir[] = "readdir";
+constexpr char k_readdirplus[] = "readdirplus";
+constexpr char k_releasedir[] = "releasedir";
+constexpr char k_fsyncdir[] = "fsyncdir";
+constexpr char k_statfs[] = "statfs";
+constexpr char k_setxattr[] = "setxattr";
+constexpr char k_getxattr[] = "getxattr";
+constexpr char k_listxattr[] = "listxattr";
+constexpr char k_removexattr[] = "removexattr";
+constexpr char k_fallocate[] = "fallocate";
+constexpr char k_lseek[] = "lseek";
+constexpr char k_copy_file_range[] = "copy_file_range";
+
+// Wraps an operation so that, with -o debug, each request logs one line.
+template <auto Op, const char* Name>
+struct Traced;
+template <typename First, typename... Rest, void (*Op)(fuse_req_t, First, Rest...), const char* Name>
+struct Traced<Op, Name> {
+  static void call(fuse_req_t req, First first, Rest... rest) {
+    if (!logEnabled(LogLevel::kDebug)) return Op(req, first, rest...);
+    uint64_t ino = 0;
+    if constexpr (std::is_same_v<First, fuse_ino_t>) ino = first;
+    RequestTrace trace(req, Name, ino);
+    Op(req, first, rest...);
+  }
+};
+
 fuse_lowlevel_ops makeOperations() {
   fuse_lowlevel_ops ops;
   memset(&ops, 0, sizeof ops);
   ops.init = opInit;
   ops.destroy = opDestroy;
-  ops.lookup = opLookup;
+  ops.lookup = Traced<opLookup, k_lookup>::call;
   ops.forget = opForget;
   ops.forget_multi = opForgetMulti;
-  ops.getattr = opGetattr;
-  ops.setattr = opSetattr;
-  ops.readlink = opReadlink;
-  ops.mknod = opMknod;
-  ops.mkdir = opMkdir;
-  ops.symlink = opSymlink;
-  ops.link = opLink;
-  ops.unlink = opUnlink;
-  ops.rmdir = opRmdir;
-  ops.rename = opRename;
-  ops.open = opOpen;
-  ops.create = opCreate;
-  ops.read = opRead;
-  ops.write = opWrite;
-  ops.flush = opFlush;
-  ops.release = opRelease;
-  ops.fsync = opFsync;
-  ops.opendir = opOpendir;
-  ops.readdir = opReaddir;
-  ops.readdirplus = opReaddirplus;
-  ops.releasedir = opReleasedir;
-  ops.fsyncdir = opFsyncdir;
-  ops.statfs = opStatfs;
-  ops.setxattr = opSetxattr;
-  ops.getxattr = opGetxattr;
-  ops.listxattr = opListxattr;
-  ops.removexattr = opRemovexattr;
-  ops.fallocate = opFallocate;
-  ops.lseek = opLseek;
-  ops.copy_file_range = opCopyFileRange;
+  ops.getattr = Traced<opGetattr, k_getattr>::call;
+  ops.setattr = Traced<opSetattr, k_setattr>::call;
+  ops.readlink = Traced<opReadlink, k_readlink>::call;
+  ops.mknod = Traced<opMknod, k_mknod>::call;
+  ops.mkdir = Traced<opMkdir, k_mkdir>::call;
+  ops.symlink = Traced<opSymlink, k_symlink>::call;
+  ops.link = Traced<opLink, k_link>::call;
+  ops.unlink = Traced<opUnlink, k_unlink>::call;
+  ops.rmdir = Traced<opRmdir, k_rmdir>::call;
+  ops.rename = Traced<opRename, k_rename>::call;
+  ops.open = Traced<opOpen, k_open>::call;
+  ops.create = Traced<opCreate, k_create>::call;
+  ops.read = Traced<opRead, k_read>::call;
+  ops.write = Traced<opWrite, k_write>::call;
+  ops.flush = Traced<opFlush, k_flush>::call;
+  ops.release = Traced<opRelease, k_release>::call;
+  ops.fsync = Traced<opFsync, k_fsync>::call;
+  ops.opendir = Traced<opOpendir, k_opendir>::call;
+  ops.readdir = Traced<opReaddir, k_readdir>::call;
+  ops.readdirplus = Traced<opReaddirplus, k_readdirplus>::call;
+  ops.releasedir = Traced<opReleasedir, k_releasedir>::call;
+  ops.fsyncdir = Traced<opFsyncdir, k_fsyncdir>::call;
+  ops.statfs = Traced<opStatfs, k_statfs>::call;
+  ops.setxattr = Traced<opSetxattr, k_setxattr>::call;
+  ops.getxattr = Traced<opGetxattr, k_getxattr>::call;
+  ops.listxattr = Traced<opListxattr, k_listxattr>::call;
+  ops.removexattr = Traced<opRemovexattr, k_removexattr>::call;
+  ops.fallocate = Traced<opFallocate, k_fallocate>::call;
+  ops.lseek = Traced<opLseek, k_lseek>::call;
+  ops.copy_file_range = Traced<opCopyFileRange, k_copy_file_range>::call;
   return ops;
 }
 
