@@ -65,6 +65,10 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   fuseOptions.commitIntervalSeconds = mount.commitIntervalSeconds;
   fuseOptions.debug = mount.debug;
   fuseOptions.syncWrites = mount.sync;
+  fuseOptions.attrTimeout = mount.attrTimeout;
+  fuseOptions.entryTimeout = mount.entryTimeout;
+  fuseOptions.maxWrite = mount.maxWrite;
+  fuseOptions.readdirplus = mount.readdirplus;
   int status = kExitFailure;
   {
     FuseFs fs(*store.value(), fuseOptions);
@@ -124,7 +128,8 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (tells systemd READY=1 once mounted)");
   app.add_option("-o", optionLists,
                  "mount options, comma-separated: allow_other, sync, commit_interval=SECS (default 5), debug, "
-                 "and libfuse options")
+                 "attr_timeout=SECS and entry_timeout=SECS (default 1), max_write=BYTES (default 1048576), "
+                 "readdirplus=yes|no (default yes), and libfuse options")
       ->allow_extra_args(false);
   try {
     app.parse(argc, argv);

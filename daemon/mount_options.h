@@ -1,5 +1,6 @@
-// acidfsd's -o options: ours (sync, commit_interval=SECS, debug) are taken
-// out; the rest (allow_other, ro, fsname=...) go to libfuse.
+// acidfsd's -o options: ours (sync, commit_interval=SECS, debug,
+// attr_timeout=SECS, entry_timeout=SECS, max_write=BYTES, readdirplus=yes|no)
+// are taken out; the rest (allow_other, ro, fsname=...) go to libfuse.
 #pragma once
 
 #include <string>
@@ -14,6 +15,11 @@ struct MountOptions {
   int commitIntervalSeconds = 5;
   bool debug = false;
   bool allowOther = false;
+  // Kernel caching and transfer size (each measured in bench/README.md).
+  double attrTimeout = 1.0;
+  double entryTimeout = 1.0;
+  size_t maxWrite = 1 << 20;
+  bool readdirplus = true;
   std::vector<std::string> fuseOptions;  // passed through, without default_permissions (always on)
 };
 

@@ -32,6 +32,7 @@ struct FuseOptions {
   double entryTimeout = 1.0;  // ... names, and their absence
   int commitIntervalSeconds = 5;
   size_t maxWrite = 1 << 20;
+  bool readdirplus = true;
   size_t maxDraftBytes = 64 << 20;  // per file, before an early commit
   bool debug = false;
   bool syncWrites = false;  // -o sync: every write() is committed and durable when it returns

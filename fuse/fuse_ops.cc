@@ -124,8 +124,12 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   };
   want(FUSE_CAP_ASYNC_READ);
   want(FUSE_CAP_ATOMIC_O_TRUNC);
-  want(FUSE_CAP_READDIRPLUS);
-  want(FUSE_CAP_READDIRPLUS_AUTO);
+  if (fs.options.readdirplus) {
+    want(FUSE_CAP_READDIRPLUS);
+    want(FUSE_CAP_READDIRPLUS_AUTO);
+  } else {
+    conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+  }
   want(FUSE_CAP_PARALLEL_DIROPS);
   want(FUSE_CAP_CACHE_SYMLINKS);
   want(FUSE_CAP_IOCTL_DIR);
