@@ -156,7 +156,8 @@ Result<Id128> ContentStore::internPage(Txn& txn, const std::vector<Id128>& chunk
   return intern<PageRecord>(txn, kPages, body, same, make);
 }
 
-Result<Id128> ContentStore::internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages) {
+Result<Id128> ContentStore::internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages,
+                                       uint64_t dataChunks) {
   if (size == 0) return emptyBlobId_;
   std::string body = BlobRecord::encodeBody(size, pages);
   auto same = [&](const BlobRecord& existing) -> Result<bool> {
@@ -166,6 +167,7 @@ Result<Id128> ContentStore::internBlob(Txn& txn, uint64_t size, const std::vecto
     for (const Id128& p : pages) txn.refDeltas[kPages][p] += 1;
     BlobRecord record;
     record.size = size;
+    record.dataChunks = dataChunks;
     record.pages = pages;
     return record;
   };
@@ -180,6 +182,16 @@ Result<uint64_t> ContentStore::blobSize(Txn& txn, const Id128& blob) {
   if (!record) return corrupt("undecodable blob", blob);
   if (record->head.tombstone) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
   return record->size;
+}
+
+Result<uint64_t> ContentStore::allocatedBytes(Txn& txn, const Id128& blob) {
+  if (blob == emptyBlobId_) return uint64_t{0};
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, blob, false));
+  auto record = value ? BlobRecord::decode(*value) : std::nullopt;
+  if (!record) return corrupt("missing blob", blob);
+  const uint64_t roundedSize = (record->size + 4095) / 4096 * 4096;
+  if (record->dataChunks >= chunksOf(record->size)) return roundedSize;
+  return std::min(roundedSize, record->dataChunks * options_.chunkSize);
 }
 
 Result<std::string> ContentStore::readWindow(Txn& txn, const Id128& blob, uint64_t index) {
@@ -241,6 +253,17 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
 
   const uint64_t pageCount = (chunkCount + kChunksPerPage - 1) / kChunksPerPage;
   const uint64_t baseChunkCount = chunksOf(baseRecord.size);
+  auto countData = [](const std::vector<Id128>& ids) {
+    return static_cast<uint64_t>(std::count_if(ids.begin(), ids.end(), [](const Id128& c) { return !c.isZero(); }));
+  };
+  // Data chunks of the new blob: the base's, adjusted page by page below.
+  int64_t dataChunks = static_cast<int64_t>(baseRecord.dataChunks);
+  for (uint64_t p = pageCount; p < baseRecord.pages.size(); ++p) {  // pages a truncation drops
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kPages, baseRecord.pages[p], false));
+    auto page = value ? PageRecord::decode(*value) : std::nullopt;
+    if (!page) return corrupt("missing page", baseRecord.pages[p]);
+    dataChunks -= static_cast<int64_t>(countData(page->chunks));
+  }
   std::vector<Id128> pages(pageCount);
   for (uint64_t p = 0; p < pageCount; ++p) {
     const uint64_t first = p * kChunksPerPage;
@@ -259,14 +282,16 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
       auto page = value ? PageRecord::decode(*value) : std::nullopt;
       if (!page) return corrupt("missing page", pageId);
       chunks = std::move(page->chunks);
+      dataChunks -= static_cast<int64_t>(countData(chunks));
     }
     chunks.resize(inPage);
     for (auto it = touched; it != patch.end() && it->first < first + inPage; ++it) {
       ACIDFS_ASSIGN_OR_RETURN(chunks[it->first - first], internChunk(txn, it->second));
     }
+    dataChunks += static_cast<int64_t>(countData(chunks));
     ACIDFS_ASSIGN_OR_RETURN(pages[p], internPage(txn, chunks));
   }
-  return internBlob(txn, newSize, pages);
+  return internBlob(txn, newSize, pages, static_cast<uint64_t>(std::max<int64_t>(dataChunks, 0)));
 }
 
 Result<Id128> ContentStore::blobFromBytes(Txn& txn, std::string_view bytes) {

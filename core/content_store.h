@@ -66,6 +66,9 @@ class ContentStore {
   void addRef(Txn& txn, const Id128& blob, int64_t delta);
   // Size of a blob that exists (is referenced), else ENOENT.
   Result<uint64_t> blobSize(Txn& txn, const Id128& blob);
+  // The space a blob's content takes, holes excluded: its size rounded up to
+  // 4 KiB when it has no holes, else its data chunks (what st_blocks shows).
+  Result<uint64_t> allocatedBytes(Txn& txn, const Id128& blob);
   // Reads window `index` of a blob (stored bytes, no padding), verified.
   Result<std::string> readWindow(Txn& txn, const Id128& blob, uint64_t index);
   // Applies the transaction's reference deltas; frees what drops to zero.
@@ -83,7 +86,7 @@ class ContentStore {
  private:
   Result<Id128> internChunk(Txn& txn, std::string_view window);
   Result<Id128> internPage(Txn& txn, const std::vector<Id128>& chunks);
-  Result<Id128> internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages);
+  Result<Id128> internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages, uint64_t dataChunks);
   template <typename Record, typename Same, typename Make>
   Result<Id128> intern(Txn& txn, int kind, std::string_view hashInput, Same same, Make make);
   // A record as this transaction sees it: its own unwritten version first.

@@ -107,6 +107,9 @@ void FileDrafts::overlay(uint64_t ino, InodeRecord& inode) {
   if (draft->retired) return;
   inode.size = draft->size;
   inode.mtimeNs = inode.ctimeNs = draft->mtimeNs;
+  // Pending windows will take at most a chunk each once committed.
+  const uint64_t rounded = (draft->size + 4095) / 4096 * 4096;
+  inode.allocatedBytes = std::min(rounded, inode.allocatedBytes + draft->windows.size() * content_.chunkSize());
 }
 
 Status FileDrafts::commitLocked(uint64_t ino, Draft& draft) {

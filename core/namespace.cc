@@ -156,6 +156,7 @@ Status Namespace::setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const
                                int64_t mtimeNs) {
   content_.addRef(txn, blob, +1);
   content_.addRef(txn, inode.blob, -1);
+  ACIDFS_ASSIGN_OR_RETURN(inode.allocatedBytes, content_.allocatedBytes(txn, blob));
   inode.blob = blob;
   inode.size = size;
   inode.ctimeNs = nowNs();
@@ -459,6 +460,25 @@ Result<Attr> Namespace::setattr(uint64_t ino, const SetAttrRequest& request) {
     }
     return storeInode(txn, ino, inode);
   });
+}
+
+Result<bool> Namespace::markAccessed(uint64_t ino) {
+  constexpr int64_t kDayNs = 24ll * 3600 * 1000000000;
+  auto due = [](const InodeRecord& inode, int64_t now) {
+    return inode.atimeNs <= inode.mtimeNs || inode.atimeNs <= inode.ctimeNs || now - inode.atimeNs >= kDayNs;
+  };
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino));
+  if (!due(attr.inode, nowNs())) return false;  // the common case: no transaction
+  bool moved = false;
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, loadInode(txn, ino, Txn::Lock::kExclusive));
+    const int64_t now = nowNs();
+    moved = due(inode, now);
+    if (!moved) return Status::OK();
+    inode.atimeNs = now;
+    return storeInode(txn, ino, inode);
+  }));
+  return moved;
 }
 
 Result<std::string> Namespace::readlink(uint64_t ino) {

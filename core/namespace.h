@@ -85,6 +85,9 @@ class Namespace {
                                          std::string_view newName, unsigned flags);
   Result<Attr> setattr(uint64_t ino, const SetAttrRequest& request);
   Result<std::string> readlink(uint64_t ino);
+  // relatime: a read moves atime when it is not newer than mtime or ctime,
+  // or is a day old. Returns whether it moved.
+  Result<bool> markAccessed(uint64_t ino);
 
   // Lists entries with cookie > afterCookie in cookie order (the order in
   // which they were created), until `emit` returns false. Memory does not

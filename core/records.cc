@@ -36,7 +36,7 @@ bool decodeIds(Decoder& d, std::vector<Id128>& ids) {
 
 std::string InodeRecord::encode() const {
   Encoder e;
-  e.u8(kInodeVersion).u32(mode).u32(uid).u32(gid).u32(nlink).u64(size).u64(rdev);
+  e.u8(kInodeVersion).u32(mode).u32(uid).u32(gid).u32(nlink).u64(size).u64(allocatedBytes).u64(rdev);
   e.i64(atimeNs).i64(mtimeNs).i64(ctimeNs).raw(blob.view()).u64(parent).u64(nextCookie);
   e.bytes(symlinkTarget);
   return e.take();
@@ -48,7 +48,7 @@ std::optional<InodeRecord> InodeRecord::decode(std::string_view in) {
   uint8_t version;
   std::string_view blob;
   if (!d.u8(version) || version != kInodeVersion) return std::nullopt;
-  d.u32(r.mode), d.u32(r.uid), d.u32(r.gid), d.u32(r.nlink), d.u64(r.size), d.u64(r.rdev);
+  d.u32(r.mode), d.u32(r.uid), d.u32(r.gid), d.u32(r.nlink), d.u64(r.size), d.u64(r.allocatedBytes), d.u64(r.rdev);
   d.i64(r.atimeNs), d.i64(r.mtimeNs), d.i64(r.ctimeNs), d.raw(16, blob);
   d.u64(r.parent), d.u64(r.nextCookie), d.bytes(r.symlinkTarget);
   if (!d.done()) return std::nullopt;
@@ -123,7 +123,7 @@ std::string BlobRecord::encodeBody(uint64_t size, const std::vector<Id128>& page
 std::string BlobRecord::encode() const {
   Encoder e;
   encodeHead(e, head);
-  e.u64(size);
+  e.u64(size).u64(dataChunks);
   encodeIds(e, pages);
   return e.take();
 }
@@ -131,7 +131,7 @@ std::string BlobRecord::encode() const {
 std::optional<BlobRecord> BlobRecord::decode(std::string_view in) {
   Decoder d(in);
   BlobRecord r;
-  if (!decodeHead(d, r.head) || !d.u64(r.size) || !decodeIds(d, r.pages) || !d.done())
+  if (!decodeHead(d, r.head) || !d.u64(r.size) || !d.u64(r.dataChunks) || !decodeIds(d, r.pages) || !d.done())
     return std::nullopt;
   return r;
 }

@@ -17,6 +17,7 @@ struct InodeRecord {
   uint32_t uid = 0, gid = 0;
   uint32_t nlink = 0;
   uint64_t size = 0;
+  uint64_t allocatedBytes = 0;  // regular files: space the content takes (st_blocks), holes excluded
   uint64_t rdev = 0;
   int64_t atimeNs = 0, mtimeNs = 0, ctimeNs = 0;
   Id128 blob;             // regular files: committed content (empty blob id when size 0)
@@ -80,6 +81,7 @@ struct PageRecord {
 struct BlobRecord {
   ContentHead head;
   uint64_t size = 0;
+  uint64_t dataChunks = 0;  // chunks that are not holes (derived from the content, not part of its id)
   std::vector<Id128> pages;
 
   static std::string encodeBody(uint64_t size, const std::vector<Id128>& pages);

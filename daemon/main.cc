@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -84,6 +85,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
       readiness.failed();
       return kExitUsage;
     }
+    fs.setSession(se);
     if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint.c_str()) != 0) {
       fprintf(stderr, "acidfsd: cannot mount %s\n", mountpoint.c_str());
       fuse_session_destroy(se);
@@ -148,11 +150,10 @@ int main(int argc, char** argv) {
     fprintf(stderr, "acidfsd: mount point %s is not a directory\n", mountpoint.c_str());
     return kExitFailure;
   }
+  // Both paths absolute: the background process works from "/".
+  std::error_code ec;
+  storePath = std::filesystem::absolute(storePath, ec).lexically_normal().string();
   char resolved[PATH_MAX];
-  if (realpath(storePath.c_str(), resolved) == nullptr && errno != ENOENT) {
-    fprintf(stderr, "acidfsd: store %s: %s\n", storePath.c_str(), strerror(errno));
-    return kExitFailure;
-  }
   if (realpath(mountpoint.c_str(), resolved)) mountpoint = resolved;
 
   if (foreground) {

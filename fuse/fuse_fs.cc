@@ -58,6 +58,13 @@ void FuseFs::removeOpenFile(uint64_t fh) {
   open_.erase(fh);
 }
 
+void FuseFs::noteAccess(uint64_t ino) {
+  auto moved = store.ns().markAccessed(ino);
+  if (!moved.ok() || !*moved || !session_) return;
+  // Attributes only (negative offset): the kernel asks for the new atime.
+  fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
+}
+
 void FuseFs::releaseIfOrphan(uint64_t ino) {
   auto attr = store.ns().getattr(ino);
   if (!attr.ok() || attr->inode.nlink > 0) return;

@@ -65,6 +65,10 @@ class FuseFs {
   void removeOpenFile(uint64_t fh);
   // Deletes an orphan once the kernel has let go of it.
   void releaseIfOrphan(uint64_t ino);
+  // After a read: relatime, and the kernel's cached attributes refreshed.
+  void noteAccess(uint64_t ino);
+  // Set once the session exists, before the loop runs; used for notifications.
+  void setSession(fuse_session* session) { session_ = session; }
 
  private:
   void committerLoop();
@@ -72,6 +76,8 @@ class FuseFs {
   std::mutex openMutex_;
   std::unordered_map<uint64_t, OpenFile> open_;  // guarded by openMutex_
   uint64_t nextFh_ = 1;                           // guarded by openMutex_
+
+  fuse_session* session_ = nullptr;
 
   std::mutex committerMutex_;
   std::condition_variable committerWake_;

@@ -73,7 +73,9 @@ void fillStat(const FuseFs& fs, uint64_t ino, const InodeRecord& inode, struct s
   st.st_rdev = static_cast<dev_t>(inode.rdev);
   st.st_size = static_cast<off_t>(inode.size);
   st.st_blksize = static_cast<blksize_t>(fs.options.maxWrite);
-  st.st_blocks = static_cast<blkcnt_t>((inode.size + 511) / 512);
+  // Regular files count their data, not their holes; others their size.
+  const uint64_t used = inode.isRegular() ? inode.allocatedBytes : inode.size;
+  st.st_blocks = static_cast<blkcnt_t>((used + 511) / 512);
   st.st_atim = {static_cast<time_t>(inode.atimeNs / 1000000000), static_cast<long>(inode.atimeNs % 1000000000)};
   st.st_mtim = {static_cast<time_t>(inode.mtimeNs / 1000000000), static_cast<long>(inode.mtimeNs % 1000000000)};
   st.st_ctim = {static_cast<time_t>(inode.ctimeNs / 1000000000), static_cast<long>(inode.ctimeNs % 1000000000)};
@@ -233,11 +235,11 @@ void opRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
 
 // ---- files -------------------------------------------------------------------
 
-bool writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
-
 // O_TRUNC arrives with the open (FUSE_CAP_ATOMIC_O_TRUNC).
 Status truncateOnOpen(FuseFs& fs, uint64_t ino, int flags) {
-  if (!(flags & O_TRUNC) || !writes(flags)) return Status::OK();
+  // The kernel has checked write permission, even for O_RDONLY|O_TRUNC,
+  // which truncates on Linux filesystems too.
+  if (!(flags & O_TRUNC)) return Status::OK();
   fs.drafts.discard(ino);
   SetAttrRequest r;
   r.size = 0;
@@ -284,10 +286,12 @@ void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
 }
 
 void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  FuseFs& fs = fsOf(req);
   std::string data;
-  Status s = fsOf(req).drafts.read(ino, static_cast<uint64_t>(off), size, data);
+  Status s = fs.drafts.read(ino, static_cast<uint64_t>(off), size, data);
   if (!s.ok()) return replyError(req, s, "read");
   fuse_reply_buf(req, data.data(), data.size());
+  fs.noteAccess(ino);  // after the reply: the reader does not wait for atime
 }
 
 void opWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
@@ -458,8 +462,11 @@ void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
 void opListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   auto names = fsOf(req).store.ns().listxattr(ino);
   if (!names.ok()) return replyError(req, names.status(), "listxattr");
+  // Like Linux filesystems, list trusted.* only to privileged callers.
+  const bool privileged = fuse_req_ctx(req)->uid == 0;
   std::string joined;
-  for (const std::string& n : *names) joined.append(n).push_back('\0');
+  for (const std::string& n : *names)
+    if (privileged || n.rfind("trusted.", 0) != 0) joined.append(n).push_back('\0');
   replyXattrValue(req, joined, size);
 }
 

@@ -8,7 +8,7 @@ packages=(
   libfuse3-dev fuse3
   librocksdb-dev libxxhash-dev libcli11-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libsystemd-dev
-  attr python3 clang
+  attr python3 clang bindfs
 )
 missing=()
 for p in "${packages[@]}"; do
