@@ -147,9 +147,19 @@ Result<Unlinked> Namespace::unlinkInTxn(Txn& txn, uint64_t parent, std::string_v
   ACIDFS_RETURN_IF_ERROR(removeEntry(txn, parent, name, entry));
   inode.nlink--;
   inode.ctimeNs = nowNs();
-  if (inode.nlink == 0) ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(entry.ino), ""));
+  if (inode.nlink == 0) return dropLastLinkInTxn(txn, entry.ino, inode);
   ACIDFS_RETURN_IF_ERROR(storeInode(txn, entry.ino, inode));
-  return Unlinked{entry.ino, inode.nlink == 0};
+  return Unlinked{entry.ino, false};
+}
+
+Result<Unlinked> Namespace::dropLastLinkInTxn(Txn& txn, uint64_t ino, const InodeRecord& inode) {
+  if (inUse_ && inUse_(ino)) {  // still open: an orphan until its holder lets go
+    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(ino), ""));
+    ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
+    return Unlinked{ino, true};
+  }
+  ACIDFS_RETURN_IF_ERROR(deleteInode(txn, ino, inode));  // nobody holds it: gone in the same transaction
+  return Unlinked{ino, false};
 }
 
 Status Namespace::setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,
@@ -295,9 +305,8 @@ Status Namespace::rmdir(uint64_t parent, std::string_view name) {
     ACIDFS_RETURN_IF_ERROR(storeInode(txn, parent, dir));
     victim.nlink = 0;
     victim.ctimeNs = nowNs();
-    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(entry->ino), ""));
-    removed = Unlinked{entry->ino, true};
-    return storeInode(txn, entry->ino, victim);
+    ACIDFS_ASSIGN_OR_RETURN(removed, dropLastLinkInTxn(txn, entry->ino, victim));
+    return Status::OK();
   }));
   releaseIfUnused(removed);
   return Status::OK();
@@ -391,8 +400,12 @@ Result<std::optional<Unlinked>> Namespace::renameInTxn(Txn& txn, uint64_t parent
       }
       target->ctimeNs = now;
       ACIDFS_RETURN_IF_ERROR(removeEntry(txn, newParent, newName, *dst));
-      if (target->nlink == 0) ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(dst->ino), ""));
-      replaced = Unlinked{dst->ino, target->nlink == 0};
+      replaced = Unlinked{dst->ino, false};
+      if (target->nlink == 0) {
+        ACIDFS_ASSIGN_OR_RETURN(replaced, dropLastLinkInTxn(txn, dst->ino, *target));
+        inodes.erase(dst->ino);  // stored or deleted already: not written back below
+        target = nullptr;
+      }
     }
     ACIDFS_RETURN_IF_ERROR(removeEntry(txn, parent, name, *src));
     ACIDFS_RETURN_IF_ERROR(addEntry(txn, newParent, *to, newName, src->ino, moved->mode));

@@ -117,9 +117,9 @@ class Namespace {
 
   // Deletes an orphan (nlink 0) once nothing holds it open any more.
   Status releaseOrphan(uint64_t ino);
-  // Tells whether an inode is still in use (open, or known to the kernel).
-  // When an operation leaves an inode with no name, it is deleted at once
-  // unless this says it is in use; then releaseOrphan is the holder's job.
+  // Tells whether an inode is still in use (open). When an operation leaves
+  // an inode with no name, it is deleted in that same transaction unless
+  // this says it is in use; then releaseOrphan is the holder's job.
   // Set once, before the store is shared between threads.
   void setInUseCheck(std::function<bool(uint64_t ino)> inUse) { inUse_ = std::move(inUse); }
   // Deletes `unlinked` now if it lost its last name and nobody uses it.
@@ -134,6 +134,8 @@ class Namespace {
   Result<uint64_t> createInTxn(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
                                InodeRecord inode);
   Result<Unlinked> unlinkInTxn(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry);
+  // An inode lost its last name: deleted now, or kept as an orphan while in use.
+  Result<Unlinked> dropLastLinkInTxn(Txn& txn, uint64_t ino, const InodeRecord& inode);
   Result<std::optional<Unlinked>> renameInTxn(Txn& txn, uint64_t parent, std::string_view name, uint64_t newParent,
                                               std::string_view newName, unsigned flags);
   // Points a file at `blob` (moving one reference), sets size, ctime and

@@ -70,6 +70,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   fuseOptions.entryTimeout = mount.entryTimeout;
   fuseOptions.maxWrite = mount.maxWrite;
   fuseOptions.readdirplus = mount.readdirplus;
+  fuseOptions.atime = mount.atime;
   int status = kExitFailure;
   {
     FuseFs fs(*store.value(), fuseOptions);
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
   app.add_option("-o", optionLists,
                  "mount options, comma-separated: allow_other, sync, commit_interval=SECS (default 5), debug, "
                  "attr_timeout=SECS and entry_timeout=SECS (default 1), max_write=BYTES (default 1048576), "
-                 "readdirplus=yes|no (default yes), and libfuse options")
+                 "readdirplus=yes|no (default yes), noatime, and libfuse options")
       ->allow_extra_args(false);
   try {
     app.parse(argc, argv);

@@ -36,6 +36,9 @@ Result<MountOptions> parseMountOptions(const std::vector<std::string>& lists) {
         options.maxWrite = bytes;
       } else if (option == "readdirplus=yes" || option == "readdirplus=no") {
         options.readdirplus = option == "readdirplus=yes";
+      } else if (option == "noatime") {
+        options.atime = false;
+        options.fuseOptions.push_back(option);  // shown in /proc/mounts too
       } else if (option == "debug") {
         options.debug = true;
       } else if (option == "default_permissions") {

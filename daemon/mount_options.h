@@ -20,6 +20,7 @@ struct MountOptions {
   double entryTimeout = 1.0;
   size_t maxWrite = 1 << 20;
   bool readdirplus = true;
+  bool atime = true;  // relatime; "noatime" turns access-time updates off
   std::vector<std::string> fuseOptions;  // passed through, without default_permissions (always on)
 };
 

@@ -6,7 +6,7 @@ namespace acidfs {
 
 FuseFs::FuseFs(Store& s, FuseOptions o)
     : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes) {
-  store.ns().setInUseCheck([this](uint64_t ino) { return inodes.inUse(ino); });
+  store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isOpen(ino); });
   committer_ = std::thread([this] { committerLoop(); });
 }
 
@@ -59,6 +59,7 @@ void FuseFs::removeOpenFile(uint64_t fh) {
 }
 
 void FuseFs::noteAccess(uint64_t ino) {
+  if (!options.atime) return;
   auto moved = store.ns().markAccessed(ino);
   if (!moved.ok() || !*moved || !session_) return;
   // Attributes only (negative offset): the kernel asks for the new atime.

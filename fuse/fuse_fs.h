@@ -33,6 +33,7 @@ struct FuseOptions {
   int commitIntervalSeconds = 5;
   size_t maxWrite = 1 << 20;
   bool readdirplus = true;
+  bool atime = true;  // relatime updates on read (off with -o noatime)
   size_t maxDraftBytes = 64 << 20;  // per file, before an early commit
   bool debug = false;
   bool syncWrites = false;  // -o sync: every write() is committed and durable when it returns

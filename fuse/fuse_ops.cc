@@ -337,7 +337,9 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!attr->inode.isDir()) return replyError(req, Status::Error(ENOTDIR, "not a directory"), "opendir");
   fi->fh = 0;
   fi->cache_readdir = 0;
-  fuse_reply_open(req, fi);
+  FuseFs& fs = fsOf(req);
+  fs.inodes.opened(ino);  // a removed directory stays listable while open
+  if (fuse_reply_open(req, fi) != 0) fs.inodes.closed(ino);
 }
 
 // Offsets are readdir cookies: 1 = ".", 2 = "..", then each entry's own.
@@ -403,7 +405,11 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   readdirCommon(req, ino, size, off, true);
 }
 
-void opReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+void opReleasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  FuseFs& fs = fsOf(req);
+  if (fs.inodes.closed(ino)) fs.releaseIfOrphan(ino);
+  fuse_reply_err(req, 0);
+}
 
 void opFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
   replyStatus(req, fsOf(req).store.sync(), "fsyncdir");

@@ -36,9 +36,10 @@ bool InodeTable::closed(uint64_t ino) {
   return dropIfUnused(ino, it->second);
 }
 
-bool InodeTable::inUse(uint64_t ino) {
+bool InodeTable::isOpen(uint64_t ino) {
   MutexLock lock(mutex_);
-  return refs_.count(ino) > 0;
+  auto it = refs_.find(ino);
+  return it != refs_.end() && it->second.opens > 0;
 }
 
 }  // namespace acidfs

@@ -17,7 +17,10 @@ class InodeTable {
   bool forget(uint64_t ino, uint64_t count);
   void opened(uint64_t ino);
   bool closed(uint64_t ino);  // true when unreferenced now
-  bool inUse(uint64_t ino);
+  // Open (files and directories): an unlinked inode must outlive its opens.
+  // A kernel lookup reference alone does not keep it: with no name and no
+  // open descriptor, nothing can reach it any more.
+  bool isOpen(uint64_t ino);
 
  private:
   struct Refs {

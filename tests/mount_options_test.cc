@@ -17,6 +17,13 @@ TEST(MountOptions, OursAreTakenOutTheRestPassThrough) {
   EXPECT_EQ(o->fuseOptions, (std::vector<std::string>{"allow_other", "fsname=x"}));
 }
 
+TEST(MountOptions, NoatimeTurnsAccessTimesOffAndReachesTheMount) {
+  auto o = parseMountOptions({"noatime"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->atime);
+  EXPECT_EQ(o->fuseOptions, (std::vector<std::string>{"noatime"}));
+}
+
 TEST(MountOptions, DefaultsWhenNoneGiven) {
   auto o = parseMountOptions({});
   ASSERT_TRUE(o.ok());
