@@ -149,17 +149,17 @@ Result<Unlinked> Namespace::unlinkInTxn(Txn& txn, uint64_t parent, std::string_v
   inode.ctimeNs = nowNs();
   if (inode.nlink == 0) return dropLastLinkInTxn(txn, entry.ino, inode);
   ACIDFS_RETURN_IF_ERROR(storeInode(txn, entry.ino, inode));
-  return Unlinked{entry.ino, false};
+  return Unlinked{entry.ino, false, false};
 }
 
 Result<Unlinked> Namespace::dropLastLinkInTxn(Txn& txn, uint64_t ino, const InodeRecord& inode) {
   if (inUse_ && inUse_(ino)) {  // still open: an orphan until its holder lets go
     ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(ino), ""));
     ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
-    return Unlinked{ino, true};
+    return Unlinked{ino, true, true};
   }
   ACIDFS_RETURN_IF_ERROR(deleteInode(txn, ino, inode));  // nobody holds it: gone in the same transaction
-  return Unlinked{ino, false};
+  return Unlinked{ino, true, false};
 }
 
 Status Namespace::setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,
@@ -175,7 +175,9 @@ Status Namespace::setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const
 }
 
 void Namespace::releaseIfUnused(const Unlinked& unlinked) {
-  if (!unlinked.lastLink || (inUse_ && inUse_(unlinked.ino))) return;
+  // Orphans whose holder let go during the operation (otherwise the
+  // holder releases them).
+  if (!unlinked.orphaned || (inUse_ && inUse_(unlinked.ino))) return;
   Status s = releaseOrphan(unlinked.ino);
   if (!s.ok()) ACIDFS_LOG(kWarning, "freeing inode %llu failed: %s", static_cast<unsigned long long>(unlinked.ino),
                           s.toString().c_str());
@@ -400,7 +402,7 @@ Result<std::optional<Unlinked>> Namespace::renameInTxn(Txn& txn, uint64_t parent
       }
       target->ctimeNs = now;
       ACIDFS_RETURN_IF_ERROR(removeEntry(txn, newParent, newName, *dst));
-      replaced = Unlinked{dst->ino, false};
+      replaced = Unlinked{dst->ino, false, false};
       if (target->nlink == 0) {
         ACIDFS_ASSIGN_OR_RETURN(replaced, dropLastLinkInTxn(txn, dst->ino, *target));
         inodes.erase(dst->ino);  // stored or deleted already: not written back below

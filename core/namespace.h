@@ -45,7 +45,8 @@ struct DirEntry {
 // What an unlink or a replacing rename did to the inode it removed a name of.
 struct Unlinked {
   uint64_t ino = 0;
-  bool lastLink = false;  // nlink reached 0: the inode is now an orphan
+  bool lastLink = false;  // nlink reached 0
+  bool orphaned = false;  // ... and the inode was in use, so it lives on as an orphan
 };
 
 inline constexpr unsigned kRenameNoReplace = 1;  // RENAME_NOREPLACE
