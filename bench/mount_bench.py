@@ -339,7 +339,8 @@ class Bench:
         for d in (store, acid_mnt, src, bind_mnt, os.path.join(run_dir, "native")):
             os.makedirs(d)
         try:
-            m = Mount("acidfsd", [args.acidfsd, store, acid_mnt, "-f"], acid_mnt,
+            extra = ["-o", args.acidfs_options] if args.acidfs_options else []
+            m = Mount("acidfsd", [args.acidfsd, store, acid_mnt, "-f"] + extra, acid_mnt,
                       os.path.join(self.session, f"acidfsd-run{run_index + 1}.log"))
             self.mounts.append(m)
             self.mount_seconds["acidfs"].append(m.mount_seconds)
@@ -609,8 +610,8 @@ def machine_header(args, load_start):
     print(f"work dir:    {args.workdir} on {fs}")
     print(f"acidfsd:     {output_of([args.acidfsd, '--version'])}, {build_type} build at {args.acidfsd}; "
           f"binary built {built.isoformat(timespec='minutes')}; repo HEAD now {commit}"
-          f"{' + uncommitted changes' if dirty else ''}; options: defaults "
-          f"(commit_interval=5, no sync)")
+          f"{' + uncommitted changes' if dirty else ''}; options: "
+          f"{('-o ' + args.acidfs_options) if args.acidfs_options else 'defaults (commit_interval=5, no sync)'}")
     print(f"bindfs:      {output_of(['bindfs', '--version']).splitlines()[0]} "
           f"(libfuse 2, defaults: single-threaded) `bindfs -f SRC MNT`")
     print(f"tools:       {output_of(['tar', '--version']).splitlines()[0]}; "
@@ -639,6 +640,8 @@ def parse_args():
     p.add_argument("--files", type=int, help="small files (default 10000; --quick 1000)")
     p.add_argument("--size-mib", type=int, help="sequential file size in MiB (default 1024; --quick 128)")
     p.add_argument("--tar-source", help="tree to tar (default /usr/include; --quick /usr/include/linux)")
+    p.add_argument("--acidfs-options", default="",
+                   help="-o options for acidfsd, e.g. readdirplus=no or attr_timeout=0 (to measure a feature)")
     p.add_argument("--acidfsd", default=None,
                    help="the daemon (default: $ACIDFSD, else build/bin/acidfsd in the repo)")
     args = p.parse_args()
