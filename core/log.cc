@@ -3,10 +3,17 @@
 #include <atomic>
 #include <cstdarg>
 #include <ctime>
+#include <syslog.h>
 
 namespace acidfs {
 
 static std::atomic<LogLevel> gLevel{LogLevel::kInfo};
+static std::atomic<bool> gSyslog{false};
+
+void setLogToSyslog(bool toSyslog) {
+  if (toSyslog) openlog("acidfsd", LOG_PID, LOG_DAEMON);
+  gSyslog = toSyslog;
+}
 
 void setLogLevel(LogLevel level) { gLevel = level; }
 bool logEnabled(LogLevel level) { return level >= gLevel.load(std::memory_order_relaxed); }
@@ -18,6 +25,11 @@ void logLine(LogLevel level, const char* format, ...) {
   va_start(args, format);
   vsnprintf(message, sizeof message, format, args);
   va_end(args);
+  if (gSyslog.load(std::memory_order_relaxed)) {
+    static const int kPriorities[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+    syslog(kPriorities[static_cast<int>(level)], "%s", message);
+    return;
+  }
   // One fprintf per line so that lines from different threads do not interleave.
   fprintf(stderr, "acidfs %s: %s\n", kNames[static_cast<int>(level)], message);
 }

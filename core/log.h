@@ -7,6 +7,8 @@ namespace acidfs {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 void setLogLevel(LogLevel level);
+// Background daemons have no stderr to write to: log to syslog instead.
+void setLogToSyslog(bool toSyslog);
 bool logEnabled(LogLevel level);
 void logLine(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
 

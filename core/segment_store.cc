@@ -61,7 +61,7 @@ Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
   for (uint32_t n : numbers) {
     auto it = live.find(n);
     if (it == live.end()) {  // nothing committed names it: a crash orphan
-      ACIDFS_LOG(kInfo, "removing unreferenced segment %s", store->pathOf(n).c_str());
+      ACIDFS_LOG(kDebug, "removing unreferenced segment %s", store->pathOf(n).c_str());
       unlink(store->pathOf(n).c_str());
       continue;
     }

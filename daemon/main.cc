@@ -2,7 +2,7 @@
 //
 // Without -f it returns once the mount answers (exit 0), or fails with the
 // reason on stderr (exit 1); the serving process carries on in the
-// background. With -f it stays in the foreground and tells systemd READY=1
+// background, logging to syslog. With -f it stays in the foreground and tells systemd READY=1
 // once mounted. SIGTERM/SIGINT or `fusermount3 -u`: commit what is pending,
 // unmount, exit 0.
 #include <fcntl.h>
@@ -33,7 +33,10 @@ class Readiness {
  public:
   explicit Readiness(int fd) : fd_(fd) {}
   void ready() {
-    if (fd_ >= 0) {
+    if (fd_ >= 0) {  // background: the caller goes on, so stderr may be gone; log to syslog
+      setLogToSyslog(true);
+      int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (devnull >= 0) dup2(devnull, STDERR_FILENO), close(devnull);
       (void)!write(fd_, "0", 1);
       close(fd_);
       fd_ = -1;

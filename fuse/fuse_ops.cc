@@ -290,8 +290,10 @@ void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
   std::string data;
   Status s = fs.drafts.read(ino, static_cast<uint64_t>(off), size, data);
   if (!s.ok()) return replyError(req, s, "read");
+  // relatime before the reply, so that a stat right after the read sees it
+  // (a transaction only on the first read after a change).
+  fs.noteAccess(ino);
   fuse_reply_buf(req, data.data(), data.size());
-  fs.noteAccess(ino);  // after the reply: the reader does not wait for atime
 }
 
 void opWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
