@@ -46,22 +46,9 @@ using testing::TempDir;
 
 constexpr uint64_t kRoot = kRootIno;
 
-std::string code(const Status& s) {
-  if (s.ok()) return "OK";
-  const char* name = strerrorname_np(s.errnum());
-  return name ? name : "errno " + std::to_string(s.errnum());
-}
-template <typename T>
-std::string code(const Result<T>& r) {
-  return code(r.status());
-}
+using testing::code;
 
-std::string randomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(1 + rng() % 255);
-  return out;
-}
+using testing::randomBytes;
 
 // ---- the workload: operations, each one transaction, and its model ------------------
 

@@ -25,15 +25,7 @@ using testing::StoreFixture;
 
 // The errno name of a failed call ("ENOENT"), or "OK": assertions then read
 // `EXPECT_EQ(code(...), "EEXIST")` and print names, not numbers.
-std::string code(const Status& s) {
-  if (s.ok()) return "OK";
-  const char* name = strerrorname_np(s.errnum());
-  return name ? name : "errno " + std::to_string(s.errnum());
-}
-template <typename T>
-std::string code(const Result<T>& r) {
-  return code(r.status());
-}
+using testing::code;
 
 const Caller kAlice{1000, 1000, {}};
 constexpr uint64_t kRoot = kRootIno;

@@ -9,11 +9,32 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "core/store.h"
 
 namespace acidfs::testing {
+
+// "OK" or the errno's name ("ENOENT"): assertions read like the contract.
+inline std::string code(const Status& s) {
+  if (s.ok()) return "OK";
+  const char* name = strerrorname_np(s.errnum());
+  return name ? name : "errno " + std::to_string(s.errnum());
+}
+template <typename T>
+std::string code(const Result<T>& r) {
+  return code(r.status());
+}
+
+// Reproducible bytes with no zero byte, so that no window of them is
+// shortened by the trailing-zero rule and every chunk has its full length.
+inline std::string randomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(1 + rng() % 255);
+  return out;
+}
 
 // A temporary directory, deleted (recursively) when the object dies.
 class TempDir {
