@@ -16,11 +16,6 @@ namespace acidfs {
 namespace {
 uint64_t alignUp(uint64_t v) { return (v + SegmentStore::kAlign - 1) / SegmentStore::kAlign * SegmentStore::kAlign; }
 
-Status errnoStatus(const std::string& what) {
-  int err = errno;
-  return Status::Error(err, what + ": " + strerror(err));
-}
-
 void punch(int fd, uint64_t offset, uint64_t length) {
   if (length == 0) return;
   if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
@@ -39,7 +34,7 @@ std::string SegmentStore::pathOf(uint32_t number) const {
 
 Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
                                                          const std::vector<Extent>& liveExtents) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errnoStatus("mkdir " + dir);
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + dir);
   std::unique_ptr<SegmentStore> store(new SegmentStore(dir));
   MutexLock lock(store->mutex_);
 
@@ -107,7 +102,7 @@ SegmentStore::~SegmentStore() {
 
 Status SegmentStore::openSegment(uint32_t number, bool create) {
   int fd = ::open(pathOf(number).c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
-  if (fd < 0) return errnoStatus("open " + pathOf(number));
+  if (fd < 0) return Status::FromErrno("open " + pathOf(number));
   auto seg = std::make_unique<Segment>();
   seg->fd = fd;
   segments_[number] = std::move(seg);
@@ -156,7 +151,7 @@ Result<Extent> SegmentStore::append(std::string_view data) {
                        static_cast<off_t>(extent.offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      Status failed = errnoStatus("writing segment " + pathOf(extent.segment));
+      Status failed = Status::FromErrno("writing segment " + pathOf(extent.segment));
       release(extent);
       return failed;
     }
@@ -172,7 +167,7 @@ Status SegmentStore::read(const Extent& extent, char* out) const {
   while (done < extent.length) {
     ssize_t n = pread(seg->fd, out + done, extent.length - done, static_cast<off_t>(extent.offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errnoStatus("reading segment " + pathOf(extent.segment));
+    if (n < 0) return Status::FromErrno("reading segment " + pathOf(extent.segment));
     if (n == 0) return Status::Error(EIO, "segment " + pathOf(extent.segment) + " is truncated");
     done += static_cast<size_t>(n);
   }
@@ -183,7 +178,7 @@ Status SegmentStore::sync(const std::set<uint32_t>& numbers) {
   for (uint32_t n : numbers) {
     Segment* seg = find(n);
     if (!seg) continue;  // released meanwhile: nothing of it is referenced
-    if (fdatasync(seg->fd) != 0) return errnoStatus("fdatasync " + pathOf(n));
+    if (fdatasync(seg->fd) != 0) return Status::FromErrno("fdatasync " + pathOf(n));
   }
   return Status::OK();
 }

@@ -43,6 +43,11 @@ std::string ConflictReport::toJson() const {
   return j.dump();
 }
 
+Status Status::FromErrno(const std::string& what) {
+  const int err = errno;
+  return Error(err, what + ": " + strerror(err));
+}
+
 Status Status::Conflict(ConflictReport report) {
   Status s;
   s.errno_ = conflictErrno(report.code);

@@ -50,6 +50,9 @@ class [[nodiscard]] Status {
     return s;
   }
   static Status Conflict(ConflictReport report);
+  // The current errno, with "what: strerror" as the message. Read errno
+  // right after the failing call.
+  static Status FromErrno(const std::string& what);
 
   bool ok() const { return errno_ == 0; }
   int errnum() const { return errno_; }

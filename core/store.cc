@@ -19,11 +19,6 @@ namespace acidfs {
 namespace {
 const char kMarkerName[] = "ACIDFS";
 
-Status errnoStatus(const std::string& what) {
-  int err = errno;
-  return Status::Error(err, what + ": " + strerror(err));
-}
-
 // Entries of a directory other than . and ..; -1 when it cannot be read.
 int countEntries(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
@@ -67,7 +62,7 @@ Status writeMarker(const std::string& dir, const Marker& m) {
   }
   int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) fsync(fd), close(fd);
-  if (rename(tmp.c_str(), (dir + "/" + kMarkerName).c_str()) != 0) return errnoStatus("renaming " + tmp);
+  if (rename(tmp.c_str(), (dir + "/" + kMarkerName).c_str()) != 0) return Status::FromErrno("renaming " + tmp);
   fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) fsync(fd), close(fd);
   return Status::OK();
@@ -88,9 +83,9 @@ uint64_t diskUsageOf(const std::string& path) {
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions options) {
   if (options.chunkSize < 4096 || options.chunkSize > (16u << 20) || (options.chunkSize & (options.chunkSize - 1)))
     return Status::Error(EINVAL, "chunk size must be a power of two between 4 KiB and 16 MiB");
-  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return errnoStatus("creating store " + path);
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("creating store " + path);
   const int entries = countEntries(path);
-  if (entries < 0) return errnoStatus("reading store " + path);
+  if (entries < 0) return Status::FromErrno("reading store " + path);
   const std::string markerPath = path + "/" + kMarkerName;
   std::optional<Marker> marker = readMarker(markerPath);
   if (entries > 0 && !marker)
@@ -105,7 +100,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   // One process per store: an exclusive flock held while open, released by
   // the kernel however the process ends.
   store->lockFd_ = ::open((path + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (store->lockFd_ < 0) return errnoStatus("opening " + path + "/LOCK");
+  if (store->lockFd_ < 0) return Status::FromErrno("opening " + path + "/LOCK");
   if (flock(store->lockFd_, LOCK_EX | LOCK_NB) != 0) {
     char owner[32] = {0};
     ssize_t n = pread(store->lockFd_, owner, sizeof owner - 1, 0);
