@@ -16,8 +16,8 @@ struct MountOptions {
   bool debug = false;
   bool allowOther = false;
   // Kernel caching and transfer size (each measured in bench/README.md).
-  double attrTimeout = 1.0;
-  double entryTimeout = 1.0;
+  double attrTimeout = 60.0;
+  double entryTimeout = 60.0;
   size_t maxWrite = 1 << 20;
   bool readdirplus = true;
   bool atime = true;  // relatime; "noatime" turns access-time updates off

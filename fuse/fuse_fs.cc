@@ -40,10 +40,10 @@ Status FuseFs::commitAll() {
   return store.sync();
 }
 
-uint64_t FuseFs::addOpenFile(uint64_t ino) {
+uint64_t FuseFs::addOpenFile(uint64_t ino, int openFlags) {
   std::lock_guard<std::mutex> lock(openMutex_);
   uint64_t fh = nextFh_++;
-  open_.try_emplace(fh, ino);
+  open_.try_emplace(fh, ino, (openFlags & O_ACCMODE) != O_WRONLY);
   return fh;
 }
 

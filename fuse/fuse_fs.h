@@ -28,8 +28,8 @@
 namespace acidfs {
 
 struct FuseOptions {
-  double attrTimeout = 1.0;   // seconds the kernel may cache attributes
-  double entryTimeout = 1.0;  // ... names, and their absence
+  double attrTimeout = 60.0;   // seconds the kernel may cache attributes
+  double entryTimeout = 60.0;  // ... names, and their absence
   int commitIntervalSeconds = 5;
   size_t maxWrite = 1 << 20;
   bool readdirplus = true;
@@ -41,8 +41,9 @@ struct FuseOptions {
 
 // One open file description (fi->fh).
 struct OpenFile {
-  explicit OpenFile(uint64_t i) : ino(i) {}
+  OpenFile(uint64_t i, bool r) : ino(i), readable(r) {}
   const uint64_t ino;
+  const bool readable;  // opened O_RDONLY or O_RDWR: its close moves atime (relatime)
   std::atomic<bool> wrote{false};  // set by write threads, read at flush/release
 };
 
@@ -61,7 +62,7 @@ class FuseFs {
   FileDrafts drafts;
   InodeTable inodes;
 
-  uint64_t addOpenFile(uint64_t ino);
+  uint64_t addOpenFile(uint64_t ino, int openFlags);
   OpenFile* openFile(uint64_t fh);
   void removeOpenFile(uint64_t fh);
   // Deletes an orphan once the kernel has let go of it.

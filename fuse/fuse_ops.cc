@@ -16,9 +16,14 @@ namespace {
 
 FuseFs& fsOf(fuse_req_t req) { return *static_cast<FuseFs*>(fuse_req_userdata(req)); }
 
-Caller callerOf(fuse_req_t req) {
+// The caller's supplementary groups cost the daemon a read of
+// /proc/PID/task/TID/status, so they are fetched only for what needs them: a
+// non-directory created with S_ISGID by a non-root caller keeps the bit only
+// if the caller is in the file's group (inode_init_owner).
+Caller callerOf(fuse_req_t req, mode_t mode) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
   Caller caller{ctx->uid, ctx->gid, {}};
+  if (!(mode & S_ISGID) || S_ISDIR(mode) || ctx->uid == 0) return caller;
   gid_t groups[64];
   int n = fuse_req_getgroups(req, 64, groups);
   for (int i = 0; i < std::min(n, 64); ++i) caller.groups.push_back(groups[i]);
@@ -137,6 +142,10 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_IOCTL_DIR);
   // Writes must reach us at once to be committed on time (SPEC §3).
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // Cached pages stay valid when a getattr shows a new mtime: every write
+  // came through this kernel, which keeps its pages current itself. Without
+  // this, the first stat after a write throws the file's pages away.
+  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
   // The kernel applies the umask; it keeps locks among local processes.
   conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 }
@@ -205,15 +214,15 @@ void opReadlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void opMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-  replyEntry(req, fsOf(req).store.ns().mknod(callerOf(req), parent, name, mode, rdev), "mknod");
+  replyEntry(req, fsOf(req).store.ns().mknod(callerOf(req, mode), parent, name, mode, rdev), "mknod");
 }
 
 void opMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  replyEntry(req, fsOf(req).store.ns().mkdir(callerOf(req), parent, name, mode), "mkdir");
+  replyEntry(req, fsOf(req).store.ns().mkdir(callerOf(req, S_IFDIR), parent, name, mode), "mkdir");
 }
 
 void opSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-  replyEntry(req, fsOf(req).store.ns().symlink(callerOf(req), parent, name, target), "symlink");
+  replyEntry(req, fsOf(req).store.ns().symlink(callerOf(req, S_IFLNK), parent, name, target), "symlink");
 }
 
 void opLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newParent, const char* newName) {
@@ -250,7 +259,7 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
   Status s = truncateOnOpen(fs, ino, fi->flags);
   if (!s.ok()) return replyError(req, s, "open");
-  fi->fh = fs.addOpenFile(ino);
+  fi->fh = fs.addOpenFile(ino, fi->flags);
   fi->keep_cache = 1;  // every content change passes through this kernel (see fuse_fs.h)
   fs.inodes.opened(ino);
   if (fuse_reply_open(req, fi) != 0) {
@@ -261,7 +270,7 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
-  auto attr = fs.store.ns().mknod(callerOf(req), parent, name, S_IFREG | (mode & 07777), 0);
+  auto attr = fs.store.ns().mknod(callerOf(req, S_IFREG | mode), parent, name, S_IFREG | (mode & 07777), 0);
   if (!attr.ok() && attr.status().errnum() == EEXIST && !(fi->flags & O_EXCL)) {
     // Created by someone else since the kernel looked: open theirs.
     attr = fs.store.ns().lookup(parent, name);
@@ -274,7 +283,8 @@ void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
   }
   if (!attr.ok()) return replyError(req, attr.status(), "create");
   fuse_entry_param e = entryOf(fs, *attr);
-  fi->fh = fs.addOpenFile(attr->ino);
+  // A new file was not read: its close leaves atime at the creation time.
+  fi->fh = fs.addOpenFile(attr->ino, O_WRONLY);
   fi->keep_cache = 1;
   fs.inodes.lookedUp(attr->ino);
   fs.inodes.opened(attr->ino);
@@ -290,8 +300,9 @@ void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
   std::string data;
   Status s = fs.drafts.read(ino, static_cast<uint64_t>(off), size, data);
   if (!s.ok()) return replyError(req, s, "read");
-  // relatime before the reply, so that a stat right after the read sees it
-  // (a transaction only on the first read after a change).
+  // Pages not in the kernel's cache: relatime here too, for a read after a
+  // write on the same descriptor (a transaction only on the first read after
+  // a change).
   fs.noteAccess(ino);
   fuse_reply_buf(req, data.data(), data.size());
 }
@@ -310,6 +321,11 @@ void opFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
   OpenFile* f = fs.openFile(fi->fh);
   Status s = (f && f->wrote) ? fs.drafts.commit(ino) : Status::OK();
+  // relatime at the close of a readable descriptor, as well as at a read
+  // that reaches us: with keep_cache the kernel serves cached pages without
+  // asking (FUSE inodes are S_NOATIME in the kernel). Here and not at open,
+  // because the invalidation that follows would cost the reads a GETATTR.
+  if (f && f->readable) fs.noteAccess(ino);
   replyStatus(req, s, "flush");
 }
 

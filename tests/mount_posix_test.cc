@@ -543,6 +543,34 @@ TEST_F(MountPosix, ReadAfterAModificationMovesAtimeLikeRelatime) {
   EXPECT_EQ(first.tv_nsec, statOf(path("f")).st_atim.tv_nsec);
 }
 
+// Whole pages written through the mount stay in the kernel's page cache, and
+// a later read is served from it without a READ reaching the daemon. relatime
+// must still hold: atime moves when the reading descriptor is closed.
+TEST_F(MountPosix, ReadFromTheKernelsPageCacheStillMovesAtime) {
+  const std::string pages(8192, 'p');
+  ASSERT_EQ("OK", writeFile(path("f"), pages));
+  const timespec old[2] = {{1000000000, 0}, {1500000000, 0}};
+  ASSERT_EQ(0, utimensat(AT_FDCWD, path("f").c_str(), old, 0));
+  EXPECT_EQ(1000000000, statOf(path("f")).st_atim.tv_sec);
+  EXPECT_EQ(pages, readOr(path("f")));
+  EXPECT_GT(statOf(path("f")).st_atim.tv_sec, 1500000000) << "a read from cached pages left atime before mtime";
+}
+
+// A write on one descriptor is seen by a read on another, also after a stat
+// has shown the new mtime (the kernel keeps its cached pages: no auto
+// invalidation, every write passes through it).
+TEST_F(MountPosix, CachedPagesFollowWritesAfterAStat) {
+  ASSERT_EQ("OK", writeFile(path("f"), std::string(8192, 'a')));
+  EXPECT_EQ(std::string(8192, 'a'), readOr(path("f")));
+  Fd w(open(path("f").c_str(), O_WRONLY));
+  ASSERT_GE(w.get(), 0);
+  ASSERT_EQ(4, pwrite(w.get(), "bbbb", 4, 4096));
+  statOf(path("f"));
+  std::string expected(8192, 'a');
+  expected.replace(4096, 4, "bbbb");
+  EXPECT_EQ(expected, readOr(path("f")));
+}
+
 TEST_F(MountPosix, WriteMovesMtimeAndCtimeForward) {
   ASSERT_EQ("OK", writeFile(path("f"), "x"));
   const timespec old[2] = {{1000, 5}, {1000, 5}};
