@@ -477,23 +477,18 @@ Result<Attr> Namespace::setattr(uint64_t ino, const SetAttrRequest& request) {
   });
 }
 
-Result<bool> Namespace::markAccessed(uint64_t ino) {
-  constexpr int64_t kDayNs = 24ll * 3600 * 1000000000;
-  auto due = [](const InodeRecord& inode, int64_t now) {
-    return inode.atimeNs <= inode.mtimeNs || inode.atimeNs <= inode.ctimeNs || now - inode.atimeNs >= kDayNs;
-  };
-  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino));
-  if (!due(attr.inode, nowNs())) return false;  // the common case: no transaction
-  bool moved = false;
-  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, loadInode(txn, ino, Txn::Lock::kExclusive));
-    const int64_t now = nowNs();
-    moved = due(inode, now);
-    if (!moved) return Status::OK();
-    inode.atimeNs = now;
-    return storeInode(txn, ino, inode);
-  }));
-  return moved;
+Status Namespace::setAccessTimes(const std::vector<std::pair<uint64_t, AccessTime>>& times) {
+  return runner_.run([&](Txn& txn) -> Status {
+    for (const auto& [ino, time] : times) {
+      auto inode = loadInode(txn, ino, Txn::Lock::kExclusive);
+      if (!inode.ok() && inode.status().errnum() == ENOENT) continue;
+      if (!inode.ok()) return inode.status();
+      if (inode->atimeNs != time.stored) continue;  // set since the read: that wins
+      inode->atimeNs = time.atimeNs;
+      ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, *inode));
+    }
+    return Status::OK();
+  });
 }
 
 Result<std::string> Namespace::readlink(uint64_t ino) {

@@ -86,9 +86,14 @@ class Namespace {
                                          std::string_view newName, unsigned flags);
   Result<Attr> setattr(uint64_t ino, const SetAttrRequest& request);
   Result<std::string> readlink(uint64_t ino);
-  // relatime: a read moves atime when it is not newer than mtime or ctime,
-  // or is a day old. Returns whether it moved.
-  Result<bool> markAccessed(uint64_t ino);
+  // Access times moved by reads (AccessTimes), in one transaction: each
+  // inode gets `atimeNs` if its stored atime is still `stored` (an explicit
+  // utimensat since the read wins). Removed inodes are skipped.
+  struct AccessTime {
+    int64_t atimeNs = 0;
+    int64_t stored = 0;
+  };
+  Status setAccessTimes(const std::vector<std::pair<uint64_t, AccessTime>>& times);
 
   // Lists entries with cookie > afterCookie in cookie order (the order in
   // which they were created), until `emit` returns false. Memory does not

@@ -5,7 +5,7 @@
 namespace acidfs {
 
 FuseFs::FuseFs(Store& s, FuseOptions o)
-    : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes) {
+    : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes), accessTimes(s.ns()) {
   store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isOpen(ino); });
   committer_ = std::thread([this] { committerLoop(); });
 }
@@ -23,6 +23,8 @@ FuseFs::~FuseFs() {
 }
 
 void FuseFs::committerLoop() {
+  const int64_t intervalNs = static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000;
+  int64_t lastAtimePersistNs = nowNs();
   std::unique_lock<std::mutex> lock(committerMutex_);
   while (!stopping_) {
     committerWake_.wait_for(lock, std::chrono::milliseconds(500));
@@ -31,12 +33,18 @@ void FuseFs::committerLoop() {
     // A draft is committed at the latest commit_interval after its first write.
     Status s = drafts.commitOlderThan(static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000 - 500000000);
     if (!s.ok()) ACIDFS_LOG(kError, "interval commit failed: %s", s.toString().c_str());
+    if (accessTimes.pendingCount() > 0 && nowNs() - lastAtimePersistNs >= intervalNs) {
+      lastAtimePersistNs = nowNs();
+      s = accessTimes.persist();
+      if (!s.ok()) ACIDFS_LOG(kError, "writing access times failed: %s", s.toString().c_str());
+    }
     lock.lock();
   }
 }
 
 Status FuseFs::commitAll() {
   ACIDFS_RETURN_IF_ERROR(drafts.commitAll());
+  ACIDFS_RETURN_IF_ERROR(accessTimes.persist());
   return store.sync();
 }
 
@@ -60,7 +68,7 @@ void FuseFs::removeOpenFile(uint64_t fh) {
 
 void FuseFs::noteAccess(uint64_t ino) {
   if (!options.atime) return;
-  auto moved = store.ns().markAccessed(ino);
+  auto moved = accessTimes.noteRead(ino);
   if (!moved.ok() || !*moved || !session_) return;
   // Attributes only (negative offset): the kernel asks for the new atime.
   fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);

@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/access_times.h"
 #include "core/file_drafts.h"
 #include "core/store.h"
 #include "fuse/inode_table.h"
@@ -60,6 +61,7 @@ class FuseFs {
   Store& store;
   const FuseOptions options;
   FileDrafts drafts;
+  AccessTimes accessTimes;  // relatime, persisted at each commit interval
   InodeTable inodes;
 
   uint64_t addOpenFile(uint64_t ino, int openFlags);

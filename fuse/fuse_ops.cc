@@ -81,7 +81,8 @@ void fillStat(const FuseFs& fs, uint64_t ino, const InodeRecord& inode, struct s
   // Regular files count their data, not their holes; others their size.
   const uint64_t used = inode.isRegular() ? inode.allocatedBytes : inode.size;
   st.st_blocks = static_cast<blkcnt_t>((used + 511) / 512);
-  st.st_atim = {static_cast<time_t>(inode.atimeNs / 1000000000), static_cast<long>(inode.atimeNs % 1000000000)};
+  const int64_t atimeNs = fs.accessTimes.effectiveAtime(ino, inode);  // a read's, until persisted
+  st.st_atim = {static_cast<time_t>(atimeNs / 1000000000), static_cast<long>(atimeNs % 1000000000)};
   st.st_mtim = {static_cast<time_t>(inode.mtimeNs / 1000000000), static_cast<long>(inode.mtimeNs % 1000000000)};
   st.st_ctim = {static_cast<time_t>(inode.ctimeNs / 1000000000), static_cast<long>(inode.ctimeNs % 1000000000)};
 }
