@@ -8,6 +8,7 @@
 
 #include "core/format.h"
 #include "core/log.h"
+#include "core/virtual_xattrs.h"
 
 namespace acidfs {
 
@@ -349,6 +350,14 @@ Result<std::optional<Unlinked>> Namespace::renameInTxn(Txn& txn, uint64_t parent
   if (dst) {
     ACIDFS_ASSIGN_OR_RETURN(target, inode(dst->ino));
   }
+  // user.acidfs.dest_basis on the source (SPEC §4.2): checked here, in the
+  // rename's transaction, and consumed when the rename succeeds.
+  const std::string basisKey = keys::xattr(src->ino, kDestBasisXattr);
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> basis, txn.read(Column::kXattrs, basisKey, Txn::Lock::kExclusive));
+  if (basis) {
+    ACIDFS_RETURN_IF_ERROR(checkDestBasis(*basis, target, newName));
+    ACIDFS_RETURN_IF_ERROR(txn.del(Column::kXattrs, basisKey));
+  }
 
   // A directory may not move into its own subtree: walk up from the
   // destination parent (shared locks: a concurrent rename that would close
@@ -520,7 +529,12 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
 // ---- extended attributes ------------------------------------------------------
 
 Result<std::string> Namespace::getxattr(uint64_t ino, std::string_view name) {
-  ACIDFS_RETURN_IF_ERROR(getattr(ino).status());
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino));
+  if (name == kBlobIdXattr) {
+    if (!attr.inode.isRegular()) return Status::Error(ENODATA, "only regular files have a blobId");
+    return attr.inode.blob.hex();
+  }
+  if (isVirtualXattr(name) && name != kDestBasisXattr) return Status::Error(ENODATA, "no attribute " + std::string(name));
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kXattrs, keys::xattr(ino, name)));
   if (!value) return Status::Error(ENODATA, "no attribute " + std::string(name));
   return std::move(*value);
@@ -530,7 +544,15 @@ Status Namespace::setxattr(uint64_t ino, std::string_view name, std::string_view
   if (name.empty()) return Status::Error(EINVAL, "empty attribute name");
   if (name.size() > XATTR_NAME_MAX) return Status::Error(ERANGE, "attribute name too long");
   if (value.size() > kXattrValueMax) return Status::Error(E2BIG, "attribute value too large");
+  std::string basis;
+  if (isVirtualXattr(name)) {
+    if (name != kDestBasisXattr) return Status::Error(EINVAL, std::string(name) + " cannot be set");
+    ACIDFS_ASSIGN_OR_RETURN(basis, parseDestBasis(value));
+    value = basis;
+  }
   return modifyInode(ino, [&](Txn& txn, InodeRecord& inode) -> Status {
+    if (name == kDestBasisXattr && !inode.isRegular())
+      return Status::Error(EINVAL, "user.acidfs.dest_basis applies to regular files");
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> old, txn.read(Column::kXattrs, keys::xattr(ino, name), Txn::Lock::kExclusive));
     if ((flags & XATTR_CREATE) && old) return Status::Error(EEXIST, "attribute exists");
     if ((flags & XATTR_REPLACE) && !old) return Status::Error(ENODATA, "no attribute " + std::string(name));
@@ -545,13 +567,16 @@ Result<std::vector<std::string>> Namespace::listxattr(uint64_t ino) {
   std::vector<std::string> names;
   const std::string prefix = keys::ino(ino);
   auto it = db_.iterator(Column::kXattrs);
-  for (it->Seek(prefix); it->Valid() && startsWith(it->key(), prefix); it->Next())
-    names.emplace_back(it->key().data() + 8, it->key().size() - 8);
+  for (it->Seek(prefix); it->Valid() && startsWith(it->key(), prefix); it->Next()) {
+    std::string_view name(it->key().data() + 8, it->key().size() - 8);
+    if (!isVirtualXattr(name)) names.emplace_back(name);  // never listed (SPEC §4.2)
+  }
   ACIDFS_RETURN_IF_ERROR(fromRocks(it->status(), "listing attributes"));
   return names;
 }
 
 Status Namespace::removexattr(uint64_t ino, std::string_view name) {
+  if (isVirtualXattr(name) && name != kDestBasisXattr) return Status::Error(EINVAL, std::string(name) + " cannot be removed");
   return modifyInode(ino, [&](Txn& txn, InodeRecord& inode) -> Status {
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> old, txn.read(Column::kXattrs, keys::xattr(ino, name), Txn::Lock::kExclusive));
     if (!old) return Status::Error(ENODATA, "no attribute " + std::string(name));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/virtual_xattrs.h"
 #include "fuse/fuse_fs.h"
 
 namespace acidfs {
@@ -240,7 +241,20 @@ void opRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void opRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newParent, const char* newName,
               unsigned int flags) {
-  replyStatus(req, fsOf(req).store.ns().rename(parent, name, newParent, newName, flags).status(), "rename");
+  FuseFs& fs = fsOf(req);
+  // A user.acidfs.dest_basis compares the destination's content as a read
+  // would return it: commit the destination's pending writes first.
+  if (fs.drafts.draftCount() > 0) {
+    auto dest = fs.store.ns().lookup(newParent, newName);
+    if (dest.ok() && fs.drafts.hasDraft(dest->ino)) {
+      Status committed = fs.drafts.commit(dest->ino);
+      if (!committed.ok()) return replyError(req, committed, "rename");
+    }
+  }
+  auto renamed = fs.store.ns().rename(parent, name, newParent, newName, flags);
+  if (renamed.status().isConflict())
+    ACIDFS_LOG(kDebug, "rename refused by user.acidfs.dest_basis: %s", renamed.status().conflict()->toJson().c_str());
+  replyStatus(req, renamed.status(), "rename");
 }
 
 // ---- files -------------------------------------------------------------------
@@ -479,7 +493,13 @@ void opSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* va
 void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Status s = checkXattrName(name);
   if (!s.ok()) return replyError(req, s.errnum() == EOPNOTSUPP ? Status::Error(ENODATA, s.message()) : s, "getxattr");
-  auto value = fsOf(req).store.ns().getxattr(ino, name);
+  FuseFs& fs = fsOf(req);
+  // The blobId of what a read returns now: pending writes are committed first.
+  if (name == kBlobIdXattr && fs.drafts.hasDraft(ino)) {
+    Status committed = fs.drafts.commit(ino);
+    if (!committed.ok()) return replyError(req, committed, "getxattr");
+  }
+  auto value = fs.store.ns().getxattr(ino, name);
   if (!value.ok()) return replyError(req, value.status(), "getxattr");
   replyXattrValue(req, *value, size);
 }
