@@ -1,5 +1,7 @@
 #include "fuse/fuse_fs.h"
 
+#include <cstring>
+
 #include "core/log.h"
 
 namespace acidfs {
@@ -81,6 +83,22 @@ void FuseFs::releaseIfOrphan(uint64_t ino) {
   Status s = store.ns().releaseOrphan(ino);
   if (!s.ok()) ACIDFS_LOG(kWarning, "freeing unlinked inode %llu failed: %s", static_cast<unsigned long long>(ino),
                           s.toString().c_str());
+}
+
+void FuseFs::invalidateEntry(uint64_t parent, std::string_view name) {
+  if (!session_) return;
+  int rc = fuse_lowlevel_notify_inval_entry(session_, parent, name.data(), name.size());
+  if (rc != 0 && rc != -ENOENT)
+    ACIDFS_LOG(kWarning, "invalidating entry '%.*s' of %llu: %s", static_cast<int>(name.size()), name.data(),
+               static_cast<unsigned long long>(parent), strerror(-rc));
+}
+
+void FuseFs::invalidateInode(uint64_t ino, bool data) {
+  if (!session_) return;
+  // offset -1: attributes only; 0 with length 0: attributes and all pages.
+  int rc = fuse_lowlevel_notify_inval_inode(session_, ino, data ? 0 : -1, 0);
+  if (rc != 0 && rc != -ENOENT)
+    ACIDFS_LOG(kWarning, "invalidating inode %llu: %s", static_cast<unsigned long long>(ino), strerror(-rc));
 }
 
 }  // namespace acidfs

@@ -45,6 +45,11 @@ struct OpenFile {
   OpenFile(uint64_t i, bool r) : ino(i), readable(r) {}
   const uint64_t ino;
   const bool readable;  // opened O_RDONLY or O_RDWR: its close moves atime (relatime)
+  // An ioctl request being sent in parts (ACIDFS_IOC_MORE): its code and the
+  // payload so far. Guarded by partialMutex.
+  std::mutex partialMutex;
+  unsigned partialCmd = 0;
+  std::string partial;
   std::atomic<bool> wrote{false};  // set by write threads, read at flush/release
 };
 
@@ -71,6 +76,11 @@ class FuseFs {
   void releaseIfOrphan(uint64_t ino);
   // After a read: relatime, and the kernel's cached attributes refreshed.
   void noteAccess(uint64_t ino);
+  // Tell the kernel to forget a cached name (it may now name another inode
+  // or none), or an inode's attributes and, with `data`, its cached pages:
+  // for changes that did not come through the kernel (the ioctl door).
+  void invalidateEntry(uint64_t parent, std::string_view name);
+  void invalidateInode(uint64_t ino, bool data);
   // Set once the session exists, before the loop runs; used for notifications.
   void setSession(fuse_session* session) { session_ = session; }
 

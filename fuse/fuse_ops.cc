@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
 #include "core/log.h"
 #include "core/virtual_xattrs.h"
+#include "fuse/ioctl_door.h"
+#include "acidfs/ioctl.h"
 #include "fuse/fuse_fs.h"
 
 namespace acidfs {
@@ -30,6 +33,9 @@ Caller callerOf(fuse_req_t req, mode_t mode) {
   for (int i = 0; i < std::min(n, 64); ++i) caller.groups.push_back(groups[i]);
   return caller;
 }
+
+// Every identity of the caller: the ioctl door checks permissions itself.
+Caller fullCallerOf(fuse_req_t req) { return callerOf(req, S_IFREG | S_ISGID | 0777); }
 
 // -o debug: one log line per request, with its result and latency.
 class RequestTrace {
@@ -368,11 +374,14 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto attr = fsOf(req).store.ns().getattr(ino);
   if (!attr.ok()) return replyError(req, attr.status(), "opendir");
   if (!attr->inode.isDir()) return replyError(req, Status::Error(ENOTDIR, "not a directory"), "opendir");
-  fi->fh = 0;
-  fi->cache_readdir = 0;
   FuseFs& fs = fsOf(req);
+  fi->fh = fs.addOpenFile(ino, O_RDONLY);  // a handle of its own: ioctl requests in parts
+  fi->cache_readdir = 0;
   fs.inodes.opened(ino);  // a removed directory stays listable while open
-  if (fuse_reply_open(req, fi) != 0) fs.inodes.closed(ino);
+  if (fuse_reply_open(req, fi) != 0) {
+    fs.removeOpenFile(fi->fh);
+    fs.inodes.closed(ino);
+  }
 }
 
 // Offsets are readdir cookies: 1 = ".", 2 = "..", then each entry's own.
@@ -438,14 +447,64 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   readdirCommon(req, ino, size, off, true);
 }
 
-void opReleasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+void opReleasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
+  fs.removeOpenFile(fi->fh);
   if (fs.inodes.closed(ino)) fs.releaseIfOrphan(ino);
   fuse_reply_err(req, 0);
 }
 
 void opFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
   replyStatus(req, fsOf(req).store.sync(), "fsyncdir");
+}
+
+// ---- the ioctl door (include/acidfs/ioctl.h, fuse/ioctl_door.h) ---------------
+
+void opIoctl(fuse_req_t req, fuse_ino_t, unsigned cmd, void*, fuse_file_info* fi, unsigned flags, const void* inBuf,
+             size_t inSize, size_t outSize) {
+  const unsigned code = cmd;
+  if (_IOC_TYPE(code) != ACIDFS_IOC_MAGIC || (flags & FUSE_IOCTL_COMPAT)) return replyErrno(req, ENOTTY);
+  if (_IOC_SIZE(code) != sizeof(acidfs_ioc_msg) || inSize != sizeof(acidfs_ioc_msg) ||
+      outSize != sizeof(acidfs_ioc_msg))
+    return replyErrno(req, EINVAL);
+  acidfs_ioc_msg msg;
+  memcpy(&msg, inBuf, sizeof msg);
+  if (msg.version != ACIDFS_IOCTL_VERSION) return replyErrno(req, EPROTO);
+  if (msg.length > ACIDFS_IOC_DATA_MAX || (msg.flags & ~ACIDFS_IOC_MORE)) return replyErrno(req, EINVAL);
+  FuseFs& fs = fsOf(req);
+  OpenFile* file = fs.openFile(fi->fh);
+  if (!file) return replyErrno(req, EBADF);
+
+  IoctlAnswer reply;
+  {
+    std::lock_guard<std::mutex> lock(file->partialMutex);
+    if (!file->partial.empty() && file->partialCmd != code) {
+      file->partial.clear();  // a different request abandons the partial one
+    }
+    if (file->partial.size() + msg.length > kMaxIoctlPayload) {
+      file->partial.clear();
+      reply = IoctlAnswer{E2BIG, "{\"error\":\"request larger than 256 MiB\"}"};
+    } else if (msg.flags & ACIDFS_IOC_MORE) {
+      file->partialCmd = code;
+      file->partial.append(msg.data, msg.length);
+      msg.length = 0;
+      msg.result = 0;
+      fuse_reply_ioctl(req, 0, &msg, offsetof(acidfs_ioc_msg, data));
+      return;
+    } else {
+      std::string payload = std::move(file->partial);
+      file->partial.clear();
+      payload.append(msg.data, msg.length);
+      reply = runIoctl(fs, fullCallerOf(req), code, payload);
+    }
+  }
+  if (reply.data.size() > ACIDFS_IOC_DATA_MAX) {
+    reply = IoctlAnswer{EOVERFLOW, "{\"error\":\"answer larger than one ioctl buffer\"}"};
+  }
+  msg.result = reply.result;
+  msg.length = static_cast<uint32_t>(reply.data.size());
+  memcpy(msg.data, reply.data.data(), reply.data.size());
+  fuse_reply_ioctl(req, 0, &msg, offsetof(acidfs_ioc_msg, data) + reply.data.size());
 }
 
 // ---- the filesystem ----------------------------------------------------------
@@ -644,6 +703,7 @@ constexpr char k_readdirplus[] = "readdirplus";
 constexpr char k_releasedir[] = "releasedir";
 constexpr char k_fsyncdir[] = "fsyncdir";
 constexpr char k_statfs[] = "statfs";
+constexpr char k_ioctl[] = "ioctl";
 constexpr char k_setxattr[] = "setxattr";
 constexpr char k_getxattr[] = "getxattr";
 constexpr char k_listxattr[] = "listxattr";
@@ -697,6 +757,7 @@ fuse_lowlevel_ops makeOperations() {
   ops.releasedir = Traced<opReleasedir, k_releasedir>::call;
   ops.fsyncdir = Traced<opFsyncdir, k_fsyncdir>::call;
   ops.statfs = Traced<opStatfs, k_statfs>::call;
+  ops.ioctl = Traced<opIoctl, k_ioctl>::call;
   ops.setxattr = Traced<opSetxattr, k_setxattr>::call;
   ops.getxattr = Traced<opGetxattr, k_getxattr>::call;
   ops.listxattr = Traced<opListxattr, k_listxattr>::call;

@@ -1,0 +1,256 @@
+#include "fuse/ioctl_door.h"
+
+#include <nlohmann/json.hpp>
+
+#include "acidfs/ioctl.h"
+#include "core/cas_ops.h"
+#include "fuse/fuse_fs.h"
+
+namespace acidfs {
+namespace {
+
+using nlohmann::json;
+
+// A request the caller got wrong: EINVAL naming the problem.
+struct BadRequest {
+  std::string why;
+};
+
+IoctlAnswer answer(const json& j) { return IoctlAnswer{0, j.dump()}; }
+
+IoctlAnswer failure(const Status& s) {
+  if (s.isConflict()) return IoctlAnswer{s.errnum(), s.conflict()->toJson()};
+  return IoctlAnswer{s.errnum() ? s.errnum() : EIO, json{{"error", s.message()}}.dump()};
+}
+
+// ---- decoding ------------------------------------------------------------------
+
+void onlyKeys(const json& object, std::initializer_list<const char*> allowed, const std::string& where) {
+  if (!object.is_object()) throw BadRequest{where + " must be a JSON object"};
+  for (const auto& [key, value] : object.items()) {
+    bool known = false;
+    for (const char* k : allowed) known = known || key == k;
+    if (!known) throw BadRequest{where + ": unknown field \"" + key + "\""};
+  }
+}
+
+std::string pathField(const json& object, const std::string& where) {
+  auto it = object.find("path");
+  if (it == object.end()) throw BadRequest{where + ": missing field \"path\""};
+  if (!it->is_string()) throw BadRequest{where + ".path must be a string"};
+  std::string path = it->get<std::string>();
+  Status valid = validatePath(path);
+  if (!valid.ok()) throw BadRequest{where + ".path: " + valid.message()};
+  return path;
+}
+
+Id128 blobIdValue(const json& value, const std::string& where) {
+  if (!value.is_string()) throw BadRequest{where + " must be a blobId string"};
+  auto id = Id128::parseHex(value.get<std::string>());
+  if (!id) throw BadRequest{where + ": '" + value.get<std::string>() + "' is not a blobId (32 hex digits)"};
+  return *id;
+}
+
+// "basis": absent key = anything, null = must not exist, a blobId = exactly it.
+Basis basisField(const json& object, const std::string& where) {
+  auto it = object.find("basis");
+  if (it == object.end()) return Basis::any();
+  if (it->is_null()) return Basis::absent();
+  return Basis::of(blobIdValue(*it, where + ".basis"));
+}
+
+std::vector<TransactOp> decodeTransaction(const json& ops) {
+  if (!ops.is_array()) throw BadRequest{"a transaction must be a JSON array of ops"};
+  std::vector<TransactOp> decoded;
+  decoded.reserve(ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const std::string where = "op " + std::to_string(i + 1);
+    const json& op = ops[i];
+    onlyKeys(op, {"op", "source", "dest"}, where);
+    auto kind = op.find("op");
+    if (kind == op.end()) throw BadRequest{where + ": missing field \"op\""};
+    TransactOp t;
+    if (*kind == "move") t.kind = TransactOp::Kind::kMove;
+    else if (*kind == "copy") t.kind = TransactOp::Kind::kCopy;
+    else if (*kind == "delete") t.kind = TransactOp::Kind::kDelete;
+    else throw BadRequest{where + ": unknown op " + kind->dump() + " (move, copy or delete)"};
+    auto source = op.find("source");
+    if (source == op.end()) throw BadRequest{where + ": missing field \"source\""};
+    onlyKeys(*source, {"path", "blobId"}, where + ".source");
+    t.sourcePath = pathField(*source, where + ".source");
+    if (auto id = source->find("blobId"); id != source->end()) t.sourceBlob = blobIdValue(*id, where + ".source.blobId");
+    auto dest = op.find("dest");
+    if (t.kind == TransactOp::Kind::kDelete) {
+      if (dest != op.end()) throw BadRequest{where + ": a delete has no \"dest\""};
+    } else {
+      if (dest == op.end()) throw BadRequest{where + ": missing field \"dest\""};
+      onlyKeys(*dest, {"path", "basis"}, where + ".dest");
+      t.destPath = pathField(*dest, where + ".dest");
+      t.destBasis = basisField(*dest, where + ".dest");
+    }
+    decoded.push_back(std::move(t));
+  }
+  return decoded;
+}
+
+json parseJson(std::string_view payload) {
+  json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw BadRequest{"the request is not valid JSON"};
+  return j;
+}
+
+// ---- encoding ------------------------------------------------------------------
+
+json statJson(const PathStat& st) {
+  json j;
+  j["path"] = st.path;
+  j["blobId"] = st.blob ? json(st.blob->hex()) : json(nullptr);
+  j["size"] = st.inode.size;
+  j["mode"] = st.inode.mode;
+  j["uid"] = st.inode.uid;
+  j["gid"] = st.inode.gid;
+  j["mtime"] = st.inode.mtimeNs;
+  j["ino"] = st.ino;
+  return j;
+}
+
+// ---- the kernel's caches -------------------------------------------------------
+
+// The inode at `path`, found without permission checks (for the daemon's
+// own bookkeeping only), or 0.
+uint64_t inodeAt(FuseFs& fs, const std::string& path) {
+  uint64_t ino = kRootIno;
+  size_t start = 1;
+  while (start < path.size()) {
+    const size_t slash = path.find('/', start);
+    const size_t end = slash == std::string::npos ? path.size() : slash;
+    auto next = fs.store.ns().lookup(ino, std::string_view(path).substr(start, end - start));
+    if (!next.ok()) return 0;
+    ino = next->ino;
+    start = end + 1;
+  }
+  return ino;
+}
+
+// Pending writes of a file become its content before a precondition
+// compares its blobId with what a read returns.
+Status commitPendingWrites(FuseFs& fs, const std::string& path) {
+  if (fs.drafts.draftCount() == 0) return Status::OK();
+  const uint64_t ino = inodeAt(fs, path);
+  return ino && fs.drafts.hasDraft(ino) ? fs.drafts.commit(ino) : Status::OK();
+}
+
+// Forgets what the kernel caches about `path`: its dentry (it may now name
+// another inode, or none), and the attributes of its directory (mtime).
+void invalidatePath(FuseFs& fs, const std::string& path) {
+  uint64_t dir = kRootIno;
+  size_t start = 1;
+  while (true) {
+    const size_t slash = path.find('/', start);
+    const std::string_view name = std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (slash == std::string::npos) {
+      fs.invalidateEntry(dir, name);
+      fs.invalidateInode(dir, /*data=*/false);
+      return;
+    }
+    auto next = fs.store.ns().lookup(dir, name);
+    if (!next.ok()) return;  // the directory is gone: nothing of it is cached correctly anyway
+    dir = next->ino;
+    start = slash + 1;
+  }
+}
+
+// ---- the requests --------------------------------------------------------------
+
+IoctlAnswer runStat(FuseFs& fs, const Caller& caller, const json& request) {
+  onlyKeys(request, {"path"}, "stat");
+  auto st = fs.store.cas().stat(caller, pathField(request, "stat"));
+  if (!st.ok()) return failure(st.status());
+  return answer(statJson(*st));
+}
+
+IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
+  const std::vector<TransactOp> ops = decodeTransaction(request);
+  for (const TransactOp& op : ops) {
+    for (const std::string* path : {&op.sourcePath, &op.destPath}) {
+      if (path->empty()) continue;
+      Status committed = commitPendingWrites(fs, *path);
+      if (!committed.ok()) return failure(committed);
+    }
+  }
+  auto touched = fs.store.cas().transact(caller, ops);
+  if (!touched.ok()) return failure(touched.status());
+  for (const std::string& path : *touched) invalidatePath(fs, path);
+  return answer(json{{"applied", ops.size()}});
+}
+
+IoctlAnswer runPut(FuseFs& fs, const Caller& caller, std::string_view bytes) {
+  auto blob = fs.store.cas().put(caller, bytes);
+  if (!blob.ok()) return failure(blob.status());
+  return answer(json{{"blobId", blob->hex()}, {"size", bytes.size()}});
+}
+
+IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
+  onlyKeys(request, {"path", "blobId", "basis", "mode"}, "commit");
+  const std::string path = pathField(request, "commit");
+  auto id = request.find("blobId");
+  if (id == request.end()) throw BadRequest{"commit: missing field \"blobId\""};
+  const Id128 blob = blobIdValue(*id, "commit.blobId");
+  const Basis basis = basisField(request, "commit");
+  uint32_t mode = 0644;
+  if (auto m = request.find("mode"); m != request.end()) {
+    if (!m->is_number_unsigned() || m->get<uint64_t>() > 07777) throw BadRequest{"commit.mode must be 0 to 07777"};
+    mode = m->get<uint32_t>();
+  }
+  Status committed = commitPendingWrites(fs, path);
+  if (!committed.ok()) return failure(committed);
+  auto st = fs.store.cas().commit(caller, path, blob, basis, mode);
+  if (!st.ok()) return failure(st.status());
+  fs.drafts.discard(st->ino);
+  fs.invalidateInode(st->ino, /*data=*/true);
+  invalidatePath(fs, path);
+  return answer(statJson(*st));
+}
+
+IoctlAnswer runStatus(FuseFs& fs) {
+  auto stats = fs.store.stats();
+  if (!stats.ok()) return failure(stats.status());
+  const CasCounters& cas = fs.store.cas().counters();
+  json j;
+  j["commits"] = stats->commits;
+  j["conflicts"] = stats->conflicts;
+  j["retries"] = stats->retries;
+  j["transacts"] = cas.transacts.load();
+  j["casCommits"] = cas.commits.load();
+  j["puts"] = cas.puts.load();
+  j["bytesStored"] = stats->bytesStored;
+  j["bytesReferenced"] = stats->bytesReferenced;
+  j["dedupRatio"] = stats->bytesStored ? static_cast<double>(stats->bytesReferenced) / static_cast<double>(stats->bytesStored) : 0.0;
+  j["chunks"] = stats->chunkCount;
+  j["blobs"] = stats->blobCount;
+  j["inodes"] = stats->inodeCount;
+  j["pendingLeases"] = stats->leaseCount;
+  j["pendingDrafts"] = fs.drafts.draftCount();
+  return answer(j);
+}
+
+}  // namespace
+
+IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string_view payload) {
+  try {
+    switch (cmd) {
+      case ACIDFS_IOC_STAT: return runStat(fs, caller, parseJson(payload));
+      case ACIDFS_IOC_TRANSACT: return runTransact(fs, caller, parseJson(payload));
+      case ACIDFS_IOC_PUT: return runPut(fs, caller, payload);
+      case ACIDFS_IOC_COMMIT: return runCommit(fs, caller, parseJson(payload));
+      case ACIDFS_IOC_STATUS: return runStatus(fs);
+      default: return failure(Status::Error(ENOTTY, "unknown acidfs ioctl"));
+    }
+  } catch (const BadRequest& bad) {
+    return failure(Status::Error(EINVAL, bad.why));
+  } catch (const json::exception& e) {  // a type mismatch get<>() did not expect
+    return failure(Status::Error(EINVAL, std::string("malformed request: ") + e.what()));
+  }
+}
+
+}  // namespace acidfs

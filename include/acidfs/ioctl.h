@@ -1,0 +1,98 @@
+/*
+ * acidfs/ioctl.h — the ioctl interface of an acidfs mount (SPEC §4.3).
+ * Public, stable ABI; C and C++. Version 1.
+ *
+ * Every request is an ioctl(2) on a descriptor opened anywhere inside the
+ * mount (a file or a directory, O_RDONLY is enough: each operation checks
+ * the caller's own permissions, SPEC §6). Every request passes one
+ * struct acidfs_ioc_msg, read and written by the daemon:
+ *
+ *   version  in:  ACIDFS_IOCTL_VERSION
+ *   flags    in:  0, or ACIDFS_IOC_MORE (below)
+ *   length   in:  bytes of data sent; out: bytes of data returned
+ *   result   out: 0 on success, else a positive errno:
+ *                   ECANCELED, EEXIST, ENOENT for a conflict (data: the
+ *                   conflict report of SPEC §4, one JSON object);
+ *                   anything else for an error (data: {"error": "..."}).
+ *   data     in and out: UTF-8 JSON text (raw bytes for PUT), not
+ *            NUL-terminated.
+ *
+ * ioctl() itself returns 0 once the daemon has answered, whatever `result`
+ * says; it returns -1 only when the request never reached acidfs (ENOTTY:
+ * not an acidfs mount; EPROTO: another version; EINVAL: a bad length).
+ *
+ * Longer payloads (a transaction of thousands of ops, the bytes of a PUT)
+ * go in several calls on the SAME descriptor: every call but the last sets
+ * ACIDFS_IOC_MORE, and the daemon only appends its data (result 0, length
+ * 0 out). The last call, without the flag, runs the request on everything
+ * sent. Nothing is applied before that call; closing the descriptor drops a
+ * partial request. One partial request per descriptor at a time.
+ *
+ * Requests and their JSON (paths are absolute within the mount: "/a/b.txt"
+ * is MOUNTPOINT/a/b.txt; a blobId is 32 lowercase hex digits):
+ *
+ *   ACIDFS_IOC_STAT      in  {"path": "/a"}
+ *                        out {"path","blobId"(null for non-files),"size",
+ *                             "mode","uid","gid","mtime"(ns),"ino"}
+ *   ACIDFS_IOC_TRANSACT  in  the transaction array of SPEC §5:
+ *                        [{"op":"move"|"copy"|"delete",
+ *                          "source":{"path":..., "blobId": optional},
+ *                          "dest":{"path":..., "basis": optional,
+ *                                  null (must not exist) or a blobId}}]
+ *                        out {"applied": N}
+ *   ACIDFS_IOC_PUT       in  the bytes of the content (any length, by MORE)
+ *                        out {"blobId": ..., "size": N}; the blob is held
+ *                            by a lease of the caller's until COMMIT
+ *                            consumes it or the lease expires
+ *   ACIDFS_IOC_COMMIT    in  {"path":..., "blobId":..., "basis": absent key =
+ *                             anything, null = must not exist, or a blobId,
+ *                             "mode": optional, for a new file (default 0644)}
+ *                        out the STAT object of the path afterwards
+ *   ACIDFS_IOC_STATUS    in  nothing (length 0)
+ *                        out the daemon's counters, one JSON object
+ *
+ * From Python (see examples/acidfs_ioctl.py):
+ *   import fcntl, os, struct, json
+ *   msg = bytearray(ACIDFS_IOC_MSG_SIZE)           # mutable: no size limit
+ *   struct.pack_into("<IIIi", msg, 0, 1, 0, len(payload), 0)
+ *   msg[16:16 + len(payload)] = payload
+ *   fcntl.ioctl(fd, ACIDFS_IOC_STAT, msg)          # fills msg in place
+ *   version, flags, length, result = struct.unpack_from("<IIIi", msg, 0)
+ *   reply = json.loads(msg[16:16 + length])
+ */
+#ifndef ACIDFS_IOCTL_H
+#define ACIDFS_IOCTL_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define ACIDFS_IOCTL_VERSION 1
+
+/* _IOC_SIZE allows at most 16383 bytes per request: header + data. */
+#define ACIDFS_IOC_DATA_MAX 16352
+#define ACIDFS_IOC_MSG_SIZE (16 + ACIDFS_IOC_DATA_MAX)
+
+/* flags */
+#define ACIDFS_IOC_MORE 0x1u /* more data follows in the next call */
+
+struct acidfs_ioc_msg {
+  __u32 version;
+  __u32 flags;
+  __u32 length;
+  __s32 result;
+  char data[ACIDFS_IOC_DATA_MAX];
+};
+
+#define ACIDFS_IOC_MAGIC 0xAF
+#define ACIDFS_IOC_STAT _IOWR(ACIDFS_IOC_MAGIC, 1, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_TRANSACT _IOWR(ACIDFS_IOC_MAGIC, 2, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_PUT _IOWR(ACIDFS_IOC_MAGIC, 3, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_COMMIT _IOWR(ACIDFS_IOC_MAGIC, 4, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_STATUS _IOWR(ACIDFS_IOC_MAGIC, 5, struct acidfs_ioc_msg)
+
+#ifdef __cplusplus
+static_assert(sizeof(struct acidfs_ioc_msg) == ACIDFS_IOC_MSG_SIZE, "acidfs_ioc_msg layout");
+static_assert(ACIDFS_IOC_MSG_SIZE < (1 << _IOC_SIZEBITS), "an ioctl carries at most 16383 bytes");
+#endif
+
+#endif /* ACIDFS_IOCTL_H */
