@@ -87,6 +87,8 @@ uint64_t MetaDb::approximateSize() {
   for (auto* h : handles_) {
     uint64_t v = 0;
     if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
+    // Not yet flushed: what the memtables hold (also in the WAL on disk).
+    if (db_->GetIntProperty(h, "rocksdb.size-all-mem-tables", &v)) total += v;
   }
   return total;
 }

@@ -40,7 +40,7 @@ struct StoreOptions {
 
 struct StoreStats {
   uint64_t commits = 0, conflicts = 0, retries = 0;
-  uint64_t bytesStored = 0;      // segment blocks on disk + metadata files
+  uint64_t bytesStored = 0;      // segment blocks on disk + table files + memtables (approximate)
   uint64_t bytesReferenced = 0;  // sum of the sizes of the files' blobs
   uint64_t chunkCount = 0, blobCount = 0, leaseCount = 0, inodeCount = 0;
 };

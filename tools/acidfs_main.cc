@@ -1,0 +1,220 @@
+// acidfs: compare-and-swap on an acidfs mount from the command line (SPEC
+// §5). Every command but fsck is a client of the ioctl interface
+// (include/acidfs/ioctl.h) and of nothing private.
+//
+// Exit status: 0 success; 1 a precondition failed (nothing changed; the
+// conflict report, one JSON object, on stdout); 2 anything else, with one
+// line on stderr.
+#include <string.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "acidfs/ioctl.h"
+#include "tools/mount_client.h"
+
+namespace acidfs::tool {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr int kExitConflict = 1;
+constexpr int kExitError = 2;
+
+// The answer of a request: JSON on success; a conflict report printed and
+// exit 1; an error raised as a ToolError (exit 2).
+struct Conflict {
+  json report;
+};
+
+json check(const IoctlResult& r) {
+  if (r.result == 0) return r.data;
+  if (r.isConflict()) throw Conflict{r.data};
+  std::string why = r.data.is_object() && r.data.contains("error") ? r.data["error"].get<std::string>() : "failed";
+  throw ToolError{why + " (" + strerrorname_np(r.result) + ")"};
+}
+
+bool isBlobId(const std::string& s) {
+  if (s.size() != 32) return false;
+  for (char c : s)
+    if (!isxdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+// CLI11 validator: 32 hex digits.
+const auto BlobId = CLI::Validator(
+    [](std::string& s) { return isBlobId(s) ? std::string() : "'" + s + "' is not a blobId (32 hex digits)"; }, "BLOBID");
+
+std::string readAll(const std::string& file) {
+  if (file == "-") {
+    std::ostringstream all;
+    all << std::cin.rdbuf();
+    return all.str();
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ToolError{file + ": " + strerror(errno)};
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+json statOf(const MountClient& mount, const std::string& path) {
+  return check(mount.request(ACIDFS_IOC_STAT, json{{"path", mount.inMountPath(path)}}.dump()));
+}
+
+// mv and cp: one op with its preconditions.
+int moveOrCopy(const char* op, const std::string& src, const std::string& dst, const std::string& ifSource,
+               const std::string& ifDest, bool absent) {
+  MountClient mount = MountClient::forPath(src);
+  json source{{"path", mount.inMountPath(src)}};
+  if (!ifSource.empty()) source["blobId"] = ifSource;
+  json dest{{"path", mount.inMountPath(dst)}};
+  if (absent) dest["basis"] = nullptr;
+  if (!ifDest.empty()) dest["basis"] = ifDest;
+  check(mount.request(ACIDFS_IOC_TRANSACT, json::array({{{"op", op}, {"source", source}, {"dest", dest}}}).dump()));
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"acidfs: compare-and-swap on an acidfs mount.\n"
+               "Exit status: 0 done; 1 a precondition failed (nothing changed, the conflict report on stdout);\n"
+               "2 any other error (one line on stderr)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("acidfs 0.1.0 (ioctl interface v") + std::to_string(ACIDFS_IOCTL_VERSION) + ")");
+  int status = 0;
+
+  // stat
+  std::vector<std::string> statPaths;
+  auto* stat = app.add_subcommand("stat", "print path, blobId, size, mode, uid, gid, mtime (ns) as one JSON object per line\n"
+                                          "  example: acidfs stat notes.txt");
+  stat->add_option("PATH", statPaths, "files or directories inside a mount")->required();
+  stat->callback([&] {
+    for (const std::string& p : statPaths) {
+      json st = statOf(MountClient::forPath(p), p);
+      json out;
+      out["path"] = p;
+      for (const char* k : {"blobId", "size", "mode", "uid", "gid", "mtime"}) out[k] = st[k];
+      std::cout << out.dump() << "\n";
+    }
+  });
+
+  // blob-id
+  std::string blobPath;
+  auto* blob = app.add_subcommand("blob-id", "print a file's blobId\n  example: b=$(acidfs blob-id photo.jpg)");
+  blob->add_option("PATH", blobPath, "a regular file inside a mount")->required();
+  blob->callback([&] {
+    json st = statOf(MountClient::forPath(blobPath), blobPath);
+    if (st["blobId"].is_null()) throw ToolError{blobPath + " is not a regular file: it has no blobId"};
+    std::cout << st["blobId"].get<std::string>() << "\n";
+  });
+
+  // mv and cp
+  struct TwoPaths {
+    std::string src, dst, ifSource, ifDest;
+    bool absent = false;
+  } mv, cp;
+  auto addTwoPaths = [&](const char* name, const char* help, TwoPaths& t) {
+    auto* c = app.add_subcommand(name, help);
+    c->add_option("SRC", t.src, "source path")->required();
+    c->add_option("DST", t.dst, "destination path")->required();
+    c->add_option("--if-source", t.ifSource, "only if SRC holds this blobId")->check(BlobId);
+    auto* ifDest = c->add_option("--if-dest", t.ifDest, "only if DST holds this blobId")->check(BlobId);
+    c->add_flag("--absent", t.absent, "only if DST does not exist")->excludes(ifDest);
+    return c;
+  };
+  addTwoPaths("mv", "move SRC to DST in one transaction, if the preconditions hold\n"
+                    "  example: acidfs mv draft.txt final.txt --if-source \"$b\" --absent", mv)
+      ->callback([&] { status = moveOrCopy("move", mv.src, mv.dst, mv.ifSource, mv.ifDest, mv.absent); });
+  addTwoPaths("cp", "copy SRC to DST in O(1) (the content is shared), if the preconditions hold\n"
+                    "  example: acidfs cp base.img work.img --absent", cp)
+      ->callback([&] { status = moveOrCopy("copy", cp.src, cp.dst, cp.ifSource, cp.ifDest, cp.absent); });
+
+  // rm
+  std::string rmPath, rmIf;
+  auto* rm = app.add_subcommand("rm", "delete PATH only if it still holds blobId ID\n"
+                                      "  example: acidfs rm old.log --if \"$b\"");
+  rm->add_option("PATH", rmPath, "the file to delete")->required();
+  rm->add_option("--if", rmIf, "the blobId PATH must hold")->required()->check(BlobId);
+  rm->callback([&] {
+    MountClient mount = MountClient::forPath(rmPath);
+    json op{{"op", "delete"}, {"source", {{"path", mount.inMountPath(rmPath)}, {"blobId", rmIf}}}};
+    check(mount.request(ACIDFS_IOC_TRANSACT, json::array({op}).dump()));
+  });
+
+  // cas
+  std::string casPath, casExpect, casFrom = "-";
+  bool casAbsent = false;
+  auto* cas = app.add_subcommand("cas", "replace PATH's content with FILE (default: stdin) only if PATH still holds ID,\n"
+                                        "or, with --absent, does not exist\n"
+                                        "  example: b=$(acidfs blob-id n.txt); echo $(( $(cat n.txt) + 1 )) | acidfs cas n.txt --expect \"$b\"");
+  cas->add_option("PATH", casPath, "the file to replace or create")->required();
+  auto* expect = cas->add_option("--expect", casExpect, "the blobId PATH must hold")->check(BlobId);
+  auto* absentFlag = cas->add_flag("--absent", casAbsent, "PATH must not exist");
+  expect->excludes(absentFlag);
+  cas->add_option("--from", casFrom, "the new content (default: standard input)");
+  cas->callback([&] {
+    if (casExpect.empty() && !casAbsent) throw CLI::ValidationError("cas", "one of --expect ID or --absent is required");
+    MountClient mount = MountClient::forPath(casPath);
+    const std::string path = mount.inMountPath(casPath);
+    const std::string content = readAll(casFrom);
+    json put = check(mount.request(ACIDFS_IOC_PUT, content));
+    json commit{{"path", path}, {"blobId", put["blobId"]}};
+    commit["basis"] = casAbsent ? json(nullptr) : json(casExpect);
+    check(mount.request(ACIDFS_IOC_COMMIT, commit.dump()));
+  });
+
+  // transact
+  std::string txnFile = "-", txnMount = ".";
+  auto* transact = app.add_subcommand("transact", "run the JSON transaction in FILE (default: stdin): all ops or none\n"
+                                                  "  example: acidfs transact swap.json --mount /mnt/data");
+  transact->add_option("FILE", txnFile, "a JSON array of move/copy/delete ops (SPEC §5)");
+  transact->add_option("--mount", txnMount, "a directory of the mount the paths are in (default: the current one)");
+  transact->callback([&] {
+    const std::string text = readAll(txnFile);
+    if (!json::accept(text)) throw ToolError{(txnFile == "-" ? std::string("stdin") : txnFile) + ": not valid JSON"};
+    MountClient mount = MountClient::forDirectory(txnMount);
+    json answer = check(mount.request(ACIDFS_IOC_TRANSACT, text));
+    std::cout << answer.dump() << "\n";
+  });
+
+  // status
+  std::string statusMount;
+  auto* statusCmd = app.add_subcommand("status", "print the daemon's counters as one JSON object\n"
+                                                 "  example: acidfs status /mnt/data");
+  statusCmd->add_option("MOUNTPOINT", statusMount, "the mount (or any directory in it)")->required();
+  statusCmd->callback([&] {
+    MountClient mount = MountClient::forDirectory(statusMount);
+    std::cout << check(mount.request(ACIDFS_IOC_STATUS, "")).dump() << "\n";
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "acidfs: " << e.what() << " (see acidfs --help)\n";
+    return kExitError;
+  } catch (const Conflict& c) {
+    std::cout << c.report.dump() << "\n";
+    return kExitConflict;
+  } catch (const ToolError& e) {
+    std::cerr << "acidfs: " << e.message << "\n";
+    return kExitError;
+  }
+  return status;
+}
+
+}  // namespace
+}  // namespace acidfs::tool
+
+int main(int argc, char** argv) { return acidfs::tool::run(argc, argv); }
