@@ -50,6 +50,7 @@ struct OpenFile {
   std::mutex partialMutex;
   unsigned partialCmd = 0;
   std::string partial;
+  bool partialTooLarge = false;  // refuse every further part, and the last one
   std::atomic<bool> wrote{false};  // set by write threads, read at flush/release
 };
 

@@ -478,11 +478,15 @@ void opIoctl(fuse_req_t req, fuse_ino_t, unsigned cmd, void*, fuse_file_info* fi
   IoctlAnswer reply;
   {
     std::lock_guard<std::mutex> lock(file->partialMutex);
-    if (!file->partial.empty() && file->partialCmd != code) {
+    if ((!file->partial.empty() || file->partialTooLarge) && file->partialCmd != code) {
       file->partial.clear();  // a different request abandons the partial one
+      file->partialTooLarge = false;
     }
-    if (file->partial.size() + msg.length > kMaxIoctlPayload) {
+    if (file->partialTooLarge || file->partial.size() + msg.length > kMaxIoctlPayload) {
+      // Refused, and so is every further part of it, up to its last.
       file->partial.clear();
+      file->partialCmd = code;
+      file->partialTooLarge = (msg.flags & ACIDFS_IOC_MORE) != 0;
       reply = IoctlAnswer{E2BIG, "{\"error\":\"request larger than 256 MiB\"}"};
     } else if (msg.flags & ACIDFS_IOC_MORE) {
       file->partialCmd = code;

@@ -193,6 +193,14 @@ int run(int argc, char** argv) {
     std::cout << check(mount.request(ACIDFS_IOC_STATUS, "")).dump() << "\n";
   });
 
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
+    if (!known) {
+      std::cerr << "acidfs: unknown command '" << argv[1] << "' (see acidfs --help)\n";
+      return kExitError;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

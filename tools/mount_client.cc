@@ -108,6 +108,7 @@ IoctlResult MountClient::request(unsigned long code, std::string_view payload) c
       throw ToolError{std::string("ioctl on ") + root_ + ": " + strerror(err)};
     }
     sent += part;
+    if (msg.result != 0) break;  // a part was refused (too large): the answer says why
   } while (sent < payload.size());
   IoctlResult result;
   result.result = msg.result;

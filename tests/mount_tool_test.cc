@@ -1,0 +1,256 @@
+// The acidfs tool (SPEC §5) against a real mount: every command, every
+// conflict code with exit 1 and its report on stdout, malformed input with
+// exit 2 and nothing changed, a 1,000-op transaction that is all or nothing,
+// races among real processes, the caches after a change the kernel did not
+// make, and a non-root user meeting POSIX's checks.
+#include <grp.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <vector>
+#include <string>
+
+#include "tests/mount_fixture.h"
+
+namespace acidfs::mounttest {
+namespace {
+
+using nlohmann::json;
+
+class MountTool : public MountTest {
+ protected:
+  MountTool() { mountOptions_ = "allow_other"; }
+
+  // Runs the tool with `args` (a shell fragment) in the mount.
+  CommandResult tool(const std::string& args, const std::string& input = "") {
+    std::string command = std::string("'") + ACIDFS_TOOL_PATH + "' " + args;
+    if (!input.empty()) command = "printf %s '" + input + "' | " + command;
+    return sh(command, 120, mountpoint());
+  }
+  std::string blobOf(const std::string& rel) {
+    CommandResult r = tool("blob-id '" + rel + "'");
+    EXPECT_EQ(0, r.exitStatus) << r;
+    return r.out.substr(0, 32);
+  }
+  // exit 1 with exactly one JSON report on stdout naming `code`.
+  void expectConflict(const CommandResult& r, const std::string& code, int operationIndex = 1) {
+    EXPECT_EQ(1, r.exitStatus) << r;
+    json report = json::parse(r.out, nullptr, false);
+    ASSERT_FALSE(report.is_discarded()) << "stdout is not one JSON object: " << r.out;
+    EXPECT_EQ(code, report.value("code", "")) << r.out;
+    EXPECT_EQ(operationIndex, report.value("operationIndex", 0)) << r.out;
+  }
+  void expectError(const CommandResult& r, const std::string& says) {
+    EXPECT_EQ(2, r.exitStatus) << r;
+    EXPECT_TRUE(r.out.empty()) << r;
+    EXPECT_NE(std::string::npos, r.err.find(says)) << r;
+    EXPECT_EQ(1, std::count(r.err.begin(), r.err.end(), '\n')) << "one line on stderr: " << r.err;
+  }
+  // What the tree looks like: names and contents, for "nothing changed".
+  std::string snapshot() { return sh("find . -type f | sort | xargs -r md5sum", 60, mountpoint()).out; }
+};
+
+TEST_F(MountTool, StatPrintsOneJsonObjectPerPath) {
+  ASSERT_EQ("OK", writeFile(path("a"), "hello"));
+  ASSERT_EQ(0, mkdir(path("d").c_str(), 0750));
+  CommandResult r = tool("stat a d");
+  ASSERT_EQ(0, r.exitStatus) << r;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::getline(lines, line);
+  json a = json::parse(line);
+  EXPECT_EQ("a", a["path"]);
+  EXPECT_EQ(blobOf("a"), a["blobId"]);
+  EXPECT_EQ(5, a["size"]);
+  EXPECT_EQ(S_IFREG | 0644, a["mode"].get<int>() & ~0);
+  for (const char* k : {"uid", "gid", "mtime"}) EXPECT_TRUE(a.contains(k)) << k;
+  std::getline(lines, line);
+  json d = json::parse(line);
+  EXPECT_TRUE(d["blobId"].is_null());
+  EXPECT_EQ(S_IFDIR | 0750, d["mode"].get<int>());
+}
+
+TEST_F(MountTool, MvCpRmAndCasDoTheirJobAndTheKernelSeesItAtOnce) {
+  ASSERT_EQ("OK", writeFile(path("a"), "one"));
+  // Warm the kernel's caches of every name involved (60 s entry caching).
+  EXPECT_EQ("one", readOr(path("a")));
+  EXPECT_EQ(-1, access(path("b").c_str(), F_OK));
+  const std::string one = blobOf("a");
+  ASSERT_EQ(0, tool("mv a b --if-source " + one + " --absent").exitStatus);
+  EXPECT_EQ(-1, access(path("a").c_str(), F_OK)) << "a stale entry for a";
+  EXPECT_EQ("one", readOr(path("b")));
+  ASSERT_EQ(0, tool("cp b c --absent").exitStatus);
+  EXPECT_EQ("one", readOr(path("c")));
+  ASSERT_EQ(0, tool("cas c --expect " + one, "two").exitStatus);
+  EXPECT_EQ("two", readOr(path("c"))) << "stale cached pages of c";
+  EXPECT_EQ("one", readOr(path("b"))) << "the copy shares content, not the file";
+  ASSERT_EQ(0, tool("cas new --absent", "fresh").exitStatus);
+  EXPECT_EQ("fresh", readOr(path("new")));
+  ASSERT_EQ(0, tool("rm b --if " + one).exitStatus);
+  EXPECT_EQ(-1, access(path("b").c_str(), F_OK));
+  CommandResult ls = sh("ls", 60, mountpoint());
+  EXPECT_EQ("c\nnew\n", ls.out);
+}
+
+TEST_F(MountTool, EveryConflictCodeExitsOneAndChangesNothing) {
+  ASSERT_EQ("OK", writeFile(path("a"), "A"));
+  ASSERT_EQ("OK", writeFile(path("b"), "B"));
+  const std::string a = blobOf("a"), b = blobOf("b");
+  const std::string before = snapshot();
+  expectConflict(tool("mv missing x"), "SOURCE_NOT_FOUND");
+  expectConflict(tool("mv a x --if-source " + b), "SOURCE_CHANGED");
+  expectConflict(tool("cp a b --absent"), "DEST_EXISTS");
+  expectConflict(tool("mv a x --if-dest " + b), "DEST_NOT_FOUND");
+  expectConflict(tool("mv a b --if-dest " + a), "DEST_CHANGED");
+  expectConflict(tool("cas a --expect " + b, "new"), "CAS_CONFLICT");
+  expectConflict(tool("cas a --absent", "new"), "CAS_CONFLICT");
+  expectConflict(tool("rm a --if " + b), "SOURCE_CHANGED");
+  EXPECT_EQ(before, snapshot());
+}
+
+TEST_F(MountTool, MalformedInputExitsTwoNamingTheProblemAndChangesNothing) {
+  ASSERT_EQ("OK", writeFile(path("a"), "A"));
+  const std::string a = blobOf("a");
+  const std::string before = snapshot();
+  expectError(tool("transact", "not json"), "not valid JSON");
+  expectError(tool("transact", "{\"op\":\"move\"}"), "array");
+  expectError(tool("transact", "[{\"op\":\"rename\",\"source\":{\"path\":\"/a\"},\"dest\":{\"path\":\"/b\"}}]"),
+              "unknown op");
+  expectError(tool("transact", "[{\"op\":\"move\",\"source\":{\"path\":\"/a\"}}]"), "missing field \"dest\"");
+  expectError(tool("transact", "[{\"op\":\"move\",\"dest\":{\"path\":\"/b\"}}]"), "missing field \"source\"");
+  expectError(tool("transact", "[{\"op\":\"delete\",\"source\":{\"path\":\"/a\",\"blobId\":\"xyz\"}}]"), "not a blobId");
+  expectError(tool("transact", "[{\"op\":\"move\",\"source\":{\"path\":\"/a\"},\"dest\":{\"path\":\"/b\",\"bassis\":null}}]"),
+              "unknown field");
+  expectError(tool("transact", "[{\"op\":\"delete\",\"source\":{\"path\":\"a\"}}]"), "not absolute");
+  expectError(tool("transact", "[{\"op\":\"delete\",\"source\":{\"path\":\"/x/../a\"}}]"), "..");
+  expectError(tool("transact", "[{\"op\":\"delete\",\"source\":{\"path\":\"/./a\"}}]"), ".");
+  expectError(tool("rm a --if nothex"), "not a blobId");
+  expectError(tool("mv a b --if-dest " + a + " --absent"), "excludes");
+  expectError(tool("cas a", "x"), "--expect");
+  expectError(tool("frobnicate"), "unknown command 'frobnicate'");
+  expectError(tool("stat /proc/self"), "not inside an acidfs mount");
+  // An oversized payload: a transaction of more than 256 MiB.
+  CommandResult big = sh("python3 -c \"import sys; sys.stdout.write('[' + ' ' * (257 << 20) + ']')\" | '" +
+                             std::string(ACIDFS_TOOL_PATH) + "' transact",
+                         300, mountpoint());
+  EXPECT_EQ(2, big.exitStatus) << big;
+  EXPECT_NE(std::string::npos, big.err.find("256 MiB")) << big;
+  EXPECT_EQ(before, snapshot());
+  // The daemon keeps serving.
+  EXPECT_EQ(0, tool("stat a").exitStatus);
+}
+
+// 1,000 moves in one transaction; the last one's precondition fails, so none
+// of the 999 before it may remain.
+TEST_F(MountTool, AThousandOpTransactionIsAllOrNothing) {
+  ASSERT_EQ(0, mkdir(path("in").c_str(), 0755));
+  ASSERT_EQ(0, mkdir(path("out").c_str(), 0755));
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ("OK", writeFile(path("in/f" + std::to_string(i)), std::to_string(i)));
+  json ops = json::array();
+  for (int i = 0; i < 1000; ++i) {
+    json dest{{"path", "/out/f" + std::to_string(i)}, {"basis", nullptr}};
+    ops.push_back({{"op", "move"}, {"source", {{"path", "/in/f" + std::to_string(i)}}}, {"dest", dest}});
+  }
+  ASSERT_EQ("OK", writeFile(path("out/f999"), "in the way"));  // op 1000: DEST_EXISTS
+  ASSERT_EQ("OK", writeFile(scratchDir() + "/txn.json", ops.dump()));
+  const std::string before = snapshot();
+  CommandResult r = tool("transact '" + scratchDir() + "/txn.json'");
+  expectConflict(r, "DEST_EXISTS", 1000);
+  EXPECT_EQ(before, snapshot());
+  EXPECT_EQ("0", readOr(path("in/f0")));
+  // Without the obstacle all 1,000 go through.
+  ASSERT_EQ(0, unlink(path("out/f999").c_str()));
+  r = tool("transact '" + scratchDir() + "/txn.json'");
+  ASSERT_EQ(0, r.exitStatus) << r;
+  EXPECT_EQ("{\"applied\":1000}\n", r.out);
+  EXPECT_EQ("999", readOr(path("out/f999")));
+  EXPECT_EQ(-1, access(path("in/f0").c_str(), F_OK));
+}
+
+// Four processes take 25 units each from 100 by `acidfs cas` with retry.
+TEST_F(MountTool, ConcurrentCasProcessesEndAtTheExactTotal) {
+  ASSERT_EQ("OK", writeFile(path("balance"), "100"));
+  const std::string t = std::string("'") + ACIDFS_TOOL_PATH + "'";
+  const std::string worker =
+      "for i in $(seq 25); do while :; do b=$(" + t + " blob-id balance) || exit 3; v=$(cat balance); "
+      "echo -n $((v - 1)) | " + t + " cas balance --expect $b >/dev/null; rc=$?; "
+      "[ $rc = 0 ] && break; [ $rc = 1 ] || exit 4; done; done";
+  CommandResult r = sh("for w in 1 2 3 4; do (sh -c '" + worker + "' || touch failed.$w) & done; wait; "
+                       "! ls failed.* 2>/dev/null",
+                       600, mountpoint());
+  ASSERT_TRUE(r.ok()) << r;
+  EXPECT_EQ("0", readOr(path("balance")));
+}
+
+// Twelve processes claim five seats, each seat a name that must not exist:
+// exactly five win, each seat has one owner.
+TEST_F(MountTool, MoreClaimantsThanSeatsGivesExactlyAsManyWinners) {
+  ASSERT_EQ(0, mkdir(path("seats").c_str(), 0755));
+  const std::string t = std::string("'") + ACIDFS_TOOL_PATH + "'";
+  const std::string claimant =
+      "for s in 1 2 3 4 5; do echo -n $1 | " + t + " cas seats/$s --absent >/dev/null 2>&1 && "
+      "{ echo won >> winners.$1; exit 0; }; done; exit 0";
+  CommandResult r = sh("for c in $(seq 12); do sh -c '" + claimant + "' claim $c & done; wait", 300, mountpoint());
+  ASSERT_TRUE(r.ok()) << r;
+  CommandResult winners = sh("ls winners.* | wc -l", 60, mountpoint());
+  EXPECT_EQ("5\n", winners.out);
+  std::set<std::string> owners;
+  for (int s = 1; s <= 5; ++s) owners.insert(readOr(path("seats/" + std::to_string(s))));
+  EXPECT_EQ(5u, owners.size()) << "a claimant holds two seats, or a seat was written twice";
+  for (const std::string& o : owners) EXPECT_EQ(0, access(path("winners." + o).c_str(), F_OK)) << o;
+}
+
+TEST_F(MountTool, ANonRootUserIsDeniedWhatPosixDeniesAndNothingChanges) {
+  if (geteuid() != 0) GTEST_SKIP() << "not root: cannot act as another user";
+  ASSERT_EQ(0, mkdir(path("private").c_str(), 0700));
+  ASSERT_EQ("OK", writeFile(path("private/secret"), "s"));
+  ASSERT_EQ("OK", writeFile(path("unreadable"), "u"));
+  ASSERT_EQ(0, chmod(path("unreadable").c_str(), 0600));
+  ASSERT_EQ("OK", writeFile(path("readable"), "r"));
+  const std::string secret = blobOf("private/secret"), readable = blobOf("readable");
+  const std::string before = snapshot();
+  auto asNobody = [&](const std::string& args) {
+    return sh("setpriv --reuid=65534 --regid=65534 --clear-groups '" + std::string(ACIDFS_TOOL_PATH) + "' " + args, 60,
+              mountpoint());
+  };
+  const std::vector<std::string> denied = {
+      "stat private/secret", "blob-id unreadable", "mv private/secret stolen", "cp unreadable copy",
+      "rm private/secret --if " + secret, "rm readable --if " + readable, "mv readable renamed",
+      "cas readable --expect " + readable + " --from /dev/null"};
+  for (const std::string& args : denied) {
+    CommandResult r = asNobody(args);
+    EXPECT_EQ(2, r.exitStatus) << args << ": " << r;
+    EXPECT_TRUE(r.err.find("EACCES") != std::string::npos || r.err.find("EPERM") != std::string::npos) << args << ": " << r;
+  }
+  EXPECT_EQ(before, snapshot());
+  // What POSIX allows, the tool allows: reading a world-readable file's id.
+  EXPECT_EQ(0, asNobody("blob-id readable").exitStatus);
+}
+
+TEST_F(MountTool, EveryCommandHasHelpWithAnExample) {
+  for (const char* cmd : {"stat", "blob-id", "mv", "cp", "rm", "cas", "transact", "status"}) {
+    CommandResult r = tool(std::string(cmd) + " --help");
+    EXPECT_EQ(0, r.exitStatus) << cmd << ": " << r;
+    EXPECT_NE(std::string::npos, r.out.find("example:")) << cmd << ": " << r.out;
+  }
+  CommandResult status = tool("status .");
+  ASSERT_EQ(0, status.exitStatus) << status;
+  json counters = json::parse(status.out);
+  for (const char* k : {"commits", "conflicts", "bytesStored", "bytesReferenced", "dedupRatio", "pendingLeases"})
+    EXPECT_TRUE(counters.contains(k)) << k;
+}
+
+// The ioctl example a Python programmer starts from (examples/) works as
+// shipped: its own assertions check each step.
+TEST_F(MountTool, ThePythonIoctlExampleRuns) {
+  CommandResult r = sh(std::string("python3 '") + ACIDFS_SOURCE_DIR + "/examples/acidfs_ioctl.py' '" + mountpoint() + "'",
+                       120, scratchDir());
+  ASSERT_TRUE(r.ok()) << r;
+  EXPECT_NE(std::string::npos, r.out.find("counter.txt = 5")) << r;
+  EXPECT_EQ("5", readOr(path("counter.txt")));
+  EXPECT_EQ("b.txt", readOr(path("a.txt")));
+}
+
+}  // namespace
+}  // namespace acidfs::mounttest
