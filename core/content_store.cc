@@ -110,6 +110,11 @@ Result<std::string> ContentStore::chunkBytes(const ChunkRecord& record) {
   return bytes;
 }
 
+Status ContentStore::verifyChunk(const Id128& id, const ChunkRecord& record) {
+  ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(record));
+  return verify(id, record, bytes);
+}
+
 Status ContentStore::verify(const Id128& id, const ChunkRecord& record, const std::string& bytes) {
   if (options_.hash(bytes.data(), bytes.size(), record.head.seed) != id)
     return Status::Error(EIO, "chunk " + id.hex() + " does not match its hash (corrupted on disk)");

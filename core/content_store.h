@@ -80,6 +80,9 @@ class ContentStore {
   // longer in the store (it was replaced and collected meanwhile).
   Status read(const Id128& blob, uint64_t offset, size_t length, std::string& out);
   Result<BlobLayout> layout(const Id128& blob);
+  // Reads a chunk's bytes and checks them against its id (fsck): EIO when
+  // they no longer match.
+  Status verifyChunk(const Id128& id, const ChunkRecord& record);
   // Every extent named by a chunk record, for SegmentStore's sweep on open.
   static Result<std::vector<Extent>> liveExtents(MetaDb& db);
 

@@ -65,6 +65,9 @@ class Store {
   Result<StoreStats> stats();
   uint64_t diskUsage();  // bytes the store occupies in the filesystem
   const std::string& path() const { return path_; }
+  // For offline tools (fsck) that read every record.
+  MetaDb& db() { return *db_; }
+  TransactionRunner& runner() { return *runner_; }
 
  private:
   Store() = default;

@@ -648,22 +648,8 @@ class Corruption : public ContentTest {
   // occur exactly once across all segments.
   void flipStoredByte(const std::string& needle, size_t index) {
     ASSERT_EQ(code(store_->sync()), "OK");
-    int found = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(store_->path() + "/segments")) {
-      if (entry.path().extension() != ".seg") continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      for (size_t at = bytes.find(needle); at != std::string::npos; at = bytes.find(needle, at + 1)) {
-        ++found;
-        int fd = ::open(entry.path().c_str(), O_WRONLY);
-        ASSERT_GE(fd, 0);
-        char flipped = static_cast<char>(bytes[at + index] ^ 0x5a);
-        ASSERT_EQ(pwrite(fd, &flipped, 1, static_cast<off_t>(at + index)), 1);
-        ASSERT_EQ(fsync(fd), 0);
-        close(fd);
-      }
-    }
-    ASSERT_EQ(found, 1) << "the chunk's bytes should be in exactly one segment extent";
+    ASSERT_EQ(testing::flipSegmentByte(store_->path(), needle, index), 1)
+        << "the chunk's bytes should be in exactly one segment extent";
   }
 };
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tests/mount_fixture.h"
+#include "tests/test_util.h"
 
 namespace acidfs::mounttest {
 namespace {
@@ -250,6 +251,28 @@ TEST_F(MountTool, ThePythonIoctlExampleRuns) {
   EXPECT_NE(std::string::npos, r.out.find("counter.txt = 5")) << r;
   EXPECT_EQ("5", readOr(path("counter.txt")));
   EXPECT_EQ("b.txt", readOr(path("a.txt")));
+}
+
+// fsck through the tool: 2 while the daemon has the store, 0 once it is
+// unmounted and clean, 1 with a corrupted chunk (which --repair cannot fix),
+// 2 for a directory that is not a store.
+TEST_F(MountTool, FsckExitStatusesFollowTheStoresState) {
+  const std::string big = randomBytes(200000, 11);
+  ASSERT_EQ("OK", writeFile(path("big"), big));
+  ASSERT_EQ("OK", writeFile(path("small"), "small"));
+  const std::string fsck = std::string("'") + ACIDFS_TOOL_PATH + "' fsck '" + storeDir() + "'";
+  CommandResult busy = sh(fsck, 120, scratchDir());
+  expectError(busy, "in use");
+  ASSERT_TRUE(unmount());
+  CommandResult clean = sh(fsck, 120, scratchDir());
+  EXPECT_EQ(0, clean.exitStatus) << clean;
+  EXPECT_NE(std::string::npos, clean.out.find("clean: ")) << clean;
+  ASSERT_EQ(1, ::acidfs::testing::flipSegmentByte(storeDir(), big.substr(100000, 64), 5));
+  CommandResult found = sh(fsck + " --repair", 120, scratchDir());
+  EXPECT_EQ(1, found.exitStatus) << found;
+  EXPECT_NE(std::string::npos, found.out.find("does not match its hash")) << found;
+  expectError(sh(std::string("'") + ACIDFS_TOOL_PATH + "' fsck '" + scratchDir() + "'", 120, scratchDir()),
+              "not an acidfs store");
 }
 
 }  // namespace

@@ -6,7 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -106,5 +110,27 @@ class StoreFixture : public ::testing::Test {
   StoreOptions options_;
   std::unique_ptr<Store> store_;
 };
+
+// Flips one byte of `needle`'s stored copy in the segment files of the store
+// at `storePath` (chunk bytes larger than inlineMax live there). Returns how
+// many copies were flipped: a test wants exactly one.
+inline int flipSegmentByte(const std::string& storePath, const std::string& needle, size_t index) {
+  int found = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(storePath + "/segments")) {
+    if (entry.path().extension() != ".seg") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (size_t at = bytes.find(needle); at != std::string::npos; at = bytes.find(needle, at + 1)) {
+      ++found;
+      int fd = ::open(entry.path().c_str(), O_WRONLY);
+      if (fd < 0) return -1;
+      char flipped = static_cast<char>(bytes[at + index] ^ 0x5a);
+      bool ok = pwrite(fd, &flipped, 1, static_cast<off_t>(at + index)) == 1 && fsync(fd) == 0;
+      close(fd);
+      if (!ok) return -1;
+    }
+  }
+  return found;
+}
 
 }  // namespace acidfs::testing

@@ -1,11 +1,13 @@
 // acidfs: compare-and-swap on an acidfs mount from the command line (SPEC
 // §5). Every command but fsck is a client of the ioctl interface
-// (include/acidfs/ioctl.h) and of nothing private.
+// (include/acidfs/ioctl.h) and of nothing private; fsck works offline on a
+// store, through the core.
 //
 // Exit status: 0 success; 1 a precondition failed (nothing changed; the
 // conflict report, one JSON object, on stdout); 2 anything else, with one
 // line on stderr.
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +21,8 @@
 #include <vector>
 
 #include "acidfs/ioctl.h"
+#include "core/fsck.h"
+#include "core/store.h"
 #include "tools/mount_client.h"
 
 namespace acidfs::tool {
@@ -79,6 +83,28 @@ int moveOrCopy(const char* op, const std::string& src, const std::string& dst, c
   if (!ifDest.empty()) dest["basis"] = ifDest;
   check(mount.request(ACIDFS_IOC_TRANSACT, json::array({{{"op", op}, {"source", source}, {"dest", dest}}}).dump()));
   return 0;
+}
+
+int runFsck(const std::string& storePath, bool repair) {
+  struct stat st;
+  if (::stat((storePath + "/ACIDFS").c_str(), &st) != 0) throw ToolError{storePath + " is not an acidfs store"};
+  auto store = Store::open(storePath);
+  if (!store.ok()) throw ToolError{storePath + ": " + store.status().message()};
+  auto report = fsckStore(**store, repair);
+  if (!report.ok()) throw ToolError{storePath + ": " + report.status().message()};
+  for (const std::string& f : report->findings) std::cout << "finding: " << f << "\n";
+  for (const std::string& r : report->repairs) std::cout << "repaired: " << r << "\n";
+  FsckReport after = *report;
+  if (repair && !report->repairs.empty()) {
+    auto again = fsckStore(**store, false);
+    if (!again.ok()) throw ToolError{storePath + ": " + again.status().message()};
+    after = *again;
+    for (const std::string& f : after.findings) std::cout << "still: " << f << "\n";
+  }
+  std::cout << (after.clean() ? "clean" : std::to_string(after.findings.size()) + " finding(s)") << ": " << after.inodes
+            << " inodes, " << after.entries << " entries, " << after.blobs << " blobs, " << after.pages << " pages, "
+            << after.chunks << " chunks (" << after.chunkBytes << " bytes hashed)\n";
+  return after.clean() ? 0 : kExitConflict;
 }
 
 int run(int argc, char** argv) {
@@ -192,6 +218,16 @@ int run(int argc, char** argv) {
     MountClient mount = MountClient::forDirectory(statusMount);
     std::cout << check(mount.request(ACIDFS_IOC_STATUS, "")).dump() << "\n";
   });
+
+  // fsck: offline, on the store itself (the one command that is not an ioctl client).
+  std::string fsckStorePath;
+  bool fsckRepair = false;
+  auto* fsck = app.add_subcommand("fsck", "check a store that no daemon has open: every entry, link count, reference\n"
+                                          "count and chunk hash; exit 0 clean, 1 findings, 2 error\n"
+                                          "  example: acidfs fsck /var/lib/acidfs/mnt-data --repair");
+  fsck->add_option("STORE", fsckStorePath, "the store directory")->required();
+  fsck->add_flag("--repair", fsckRepair, "fix reference counts, link counts and dangling entries (not corrupted chunks)");
+  fsck->callback([&] { status = runFsck(fsckStorePath, fsckRepair); });
 
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

@@ -1,0 +1,204 @@
+#include "core/fsck.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+#include "core/content_store.h"
+#include "core/encoding.h"
+#include "core/format.h"
+#include "core/records.h"
+#include "core/store.h"
+#include "core/transaction.h"
+
+namespace acidfs {
+namespace {
+
+constexpr int kBlobs = 0, kPages = 1, kChunks = 2;  // as in content_store.cc
+
+struct InodeState {
+  InodeRecord inode;
+  uint32_t links = 0;    // entries naming it
+  uint32_t subdirs = 0;  // for directories: entries naming a directory
+};
+
+struct Checker {
+  Store& store;
+  bool repair;
+  FsckReport report;
+  std::map<uint64_t, InodeState> inodes;
+  std::unordered_map<Id128, uint64_t, Id128Hash> expected[3];  // kBlobs, kPages, kChunks: references found
+  std::vector<std::function<Status(Txn&)>> fixes;               // applied together when repairing
+
+  void find(std::string what) { report.findings.push_back(std::move(what)); }
+  void fix(std::string what, std::function<Status(Txn&)> change) {
+    if (!repair) return;
+    report.repairs.push_back(std::move(what));
+    fixes.push_back(std::move(change));
+  }
+
+  template <typename F>
+  Status scan(Column column, F&& each) {
+    auto it = store.db().iterator(column);
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      each(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size()));
+    return fromRocks(it->status(), "scanning the store");
+  }
+
+  Status checkInodes() {
+    return scan(Column::kInodes, [&](std::string_view key, std::string_view value) {
+      const uint64_t ino = readBigEndian64(key);
+      auto inode = InodeRecord::decode(value);
+      if (!inode) return find("inode " + std::to_string(ino) + ": undecodable record");
+      report.inodes++;
+      inodes[ino].inode = std::move(*inode);
+    });
+  }
+
+  Status checkEntries() {
+    ACIDFS_RETURN_IF_ERROR(scan(Column::kDentries, [&](std::string_view key, std::string_view value) {
+      const uint64_t dir = readBigEndian64(key);
+      const std::string name(key.substr(8));
+      const std::string where = "entry '" + name + "' of directory " + std::to_string(dir);
+      const std::string dentryKey(key);
+      auto entry = DentryRecord::decode(value);
+      report.entries++;
+      if (!entry) return find(where + ": undecodable record");
+      auto parent = inodes.find(dir);
+      auto target = inodes.find(entry->ino);
+      if (parent == inodes.end() || !parent->second.inode.isDir() || target == inodes.end()) {
+        find(where + ": names " + (target == inodes.end() ? "missing inode " + std::to_string(entry->ino) : "inode " + std::to_string(entry->ino)) +
+             (parent == inodes.end() || !parent->second.inode.isDir() ? " from a missing directory" : ""));
+        const uint64_t cookie = entry->cookie;
+        fix("removed " + where, [=](Txn& txn) -> Status {
+          ACIDFS_RETURN_IF_ERROR(txn.del(Column::kDentries, dentryKey));
+          return txn.del(Column::kCookies, keys::cookie(dir, cookie));
+        });
+        return;
+      }
+      target->second.links++;
+      if (target->second.inode.isDir()) parent->second.subdirs++;
+      if ((target->second.inode.mode & S_IFMT) != entry->type) find(where + ": type differs from its inode's");
+    }));
+    // The readdir index: every cookie names an entry that carries it back.
+    return scan(Column::kCookies, [&](std::string_view key, std::string_view value) {
+      const uint64_t dir = readBigEndian64(key);
+      const std::string cookieKey(key), name(value);
+      auto entryValue = store.db().get(Column::kDentries, keys::dentry(dir, name));
+      std::optional<DentryRecord> entry;
+      if (entryValue.ok() && *entryValue) entry = DentryRecord::decode(**entryValue);
+      if (!entry || keys::cookie(dir, entry->cookie) != cookieKey) {
+        find("readdir cookie of directory " + std::to_string(dir) + " names '" + name + "', which does not carry it");
+        fix("removed a stale readdir cookie of directory " + std::to_string(dir),
+            [=](Txn& txn) { return txn.del(Column::kCookies, cookieKey); });
+      }
+    });
+  }
+
+  Status checkLinksAndReferences() {
+    ACIDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> orphanList, orphans());
+    for (auto& [ino, state] : inodes) {
+      const InodeRecord& inode = state.inode;
+      const bool orphan = std::find(orphanList.begin(), orphanList.end(), ino) != orphanList.end();
+      uint32_t want = inode.isDir() ? 2 + state.subdirs : state.links;
+      if (ino == kRootIno) want = 2 + state.subdirs;
+      if (!orphan && inode.nlink != want) {
+        find("inode " + std::to_string(ino) + ": link count " + std::to_string(inode.nlink) + ", but " +
+             std::to_string(want) + " found");
+        if (want > 0) {
+          InodeRecord fixed = inode;
+          fixed.nlink = want;
+          fix("set the link count of inode " + std::to_string(ino) + " to " + std::to_string(want),
+              [=](Txn& txn) { return txn.put(Column::kInodes, keys::ino(ino), fixed.encode()); });
+        }
+      }
+      if (!orphan && state.links == 0 && ino != kRootIno) find("inode " + std::to_string(ino) + ": no entry names it");
+      if (inode.isRegular() && inode.blob != store.content().emptyBlobId()) expected[kBlobs][inode.blob]++;
+    }
+    return scan(Column::kLeases, [&](std::string_view key, std::string_view) {
+      expected[kBlobs][Id128::fromBytes(key.substr(0, 16))]++;
+    });
+  }
+
+  Result<std::vector<uint64_t>> orphans() {
+    std::vector<uint64_t> list;
+    ACIDFS_RETURN_IF_ERROR(scan(Column::kOrphans, [&](std::string_view key, std::string_view) { list.push_back(readBigEndian64(key)); }));
+    return list;
+  }
+
+  // One level of the content tree: each live record's count against the
+  // references found, and the references it makes to the next level.
+  template <typename Record, typename Children>
+  Status checkLevel(int kind, Column column, const char* noun, uint64_t& counter, Children&& children) {
+    std::unordered_map<Id128, bool, Id128Hash> seen;
+    ACIDFS_RETURN_IF_ERROR(scan(column, [&](std::string_view key, std::string_view value) {
+      const Id128 id = Id128::fromBytes(key);
+      auto record = Record::decode(value);
+      if (!record) return find(std::string(noun) + " " + id.hex() + ": undecodable record");
+      if (record->head.tombstone) return;
+      counter++;
+      seen[id] = true;
+      const uint64_t found = expected[kind].count(id) ? expected[kind][id] : 0;
+      if (record->head.refcount != found) {
+        find(std::string(noun) + " " + id.hex() + ": reference count " + std::to_string(record->head.refcount) +
+             ", but " + std::to_string(found) + " references found");
+        const std::string k(key);
+        if (found == 0) {
+          fix(std::string("freed unreferenced ") + noun + " " + id.hex(), [=](Txn& txn) { return txn.del(column, k); });
+        } else {
+          Record fixed = *record;
+          fixed.head.refcount = found;
+          fix(std::string("set the reference count of ") + noun + " " + id.hex() + " to " + std::to_string(found),
+              [=](Txn& txn) { return txn.put(column, k, fixed.encode()); });
+        }
+      }
+      if (found > 0) children(id, *record);
+    }));
+    for (const auto& [id, count] : expected[kind])
+      if (!seen.count(id)) find(std::to_string(count) + " reference(s) to missing " + noun + " " + id.hex());
+    return Status::OK();
+  }
+
+  Status checkContent() {
+    ACIDFS_RETURN_IF_ERROR(checkLevel<BlobRecord>(kBlobs, Column::kBlobs, "blob", report.blobs, [&](const Id128&, const BlobRecord& b) {
+      for (const Id128& p : b.pages) expected[kPages][p]++;
+    }));
+    ACIDFS_RETURN_IF_ERROR(checkLevel<PageRecord>(kPages, Column::kPages, "page", report.pages, [&](const Id128&, const PageRecord& p) {
+      for (const Id128& c : p.chunks)
+        if (!c.isZero()) expected[kChunks][c]++;
+    }));
+    return checkLevel<ChunkRecord>(kChunks, Column::kChunks, "chunk", report.chunks, [&](const Id128& id, const ChunkRecord& c) {
+      Status s = store.content().verifyChunk(id, c);
+      report.chunkBytes += c.isInline ? c.inlineData.size() : c.length;
+      if (!s.ok()) find("chunk " + id.hex() + ": " + s.message());
+    });
+  }
+
+  Status applyFixes() {
+    constexpr size_t kBatch = 512;
+    for (size_t i = 0; i < fixes.size(); i += kBatch) {
+      ACIDFS_RETURN_IF_ERROR(store.runner().run([&](Txn& txn) -> Status {
+        for (size_t j = i; j < std::min(fixes.size(), i + kBatch); ++j) ACIDFS_RETURN_IF_ERROR(fixes[j](txn));
+        return Status::OK();
+      }));
+    }
+    return store.sync();
+  }
+};
+
+}  // namespace
+
+Result<FsckReport> fsckStore(Store& store, bool repair) {
+  Checker c{store, repair, {}, {}, {}, {}};
+  ACIDFS_RETURN_IF_ERROR(c.checkInodes());
+  ACIDFS_RETURN_IF_ERROR(c.checkEntries());
+  ACIDFS_RETURN_IF_ERROR(c.checkLinksAndReferences());
+  ACIDFS_RETURN_IF_ERROR(c.checkContent());
+  if (repair && !c.fixes.empty()) ACIDFS_RETURN_IF_ERROR(c.applyFixes());
+  return std::move(c.report);
+}
+
+}  // namespace acidfs
