@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -77,6 +78,14 @@ class FuseFs {
   void releaseIfOrphan(uint64_t ino);
   // After a read: relatime, and the kernel's cached attributes refreshed.
   void noteAccess(uint64_t ino);
+  // Changes made behind the kernel's back (the ioctl door) hold this
+  // exclusively from their transaction until the kernel has been told to
+  // forget what they changed; whatever reveals a blobId (ioctl STAT,
+  // user.acidfs.blob_id) holds it shared. So no one sees a new blobId while
+  // the kernel still serves the old content from its caches: a reader that
+  // saw it, then reads through the kernel, reads that content or newer.
+  std::shared_mutex behindKernelMutex;
+
   // Tell the kernel to forget a cached name (it may now name another inode
   // or none), or an inode's attributes and, with `data`, its cached pages:
   // for changes that did not come through the kernel (the ioctl door).

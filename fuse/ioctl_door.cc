@@ -164,7 +164,9 @@ void invalidatePath(FuseFs& fs, const std::string& path) {
 
 IoctlAnswer runStat(FuseFs& fs, const Caller& caller, const json& request) {
   onlyKeys(request, {"path"}, "stat");
-  auto st = fs.store.cas().stat(caller, pathField(request, "stat"));
+  const std::string path = pathField(request, "stat");
+  std::shared_lock<std::shared_mutex> seen(fs.behindKernelMutex);
+  auto st = fs.store.cas().stat(caller, path);
   if (!st.ok()) return failure(st.status());
   return answer(statJson(*st));
 }
@@ -178,9 +180,11 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
       if (!committed.ok()) return failure(committed);
     }
   }
+  std::unique_lock<std::shared_mutex> behind(fs.behindKernelMutex);
   auto touched = fs.store.cas().transact(caller, ops);
   if (!touched.ok()) return failure(touched.status());
   for (const std::string& path : *touched) invalidatePath(fs, path);
+  behind.unlock();
   return answer(json{{"applied", ops.size()}});
 }
 
@@ -204,11 +208,13 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
   }
   Status committed = commitPendingWrites(fs, path);
   if (!committed.ok()) return failure(committed);
+  std::unique_lock<std::shared_mutex> behind(fs.behindKernelMutex);
   auto st = fs.store.cas().commit(caller, path, blob, basis, mode);
   if (!st.ok()) return failure(st.status());
   fs.drafts.discard(st->ino);
   fs.invalidateInode(st->ino, /*data=*/true);
   invalidatePath(fs, path);
+  behind.unlock();
   return answer(statJson(*st));
 }
 
