@@ -200,11 +200,22 @@ Result<Attr> Namespace::lookup(uint64_t parent, std::string_view name) {
   if (!dir.inode.isDir()) return Status::Error(ENOTDIR, "not a directory");
   if (name == ".") return dir;
   if (name == "..") return getattr(parent == kRootIno ? kRootIno : dir.inode.parent);
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kDentries, keys::dentry(parent, name)));
-  if (!value) return noEntry(parent, name);
-  auto entry = DentryRecord::decode(*value);
-  if (!entry) return Status::Error(EIO, "store corrupted: undecodable entry");
-  return getattr(entry->ino);
+  // The entry and its inode are two reads, not one snapshot: a rename that
+  // replaces the name can delete the inode in between. rename(2) promises
+  // the name never vanishes, so read the entry again and follow it.
+  uint64_t previous = 0;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kDentries, keys::dentry(parent, name)));
+    if (!value) return noEntry(parent, name);
+    auto entry = DentryRecord::decode(*value);
+    if (!entry) return Status::Error(EIO, "store corrupted: undecodable entry");
+    auto attr = getattr(entry->ino);
+    if (attr.ok() || attr.status().errnum() != ENOENT) return attr;
+    if (entry->ino == previous)
+      return Status::Error(EIO, "store corrupted: entry '" + std::string(name) + "' names missing inode " + std::to_string(previous));
+    previous = entry->ino;
+  }
+  return Status::Error(EBUSY, "entry '" + std::string(name) + "' keeps changing");
 }
 
 Result<Attr> Namespace::mknod(const Caller& caller, uint64_t parent, std::string_view name, uint32_t mode,

@@ -403,6 +403,30 @@ TEST_F(Concurrency, SeatsClaimedByMoveHaveExactlyKWinners) {
 // precondition, to a private scratch path it then deletes) and deletes its
 // own. The two write disjoint keys, so only locked reads keep them from both
 // succeeding. Invariant: at least one doctor stays on call.
+// rename(2) replaces a name atomically: a lookup racing with renames onto
+// that name finds the old file or the new one, never nothing. (The entry and
+// the inode are two reads; the replaced inode is deleted in between.)
+TEST_F(Concurrency, ALookupRacingWithReplacingRenamesAlwaysFindsTheName) {
+  makeFile(kRootIno, "name", "0");
+  std::atomic<bool> done{false};
+  std::thread replacer([&] {
+    for (int i = 1; i <= 2000; ++i) {
+      makeFile(kRootIno, "tmp", std::to_string(i));
+      ASSERT_TRUE(ns().rename(kRootIno, "tmp", kRootIno, "name", 0).ok());
+    }
+    done = true;
+  });
+  int lookups = 0, failures = 0;
+  std::string firstFailure;
+  while (!done) {
+    auto found = ns().lookup(kRootIno, "name");
+    ++lookups;
+    if (!found.ok() && failures++ == 0) firstFailure = found.status().toString();
+  }
+  replacer.join();
+  EXPECT_EQ(0, failures) << "of " << lookups << " lookups; first: " << firstFailure;
+}
+
 TEST_F(Concurrency, WriteSkewCannotTakeBothDoctorsOffCall) {
   constexpr int kPairs = kThreads / 2;
   constexpr int kRounds = 120;

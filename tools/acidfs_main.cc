@@ -1,17 +1,18 @@
 // acidfs: compare-and-swap on an acidfs mount from the command line (SPEC
 // §5). Every command but fsck is a client of the ioctl interface
 // (include/acidfs/ioctl.h) and of nothing private; fsck works offline on a
-// store, through the core.
+// store, through the core, in acidfs-fsck (tools/fsck_main.cc).
 //
 // Exit status: 0 success; 1 a precondition failed (nothing changed; the
 // conflict report, one JSON object, on stdout); 2 anything else, with one
 // line on stderr.
 #include <string.h>
-#include <sys/stat.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -21,8 +22,6 @@
 #include <vector>
 
 #include "acidfs/ioctl.h"
-#include "core/fsck.h"
-#include "core/store.h"
 #include "tools/mount_client.h"
 
 namespace acidfs::tool {
@@ -85,26 +84,19 @@ int moveOrCopy(const char* op, const std::string& src, const std::string& dst, c
   return 0;
 }
 
-int runFsck(const std::string& storePath, bool repair) {
-  struct stat st;
-  if (::stat((storePath + "/ACIDFS").c_str(), &st) != 0) throw ToolError{storePath + " is not an acidfs store"};
-  auto store = Store::open(storePath);
-  if (!store.ok()) throw ToolError{storePath + ": " + store.status().message()};
-  auto report = fsckStore(**store, repair);
-  if (!report.ok()) throw ToolError{storePath + ": " + report.status().message()};
-  for (const std::string& f : report->findings) std::cout << "finding: " << f << "\n";
-  for (const std::string& r : report->repairs) std::cout << "repaired: " << r << "\n";
-  FsckReport after = *report;
-  if (repair && !report->repairs.empty()) {
-    auto again = fsckStore(**store, false);
-    if (!again.ok()) throw ToolError{storePath + ": " + again.status().message()};
-    after = *again;
-    for (const std::string& f : after.findings) std::cout << "still: " << f << "\n";
-  }
-  std::cout << (after.clean() ? "clean" : std::to_string(after.findings.size()) + " finding(s)") << ": " << after.inodes
-            << " inodes, " << after.entries << " entries, " << after.blobs << " blobs, " << after.pages << " pages, "
-            << after.chunks << " chunks (" << after.chunkBytes << " bytes hashed)\n";
-  return after.clean() ? 0 : kExitConflict;
+// fsck runs in its own program, acidfs-fsck, beside this one: it links the
+// whole core (RocksDB), which would make every other command start slower.
+[[noreturn]] void execFsck(const std::string& storePath, bool repair) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) throw ToolError{std::string("cannot find acidfs-fsck: ") + strerror(errno)};
+  self[n] = '\0';
+  std::string helper = std::filesystem::path(self).parent_path() / "acidfs-fsck";
+  std::vector<const char*> args = {helper.c_str(), storePath.c_str()};
+  if (repair) args.push_back("--repair");
+  args.push_back(nullptr);
+  execv(helper.c_str(), const_cast<char* const*>(args.data()));
+  throw ToolError{helper + ": " + strerror(errno)};
 }
 
 int run(int argc, char** argv) {
@@ -227,7 +219,7 @@ int run(int argc, char** argv) {
                                           "  example: acidfs fsck /var/lib/acidfs/mnt-data --repair");
   fsck->add_option("STORE", fsckStorePath, "the store directory")->required();
   fsck->add_flag("--repair", fsckRepair, "fix reference counts, link counts and dangling entries (not corrupted chunks)");
-  fsck->callback([&] { status = runFsck(fsckStorePath, fsckRepair); });
+  fsck->callback([&] { execFsck(fsckStorePath, fsckRepair); });
 
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

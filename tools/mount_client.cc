@@ -52,9 +52,9 @@ MountClient MountClient::forDirectory(const std::string& dir) {
   int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw ToolError{root + ": " + strerror(errno)};
   MountClient client(root, fd);
-  // Ask: only an acidfs mount answers STATUS.
+  // Ask: only an acidfs mount answers (a stat of its root is the cheapest question).
   try {
-    client.request(ACIDFS_IOC_STATUS, "");
+    client.request(ACIDFS_IOC_STAT, R"({"path":"/"})");
   } catch (const ToolError&) {
     throw ToolError{dir + " is not inside an acidfs mount"};
   }
