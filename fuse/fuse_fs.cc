@@ -8,7 +8,7 @@ namespace acidfs {
 
 FuseFs::FuseFs(Store& s, FuseOptions o)
     : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes), accessTimes(s.ns()) {
-  store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isOpen(ino); });
+  store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isKnown(ino); });
   committer_ = std::thread([this] { committerLoop(); });
 }
 
@@ -91,6 +91,15 @@ void FuseFs::invalidateEntry(uint64_t parent, std::string_view name) {
   if (rc != 0 && rc != -ENOENT)
     ACIDFS_LOG(kWarning, "invalidating entry '%.*s' of %llu: %s", static_cast<int>(name.size()), name.data(),
                static_cast<unsigned long long>(parent), strerror(-rc));
+}
+
+void FuseFs::notifyDeleted(uint64_t parent, uint64_t child, std::string_view name) {
+  if (!session_) return;
+  int rc = fuse_lowlevel_notify_delete(session_, parent, child, name.data(), name.size());
+  if (rc == -ENOENT) return invalidateEntry(parent, name);  // the kernel had it under another inode, or not at all
+  if (rc != 0)
+    ACIDFS_LOG(kWarning, "telling the kernel '%.*s' of %llu was deleted: %s", static_cast<int>(name.size()),
+               name.data(), static_cast<unsigned long long>(parent), strerror(-rc));
 }
 
 void FuseFs::invalidateInode(uint64_t ino, bool data) {

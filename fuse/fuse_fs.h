@@ -91,6 +91,9 @@ class FuseFs {
   // for changes that did not come through the kernel (the ioctl door).
   void invalidateEntry(uint64_t parent, std::string_view name);
   void invalidateInode(uint64_t ino, bool data);
+  // `name` in `parent` named `child`, which has no link left: the kernel
+  // drops the name and, once unused, forgets the inode (and we free it).
+  void notifyDeleted(uint64_t parent, uint64_t child, std::string_view name);
   // Set once the session exists, before the loop runs; used for notifications.
   void setSession(fuse_session* session) { session_ = session; }
 

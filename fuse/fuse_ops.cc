@@ -169,7 +169,21 @@ void opDestroy(void* userdata) {
 void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   FuseFs& fs = fsOf(req);
   auto attr = fs.store.ns().lookup(parent, name);
-  if (!attr.ok() && attr.status().errnum() == ENOENT) {
+  // The kernel's reference keeps an unlinked inode alive (InodeTable::isKnown)
+  // only once it is counted: if a rename or unlink deleted the inode between
+  // our read and the count, look again.
+  for (int attempt = 1; attr.ok(); ++attempt) {
+    fs.inodes.lookedUp(attr->ino);
+    if (attempt == 8 || fs.store.ns().getattr(attr->ino).ok()) break;
+    fs.inodes.forget(attr->ino, 1);
+    attr = fs.store.ns().lookup(parent, name);
+  }
+  if (attr.ok()) {
+    fuse_entry_param e = entryOf(fs, *attr);
+    if (fuse_reply_entry(req, &e) != 0) fs.inodes.forget(attr->ino, 1);  // the kernel did not take it
+    return;
+  }
+  if (attr.status().errnum() == ENOENT) {
     // A negative entry: the kernel may remember the absence as long as a name.
     fuse_entry_param e;
     memset(&e, 0, sizeof e);

@@ -36,10 +36,10 @@ bool InodeTable::closed(uint64_t ino) {
   return dropIfUnused(ino, it->second);
 }
 
-bool InodeTable::isOpen(uint64_t ino) {
+bool InodeTable::isKnown(uint64_t ino) {
   MutexLock lock(mutex_);
   auto it = refs_.find(ino);
-  return it != refs_.end() && it->second.opens > 0;
+  return it != refs_.end() && (it->second.opens > 0 || it->second.lookups > 0);
 }
 
 }  // namespace acidfs

@@ -17,10 +17,13 @@ class InodeTable {
   bool forget(uint64_t ino, uint64_t count);
   void opened(uint64_t ino);
   bool closed(uint64_t ino);  // true when unreferenced now
-  // Open (files and directories): an unlinked inode must outlive its opens.
-  // A kernel lookup reference alone does not keep it: with no name and no
-  // open descriptor, nothing can reach it any more.
-  bool isOpen(uint64_t ino);
+  // Known to the kernel (looked up and not forgotten, or open): an unlinked
+  // inode must outlive that. A lookup reference alone is enough to reach it:
+  // a path walk that found the name just before a rename replaced it goes on
+  // to OPEN the old inode, which must still be there (as on any local
+  // filesystem). The kernel forgets an inode with no links soon after its
+  // last use, and the orphan is freed then.
+  bool isKnown(uint64_t ino);
 
  private:
   struct Refs {

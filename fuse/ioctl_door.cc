@@ -1,6 +1,7 @@
 #include "fuse/ioctl_door.h"
 
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "acidfs/ioctl.h"
 #include "core/cas_ops.h"
@@ -142,14 +143,18 @@ Status commitPendingWrites(FuseFs& fs, const std::string& path) {
 
 // Forgets what the kernel caches about `path`: its dentry (it may now name
 // another inode, or none), and the attributes of its directory (mtime).
-void invalidatePath(FuseFs& fs, const std::string& path) {
+// `gone`, when not 0, is the inode the path named before and that has no
+// link left: the kernel is told it was deleted, so that it lets go of it and
+// the orphan is freed (InodeTable::isKnown).
+void invalidatePath(FuseFs& fs, const std::string& path, uint64_t gone = 0) {
   uint64_t dir = kRootIno;
   size_t start = 1;
   while (true) {
     const size_t slash = path.find('/', start);
     const std::string_view name = std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (slash == std::string::npos) {
-      fs.invalidateEntry(dir, name);
+      if (gone) fs.notifyDeleted(dir, gone, name);
+      else fs.invalidateEntry(dir, name);
       fs.invalidateInode(dir, /*data=*/false);
       return;
     }
@@ -181,9 +186,20 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
     }
   }
   std::unique_lock<std::shared_mutex> behind(fs.behindKernelMutex);
+  std::unordered_map<std::string, uint64_t> before;  // what each path named
+  for (const TransactOp& op : ops)
+    for (const std::string* path : {&op.sourcePath, &op.destPath})
+      if (!path->empty() && !before.count(*path)) before[*path] = inodeAt(fs, *path);
   auto touched = fs.store.cas().transact(caller, ops);
   if (!touched.ok()) return failure(touched.status());
-  for (const std::string& path : *touched) invalidatePath(fs, path);
+  for (const std::string& path : *touched) {
+    uint64_t gone = 0;
+    if (auto it = before.find(path); it != before.end() && it->second) {
+      auto now = fs.store.ns().getattr(it->second);
+      if (!now.ok() || now->inode.nlink == 0) gone = it->second;
+    }
+    invalidatePath(fs, path, gone);
+  }
   behind.unlock();
   return answer(json{{"applied", ops.size()}});
 }

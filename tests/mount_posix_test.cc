@@ -15,8 +15,10 @@
 #include <sys/xattr.h>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "tests/mount_fixture.h"
 
@@ -569,6 +571,36 @@ TEST_F(MountPosix, CachedPagesFollowWritesAfterAStat) {
   std::string expected(8192, 'a');
   expected.replace(4096, 4, "bbbb");
   EXPECT_EQ(expected, readOr(path("f")));
+}
+
+// The atomic replace of a file by rename(2), with readers opening it all
+// the while: each open finds the old file or the new one, never nothing —
+// also when the kernel looked the old one up just before the rename, and
+// opens it just after (it must outlive the rename until the kernel lets go).
+TEST_F(MountPosix, OpensRacingWithAReplacingRenameNeverFail) {
+  ASSERT_EQ("OK", writeFile(path("config"), "version 0"));
+  std::atomic<bool> done{false};
+  std::thread replacer([&] {
+    for (int i = 1; i <= 1500; ++i) {
+      ASSERT_EQ("OK", writeFile(path("config.new"), "version " + std::to_string(i)));
+      ASSERT_EQ(0, rename(path("config.new").c_str(), path("config").c_str())) << strerror(errno);
+    }
+    done = true;
+  });
+  int opens = 0, failures = 0, firstErrno = 0;
+  while (!done) {
+    int fd = open(path("config").c_str(), O_RDONLY);
+    ++opens;
+    if (fd < 0) {
+      if (failures++ == 0) firstErrno = errno;
+      continue;
+    }
+    char buf[64];
+    EXPECT_GT(read(fd, buf, sizeof buf), 0);
+    close(fd);
+  }
+  replacer.join();
+  EXPECT_EQ(0, failures) << "of " << opens << " opens; first: " << strerror(firstErrno);
 }
 
 TEST_F(MountPosix, WriteMovesMtimeAndCtimeForward) {
