@@ -111,8 +111,9 @@ struct Checker {
         if (want > 0) {
           InodeRecord fixed = inode;
           fixed.nlink = want;
+          const std::string key = keys::ino(ino);  // (a lambda may not capture a structured binding)
           fix("set the link count of inode " + std::to_string(ino) + " to " + std::to_string(want),
-              [=](Txn& txn) { return txn.put(Column::kInodes, keys::ino(ino), fixed.encode()); });
+              [=](Txn& txn) { return txn.put(Column::kInodes, key, fixed.encode()); });
         }
       }
       if (!orphan && state.links == 0 && ino != kRootIno) find("inode " + std::to_string(ino) + ": no entry names it");
