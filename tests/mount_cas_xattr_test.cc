@@ -157,9 +157,7 @@ TEST_F(MountCasXattr, ConcurrentShellProcessesDecrementingByCasEndAtTheExactTota
       "    rm -f .next.$1; "
       "  done; "
       "done";
-  CommandResult r = sh("for w in 1 2 3 4; do (sh -c '" + worker + "' worker $w || touch failed.$w) & done; wait; "
-                       "! ls failed.* 2>/dev/null",
-                       300, mountpoint());
+  CommandResult r = shConcurrently(4, worker);
   ASSERT_TRUE(r.ok()) << r;
   EXPECT_EQ("60\n", readOr(path("balance")));
 }

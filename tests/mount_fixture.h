@@ -534,6 +534,14 @@ class MountTest : public ::testing::Test {
     return runShell(command, cwd.empty() ? mnt_ : cwd, timeoutSeconds);
   }
 
+  // `workers` concurrent processes `sh -c script worker N` (N = 1..workers)
+  // in the mount; fails, with their output, if any of them exits non-zero.
+  CommandResult shConcurrently(int workers, const std::string& script, double timeoutSeconds = 300) {
+    return sh("for w in $(seq " + std::to_string(workers) + "); do (sh -c '" + script +
+                  "' worker $w || touch failed.$w) & done; wait; ! ls failed.* 2>/dev/null",
+              timeoutSeconds);
+  }
+
   // The last `maxBytes` of the daemon's log.
   std::string daemonLog(size_t maxBytes = 1 << 20) const {
     std::ifstream in(log_);

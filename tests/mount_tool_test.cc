@@ -177,9 +177,7 @@ TEST_F(MountTool, ConcurrentCasProcessesEndAtTheExactTotal) {
       "for i in $(seq 25); do while :; do b=$(" + t + " blob-id balance) || exit 3; v=$(cat balance); "
       "echo -n $((v - 1)) | " + t + " cas balance --expect $b >/dev/null; rc=$?; "
       "[ $rc = 0 ] && break; [ $rc = 1 ] || exit 4; done; done";
-  CommandResult r = sh("for w in 1 2 3 4; do (sh -c '" + worker + "' || touch failed.$w) & done; wait; "
-                       "! ls failed.* 2>/dev/null",
-                       600, mountpoint());
+  CommandResult r = shConcurrently(4, worker, 600);
   ASSERT_TRUE(r.ok()) << r;
   EXPECT_EQ("0", readOr(path("balance")));
 }
@@ -192,7 +190,7 @@ TEST_F(MountTool, MoreClaimantsThanSeatsGivesExactlyAsManyWinners) {
   const std::string claimant =
       "for s in 1 2 3 4 5; do echo -n $1 | " + t + " cas seats/$s --absent >/dev/null 2>&1 && "
       "{ echo won >> winners.$1; exit 0; }; done; exit 0";
-  CommandResult r = sh("for c in $(seq 12); do sh -c '" + claimant + "' claim $c & done; wait", 300, mountpoint());
+  CommandResult r = shConcurrently(12, claimant);
   ASSERT_TRUE(r.ok()) << r;
   CommandResult winners = sh("ls winners.* | wc -l", 60, mountpoint());
   EXPECT_EQ("5\n", winners.out);
