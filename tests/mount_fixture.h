@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -527,6 +528,34 @@ class MountTest : public ::testing::Test {
     clearDeadMount();
     if (isMountPoint(mnt_)) return ::testing::AssertionFailure() << "the dead mount at " << mnt_ << " stays";
     return ::testing::AssertionSuccess();
+  }
+
+  // stat(2) of a path, or a failure naming the errno.
+  struct stat statOf(const std::string& p) {
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    EXPECT_EQ(0, stat(p.c_str(), &st)) << p << ": " << strerror(errno);
+    return st;
+  }
+  struct stat lstatOf(const std::string& p) {
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    EXPECT_EQ(0, lstat(p.c_str(), &st)) << p << ": " << strerror(errno);
+    return st;
+  }
+  std::vector<std::string> listDir(const std::string& p) {
+    std::vector<std::string> names;
+    DIR* dir = opendir(p.c_str());
+    EXPECT_NE(nullptr, dir) << p << ": " << strerror(errno);
+    if (!dir) return names;
+    errno = 0;
+    while (dirent* e = readdir(dir)) {
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
+    }
+    EXPECT_EQ(0, errno) << "readdir " << p << ": " << strerror(errno);
+    closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
   }
 
   // `/bin/sh -c command` with the mount (or `cwd`) as working directory.

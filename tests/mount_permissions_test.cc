@@ -77,22 +77,6 @@ class MountPermissions : public MountTest {
     return joined;
   }
 
-  struct stat statOf(const std::string& p) {
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    EXPECT_EQ(0, lstat(p.c_str(), &st)) << p << ": " << strerror(errno);
-    return st;
-  }
-  std::vector<std::string> listDir(const std::string& p) {
-    std::vector<std::string> names;
-    if (DIR* dir = opendir(p.c_str())) {
-      while (dirent* e = readdir(dir))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
-      closedir(dir);
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-  }
   // A directory made by root with exactly `mode` (umask aside).
   void makeDir(const std::string& rel, mode_t mode, uid_t uid = 0, gid_t gid = 0) {
     ASSERT_EQ(0, mkdir(path(rel).c_str(), 0700)) << strerror(errno);
@@ -135,7 +119,7 @@ TEST_F(MountPermissions, NonRootCannotReadARootFileOfMode0600) {
   // Root: nothing changed.
   EXPECT_EQ("top secret", readOr(secret));
   EXPECT_EQ("look, don't touch", readOr(ro));
-  EXPECT_EQ(0600u, statOf(secret).st_mode & 07777);
+  EXPECT_EQ(0600u, lstatOf(secret).st_mode & 07777);
   EXPECT_EQ("ENODATA", errnoAfter(getxattr(ro.c_str(), "user.x", nullptr, 0)));
 }
 
@@ -153,7 +137,7 @@ TEST_F(MountPermissions, NonRootCannotWriteIntoA0755RootDirectory) {
   EXPECT_EQ("OK", as(kAlice, [&] { return outcome(open((d + "/f").c_str(), O_WRONLY)); }));
   EXPECT_EQ((std::vector<std::string>{"f"}), listDir(d)) << "the directory changed";
   EXPECT_EQ("root's file", readOr(d + "/f"));
-  EXPECT_EQ(0u, statOf(d + "/f").st_uid);
+  EXPECT_EQ(0u, lstatOf(d + "/f").st_uid);
 }
 
 TEST_F(MountPermissions, StickyDirectoryLetsUsersCreateButNotRemoveOthersFiles) {
@@ -164,8 +148,8 @@ TEST_F(MountPermissions, StickyDirectoryLetsUsersCreateButNotRemoveOthersFiles) 
               return r == "OK" ? 0 : EIO;
             }));
   EXPECT_EQ("OK", as(kBob, [&] { return writeFile(tmp + "/bob", "bob's") == "OK" ? 0 : EIO; }));
-  ASSERT_EQ(kAlice.uid, statOf(tmp + "/alice").st_uid);
-  ASSERT_EQ(kBob.uid, statOf(tmp + "/bob").st_uid);
+  ASSERT_EQ(kAlice.uid, lstatOf(tmp + "/alice").st_uid);
+  ASSERT_EQ(kBob.uid, lstatOf(tmp + "/bob").st_uid);
 
   EXPECT_EQ("EPERM", as(kBob, [&] { return outcome(unlink((tmp + "/alice").c_str())); }));
   EXPECT_EQ("EPERM", as(kBob, [&] { return outcome(rename((tmp + "/alice").c_str(), (tmp + "/stolen").c_str())); }));
@@ -175,7 +159,7 @@ TEST_F(MountPermissions, StickyDirectoryLetsUsersCreateButNotRemoveOthersFiles) 
   EXPECT_EQ((std::vector<std::string>{"alice", "bob"}), listDir(tmp));
   EXPECT_EQ("alice's", readOr(tmp + "/alice"));
   EXPECT_EQ("bob's", readOr(tmp + "/bob"));
-  EXPECT_EQ(kAlice.uid, statOf(tmp + "/alice").st_uid);
+  EXPECT_EQ(kAlice.uid, lstatOf(tmp + "/alice").st_uid);
 
   // Their own files they may rename and delete.
   EXPECT_EQ("OK", as(kBob, [&] { return outcome(rename((tmp + "/bob").c_str(), (tmp + "/bob2").c_str())); }));
@@ -188,7 +172,7 @@ TEST_F(MountPermissions, ChmodOfSomeoneElsesFileIsEpermTheirOwnWorks) {
   makeDir("pub", 0777);
   const std::string f = path("pub/alices");
   EXPECT_EQ("OK", as(kAlice, [&] { return writeFile(f, "mine") == "OK" ? 0 : EIO; }));
-  ASSERT_EQ(0644u, statOf(f).st_mode & 07777);
+  ASSERT_EQ(0644u, lstatOf(f).st_mode & 07777);
 
   EXPECT_EQ("EPERM", as(kBob, [&] { return outcome(chmod(f.c_str(), 0666)); }));
   EXPECT_EQ("EPERM", as(kBob, [&] { return outcome(chown(f.c_str(), kBob.uid, kBob.gid)); }));
@@ -196,7 +180,7 @@ TEST_F(MountPermissions, ChmodOfSomeoneElsesFileIsEpermTheirOwnWorks) {
   EXPECT_EQ("EPERM", as(kBob, [&] { return outcome(utimensat(AT_FDCWD, f.c_str(), times, 0)); }));
   EXPECT_EQ("EACCES", as(kBob, [&] { return outcome(utimensat(AT_FDCWD, f.c_str(), nullptr, 0)); }))
       << "setting the times to now needs write permission";
-  struct stat st = statOf(f);
+  struct stat st = lstatOf(f);
   EXPECT_EQ(0644u, st.st_mode & 07777) << "nothing changed";
   EXPECT_EQ(kAlice.uid, st.st_uid);
   EXPECT_NE(1000, st.st_mtim.tv_sec);
@@ -207,7 +191,7 @@ TEST_F(MountPermissions, ChmodOfSomeoneElsesFileIsEpermTheirOwnWorks) {
       << "a user cannot give a file away";
   EXPECT_EQ("EPERM", as(kAlice, [&] { return outcome(chown(f.c_str(), -1, 4300)); }))
       << "nor hand it to a group she is not in";
-  st = statOf(f);
+  st = lstatOf(f);
   EXPECT_EQ(0600u, st.st_mode & 07777);
   EXPECT_EQ(1000, st.st_mtim.tv_sec);
   EXPECT_EQ(kAlice.uid, st.st_uid);
@@ -222,7 +206,7 @@ TEST_F(MountPermissions, WriteByAnotherUserClearsSetuid) {
               int fd = open(f.c_str(), O_WRONLY | O_APPEND);
               return fd >= 0 && write(fd, "# changed\n", 10) == 10 && close(fd) == 0 ? 0 : errno;
             }));
-  const mode_t mode = statOf(f).st_mode & 07777;
+  const mode_t mode = lstatOf(f).st_mode & 07777;
   EXPECT_EQ(0u, mode & S_ISUID) << "setuid survived a write by another user: " << std::oct << mode;
   EXPECT_EQ(0u, mode & S_ISGID) << "setgid (with group exec) survived: " << std::oct << mode;
   EXPECT_EQ("#!/bin/sh\n# changed\n", readOr(f));
@@ -264,7 +248,7 @@ TEST_F(MountPermissions, UserCreatesInASetgidDirectoryWithItsGroup) {
   const std::string team = path("team");
   EXPECT_EQ("OK", as(kAlice, [&] { return writeFile(team + "/report", "x") == "OK" ? 0 : EIO; }));
   EXPECT_EQ("OK", as(kAlice, [&] { return outcome(mkdir((team + "/sub").c_str(), 0755)); }));
-  struct stat report = statOf(team + "/report"), sub = statOf(team + "/sub");
+  struct stat report = lstatOf(team + "/report"), sub = lstatOf(team + "/sub");
   EXPECT_EQ(kAlice.uid, report.st_uid);
   EXPECT_EQ(4300u, report.st_gid);
   EXPECT_EQ(4300u, sub.st_gid);

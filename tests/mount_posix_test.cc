@@ -29,33 +29,6 @@ constexpr size_t kMiB = 1 << 20;
 
 class MountPosix : public MountTest {
  protected:
-  // stat(2) of a path, or a failure naming the errno.
-  struct stat statOf(const std::string& p) {
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    EXPECT_EQ(0, stat(p.c_str(), &st)) << p << ": " << strerror(errno);
-    return st;
-  }
-  struct stat lstatOf(const std::string& p) {
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    EXPECT_EQ(0, lstat(p.c_str(), &st)) << p << ": " << strerror(errno);
-    return st;
-  }
-  std::vector<std::string> listDir(const std::string& p) {
-    std::vector<std::string> names;
-    DIR* dir = opendir(p.c_str());
-    EXPECT_NE(nullptr, dir) << p << ": " << strerror(errno);
-    if (!dir) return names;
-    errno = 0;
-    while (dirent* e = readdir(dir)) {
-      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
-    }
-    EXPECT_EQ(0, errno) << "readdir " << p << ": " << strerror(errno);
-    closedir(dir);
-    std::sort(names.begin(), names.end());
-    return names;
-  }
   std::string xattrOf(const std::string& p, const char* name) {
     char buf[65536];
     ssize_t n = getxattr(p.c_str(), name, buf, sizeof buf);
