@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -55,6 +56,16 @@ class Readiness {
   int fd_;
 };
 
+// fuse_opt splits option lists at commas; a backslash escapes one.
+std::string escapeFuseOptionValue(const std::string& value) {
+  std::string escaped;
+  for (char c : value) {
+    if (c == ',' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
+}
+
 int serve(const std::string& storePath, const std::string& mountpoint, const MountOptions& mount, Readiness& readiness) {
   StoreOptions storeOptions;
   storeOptions.durability = mount.sync ? Durability::kSync : Durability::kDefault;
@@ -77,7 +88,9 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   int status = kExitFailure;
   {
     FuseFs fs(*store.value(), fuseOptions);
-    std::string optionList = "default_permissions,fsname=acidfs,subtype=acidfs";
+    // The source column of /proc/mounts (df, findmnt) names the store; the
+    // type reads fuse.acidfsd, as the fstab entry that mounts it.
+    std::string optionList = "default_permissions,fsname=" + escapeFuseOptionValue(storePath) + ",subtype=acidfsd";
     for (const std::string& o : mount.fuseOptions) optionList += "," + o;
     std::vector<std::string> argvStrings = {"acidfsd", "-o", optionList};
     std::vector<char*> argv;
@@ -107,6 +120,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
     fuse_loop_cfg_set_max_threads(loop, 16);
     int loopStatus = fuse_session_loop_mt(se, loop);
     fuse_loop_cfg_destroy(loop);
+    sd_notify(0, "STOPPING=1");
     probe.join();
     Status committed = fs.commitAll();
     if (!committed.ok()) ACIDFS_LOG(kError, "committing pending writes failed: %s", committed.toString().c_str());
@@ -114,7 +128,11 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
     fuse_opt_free_args(&args);
-    status = (loopStatus == 0 && committed.ok()) ? 0 : kExitFailure;
+    // libfuse's signal handler leaves the signal's number as the loop's
+    // result; a stop by SIGTERM/SIGINT/SIGHUP is a clean one (SPEC §1: exit 0).
+    const bool stoppedCleanly = loopStatus == 0 || loopStatus == SIGTERM || loopStatus == SIGINT || loopStatus == SIGHUP;
+    if (!stoppedCleanly) ACIDFS_LOG(kError, "the request loop ended with %d", loopStatus);
+    status = (stoppedCleanly && committed.ok()) ? 0 : kExitFailure;
     ACIDFS_LOG(kInfo, "unmounted %s", mountpoint.c_str());
   }
   return status;
@@ -134,7 +152,7 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (tells systemd READY=1 once mounted)");
   app.add_option("-o", optionLists,
                  "mount options, comma-separated: allow_other, sync, commit_interval=SECS (default 5), debug, "
-                 "attr_timeout=SECS and entry_timeout=SECS (default 1), max_write=BYTES (default 1048576), "
+                 "attr_timeout=SECS and entry_timeout=SECS (default 60), max_write=BYTES (default 1048576), "
                  "readdirplus=yes|no (default yes), noatime, and libfuse options")
       ->allow_extra_args(false);
   try {

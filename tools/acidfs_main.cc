@@ -84,14 +84,24 @@ int moveOrCopy(const char* op, const std::string& src, const std::string& dst, c
   return 0;
 }
 
-// fsck runs in its own program, acidfs-fsck, beside this one: it links the
-// whole core (RocksDB), which would make every other command start slower.
-[[noreturn]] void execFsck(const std::string& storePath, bool repair) {
+// fsck runs in its own program, acidfs-fsck: it links the whole core
+// (RocksDB), which would make every other command start slower. It sits
+// beside this binary in a build tree, and in ../libexec/acidfs/ once
+// installed (the Debian package puts it in /usr/libexec/acidfs/).
+std::string findFsckHelper() {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) throw ToolError{std::string("cannot find acidfs-fsck: ") + strerror(errno)};
   self[n] = '\0';
-  std::string helper = std::filesystem::path(self).parent_path() / "acidfs-fsck";
+  std::filesystem::path dir = std::filesystem::path(self).parent_path();
+  std::filesystem::path installed = dir.parent_path() / "libexec" / "acidfs" / "acidfs-fsck";
+  for (const auto& candidate : {dir / "acidfs-fsck", installed})
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  throw ToolError{"cannot find acidfs-fsck beside " + dir.string() + " or at " + installed.string()};
+}
+
+[[noreturn]] void execFsck(const std::string& storePath, bool repair) {
+  std::string helper = findFsckHelper();
   std::vector<const char*> args = {helper.c_str(), storePath.c_str()};
   if (repair) args.push_back("--repair");
   args.push_back(nullptr);
@@ -104,7 +114,7 @@ int run(int argc, char** argv) {
                "Exit status: 0 done; 1 a precondition failed (nothing changed, the conflict report on stdout);\n"
                "2 any other error (one line on stderr)."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("acidfs 0.1.0 (ioctl interface v") + std::to_string(ACIDFS_IOCTL_VERSION) + ")");
+  app.set_version_flag("--version", std::string("acidfs ") + ACIDFS_VERSION + " (ioctl interface v" + std::to_string(ACIDFS_IOCTL_VERSION) + ")");
   int status = 0;
 
   // stat

@@ -49,6 +49,7 @@ int runFsck(const std::string& storePath, bool repair) {
 int main(int argc, char** argv) {
   CLI::App app{"acidfs-fsck: check a store no daemon has open (run as `acidfs fsck`).\n"
                "  example: acidfs fsck /var/lib/acidfs/mnt-data --repair"};
+  app.set_version_flag("--version", std::string("acidfs-fsck ") + ACIDFS_VERSION);
   std::string store;
   bool repair = false;
   app.add_option("STORE", store, "the store directory")->required();
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     return acidfs::runFsck(store, repair);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "acidfs fsck: " << e.what() << "\n";
