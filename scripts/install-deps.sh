@@ -9,7 +9,7 @@ packages=(
   librocksdb-dev libxxhash-dev libcli11-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libsystemd-dev
   attr python3 clang bindfs
-  file lintian systemd man-db groff-base  # packaging: CPack's shlibdeps, lintian, systemd-analyze, man -l
+  file lintian systemd man-db groff-base strace  # packaging: CPack's shlibdeps, lintian, systemd-analyze, man -l, the syscall check
 )
 missing=()
 for p in "${packages[@]}"; do
