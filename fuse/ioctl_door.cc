@@ -170,6 +170,8 @@ void invalidatePath(FuseFs& fs, const std::string& path, uint64_t gone = 0) {
 IoctlAnswer runStat(FuseFs& fs, const Caller& caller, const json& request) {
   onlyKeys(request, {"path"}, "stat");
   const std::string path = pathField(request, "stat");
+  Status committed = commitPendingWrites(fs, path);  // the blobId names what a read returns now
+  if (!committed.ok()) return failure(committed);
   std::shared_lock<std::shared_mutex> seen(fs.behindKernelMutex);
   auto st = fs.store.cas().stat(caller, path);
   if (!st.ok()) return failure(st.status());

@@ -94,6 +94,36 @@ TEST_F(MountTool, MvCpRmAndCasDoTheirJobAndTheKernelSeesItAtOnce) {
   EXPECT_EQ("c\nnew\n", ls.out);
 }
 
+// SPEC §4.2: a blobId names what a read() returns now. Writes still pending
+// on an open descriptor are part of it (found by the man page review: the
+// xattr committed them first, `acidfs blob-id` and `stat` did not).
+TEST_F(MountTool, BlobIdIncludesWritesPendingOnAnOpenDescriptor) {
+  ASSERT_EQ("OK", writeFile(path("same"), "second version"));
+  ASSERT_EQ("OK", writeFile(path("f"), "first version"));
+  const std::string first = blobOf("f");
+  Fd fd(open(path("f").c_str(), O_WRONLY | O_TRUNC));
+  ASSERT_TRUE(fd.ok());
+  const std::string second = "second version";
+  ASSERT_EQ(static_cast<ssize_t>(second.size()), write(fd.get(), second.data(), second.size()));
+  const std::string pending = blobOf("f");  // the descriptor is still open
+  EXPECT_NE(first, pending) << "blob-id ignored the pending write";
+  EXPECT_EQ(blobOf("same"), pending) << "the same content must have the same blobId";
+  CommandResult st = tool("stat f");
+  ASSERT_EQ(0, st.exitStatus) << st;
+  EXPECT_EQ(pending, json::parse(st.out)["blobId"]);
+  EXPECT_EQ(static_cast<int>(second.size()), json::parse(st.out)["size"]);
+}
+
+// A file the tool creates gets 0666 less the caller's umask, as open(O_CREAT) would.
+TEST_F(MountTool, CasAbsentCreatesWithTheCallersUmask) {
+  CommandResult r = sh("umask 027 && printf x | '" + std::string(ACIDFS_TOOL_PATH) + "' cas new --absent", 60, mountpoint());
+  ASSERT_EQ(0, r.exitStatus) << r;
+  EXPECT_EQ(S_IFREG | 0640, statOf(path("new")).st_mode);
+  r = sh("umask 0 && printf y | '" + std::string(ACIDFS_TOOL_PATH) + "' cas open --absent", 60, mountpoint());
+  ASSERT_EQ(0, r.exitStatus) << r;
+  EXPECT_EQ(S_IFREG | 0666, statOf(path("open")).st_mode);
+}
+
 TEST_F(MountTool, EveryConflictCodeExitsOneAndChangesNothing) {
   ASSERT_EQ("OK", writeFile(path("a"), "A"));
   ASSERT_EQ("OK", writeFile(path("b"), "B"));

@@ -8,6 +8,7 @@
 // line on stderr.
 #include <string.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -109,6 +110,12 @@ std::string findFsckHelper() {
   throw ToolError{helper + ": " + strerror(errno)};
 }
 
+mode_t currentUmask() {
+  const mode_t mask = umask(0);  // the only way to read it (Linux 4.7+ also shows it in /proc/self/status)
+  umask(mask);
+  return mask;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"acidfs: compare-and-swap on an acidfs mount.\n"
                "Exit status: 0 done; 1 a precondition failed (nothing changed, the conflict report on stdout);\n"
@@ -194,6 +201,7 @@ int run(int argc, char** argv) {
     json put = check(mount.request(ACIDFS_IOC_PUT, content));
     json commit{{"path", path}, {"blobId", put["blobId"]}};
     commit["basis"] = casAbsent ? json(nullptr) : json(casExpect);
+    commit["mode"] = 0666 & ~currentUmask();  // a new file: as a shell's `>` would make it
     check(mount.request(ACIDFS_IOC_COMMIT, commit.dump()));
   });
 
