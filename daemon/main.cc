@@ -6,6 +6,7 @@
 // once mounted. SIGTERM/SIGINT or `fusermount3 -u`: commit what is pending,
 // unmount, exit 0.
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -66,7 +67,23 @@ std::string escapeFuseOptionValue(const std::string& value) {
   return escaped;
 }
 
+// The stop signals are handled by libfuse (fuse_set_signal_handlers): its
+// handler marks the session exited, and the thread it interrupts wakes the
+// request loop. Delivered to any other thread (RocksDB's, ours), the loop
+// would sleep on until the next request came. So they are blocked from the
+// start, inherited blocked by every thread made before the loop, and
+// unblocked only for the loop's threads (found by tests/packaging: under
+// strace, a SIGTERM sometimes left the daemon running).
+sigset_t stopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  return set;
+}
+
 int serve(const std::string& storePath, const std::string& mountpoint, const MountOptions& mount, Readiness& readiness) {
+  const sigset_t stops = stopSignals();
+  pthread_sigmask(SIG_BLOCK, &stops, nullptr);
   StoreOptions storeOptions;
   storeOptions.durability = mount.sync ? Durability::kSync : Durability::kDefault;
   storeOptions.commitIntervalSeconds = mount.commitIntervalSeconds;
@@ -118,7 +135,9 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
     });
     fuse_loop_config* loop = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(loop, 16);
+    pthread_sigmask(SIG_UNBLOCK, &stops, nullptr);  // the loop's workers are made from here on
     int loopStatus = fuse_session_loop_mt(se, loop);
+    pthread_sigmask(SIG_BLOCK, &stops, nullptr);
     fuse_loop_cfg_destroy(loop);
     sd_notify(0, "STOPPING=1");
     probe.join();

@@ -79,7 +79,10 @@ def main_pid():
 def stop(sig):
     """Sends `sig` to the daemon and waits for the process we started."""
     os.kill(main_pid(), sig)
-    return daemon.wait(timeout=120)
+    try:
+        return daemon.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        fail(f"acidfsd did not exit within 120 s of signal {sig}")
 
 
 def run_exec_lines(key):
