@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -57,16 +58,6 @@ class Readiness {
   int fd_;
 };
 
-// fuse_opt splits option lists at commas; a backslash escapes one.
-std::string escapeFuseOptionValue(const std::string& value) {
-  std::string escaped;
-  for (char c : value) {
-    if (c == ',' || c == '\\') escaped += '\\';
-    escaped += c;
-  }
-  return escaped;
-}
-
 // The stop signals are handled by libfuse (fuse_set_signal_handlers): its
 // handler marks the session exited, and the thread it interrupts wakes the
 // request loop. Delivered to any other thread (RocksDB's, ours), the loop
@@ -107,8 +98,14 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
     FuseFs fs(*store.value(), fuseOptions);
     // The source column of /proc/mounts (df, findmnt) names the store; the
     // type reads fuse.acidfsd, as the fstab entry that mounts it.
-    std::string optionList = "default_permissions,fsname=" + escapeFuseOptionValue(storePath) + ",subtype=acidfsd";
-    for (const std::string& o : mount.fuseOptions) optionList += "," + o;
+    // fsname is escaped: a store path may hold commas.
+    char* joined = nullptr;
+    fuse_opt_add_opt(&joined, "default_permissions");
+    fuse_opt_add_opt_escaped(&joined, ("fsname=" + storePath).c_str());
+    fuse_opt_add_opt(&joined, "subtype=acidfsd");
+    for (const std::string& o : mount.fuseOptions) fuse_opt_add_opt(&joined, o.c_str());
+    const std::string optionList = joined;
+    free(joined);
     std::vector<std::string> argvStrings = {"acidfsd", "-o", optionList};
     std::vector<char*> argv;
     for (auto& s : argvStrings) argv.push_back(s.data());

@@ -47,3 +47,6 @@ with_package_installed() {
 # Waits until the daemon that had STORE open has closed it: acidfsd holds an
 # exclusive flock on STORE/LOCK until its store is closed (core/store.cc).
 wait_store_closed() { flock "$1/LOCK" true; }
+
+# For the scripts that with_package_installed runs in a new bash.
+export -f fail pass wait_store_closed

@@ -40,7 +40,7 @@ pass "teardown: unmounted, store closed, fsck clean"
 
 # The work is in the store: mount it again and check.
 "$root/usr/bin/acidfsd" "$store" "$mnt"
-at_exit "umount '$mnt' 2>/dev/null; flock '$store/LOCK' true"
+at_exit "umount '$mnt' 2>/dev/null; wait_store_closed '$store'"
 (cd "$mnt/src" && sha256sum -c --quiet sums) || fail "the job's tarball changed across unmount"
 diff -r "$(dirname "$readme")/include" "$mnt/src/include" || fail "the job's copy differs"
 umount "$mnt"

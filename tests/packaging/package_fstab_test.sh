@@ -20,12 +20,11 @@ echo "fstab entry: $(cat "$work/fstab")"
 
 with_package_installed bash -euo pipefail -c '
   work=$1 store=$2 mnt=$3
-  fail() { echo "FAIL: $*" >&2; exit 1; }
   # SPEC section 1: a STORE that does not exist yet is created.
   mount --fstab "$work/fstab" "$mnt" || fail "mount --fstab exited $?"
   findmnt -n -o FSTYPE,SOURCE "$mnt" | grep -q "^fuse.acidfsd *$store\$" ||
     fail "mounted as: $(findmnt -n -o FSTYPE,SOURCE,OPTIONS "$mnt")"
-  echo "ok: mounted: $(findmnt -n -o TARGET,FSTYPE,SOURCE,OPTIONS "$mnt")"
+  pass "mounted: $(findmnt -n -o TARGET,FSTYPE,SOURCE,OPTIONS "$mnt")"
 
   echo first >"$mnt/note.txt"
   blob=$(/usr/bin/acidfs blob-id "$mnt/note.txt")
@@ -39,19 +38,19 @@ with_package_installed bash -euo pipefail -c '
   if setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "echo x >>\"$mnt/note.txt\"" 2>/dev/null; then
     fail "user 65534 wrote to a root-owned 0644 file"
   fi
-  echo "ok: used: cas, allow_other, permissions"
+  pass "used: cas, allow_other, permissions"
 
   umount "$mnt" || fail "umount exited $?"
-  flock "$store/LOCK" true   # the daemon has closed the store
+  wait_store_closed "$store"
   findmnt "$mnt" >/dev/null && fail "still mounted after umount"
-  echo "ok: umount"
+  pass "umount"
 
   # Mounted again from the same line, everything is there.
   mount --fstab "$work/fstab" "$mnt"
   [[ $(cat "$mnt/note.txt") == second && $(cat "$mnt/nobody.txt") == mine ]] || fail "contents lost across umount"
   [[ $(stat -c %u "$mnt/nobody.txt") == 65534 ]] || fail "owner lost"
   umount "$mnt"
-  flock "$store/LOCK" true
+  wait_store_closed "$store"
   /usr/bin/acidfs fsck "$store" || fail "fsck after two fstab mounts: exit $?"
-  echo "ok: remounted from fstab, contents kept, fsck clean"
+  pass "remounted from fstab, contents kept, fsck clean"
 ' fstab-test "$work" "$store" "$mnt"
