@@ -39,6 +39,10 @@ struct FuseOptions {
   size_t maxDraftBytes = 64 << 20;  // per file, before an early commit
   bool debug = false;
   bool syncWrites = false;  // -o sync: every write() is committed and durable when it returns
+  // -o ro: the kernel refuses POSIX changes itself (EROFS); the ioctl door,
+  // which it does not see into, refuses TRANSACT, PUT and COMMIT, and no
+  // access time is written.
+  bool readOnly = false;
 };
 
 // One open file description (fi->fh).
