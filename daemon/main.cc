@@ -76,8 +76,14 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   const sigset_t stops = stopSignals();
   pthread_sigmask(SIG_BLOCK, &stops, nullptr);
   StoreOptions storeOptions;
-  storeOptions.durability = mount.sync ? Durability::kSync : Durability::kDefault;
+  // dirsync: every directory change durable when it returns; the store
+  // makes every transaction so (a file's content commit among them).
+  storeOptions.durability = (mount.sync || mount.dirsync) ? Durability::kSync : Durability::kDefault;
   storeOptions.commitIntervalSeconds = mount.commitIntervalSeconds;
+  // ro: no lease expiry sweeps, which would delete expired leases and free
+  // the chunks they held. Leases left by an earlier read-write mount expire
+  // at the next one. (What a read-only mount still writes: see main().)
+  if (mount.readOnly) storeOptions.gcIntervalSeconds = 0;
   auto store = Store::open(storePath, storeOptions);
   if (!store.ok()) {
     fprintf(stderr, "acidfsd: cannot open store: %s\n", store.status().toString().c_str());
@@ -92,7 +98,10 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   fuseOptions.entryTimeout = mount.entryTimeout;
   fuseOptions.maxWrite = mount.maxWrite;
   fuseOptions.readdirplus = mount.readdirplus;
-  fuseOptions.atime = mount.atime;
+  // ro: no access time is written (the kernel has no say: FUSE leaves
+  // access times to the daemon).
+  fuseOptions.atime = mount.atime && !mount.readOnly;
+  fuseOptions.readOnly = mount.readOnly;
   int status = kExitFailure;
   {
     FuseFs fs(*store.value(), fuseOptions);
@@ -167,9 +176,17 @@ int main(int argc, char** argv) {
   app.add_option("MOUNTPOINT", mountpoint, "where to mount")->required();
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (tells systemd READY=1 once mounted)");
   app.add_option("-o", optionLists,
-                 "mount options, comma-separated: allow_other, sync, commit_interval=SECS (default 5), debug, "
+                 "mount options, comma-separated, later ones overriding earlier ones:\n"
+                 "  acidfs: allow_other, sync|async, commit_interval=SECS (default 5), debug, "
                  "attr_timeout=SECS and entry_timeout=SECS (default 60), max_write=BYTES (default 1048576), "
-                 "readdirplus=yes|no (default yes), noatime, and libfuse options")
+                 "readdirplus=yes|no (default yes)\n"
+                 "  kernel: ro|rw, noexec|exec, nosuid|suid and nodev|dev (default nosuid,nodev), "
+                 "noatime|atime|relatime (default relatime), nodiratime, dirsync\n"
+                 "  libfuse: fsname=NAME, allow_root, auto_unmount, max_read=BYTES, context=, fscontext=, "
+                 "defcontext=, rootcontext=\n"
+                 "  mount(8), fstab: defaults (rw,suid,dev,exec,async), user and users (noexec,nosuid,nodev), "
+                 "nouser, auto, noauto, nofail, _netdev, comment=..., x-...\n"
+                 "  refused (exit 2): strictatime, norelatime, diratime, lazytime, mand, and any other option")
       ->allow_extra_args(false);
   try {
     app.parse(argc, argv);
@@ -193,6 +210,22 @@ int main(int argc, char** argv) {
   storePath = std::filesystem::absolute(storePath, ec).lexically_normal().string();
   char resolved[PATH_MAX];
   if (realpath(mountpoint.c_str(), resolved)) mountpoint = resolved;
+  // ro leaves the store as it is, as far as acidfsd can without a
+  // read-only engine: it never formats one, and it writes no access time, no
+  // lease expiry and nothing through the mount or the ioctl door. Still
+  // written: the pid in STORE/LOCK; RocksDB's own files at open (a new
+  // MANIFEST, OPTIONS and write-ahead log, its LOG, the replay of the old
+  // log and any compaction it starts); crash recovery at open (orphan
+  // segments removed and dead ranges punched out; files unlinked while open
+  // freed); and the periodic sync of the (unchanged) write-ahead log.
+  if (mount->readOnly) {
+    const bool exists = std::filesystem::exists(storePath, ec);
+    if (!exists || (std::filesystem::is_directory(storePath, ec) && std::filesystem::is_empty(storePath, ec))) {
+      fprintf(stderr, "acidfsd: %s holds no store to mount read-only (-o ro); mount it read-write once to create it\n",
+              storePath.c_str());
+      return kExitFailure;
+    }
+  }
 
   if (foreground) {
     Readiness readiness(-1);

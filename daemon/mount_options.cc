@@ -1,62 +1,175 @@
+// acidfsd's -o parsing: every option is ours, a kernel flag or a libfuse
+// option passed on, one that mount(8)/systemd acts on, or refused by name.
+//
+// What reaches us from fstab: mount(8) (libmount) turns the fstab field into
+// canonical flags (rw or ro first, then nosuid, nodev, noexec, noatime,
+// relatime, sync, dirsync, lazytime, nodiratime, mand...), expands user and
+// users into noexec,nosuid,nodev, drops defaults, auto, noauto, comment= and
+// x-*, and runs mount.fuse3(8), which drops user, users, nouser, auto, noauto,
+// nofail and _netdev and appends dev,suid unless nodev or nosuid was given.
+// systemd reads x-systemd.*, nofail, _netdev and noauto from fstab itself.
+// Someone may also run acidfsd by hand with an fstab line's options, so each
+// of those is handled here too, as mount(8) would.
 #include "daemon/mount_options.h"
 
+#include <cstdlib>
 #include <sstream>
+#include <string_view>
 
 namespace acidfs {
+namespace {
+
+bool startsWith(const std::string& s, std::string_view prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+bool isOneOf(const std::string& s, std::initializer_list<std::string_view> names) {
+  for (std::string_view name : names)
+    if (s == name) return true;
+  return false;
+}
+
+// Kernel mount flags that libfuse 3.14 sets in mount(2) itself
+// (lib/mount.c, mount_flags[]): the kernel enforces them (MS_RDONLY refuses
+// changes with EROFS, MS_NOEXEC refuses execve, ...) and statvfs(2) and
+// /proc/mounts show them. libfuse starts from nosuid,nodev; suid and dev
+// lift that (fusermount3 refuses them to users other than root).
+// sync and async are libfuse's too but handled below: see there.
+bool isKernelFlag(const std::string& o) {
+  return isOneOf(o, {"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "atime", "noatime", "dirsync"});
+}
+
+// libfuse 3.14 mount options we pass on unchanged (lib/mount.c,
+// fuse_mount_opts[]; lib/fuse_lowlevel.c, fuse_ll_opts[]): the source name,
+// SELinux labels, the mtab's record of the mounting user (mount(8) adds
+// user=NAME for a user mount), allow_root, auto_unmount and max_read.
+// Others it knows (subtype=, blkdev, blksize=) would contradict how acidfsd
+// mounts (type fuse.acidfsd, no block device) and are refused as unknown.
+bool isLibfuseOption(const std::string& o) {
+  return isOneOf(o, {"allow_root", "auto_unmount"}) || startsWith(o, "fsname=") || startsWith(o, "max_read=") ||
+         startsWith(o, "context=") || startsWith(o, "fscontext=") || startsWith(o, "defcontext=") ||
+         startsWith(o, "rootcontext=") || startsWith(o, "user=");
+}
+
+// Options that say when and by whom a mount is made, acted on by mount(8)
+// and systemd before acidfsd runs, and meaningless to a running mount:
+// accepted and consumed, as mount(8) consumes them.
+//   auto, noauto: whether `mount -a` (and systemd's local-fs.target) mounts it;
+//   nofail: a failed mount does not fail the boot (mount -a, systemd);
+//   _netdev: mounted after the network is up (systemd, mount -a -O);
+//   nouser: only root may mount it (mount(8)'s default);
+//   comment=..., x-... (x-systemd.automount, x-mount.mkdir...), X-...: fstab
+//   notes for mount(8) and systemd; libmount never hands them to helpers.
+bool isForMountOrSystemd(const std::string& o) {
+  return isOneOf(o, {"auto", "noauto", "nofail", "_netdev", "nouser"}) || startsWith(o, "comment=") ||
+         startsWith(o, "x-") || startsWith(o, "X-");
+}
+
+// Options acidfs cannot honour, with the reason given to the user.
+const char* whyRefused(const std::string& o) {
+  if (isOneOf(o, {"strictatime", "norelatime"}))
+    return "acidfs updates access times the relatime way (the default) or not at all (noatime)";
+  if (o == "diratime") return "acidfs does not update access times of directories";
+  if (o == "lazytime")
+    return "acidfs does not defer timestamp updates: mtime and ctime change in the transaction that changes the file";
+  if (o == "mand") return "mandatory locks are not supported (Linux removed them in 5.15)";
+  return nullptr;
+}
+
+// Ours with a value: commit_interval=, attr_timeout=, entry_timeout=,
+// max_write=, readdirplus=.
+bool isValueOption(const std::string& o) {
+  return startsWith(o, "commit_interval=") || startsWith(o, "attr_timeout=") || startsWith(o, "entry_timeout=") ||
+         startsWith(o, "max_write=") || startsWith(o, "readdirplus=");
+}
+
+Status parseValueOption(const std::string& option, MountOptions& options) {
+  const std::string value = option.substr(option.find('=') + 1);
+  char* end = nullptr;
+  if (startsWith(option, "commit_interval=")) {
+    long seconds = strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || seconds < 1 || seconds > 86400)
+      return Status::Error(EINVAL, "commit_interval must be a whole number of seconds from 1 to 86400");
+    options.commitIntervalSeconds = static_cast<int>(seconds);
+  } else if (startsWith(option, "attr_timeout=") || startsWith(option, "entry_timeout=")) {
+    double seconds = strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || seconds < 0 || seconds > 3600)
+      return Status::Error(EINVAL, option + ": timeout must be 0 to 3600 seconds");
+    (option[0] == 'a' ? options.attrTimeout : options.entryTimeout) = seconds;
+  } else if (startsWith(option, "max_write=")) {
+    unsigned long bytes = strtoul(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || bytes < 4096 || bytes > (1u << 20))
+      return Status::Error(EINVAL, "max_write must be 4096 to 1048576 bytes");
+    options.maxWrite = bytes;
+  } else {
+    if (value != "yes" && value != "no") return Status::Error(EINVAL, "readdirplus must be yes or no");
+    options.readdirplus = value == "yes";
+  }
+  return Status::OK();
+}
+
+}  // namespace
 
 Result<MountOptions> parseMountOptions(const std::vector<std::string>& lists) {
   MountOptions options;
+  bool defaults = false;
   for (const std::string& list : lists) {
     std::stringstream in(list);
     std::string option;
     while (std::getline(in, option, ',')) {
       if (option.empty()) continue;
-      if (option == "sync") {
-        options.sync = true;
-      } else if (option.rfind("commit_interval=", 0) == 0) {
-        const std::string value = option.substr(16);
-        char* end = nullptr;
-        long seconds = strtol(value.c_str(), &end, 10);
-        if (value.empty() || *end != '\0' || seconds < 1 || seconds > 86400)
-          return Status::Error(EINVAL, "commit_interval must be a whole number of seconds from 1 to 86400");
-        options.commitIntervalSeconds = static_cast<int>(seconds);
-      } else if (option.rfind("attr_timeout=", 0) == 0 || option.rfind("entry_timeout=", 0) == 0) {
-        const std::string value = option.substr(option.find('=') + 1);
-        char* end = nullptr;
-        double seconds = strtod(value.c_str(), &end);
-        if (value.empty() || *end != '\0' || seconds < 0 || seconds > 3600)
-          return Status::Error(EINVAL, option + ": timeout must be 0 to 3600 seconds");
-        (option[0] == 'a' ? options.attrTimeout : options.entryTimeout) = seconds;
-      } else if (option.rfind("max_write=", 0) == 0) {
-        const std::string value = option.substr(10);
-        char* end = nullptr;
-        unsigned long bytes = strtoul(value.c_str(), &end, 10);
-        if (value.empty() || *end != '\0' || bytes < 4096 || bytes > (1u << 20))
-          return Status::Error(EINVAL, "max_write must be 4096 to 1048576 bytes");
-        options.maxWrite = bytes;
-      } else if (option == "readdirplus=yes" || option == "readdirplus=no") {
-        options.readdirplus = option == "readdirplus=yes";
-      } else if (option == "noatime") {
-        options.atime = false;
-        options.fuseOptions.push_back(option);  // shown in /proc/mounts too
+      if (option == "sync" || option == "async") {
+        // Ours: with sync each write() is committed and durable before it
+        // returns. Not passed on as MS_SYNCHRONOUS: on a FUSE mount the
+        // kernel would only follow every write() with an FSYNC request, a
+        // second WAL sync for a write already durable; ours gives all that
+        // sync promises. async (the default) turns it off again.
+        options.sync = option == "sync";
       } else if (option == "debug") {
         options.debug = true;
       } else if (option == "default_permissions") {
-        // always on
+        // always on (main.cc)
       } else if (option == "allow_other") {
         options.allowOther = true;
         options.fuseOptions.push_back(option);
-      } else if (option == "rw" || option == "nosuid" || option == "nodev" || option == "noexec" ||
-                 option == "suid" || option == "dev" || option == "exec" || option == "auto" ||
-                 option == "noauto" || option == "_netdev" || option == "nofail" || option == "user" ||
-                 option == "users" || option.rfind("x-", 0) == 0 || option.rfind("comment=", 0) == 0) {
-        // fstab/mount(8) options that libfuse does not want; harmless to drop
-        // (fusermount3 applies nosuid,nodev for non-root mounts itself).
-      } else {
+      } else if (isValueOption(option)) {
+        ACIDFS_RETURN_IF_ERROR(parseValueOption(option, options));
+      } else if (isKernelFlag(option)) {
+        if (option == "ro" || option == "rw") options.readOnly = option == "ro";
+        // FUSE inodes are S_NOATIME: the kernel never moves access times
+        // itself, the daemon does (relatime). MS_NOATIME shows in statvfs.
+        if (option == "noatime" || option == "atime") options.atime = option == "atime";
+        // The kernel does nothing more for a FUSE mount with MS_DIRSYNC (its
+        // directory changes are requests answered when done): the store
+        // makes every transaction durable before it answers (main.cc).
+        if (option == "dirsync") options.dirsync = true;
         options.fuseOptions.push_back(option);
+      } else if (option == "relatime" || option == "nostrictatime") {
+        // Our access-time behaviour already (FuseFs::noteAccess). Like the
+        // kernel's MS_RELATIME, it does not undo noatime.
+      } else if (option == "nodiratime") {
+        // Already so: acidfs never moves the access time of a directory.
+      } else if (option == "defaults") {
+        // mount(8): rw,suid,dev,exec,auto,nouser,async, the baseline that
+        // the other options of the list change, wherever they stand.
+        defaults = true;
+      } else if (option == "user" || option == "users") {
+        // mount(8) decides whether an ordinary user may mount (user) and
+        // unmount (users); both imply noexec,nosuid,nodev, which a later
+        // exec, suid or dev lifts. mount(8) has already written them out and
+        // mount.fuse3 drops these two; given by hand, they take effect here.
+        for (const char* implied : {"noexec", "nosuid", "nodev"}) options.fuseOptions.push_back(implied);
+      } else if (isLibfuseOption(option)) {
+        options.fuseOptions.push_back(option);
+      } else if (isForMountOrSystemd(option)) {
+        // acted on by mount(8) and systemd, see isForMountOrSystemd
+      } else if (const char* why = whyRefused(option)) {
+        return Status::Error(EINVAL, "mount option '" + option + "' is not supported: " + why);
+      } else {
+        return Status::Error(EINVAL, "unknown mount option '" + option + "' (acidfsd(8) lists the options)");
       }
     }
   }
+  // First, so that every explicit flag overrides it: libfuse applies them in order.
+  if (defaults) options.fuseOptions.insert(options.fuseOptions.begin(), {"rw", "suid", "dev", "exec"});
   return options;
 }
 

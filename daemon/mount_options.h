@@ -1,6 +1,16 @@
-// acidfsd's -o options: ours (sync, commit_interval=SECS, debug,
-// attr_timeout=SECS, entry_timeout=SECS, max_write=BYTES, readdirplus=yes|no)
-// are taken out; the rest (allow_other, ro, fsname=...) go to libfuse.
+// acidfsd's -o options. Every option a user may write is either
+//  - ours, taken out and recorded here (sync, commit_interval=SECS, debug,
+//    attr_timeout=SECS, entry_timeout=SECS, max_write=BYTES, readdirplus=...),
+//  - a kernel mount flag passed to libfuse, which sets it in mount(2) so the
+//    kernel enforces it (ro, rw, suid, nosuid, dev, nodev, exec, noexec,
+//    atime, noatime, dirsync), some also recorded here (ro, noatime),
+//  - a libfuse mount option (allow_other, fsname=, ...), passed through,
+//  - an option only mount(8) or systemd acts on (auto, nofail, x-*, ...),
+//    accepted and consumed,
+//  - or refused: EINVAL with a message naming the option. Nothing is dropped
+//    unsaid, and no option we have not checked reaches libfuse.
+// Later options override earlier ones (ro,rw is read-write), as with mount(8).
+// mount_options.cc has the table, with who acts on each option.
 #pragma once
 
 #include <string>
@@ -11,20 +21,28 @@
 namespace acidfs {
 
 struct MountOptions {
-  bool sync = false;
+  bool sync = false;     // sync: every change durable when its call returns (async: off)
+  bool dirsync = false;  // dirsync: every transaction durable when it returns
   int commitIntervalSeconds = 5;
   bool debug = false;
   bool allowOther = false;
+  // ro: a read-only mount. The kernel refuses POSIX changes itself (EROFS,
+  // MS_RDONLY); the daemon refuses ioctl changes and writes no access times.
+  bool readOnly = false;
   // Kernel caching and transfer size (each measured in bench/README.md).
   double attrTimeout = 60.0;
   double entryTimeout = 60.0;
   size_t maxWrite = 1 << 20;
   bool readdirplus = true;
   bool atime = true;  // relatime; "noatime" turns access-time updates off
-  std::vector<std::string> fuseOptions;  // passed through, without default_permissions (always on)
+  // For libfuse (fuse_session_new), in order; default_permissions, fsname
+  // and subtype are added by main.cc.
+  std::vector<std::string> fuseOptions;
 };
 
 // Parses the comma-separated lists given with -o (each may hold several).
+// Errors: EINVAL for a bad value, an unknown option or one acidfs refuses,
+// with a message naming the option.
 Result<MountOptions> parseMountOptions(const std::vector<std::string>& lists);
 
 }  // namespace acidfs

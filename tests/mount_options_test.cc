@@ -1,10 +1,14 @@
-// acidfsd's -o parsing: ours are taken out and validated, the rest pass to libfuse.
+// acidfsd's -o parsing: every option a user may write is taken out with its
+// effect recorded, passed to libfuse (kernel flags, libfuse's own options),
+// consumed as mount(8) consumes it, or refused by name — never dropped unsaid.
 #include "daemon/mount_options.h"
 
 #include <gtest/gtest.h>
 
 namespace acidfs {
 namespace {
+
+using Options = std::vector<std::string>;
 
 TEST(MountOptions, OursAreTakenOutTheRestPassThrough) {
   auto o = parseMountOptions({"allow_other,sync", "commit_interval=9,debug,fsname=x", "max_write=65536"});
@@ -14,36 +18,212 @@ TEST(MountOptions, OursAreTakenOutTheRestPassThrough) {
   EXPECT_TRUE(o->allowOther);
   EXPECT_EQ(o->commitIntervalSeconds, 9);
   EXPECT_EQ(o->maxWrite, 65536u);
-  EXPECT_EQ(o->fuseOptions, (std::vector<std::string>{"allow_other", "fsname=x"}));
-}
-
-TEST(MountOptions, NoatimeTurnsAccessTimesOffAndReachesTheMount) {
-  auto o = parseMountOptions({"noatime"});
-  ASSERT_TRUE(o.ok());
-  EXPECT_FALSE(o->atime);
-  EXPECT_EQ(o->fuseOptions, (std::vector<std::string>{"noatime"}));
+  EXPECT_EQ(o->fuseOptions, (Options{"allow_other", "fsname=x"}));
 }
 
 TEST(MountOptions, DefaultsWhenNoneGiven) {
   auto o = parseMountOptions({});
   ASSERT_TRUE(o.ok());
   EXPECT_FALSE(o->sync);
+  EXPECT_FALSE(o->dirsync);
+  EXPECT_FALSE(o->readOnly);
+  EXPECT_TRUE(o->atime);
   EXPECT_EQ(o->commitIntervalSeconds, 5);
   EXPECT_TRUE(o->readdirplus);
   EXPECT_TRUE(o->fuseOptions.empty());
 }
 
-TEST(MountOptions, FstabOnlyOptionsAreDropped) {
-  auto o = parseMountOptions({"rw,noauto,nofail,_netdev,x-systemd.automount,default_permissions"});
+// ---- kernel flags: passed to libfuse, which sets them in mount(2) -----------
+
+TEST(MountOptions, KernelFlagsReachLibfuseInOrder) {
+  auto o = parseMountOptions({"noexec,nosuid,nodev", "exec,suid,dev"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_EQ(o->fuseOptions, (Options{"noexec", "nosuid", "nodev", "exec", "suid", "dev"}));
+}
+
+TEST(MountOptions, RoIsReadOnlyAndReachesTheKernel) {
+  auto o = parseMountOptions({"ro"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->readOnly);
+  EXPECT_EQ(o->fuseOptions, (Options{"ro"}));
+}
+
+TEST(MountOptions, RwAfterRoWinsAsWithMount8) {
+  auto o = parseMountOptions({"ro,rw"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->readOnly);
+  EXPECT_EQ(o->fuseOptions, (Options{"ro", "rw"}));  // libfuse: the last one wins too
+  o = parseMountOptions({"rw", "ro"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->readOnly);
+}
+
+TEST(MountOptions, NoatimeTurnsAccessTimesOffAndReachesTheMount) {
+  auto o = parseMountOptions({"noatime"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->atime);
+  EXPECT_EQ(o->fuseOptions, (Options{"noatime"}));
+}
+
+TEST(MountOptions, AtimeAfterNoatimeTurnsThemBackOn) {
+  auto o = parseMountOptions({"noatime,atime"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->atime);
+  EXPECT_EQ(o->fuseOptions, (Options{"noatime", "atime"}));
+}
+
+TEST(MountOptions, RelatimeIsTheDefaultAndDoesNotUndoNoatime) {
+  auto o = parseMountOptions({"relatime"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_TRUE(o->atime);
+  EXPECT_TRUE(o->fuseOptions.empty());  // libfuse 3.14 does not know it; the kernel's default anyway
+  o = parseMountOptions({"noatime,relatime"});  // the kernel: MS_NOATIME wins over MS_RELATIME
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->atime);
+}
+
+TEST(MountOptions, NodiratimeIsAlreadySo) {
+  auto o = parseMountOptions({"nodiratime"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_TRUE(o->atime);  // files keep relatime
+  EXPECT_TRUE(o->fuseOptions.empty());
+}
+
+TEST(MountOptions, SyncIsOursAndNotTheKernels) {
+  auto o = parseMountOptions({"sync"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->sync);
+  EXPECT_TRUE(o->fuseOptions.empty());  // no MS_SYNCHRONOUS: it would add an FSYNC per write
+  o = parseMountOptions({"sync,async"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->sync);
+  o = parseMountOptions({"async", "sync"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->sync);
+}
+
+TEST(MountOptions, DirsyncMakesTheStoreSyncAndReachesTheKernel) {
+  auto o = parseMountOptions({"dirsync"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->dirsync);
+  EXPECT_FALSE(o->sync);  // a write() itself is still committed at fsync, close or commit_interval
+  EXPECT_EQ(o->fuseOptions, (Options{"dirsync"}));
+}
+
+// ---- mount(8) and fstab -------------------------------------------------------
+
+TEST(MountOptions, DefaultsIsTheBaselineThatExplicitFlagsOverride) {
+  auto o = parseMountOptions({"defaults"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->readOnly);
+  EXPECT_FALSE(o->sync);
+  EXPECT_EQ(o->fuseOptions, (Options{"rw", "suid", "dev", "exec"}));
+  // Wherever defaults stands, an explicit flag wins (mount(8): noexec,defaults is noexec).
+  for (const char* list : {"noexec,ro,sync,defaults", "defaults,noexec,ro,sync"}) {
+    o = parseMountOptions({list});
+    ASSERT_TRUE(o.ok()) << list;
+    EXPECT_TRUE(o->readOnly) << list;
+    EXPECT_TRUE(o->sync) << list;
+    ASSERT_FALSE(o->fuseOptions.empty());
+    EXPECT_EQ(o->fuseOptions.back(), "ro") << list;
+    EXPECT_EQ(o->fuseOptions, (Options{"rw", "suid", "dev", "exec", "noexec", "ro"})) << list;
+  }
+}
+
+TEST(MountOptions, UserAndUsersImplyNoexecNosuidNodevAsWithMount8) {
+  for (const char* list : {"user", "users"}) {
+    auto o = parseMountOptions({list});
+    ASSERT_TRUE(o.ok()) << list;
+    EXPECT_EQ(o->fuseOptions, (Options{"noexec", "nosuid", "nodev"})) << list;
+  }
+  auto o = parseMountOptions({"users,exec"});  // what mount(8) hands on for "users,exec"
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->fuseOptions.back(), "exec");
+  o = parseMountOptions({"nouser"});
   ASSERT_TRUE(o.ok());
   EXPECT_TRUE(o->fuseOptions.empty());
+  o = parseMountOptions({"user=joe"});  // the mtab's record of a user mount: libfuse's
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->fuseOptions, (Options{"user=joe"}));
+}
+
+TEST(MountOptions, OptionsOnlyMountAndSystemdActOnAreConsumed) {
+  auto o = parseMountOptions(
+      {"auto,noauto,nofail,_netdev,x-systemd.automount,x-systemd.device-timeout=5s,X-mount.mkdir,comment=foo,"
+       "default_permissions"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_TRUE(o->fuseOptions.empty());
+  EXPECT_FALSE(o->readOnly);
+}
+
+// What mount(8) and mount.fuse3 hand acidfsd for a typical fstab line
+// (rw,noexec,nofail,_netdev,x-systemd.automount,comment=foo: libmount drops
+// the last two, mount.fuse3 the nofail,_netdev and appends dev,suid).
+TEST(MountOptions, AnFstabLineAsMountFuse3PassesIt) {
+  auto o = parseMountOptions({"rw,noexec,relatime,allow_other,dev,suid"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_FALSE(o->readOnly);
+  EXPECT_TRUE(o->allowOther);
+  EXPECT_EQ(o->fuseOptions, (Options{"rw", "noexec", "allow_other", "dev", "suid"}));
+}
+
+TEST(MountOptions, LibfuseOptionsPassThrough) {
+  auto o = parseMountOptions(
+      {"fsname=my store,allow_root,auto_unmount,max_read=131072,context=system_u:object_r:tmp_t:s0,"
+       "fscontext=a,defcontext=b,rootcontext=c"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_EQ(o->fuseOptions.size(), 8u);
+  EXPECT_EQ(o->fuseOptions.front(), "fsname=my store");
+}
+
+// ---- refused: EINVAL, with the option's name in the message --------------------
+
+TEST(MountOptions, UnknownOptionsAreRefusedByName) {
+  for (const char* bad : {"frobnicate", "frob=1", "subtype=other", "blkdev", "blksize=4096", "iversion",
+                          "nosymfollow", "silent", "owner", "EXEC", "noexec "}) {
+    auto o = parseMountOptions({std::string("rw,") + bad + ",nodev"});
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().errnum(), EINVAL) << bad;
+    EXPECT_NE(o.status().message().find(std::string("'") + bad + "'"), std::string::npos) << o.status().message();
+  }
+}
+
+TEST(MountOptions, OptionsAcidfsCannotHonourAreRefusedByNameWithTheReason) {
+  for (const char* bad : {"strictatime", "norelatime", "diratime", "lazytime", "mand"}) {
+    auto o = parseMountOptions({bad});
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().errnum(), EINVAL) << bad;
+    const std::string& message = o.status().message();
+    EXPECT_NE(message.find(std::string("'") + bad + "' is not supported: "), std::string::npos) << message;
+  }
 }
 
 TEST(MountOptions, BadValuesAreEinval) {
   for (const char* bad : {"commit_interval=0", "commit_interval=abc", "commit_interval=", "attr_timeout=-1",
-                          "max_write=10", "max_write=99999999"}) {
+                          "entry_timeout=3601", "max_write=10", "max_write=99999999", "readdirplus=maybe"}) {
     auto o = parseMountOptions({bad});
     EXPECT_EQ(o.status().errnum(), EINVAL) << bad;
+  }
+}
+
+// The whole list a user may write in fstab, at a glance: which are taken,
+// which refused (the tests above say what each taken one does).
+TEST(MountOptions, EveryFstabOptionHasAnEffectOrIsRefused) {
+  struct Case {
+    const char* option;
+    bool accepted;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"ro", true},        {"rw", true},        {"noexec", true},      {"exec", true},
+           {"nosuid", true},    {"suid", true},      {"nodev", true},       {"dev", true},
+           {"noatime", true},   {"atime", true},     {"relatime", true},    {"nodiratime", true},
+           {"sync", true},      {"async", true},     {"dirsync", true},     {"nofail", true},
+           {"_netdev", true},   {"defaults", true},  {"auto", true},        {"noauto", true},
+           {"user", true},      {"users", true},     {"nouser", true},      {"x-systemd.automount", true},
+           {"x-anything", true}, {"comment=foo", true}, {"strictatime", false}, {"norelatime", false},
+           {"lazytime", false}, {"diratime", false}, {"mand", false},       {"frobnicate", false}}) {
+    auto o = parseMountOptions({c.option});
+    EXPECT_EQ(c.accepted, o.ok()) << c.option << ": " << o.status().toString();
   }
 }
 
