@@ -484,7 +484,7 @@ double renameRun(Durability d, int threads, uint64_t n) {
   };
   return runTransactions(d, threads, n, setup, [](Store& s, int, uint64_t begin, uint64_t end) {
     for (uint64_t i = begin; i < end; ++i)
-      check(s.ns().rename(kRootIno, format("f%llu", (unsigned long long)i), kRootIno,
+      check(s.ns().rename(Caller::root(), kRootIno, format("f%llu", (unsigned long long)i), kRootIno,
                           format("r%llu", (unsigned long long)i), 0),
             "rename");
   });

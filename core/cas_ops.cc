@@ -26,9 +26,13 @@ Status denied(std::string_view what, std::string_view path) {
   return Status::Error(EACCES, std::string(what) + " '" + std::string(path) + "': permission denied");
 }
 
-Status conflict(ConflictCode code, std::string_view path, std::optional<Id128> expected, std::optional<Id128> found,
-                int index) {
-  return Status::Conflict(ConflictReport{code, std::string(path), expected, found, index});
+// A failed precondition about what is at `path` (`found`: nullptr for
+// nothing), reported as far as the caller may read it.
+Status conflict(ConflictCode code, std::string_view path, std::optional<Id128> expected, const Caller& caller,
+                const InodeRecord* found, int index) {
+  ConflictReport report{code, std::string(path), expected, std::nullopt, index};
+  reportFound(report, caller, found);
+  return Status::Conflict(std::move(report));
 }
 
 std::optional<Id128> blobOrNull(const InodeRecord& inode) {
@@ -116,7 +120,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   // The source: must exist as a regular file, with the expected blobId.
   ACIDFS_ASSIGN_OR_RETURN(Resolved src, resolve(txn, caller, op.sourcePath,
                                                   op.kind == TransactOp::Kind::kCopy ? Access::kRead : Access::kWrite));
-  if (!src.entry) return conflict(ConflictCode::kSourceNotFound, op.sourcePath, op.sourceBlob, std::nullopt, index);
+  if (!src.entry) return conflict(ConflictCode::kSourceNotFound, op.sourcePath, op.sourceBlob, caller, nullptr, index);
   ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, ns_.loadInode(txn, src.entry->ino, Txn::Lock::kExclusive));
   if (source.isDir()) return Status::Error(EISDIR, "source '" + op.sourcePath + "' is a directory");
   if (!source.isRegular()) return Status::Error(EINVAL, "source '" + op.sourcePath + "' is not a regular file");
@@ -127,7 +131,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
     if (!stickyAllows(caller, src.parentInode, source)) return Status::Error(EPERM, "sticky directory: cannot remove '" + op.sourcePath + "'");
   }
   if (op.sourceBlob && source.blob != *op.sourceBlob)
-    return conflict(ConflictCode::kSourceChanged, op.sourcePath, op.sourceBlob, source.blob, index);
+    return conflict(ConflictCode::kSourceChanged, op.sourcePath, op.sourceBlob, caller, &source, index);
   touched.push_back(op.sourcePath);
 
   if (op.kind == TransactOp::Kind::kDelete) {
@@ -162,12 +166,12 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   switch (op.destBasis.kind) {
     case Basis::Kind::kAny: break;
     case Basis::Kind::kAbsent:
-      if (dest) return conflict(ConflictCode::kDestExists, op.destPath, std::nullopt, blobOrNull(*dest), index);
+      if (dest) return conflict(ConflictCode::kDestExists, op.destPath, std::nullopt, caller, &*dest, index);
       break;
     case Basis::Kind::kBlob:
-      if (!dest) return conflict(ConflictCode::kDestNotFound, op.destPath, op.destBasis.blob, std::nullopt, index);
+      if (!dest) return conflict(ConflictCode::kDestNotFound, op.destPath, op.destBasis.blob, caller, nullptr, index);
       if (!dest->isRegular() || dest->blob != op.destBasis.blob)
-        return conflict(ConflictCode::kDestChanged, op.destPath, op.destBasis.blob, blobOrNull(*dest), index);
+        return conflict(ConflictCode::kDestChanged, op.destPath, op.destBasis.blob, caller, &*dest, index);
       break;
   }
   if (dest && dest->isDir()) return Status::Error(EISDIR, "destination '" + op.destPath + "' is a directory");
@@ -176,7 +180,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
 
   if (op.kind == TransactOp::Kind::kMove) {
     ACIDFS_ASSIGN_OR_RETURN(std::optional<Unlinked> replaced,
-                            ns_.renameInTxn(txn, src.parent, src.name, dst.parent, dst.name, 0));
+                            ns_.renameInTxn(txn, caller, src.parent, src.name, dst.parent, dst.name, 0));
     if (replaced) txn.afterCommit.push_back([this, gone = *replaced] { ns_.releaseIfUnused(gone); });
     return Status::OK();
   }
@@ -186,6 +190,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   if (dest) {
     destIno = dst.entry->ino;
     target = std::move(*dest);
+    dropSetIdOnWrite(caller, target);
   } else {
     InodeRecord fresh;
     fresh.mode = S_IFREG | (source.mode & 0777);
@@ -251,14 +256,15 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
       if (basis.kind == Basis::Kind::kAbsent || (basis.kind == Basis::Kind::kBlob && inode.blob != basis.blob))
         return conflict(ConflictCode::kCasConflict, path,
                         basis.kind == Basis::Kind::kBlob ? std::optional<Id128>(basis.blob) : std::nullopt,
-                        inode.blob, 1);
+                        caller, &inode, 1);
       ino = r.entry->ino;
+      dropSetIdOnWrite(caller, inode);
       ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
       return ns_.setBlobInTxn(txn, ino, inode, blob, size);
     }
     if (!mayAccess(caller, r.parentInode, W_OK | X_OK)) return denied("creating", path);
     if (basis.kind == Basis::Kind::kBlob)
-      return conflict(ConflictCode::kCasConflict, path, basis.blob, std::nullopt, 1);
+      return conflict(ConflictCode::kCasConflict, path, basis.blob, caller, nullptr, 1);
     InodeRecord fresh;
     fresh.mode = S_IFREG | (createMode & 07777);
     ACIDFS_ASSIGN_OR_RETURN(ino, ns_.createInTxn(txn, caller, r.parent, r.name, fresh));

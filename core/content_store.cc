@@ -5,8 +5,10 @@
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
+#include <type_traits>
 
 #include "core/format.h"
+#include "core/log.h"
 
 namespace acidfs {
 
@@ -22,9 +24,13 @@ std::string_view trimTrailingZeros(std::string_view window) {
   return window.substr(0, n);
 }
 
-Status corrupt(const char* what, const Id128& id) {
-  return Status::Error(EIO, std::string("store corrupted: ") + what + " " + id.hex());
+Status corrupt(const std::string& what, const Id128& id) {
+  return Status::Error(EIO, "store corrupted: " + what + " " + id.hex());
 }
+
+template <typename Record>
+constexpr int kKindOf = std::is_same_v<Record, BlobRecord> ? kBlobs : std::is_same_v<Record, PageRecord> ? kPages : kChunks;
+constexpr const char* kNoun[3] = {"blob", "page", "chunk"};
 }  // namespace
 
 Id128 ContentStore::computeEmptyBlobId(const HashFunction& hash) {
@@ -58,6 +64,63 @@ Status ContentStore::removeRecord(Txn& txn, int kind, const Id128& id) {
   return txn.del(kColumnOf[kind], keys::id(id));
 }
 
+Status ContentStore::check(const Id128& id, const BlobRecord& record) const {
+  if (record.head.tombstone) return Status::OK();
+  if (record.size > kMaxFileSize) return corrupt("size beyond the largest file in blob", id);
+  const uint64_t chunks = chunksOf(record.size);
+  if (record.pages.size() != (chunks + kChunksPerPage - 1) / kChunksPerPage || record.dataChunks > chunks)
+    return corrupt("size " + std::to_string(record.size) + " disagrees with the " + std::to_string(record.pages.size()) +
+                       " pages and " + std::to_string(record.dataChunks) + " data chunks listed in blob",
+                   id);
+  return Status::OK();
+}
+
+Status ContentStore::check(const Id128& id, const PageRecord& record) const {
+  if (record.chunks.size() > kChunksPerPage)
+    return corrupt(std::to_string(record.chunks.size()) + " chunks, more than a page holds, in page", id);
+  return Status::OK();
+}
+
+Status ContentStore::check(const Id128& id, const ChunkRecord& record) const {
+  const uint64_t length = record.isInline ? record.inlineData.size() : record.length;
+  if (length > options_.chunkSize) return corrupt(std::to_string(length) + " bytes, more than a chunk holds, in chunk", id);
+  return Status::OK();
+}
+
+template <typename Record>
+Result<Record> ContentStore::decodeRecord(const Id128& id, std::string_view value) const {
+  std::optional<Record> record = Record::decode(value);
+  if (!record) return corrupt(std::string("undecodable ") + kNoun[kKindOf<Record>], id);
+  ACIDFS_RETURN_IF_ERROR(check(id, *record));
+  return std::move(*record);
+}
+
+template <typename Record>
+Result<Record> ContentStore::loadReferenced(Txn& txn, const Id128& id) {
+  constexpr int kind = kKindOf<Record>;
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kind, id, false));
+  if (!value) return corrupt(std::string("missing ") + kNoun[kind], id);
+  return decodeRecord<Record>(id, *value);
+}
+
+template <typename Record>
+Result<Record> ContentStore::loadLive(const Id128& id) {
+  constexpr int kind = kKindOf<Record>;
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(kColumnOf[kind], keys::id(id)));
+  if (!value) return Status::Error(ESTALE, std::string(kNoun[kind]) + " " + id.hex() + " is gone");
+  ACIDFS_ASSIGN_OR_RETURN(Record record, decodeRecord<Record>(id, *value));
+  if (record.head.tombstone) return Status::Error(ESTALE, std::string(kNoun[kind]) + " " + id.hex() + " is gone");
+  return record;
+}
+
+Status ContentStore::checkPlace(const BlobRecord& blob, uint64_t p, const PageRecord& page) const {
+  const uint64_t want = std::min<uint64_t>(kChunksPerPage, chunksOf(blob.size) - p * kChunksPerPage);
+  if (page.chunks.size() != want)
+    return corrupt(std::to_string(page.chunks.size()) + " chunks where its blob's size needs " + std::to_string(want) + " in page",
+                   blob.pages[p]);
+  return Status::OK();
+}
+
 // Finds the record whose content `same` accepts along the probe chain of
 // `hashInput`, or creates one with `make(seed)` at the first free slot
 // (an empty key or a tombstone). Records probed past are marked collided.
@@ -79,17 +142,16 @@ Result<Id128> ContentStore::intern(Txn& txn, int kind, std::string_view hashInpu
       if (!freeSlot) freeSlot = Slot{seed, id, false};
       break;  // the chain ends here: the content is not in the store
     }
-    std::optional<Record> record = Record::decode(*value);
-    if (!record) return corrupt("undecodable record", id);
-    if (record->head.tombstone) {
+    ACIDFS_ASSIGN_OR_RETURN(Record record, decodeRecord<Record>(id, *value));
+    if (record.head.tombstone) {
       if (!freeSlot) freeSlot = Slot{seed, id, true};
       continue;
     }
-    ACIDFS_ASSIGN_OR_RETURN(bool equal, same(*record));
+    ACIDFS_ASSIGN_OR_RETURN(bool equal, same(record));
     if (equal) return id;
-    if (!record->head.collided) {
-      record->head.collided = true;
-      storeRecord(txn, kind, id, record->encode());
+    if (!record.head.collided) {
+      record.head.collided = true;
+      storeRecord(txn, kind, id, record.encode());
     }
   }
   if (!freeSlot) return Status::Error(EIO, "hash probe chain exhausted");
@@ -111,6 +173,7 @@ Result<std::string> ContentStore::chunkBytes(const ChunkRecord& record) {
 }
 
 Status ContentStore::verifyChunk(const Id128& id, const ChunkRecord& record) {
+  ACIDFS_RETURN_IF_ERROR(check(id, record));
   ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(record));
   return verify(id, record, bytes);
 }
@@ -183,41 +246,32 @@ Result<uint64_t> ContentStore::blobSize(Txn& txn, const Id128& blob) {
   if (blob == emptyBlobId_) return uint64_t{0};
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, blob, false));
   if (!value) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
-  auto record = BlobRecord::decode(*value);
-  if (!record) return corrupt("undecodable blob", blob);
-  if (record->head.tombstone) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
-  return record->size;
+  ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, decodeRecord<BlobRecord>(blob, *value));
+  if (record.head.tombstone) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
+  return record.size;
 }
 
 Result<uint64_t> ContentStore::allocatedBytes(Txn& txn, const Id128& blob) {
   if (blob == emptyBlobId_) return uint64_t{0};
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, blob, false));
-  auto record = value ? BlobRecord::decode(*value) : std::nullopt;
-  if (!record) return corrupt("missing blob", blob);
-  const uint64_t roundedSize = (record->size + 4095) / 4096 * 4096;
-  if (record->dataChunks >= chunksOf(record->size)) return roundedSize;
-  return std::min(roundedSize, record->dataChunks * options_.chunkSize);
+  ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, loadReferenced<BlobRecord>(txn, blob));
+  const uint64_t roundedSize = (record.size + 4095) / 4096 * 4096;
+  if (record.dataChunks >= chunksOf(record.size)) return roundedSize;
+  return std::min(roundedSize, record.dataChunks * options_.chunkSize);
 }
 
 Result<std::string> ContentStore::readWindow(Txn& txn, const Id128& blob, uint64_t index) {
   if (blob == emptyBlobId_) return std::string();
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, blob, false));
-  auto record = value ? BlobRecord::decode(*value) : std::nullopt;
-  if (!record) return corrupt("missing blob", blob);
+  ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, loadReferenced<BlobRecord>(txn, blob));
   uint64_t pageIndex = index / kChunksPerPage;
-  if (pageIndex >= record->pages.size()) return std::string();
-  const Id128& pageId = record->pages[pageIndex];
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> pageValue, loadRecord(txn, kPages, pageId, false));
-  auto page = pageValue ? PageRecord::decode(*pageValue) : std::nullopt;
-  if (!page) return corrupt("missing page", pageId);
+  if (pageIndex >= record.pages.size()) return std::string();
+  ACIDFS_ASSIGN_OR_RETURN(PageRecord page, loadReferenced<PageRecord>(txn, record.pages[pageIndex]));
+  ACIDFS_RETURN_IF_ERROR(checkPlace(record, pageIndex, page));
   uint64_t slot = index % kChunksPerPage;
-  if (slot >= page->chunks.size() || page->chunks[slot].isZero()) return std::string();
-  const Id128& chunkId = page->chunks[slot];
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> chunkValue, loadRecord(txn, kChunks, chunkId, false));
-  auto chunk = chunkValue ? ChunkRecord::decode(*chunkValue) : std::nullopt;
-  if (!chunk) return corrupt("missing chunk", chunkId);
-  ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(*chunk));
-  ACIDFS_RETURN_IF_ERROR(verify(chunkId, *chunk, bytes));
+  if (slot >= page.chunks.size() || page.chunks[slot].isZero()) return std::string();
+  const Id128& chunkId = page.chunks[slot];
+  ACIDFS_ASSIGN_OR_RETURN(ChunkRecord chunk, loadReferenced<ChunkRecord>(txn, chunkId));
+  ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(chunk));
+  ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, bytes));
   return bytes;
 }
 
@@ -228,9 +282,9 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
   BlobRecord baseRecord;
   if (base != emptyBlobId_) {
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, base, false));
-    auto decoded = value ? BlobRecord::decode(*value) : std::nullopt;
-    if (!decoded || decoded->head.tombstone) return Status::Error(ENOENT, "no blob " + base.hex() + " in the store");
-    baseRecord = std::move(*decoded);
+    if (!value) return Status::Error(ENOENT, "no blob " + base.hex() + " in the store");
+    ACIDFS_ASSIGN_OR_RETURN(baseRecord, decodeRecord<BlobRecord>(base, *value));
+    if (baseRecord.head.tombstone) return Status::Error(ENOENT, "no blob " + base.hex() + " in the store");
   }
   const uint64_t chunkCount = chunksOf(newSize);
   std::map<uint64_t, std::string_view> patch;
@@ -262,12 +316,11 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
     return static_cast<uint64_t>(std::count_if(ids.begin(), ids.end(), [](const Id128& c) { return !c.isZero(); }));
   };
   // Data chunks of the new blob: the base's, adjusted page by page below.
-  int64_t dataChunks = static_cast<int64_t>(baseRecord.dataChunks);
+  int64_t dataChunks = static_cast<int64_t>(baseRecord.dataChunks);  // check()ed: at most 2^28
   for (uint64_t p = pageCount; p < baseRecord.pages.size(); ++p) {  // pages a truncation drops
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kPages, baseRecord.pages[p], false));
-    auto page = value ? PageRecord::decode(*value) : std::nullopt;
-    if (!page) return corrupt("missing page", baseRecord.pages[p]);
-    dataChunks -= static_cast<int64_t>(countData(page->chunks));
+    ACIDFS_ASSIGN_OR_RETURN(PageRecord page, loadReferenced<PageRecord>(txn, baseRecord.pages[p]));
+    ACIDFS_RETURN_IF_ERROR(checkPlace(baseRecord, p, page));
+    dataChunks -= static_cast<int64_t>(countData(page.chunks));
   }
   std::vector<Id128> pages(pageCount);
   for (uint64_t p = 0; p < pageCount; ++p) {
@@ -282,11 +335,9 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
     }
     std::vector<Id128> chunks;
     if (p < baseRecord.pages.size()) {
-      const Id128& pageId = baseRecord.pages[p];
-      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kPages, pageId, false));
-      auto page = value ? PageRecord::decode(*value) : std::nullopt;
-      if (!page) return corrupt("missing page", pageId);
-      chunks = std::move(page->chunks);
+      ACIDFS_ASSIGN_OR_RETURN(PageRecord page, loadReferenced<PageRecord>(txn, baseRecord.pages[p]));
+      ACIDFS_RETURN_IF_ERROR(checkPlace(baseRecord, p, page));
+      chunks = std::move(page.chunks);
       dataChunks -= static_cast<int64_t>(countData(chunks));
     }
     chunks.resize(inPage);
@@ -325,6 +376,8 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
 
       auto update = [&](auto record) -> Status {
         if (record.head.tombstone) return corrupt("reference to a freed record", id);
+        // No real count comes near this; a corrupt one would overflow the sum.
+        if (record.head.refcount > static_cast<uint64_t>(INT64_MAX) / 2) return corrupt("implausible reference count of", id);
         int64_t count = static_cast<int64_t>(record.head.refcount) + delta;
         if (count < 0) return corrupt("reference count below zero for", id);
         record.head.refcount = static_cast<uint64_t>(count);
@@ -379,15 +432,15 @@ Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std
   if (blob == emptyBlobId_) return Status::OK();
   // Holding this, a chunk record we find keeps its bytes until we are done.
   std::shared_lock<std::shared_mutex> noRelease(segments_.releaseLock());
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kBlobs, keys::id(blob)));
-  auto record = value ? BlobRecord::decode(*value) : std::nullopt;
-  if (!record || record->head.tombstone) return Status::Error(ESTALE, "blob " + blob.hex() + " is gone");
-  if (offset >= record->size) return Status::OK();
-  length = static_cast<size_t>(std::min<uint64_t>(length, record->size - offset));
+  ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, loadLive<BlobRecord>(blob));
+  if (offset >= record.size) return Status::OK();
+  length = static_cast<size_t>(std::min<uint64_t>(length, record.size - offset));
   out.assign(length, '\0');
 
   const uint64_t C = options_.chunkSize;
-  std::optional<PageRecord> page;
+  // Every index below is in range: check() matched the page count to the
+  // size, checkPlace each page's chunk count to its place.
+  PageRecord page;
   uint64_t loadedPage = UINT64_MAX;
   for (uint64_t pos = offset; pos < offset + length;) {
     const uint64_t index = pos / C;
@@ -395,19 +448,15 @@ Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std
     const size_t take = static_cast<size_t>(std::min<uint64_t>(C - within, offset + length - pos));
     const uint64_t pageIndex = index / kChunksPerPage;
     if (pageIndex != loadedPage) {
-      const Id128& pageId = record->pages.at(pageIndex);
-      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> pv, db_.get(Column::kPages, keys::id(pageId)));
-      page = pv ? PageRecord::decode(*pv) : std::nullopt;
-      if (!page || page->head.tombstone) return Status::Error(ESTALE, "page " + pageId.hex() + " is gone");
+      ACIDFS_ASSIGN_OR_RETURN(page, loadLive<PageRecord>(record.pages[pageIndex]));
+      ACIDFS_RETURN_IF_ERROR(checkPlace(record, pageIndex, page));
       loadedPage = pageIndex;
     }
-    const Id128& chunkId = page->chunks.at(index % kChunksPerPage);
+    const Id128& chunkId = page.chunks[index % kChunksPerPage];
     if (!chunkId.isZero()) {
-      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> cv, db_.get(Column::kChunks, keys::id(chunkId)));
-      auto chunk = cv ? ChunkRecord::decode(*cv) : std::nullopt;
-      if (!chunk || chunk->head.tombstone) return Status::Error(ESTALE, "chunk " + chunkId.hex() + " is gone");
-      ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(*chunk));
-      ACIDFS_RETURN_IF_ERROR(verify(chunkId, *chunk, bytes));
+      ACIDFS_ASSIGN_OR_RETURN(ChunkRecord chunk, loadLive<ChunkRecord>(chunkId));
+      ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(chunk));
+      ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, bytes));
       if (within < bytes.size())
         std::memcpy(out.data() + (pos - offset), bytes.data() + within,
                     std::min<size_t>(take, bytes.size() - within));
@@ -420,30 +469,32 @@ Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std
 Result<BlobLayout> ContentStore::layout(const Id128& blob) {
   BlobLayout result;
   if (blob == emptyBlobId_) return result;
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kBlobs, keys::id(blob)));
-  auto record = value ? BlobRecord::decode(*value) : std::nullopt;
-  if (!record || record->head.tombstone) return Status::Error(ESTALE, "blob " + blob.hex() + " is gone");
-  result.size = record->size;
-  for (const Id128& pageId : record->pages) {
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> pv, db_.get(Column::kPages, keys::id(pageId)));
-    auto page = pv ? PageRecord::decode(*pv) : std::nullopt;
-    if (!page) return Status::Error(ESTALE, "page " + pageId.hex() + " is gone");
-    for (const Id128& c : page->chunks) result.chunkHasData.push_back(!c.isZero());
+  ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, loadLive<BlobRecord>(blob));
+  result.size = record.size;
+  for (uint64_t p = 0; p < record.pages.size(); ++p) {
+    ACIDFS_ASSIGN_OR_RETURN(PageRecord page, loadLive<PageRecord>(record.pages[p]));
+    ACIDFS_RETURN_IF_ERROR(checkPlace(record, p, page));
+    for (const Id128& c : page.chunks) result.chunkHasData.push_back(!c.isZero());
   }
   return result;
 }
 
-Result<std::vector<Extent>> ContentStore::liveExtents(MetaDb& db) {
-  std::vector<Extent> extents;
+Result<ContentStore::LiveExtents> ContentStore::liveExtents(MetaDb& db) {
+  LiveExtents live;
   auto it = db.iterator(Column::kChunks);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto record = ChunkRecord::decode(std::string_view(it->value().data(), it->value().size()));
-    if (!record) return Status::Error(EIO, "store corrupted: undecodable chunk record");
+    if (!record) {
+      ACIDFS_LOG(kError, "store corrupted: undecodable chunk %s (fsck reports it); segments are not swept",
+                 Id128::fromBytes(std::string_view(it->key().data(), it->key().size())).hex().c_str());
+      live.complete = false;
+      continue;
+    }
     if (!record->isInline && !record->head.tombstone)
-      extents.push_back(Extent{record->segment, record->offset, record->length});
+      live.extents.push_back(Extent{record->segment, record->offset, record->length});
   }
   if (!it->status().ok()) return fromRocks(it->status(), "scanning chunk records");
-  return extents;
+  return live;
 }
 
 }  // namespace acidfs

@@ -76,15 +76,33 @@ class ContentStore {
 
   // ---- outside transactions ------------------------------------------------
   // Reads [offset, offset+length) of a blob, clipped to its size, every chunk
-  // verified against its id (mismatch: EIO). ESTALE when the blob is no
-  // longer in the store (it was replaced and collected meanwhile).
+  // verified against its id (mismatch: EIO). ESTALE when the blob or a
+  // record under it is no longer in the store (it was replaced and collected
+  // meanwhile); EIO when one is corrupt (undecodable, or fails check()).
   Status read(const Id128& blob, uint64_t offset, size_t length, std::string& out);
+  // Which chunks hold data; errors as read().
   Result<BlobLayout> layout(const Id128& blob);
   // Reads a chunk's bytes and checks them against its id (fsck): EIO when
-  // they no longer match.
+  // they no longer match, or the record fails check().
   Status verifyChunk(const Id128& id, const ChunkRecord& record);
-  // Every extent named by a chunk record, for SegmentStore's sweep on open.
-  static Result<std::vector<Extent>> liveExtents(MetaDb& db);
+  // What a record alone can be checked for, before anything is sized or
+  // indexed from it (every load, and fsck): a blob is at most kMaxFileSize,
+  // lists one page per kChunksPerPage chunks of its size and counts no more
+  // data chunks than it has; a page lists at most kChunksPerPage chunks; a
+  // chunk holds at most chunkSize bytes. Tombstones hold nothing and pass.
+  // EIO naming the record when it fails.
+  Status check(const Id128& id, const BlobRecord& record) const;
+  Status check(const Id128& id, const PageRecord& record) const;
+  Status check(const Id128& id, const ChunkRecord& record) const;
+  // Every extent named by a decodable chunk record, for SegmentStore's sweep
+  // on open. An undecodable one is logged and skipped, so that the store
+  // still opens (and fsck can report it); no record says where its bytes
+  // are, so `complete` is false and nothing may be swept.
+  struct LiveExtents {
+    std::vector<Extent> extents;
+    bool complete = true;
+  };
+  static Result<LiveExtents> liveExtents(MetaDb& db);
 
  private:
   Result<Id128> internChunk(Txn& txn, std::string_view window);
@@ -96,6 +114,22 @@ class ContentStore {
   Result<std::optional<std::string>> loadRecord(Txn& txn, int kind, const Id128& id, bool lock);
   void storeRecord(Txn& txn, int kind, const Id128& id, std::string value);
   Status removeRecord(Txn& txn, int kind, const Id128& id);
+  // A record decoded and check()ed: EIO naming it when either fails.
+  template <typename Record>
+  Result<Record> decodeRecord(const Id128& id, std::string_view value) const;
+  // A record that something this transaction read refers to: EIO when it
+  // is missing or corrupt.
+  template <typename Record>
+  Result<Record> loadReferenced(Txn& txn, const Id128& id);
+  // Outside transactions, for readers: ESTALE when the record is missing or
+  // a tombstone (collected since it was found), EIO when it is corrupt.
+  template <typename Record>
+  Result<Record> loadLive(const Id128& id);
+  // EIO unless `page`, page `p` of a check()ed blob, lists the number of
+  // chunks its place in the blob needs: then every slot read is in it.
+  Status checkPlace(const BlobRecord& blob, uint64_t p, const PageRecord& page) const;
+  // The bytes of a chunk record that passed check() (so its length is at
+  // most chunkSize, whatever the disk said).
   Result<std::string> chunkBytes(const ChunkRecord& record);
   Status verify(const Id128& id, const ChunkRecord& record, const std::string& bytes);
   uint64_t chunksOf(uint64_t size) const { return (size + options_.chunkSize - 1) / options_.chunkSize; }

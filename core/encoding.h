@@ -32,8 +32,10 @@ class Encoder {
   std::string out_;
 };
 
-// Reads what an Encoder wrote. Every getter returns false on truncated input
-// and leaves the decoder failed; callers check ok() once at the end.
+// Reads what an Encoder wrote, from bytes that may be corrupt: no getter
+// reads past the input or allocates more than the input holds. Every getter
+// returns false on truncated input and leaves the decoder failed; callers
+// check ok() once at the end.
 class Decoder {
  public:
   explicit Decoder(std::string_view in) : in_(in) {}
@@ -52,6 +54,14 @@ class Decoder {
     std::string_view v;
     if (!u32(n) || !raw(n, v)) return false;
     out.assign(v);
+    return true;
+  }
+  // A u32 count of `elementSize`-byte elements that follow. Fails unless the
+  // input still holds them all, so that a corrupt count never sizes an
+  // allocation (a page or blob record of 0xFFFFFFFF ids would be 64 GiB).
+  bool count(uint32_t& n, size_t elementSize) {
+    if (!u32(n)) return false;
+    if (n > in_.size() / elementSize) return fail();
     return true;
   }
   std::string_view rest() const { return in_; }
@@ -77,6 +87,7 @@ class Decoder {
 inline void appendBigEndian64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
 }
+// `in` must hold at least 8 bytes: check a key's length before calling.
 inline uint64_t readBigEndian64(std::string_view in) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(in[i]);

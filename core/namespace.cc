@@ -326,8 +326,9 @@ Status Namespace::rmdir(uint64_t parent, std::string_view name) {
   return Status::OK();
 }
 
-Result<std::optional<Unlinked>> Namespace::renameInTxn(Txn& txn, uint64_t parent, std::string_view name,
-                                                       uint64_t newParent, std::string_view newName, unsigned flags) {
+Result<std::optional<Unlinked>> Namespace::renameInTxn(Txn& txn, const Caller& caller, uint64_t parent,
+                                                       std::string_view name, uint64_t newParent,
+                                                       std::string_view newName, unsigned flags) {
   if ((flags & kRenameNoReplace) && (flags & kRenameExchange))
     return Status::Error(EINVAL, "RENAME_NOREPLACE and RENAME_EXCHANGE together");
   if (flags & ~(kRenameNoReplace | kRenameExchange)) return Status::Error(EINVAL, "unknown rename flags");
@@ -366,7 +367,7 @@ Result<std::optional<Unlinked>> Namespace::renameInTxn(Txn& txn, uint64_t parent
   const std::string basisKey = keys::xattr(src->ino, kDestBasisXattr);
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> basis, txn.read(Column::kXattrs, basisKey, Txn::Lock::kExclusive));
   if (basis) {
-    ACIDFS_RETURN_IF_ERROR(checkDestBasis(*basis, target, newName));
+    ACIDFS_RETURN_IF_ERROR(checkDestBasis(caller, *basis, target, newName));
     ACIDFS_RETURN_IF_ERROR(txn.del(Column::kXattrs, basisKey));
   }
 
@@ -444,11 +445,11 @@ Result<std::optional<Unlinked>> Namespace::renameInTxn(Txn& txn, uint64_t parent
   return replaced;
 }
 
-Result<std::optional<Unlinked>> Namespace::rename(uint64_t parent, std::string_view name, uint64_t newParent,
-                                                  std::string_view newName, unsigned flags) {
+Result<std::optional<Unlinked>> Namespace::rename(const Caller& caller, uint64_t parent, std::string_view name,
+                                                  uint64_t newParent, std::string_view newName, unsigned flags) {
   std::optional<Unlinked> replaced;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(replaced, renameInTxn(txn, parent, name, newParent, newName, flags));
+    ACIDFS_ASSIGN_OR_RETURN(replaced, renameInTxn(txn, caller, parent, name, newParent, newName, flags));
     return Status::OK();
   }));
   if (replaced) releaseIfUnused(*replaced);
@@ -523,6 +524,7 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
   const std::string prefix = keys::ino(dir);
   auto it = db_.iterator(Column::kCookies);
   for (it->Seek(keys::cookie(dir, afterCookie + 1)); it->Valid() && startsWith(it->key(), prefix); it->Next()) {
+    if (it->key().size() != 16) continue;  // malformed (fsck reports it): no cookie to read
     DirEntry entry;
     entry.cookie = readBigEndian64(std::string_view(it->key().data() + 8, 8));
     entry.name.assign(it->value().data(), it->value().size());
@@ -678,7 +680,12 @@ Status Namespace::releaseAllOrphans() {
   for (it->SeekToFirst(); it->Valid(); it->Next())
     if (it->key().size() == 8) orphans.push_back(readBigEndian64(std::string_view(it->key().data(), 8)));
   ACIDFS_RETURN_IF_ERROR(fromRocks(it->status(), "listing orphans"));
-  for (uint64_t ino : orphans) ACIDFS_RETURN_IF_ERROR(releaseOrphan(ino));
+  for (uint64_t ino : orphans) {
+    // A corrupt orphan stays (fsck reports it) rather than keep the store closed.
+    Status s = releaseOrphan(ino);
+    if (s.errnum() == EIO) ACIDFS_LOG(kError, "keeping orphan inode %llu: %s", static_cast<unsigned long long>(ino), s.toString().c_str());
+    else ACIDFS_RETURN_IF_ERROR(s);
+  }
   return Status::OK();
 }
 

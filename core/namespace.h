@@ -81,9 +81,10 @@ class Namespace {
   // EINVAL moving a directory into its own subtree; EISDIR/ENOTDIR on type
   // mismatch; ENOTEMPTY onto a non-empty directory; EEXIST with NoReplace;
   // ENOENT with Exchange when the target is missing. Returns what a replaced
-  // target lost.
-  Result<std::optional<Unlinked>> rename(uint64_t parent, std::string_view name, uint64_t newParent,
-                                         std::string_view newName, unsigned flags);
+  // target lost. `caller` matters only to a user.acidfs.dest_basis on the
+  // source, which compares with a target the kernel's checks know nothing of.
+  Result<std::optional<Unlinked>> rename(const Caller& caller, uint64_t parent, std::string_view name,
+                                         uint64_t newParent, std::string_view newName, unsigned flags);
   Result<Attr> setattr(uint64_t ino, const SetAttrRequest& request);
   Result<std::string> readlink(uint64_t ino);
   // Access times moved by reads (AccessTimes), in one transaction: each
@@ -142,8 +143,8 @@ class Namespace {
   Result<Unlinked> unlinkInTxn(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry);
   // An inode lost its last name: deleted now, or kept as an orphan while in use.
   Result<Unlinked> dropLastLinkInTxn(Txn& txn, uint64_t ino, const InodeRecord& inode);
-  Result<std::optional<Unlinked>> renameInTxn(Txn& txn, uint64_t parent, std::string_view name, uint64_t newParent,
-                                              std::string_view newName, unsigned flags);
+  Result<std::optional<Unlinked>> renameInTxn(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
+                                              uint64_t newParent, std::string_view newName, unsigned flags);
   // Points a file at `blob` (moving one reference), sets size, ctime and
   // mtime (`mtimeNs`, or now when 0), and stores the inode.
   Status setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,

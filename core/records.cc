@@ -10,9 +10,11 @@ constexpr uint8_t kInodeVersion = 1;
 void encodeHead(Encoder& e, const ContentHead& h) {
   e.u64(h.refcount).u32(h.seed).u8(static_cast<uint8_t>((h.collided ? 1 : 0) | (h.tombstone ? 2 : 0)));
 }
+// Decoders accept exactly what the encoders write: unknown flag bits or an
+// inline marker other than 0/1 mean the record is corrupt, not a variant.
 bool decodeHead(Decoder& d, ContentHead& h) {
   uint8_t flags = 0;
-  if (!d.u64(h.refcount) || !d.u32(h.seed) || !d.u8(flags)) return false;
+  if (!d.u64(h.refcount) || !d.u32(h.seed) || !d.u8(flags) || flags > 3) return false;
   h.collided = flags & 1;
   h.tombstone = flags & 2;
   return true;
@@ -23,7 +25,7 @@ void encodeIds(Encoder& e, const std::vector<Id128>& ids) {
 }
 bool decodeIds(Decoder& d, std::vector<Id128>& ids) {
   uint32_t n;
-  if (!d.u32(n)) return false;
+  if (!d.count(n, 16)) return false;  // before resize: n comes from disk
   ids.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
     std::string_view raw;
@@ -83,7 +85,7 @@ std::optional<ChunkRecord> ChunkRecord::decode(std::string_view in) {
   Decoder d(in);
   ChunkRecord r;
   uint8_t isInline = 0;
-  if (!decodeHead(d, r.head) || !d.u8(isInline)) return std::nullopt;
+  if (!decodeHead(d, r.head) || !d.u8(isInline) || isInline > 1) return std::nullopt;
   r.isInline = isInline;
   if (r.isInline)
     d.bytes(r.inlineData);

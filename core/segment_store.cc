@@ -33,7 +33,7 @@ std::string SegmentStore::pathOf(uint32_t number) const {
 }
 
 Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
-                                                         const std::vector<Extent>& liveExtents) {
+                                                         const std::vector<Extent>& liveExtents, bool sweep) {
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + dir);
   std::unique_ptr<SegmentStore> store(new SegmentStore(dir));
   MutexLock lock(store->mutex_);
@@ -55,6 +55,13 @@ Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
 
   for (uint32_t n : numbers) {
     auto it = live.find(n);
+    if (!sweep) {
+      ACIDFS_RETURN_IF_ERROR(store->openSegment(n, false));
+      Segment& seg = *store->segments_[n];
+      if (it != live.end())
+        for (const Extent& e : it->second) seg.liveBytes += static_cast<int64_t>(alignUp(e.length));
+      continue;
+    }
     if (it == live.end()) {  // nothing committed names it: a crash orphan
       ACIDFS_LOG(kDebug, "removing unreferenced segment %s", store->pathOf(n).c_str());
       unlink(store->pathOf(n).c_str());

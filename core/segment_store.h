@@ -39,9 +39,10 @@ class SegmentStore {
   static constexpr uint64_t kAlign = 4096;
 
   // Opens STORE/segments (creating it); `liveExtents` are all extents named by
-  // committed records: everything else in the segment files is swept.
-  static Result<std::unique_ptr<SegmentStore>> open(const std::string& dir,
-                                                    const std::vector<Extent>& liveExtents);
+  // committed records: everything else in the segment files is swept —
+  // unless `sweep` is false (a corrupt record may name bytes not listed).
+  static Result<std::unique_ptr<SegmentStore>> open(const std::string& dir, const std::vector<Extent>& liveExtents,
+                                                    bool sweep = true);
   ~SegmentStore();
 
   // Writes `data` at a fresh extent of the active segment. Not yet durable.

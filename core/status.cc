@@ -38,9 +38,9 @@ std::string ConflictReport::toJson() const {
   j["code"] = conflictCodeName(code);
   j["path"] = path;
   j["expected"] = idOrNull(expected);
-  j["found"] = idOrNull(found);
+  j["found"] = foundWithheld ? nlohmann::json(kFoundWithheld) : idOrNull(found);
   j["operationIndex"] = operationIndex;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Status Status::FromErrno(const std::string& what) {
@@ -56,10 +56,14 @@ Status Status::Conflict(ConflictReport report) {
   return s;
 }
 
+std::string errnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "errno " + std::to_string(err);
+}
+
 std::string Status::toString() const {
   if (ok()) return "OK";
-  const char* name = strerrorname_np(errno_);
-  return std::string(name ? name : "E?") + ": " + message_;
+  return errnoName(errno_) + ": " + message_;
 }
 
 }  // namespace acidfs

@@ -26,6 +26,13 @@ enum class ConflictCode {
 const char* conflictCodeName(ConflictCode code);
 int conflictErrno(ConflictCode code);
 
+// "ENOENT" for ENOENT; "errno 4711" for a number with no name (glibc's
+// strerrorname_np returns NULL for those).
+std::string errnoName(int err);
+
+// What a report shows as `found` when it is withheld (see foundWithheld).
+inline constexpr char kFoundWithheld[] = "unreadable";
+
 // The structured report of a failed precondition. `expected`/`found` are
 // blobIds; nullopt is JSON null ("must not exist" / "does not exist").
 struct ConflictReport {
@@ -34,8 +41,13 @@ struct ConflictReport {
   std::optional<Id128> expected;
   std::optional<Id128> found;
   int operationIndex = 1;  // counts from 1
+  // The caller may not read what is at `path`: its blobId is not theirs to
+  // learn (SPEC §6), so `found` is withheld and shows as "unreadable".
+  // Invariant: foundWithheld implies !found.
+  bool foundWithheld = false;
 
   // {"code":"DEST_CHANGED","path":"/a","expected":"<id>|null","found":...,"operationIndex":2}
+  // Bytes of `path` that are not UTF-8 (file names are bytes) show as U+FFFD.
   std::string toJson() const;
 };
 

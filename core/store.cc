@@ -46,8 +46,11 @@ std::optional<Marker> readMarker(const std::string& path) {
     std::istringstream fields(line);
     uint64_t value = 0;
     if (!(fields >> key >> value)) continue;
-    if (key == "format") m.format = static_cast<uint32_t>(value);
-    if (key == "chunk_size") m.chunkSize = static_cast<uint32_t>(value);
+    // A value too wide for its field reads as 0, which open() refuses,
+    // rather than as its low bits.
+    const uint32_t field = value <= UINT32_MAX ? static_cast<uint32_t>(value) : 0;
+    if (key == "format") m.format = field;
+    if (key == "chunk_size") m.chunkSize = field;
   }
   return m;
 }
@@ -116,7 +119,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
     marker = Marker{kFormatVersion, options.chunkSize};
     ACIDFS_RETURN_IF_ERROR(writeMarker(path, *marker));
   }
-  if (marker->chunkSize < 4096 || (marker->chunkSize & (marker->chunkSize - 1)))
+  if (marker->chunkSize < 4096 || marker->chunkSize > (16u << 20) || (marker->chunkSize & (marker->chunkSize - 1)))
     return Status::Error(EPROTO, path + " has an invalid chunk size");
 
   ACIDFS_ASSIGN_OR_RETURN(store->db_, MetaDb::open(path + "/db"));
@@ -124,8 +127,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   if (version && *version != std::to_string(kFormatVersion))
     return Status::Error(EPROTO, "metadata of " + path + " has format " + *version);
 
-  ACIDFS_ASSIGN_OR_RETURN(std::vector<Extent> live, ContentStore::liveExtents(*store->db_));
-  ACIDFS_ASSIGN_OR_RETURN(store->segments_, SegmentStore::open(path + "/segments", live));
+  ACIDFS_ASSIGN_OR_RETURN(ContentStore::LiveExtents live, ContentStore::liveExtents(*store->db_));
+  ACIDFS_ASSIGN_OR_RETURN(store->segments_, SegmentStore::open(path + "/segments", live.extents, live.complete));
   ContentOptions contentOptions{marker->chunkSize, std::min(options.inlineMax, marker->chunkSize), options.hash};
   store->content_ = std::make_unique<ContentStore>(*store->db_, *store->segments_, contentOptions);
   ContentStore* content = store->content_.get();

@@ -1,5 +1,7 @@
 #include "core/virtual_xattrs.h"
 
+#include <unistd.h>
+
 namespace acidfs {
 
 Result<std::string> parseDestBasis(std::string_view value) {
@@ -12,18 +14,19 @@ Result<std::string> parseDestBasis(std::string_view value) {
   return id->hex();
 }
 
-Status checkDestBasis(std::string_view basis, const InodeRecord* dest, std::string_view destPath) {
-  // Directories, symlinks and special files have no blobId: "found" is null.
-  std::optional<Id128> found;
-  if (dest && dest->isRegular()) found = dest->blob;
-  if (basis == kAbsentBasis) {
-    if (!dest) return Status::OK();
-    return Status::Conflict(ConflictReport{ConflictCode::kDestExists, std::string(destPath), std::nullopt, found, 1});
-  }
+Status checkDestBasis(const Caller& caller, std::string_view basis, const InodeRecord* dest, std::string_view destPath) {
+  auto conflict = [&](ConflictCode code, std::optional<Id128> expected) {
+    ConflictReport report{code, std::string(destPath), expected, std::nullopt, 1};
+    reportFound(report, caller, dest);
+    return Status::Conflict(std::move(report));
+  };
+  if (basis == kAbsentBasis) return dest ? conflict(ConflictCode::kDestExists, std::nullopt) : Status::OK();
   const std::optional<Id128> expected = Id128::parseHex(basis);
-  if (!dest) return Status::Conflict(ConflictReport{ConflictCode::kDestNotFound, std::string(destPath), expected, std::nullopt, 1});
-  if (found != expected)
-    return Status::Conflict(ConflictReport{ConflictCode::kDestChanged, std::string(destPath), expected, found, 1});
+  if (!dest) return conflict(ConflictCode::kDestNotFound, expected);
+  if (dest->isRegular() && !mayAccess(caller, *dest, R_OK))
+    return Status::Error(EACCES, "comparing '" + std::string(destPath) + "' with user.acidfs.dest_basis: permission denied");
+  // Directories, symlinks and special files have no blobId: "found" is null.
+  if (!dest->isRegular() || dest->blob != expected) return conflict(ConflictCode::kDestChanged, expected);
   return Status::OK();
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/caller.h"
 #include "core/id128.h"
 #include "core/records.h"
 #include "core/status.h"
@@ -30,9 +31,12 @@ inline bool isVirtualXattr(std::string_view name) { return name.substr(0, kVirtu
 // hex. EINVAL for anything else (a trailing newline from `echo` included).
 Result<std::string> parseDestBasis(std::string_view value);
 
-// Whether a rename onto `dest` (nullptr: nothing there) may go ahead under
-// `basis` (stored form). A conflict carries the SPEC §4 report: DEST_EXISTS
-// (EEXIST), DEST_NOT_FOUND (ENOENT) or DEST_CHANGED (ECANCELED).
-Status checkDestBasis(std::string_view basis, const InodeRecord* dest, std::string_view destPath);
+// Whether `caller`'s rename onto `dest` (nullptr: nothing there) may go
+// ahead under `basis` (stored form). A conflict carries the SPEC §4 report:
+// DEST_EXISTS (EEXIST), DEST_NOT_FOUND (ENOENT) or DEST_CHANGED (ECANCELED).
+// Comparing a blobId with a file the caller may not read is EACCES, as in
+// a TRANSACT: a guess must not be confirmed (the basis would be a content
+// oracle); its `found` is withheld likewise.
+Status checkDestBasis(const Caller& caller, std::string_view basis, const InodeRecord* dest, std::string_view destPath);
 
 }  // namespace acidfs

@@ -32,6 +32,7 @@ void FuseFs::committerLoop() {
     committerWake_.wait_for(lock, std::chrono::milliseconds(500));
     if (stopping_ || options.commitIntervalSeconds <= 0) continue;
     lock.unlock();
+    ioctlParts.expire(nowNs());
     // A draft is committed at the latest commit_interval after its first write.
     Status s = drafts.commitOlderThan(static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000 - 500000000);
     if (!s.ok()) ACIDFS_LOG(kError, "interval commit failed: %s", s.toString().c_str());
@@ -64,12 +65,13 @@ OpenFile* FuseFs::openFile(uint64_t fh) {
 }
 
 void FuseFs::removeOpenFile(uint64_t fh) {
+  ioctlParts.drop(fh);
   std::lock_guard<std::mutex> lock(openMutex_);
   open_.erase(fh);
 }
 
 void FuseFs::noteAccess(uint64_t ino) {
-  if (!options.atime) return;
+  if (!options.atime || options.readOnly) return;
   auto moved = accessTimes.noteRead(ino);
   if (!moved.ok() || !*moved || !session_) return;
   // Attributes only (negative offset): the kernel asks for the new atime.

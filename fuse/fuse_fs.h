@@ -26,6 +26,7 @@
 #include "core/file_drafts.h"
 #include "core/store.h"
 #include "fuse/inode_table.h"
+#include "fuse/ioctl_parts.h"
 
 namespace acidfs {
 
@@ -50,12 +51,6 @@ struct OpenFile {
   OpenFile(uint64_t i, bool r) : ino(i), readable(r) {}
   const uint64_t ino;
   const bool readable;  // opened O_RDONLY or O_RDWR: its close moves atime (relatime)
-  // An ioctl request being sent in parts (ACIDFS_IOC_MORE): its code and the
-  // payload so far. Guarded by partialMutex.
-  std::mutex partialMutex;
-  unsigned partialCmd = 0;
-  std::string partial;
-  bool partialTooLarge = false;  // refuse every further part, and the last one
   std::atomic<bool> wrote{false};  // set by write threads, read at flush/release
 };
 
@@ -74,6 +69,7 @@ class FuseFs {
   FileDrafts drafts;
   AccessTimes accessTimes;  // relatime, persisted at each commit interval
   InodeTable inodes;
+  IoctlParts ioctlParts;  // requests sent in parts, by descriptor; bounded
 
   uint64_t addOpenFile(uint64_t ino, int openFlags);
   OpenFile* openFile(uint64_t fh);

@@ -20,22 +20,25 @@ namespace {
 
 FuseFs& fsOf(fuse_req_t req) { return *static_cast<FuseFs*>(fuse_req_userdata(req)); }
 
-// The caller's supplementary groups cost the daemon a read of
-// /proc/PID/task/TID/status, so they are fetched only for what needs them: a
-// non-directory created with S_ISGID by a non-root caller keeps the bit only
-// if the caller is in the file's group (inode_init_owner).
-Caller callerOf(fuse_req_t req, mode_t mode) {
+// The caller as the kernel tells it. Supplementary groups cost the daemon a
+// read of /proc/PID/task/TID/status, so they are fetched only when a
+// permission decision needs them (Caller::groupsLoader), during the request.
+Caller callerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  Caller caller{ctx->uid, ctx->gid, {}};
-  if (!(mode & S_ISGID) || S_ISDIR(mode) || ctx->uid == 0) return caller;
-  gid_t groups[64];
-  int n = fuse_req_getgroups(req, 64, groups);
-  for (int i = 0; i < std::min(n, 64); ++i) caller.groups.push_back(groups[i]);
+  Caller caller = Caller::of(ctx->uid, ctx->gid);
+  if (ctx->uid == 0) return caller;
+  caller.groupsLoader = [req] {
+    std::vector<gid_t> groups(64);
+    int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+    if (n > static_cast<int>(groups.size())) {
+      groups.resize(static_cast<size_t>(n));
+      n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+    }
+    groups.resize(static_cast<size_t>(std::clamp(n, 0, static_cast<int>(groups.size()))));
+    return std::vector<uint32_t>(groups.begin(), groups.end());
+  };
   return caller;
 }
-
-// Every identity of the caller: the ioctl door checks permissions itself.
-Caller fullCallerOf(fuse_req_t req) { return callerOf(req, S_IFREG | S_ISGID | 0777); }
 
 // -o debug: one log line per request, with its result and latency.
 class RequestTrace {
@@ -47,7 +50,7 @@ class RequestTrace {
     current_ = nullptr;
     const fuse_ctx* ctx = fuse_req_ctx(req_);
     logLine(LogLevel::kDebug, "%s ino=%llu uid=%u pid=%d -> %s (%lld us)", op_, static_cast<unsigned long long>(ino_),
-            ctx ? ctx->uid : 0, ctx ? ctx->pid : 0, errno_ ? strerrorname_np(errno_) : "ok",
+            ctx ? ctx->uid : 0, ctx ? ctx->pid : 0, errno_ ? errnoName(errno_).c_str() : "ok",
             static_cast<long long>((nowNs() - start_) / 1000));
   }
   static void noteError(int err) {
@@ -236,15 +239,15 @@ void opReadlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void opMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-  replyEntry(req, fsOf(req).store.ns().mknod(callerOf(req, mode), parent, name, mode, rdev), "mknod");
+  replyEntry(req, fsOf(req).store.ns().mknod(callerOf(req), parent, name, mode, rdev), "mknod");
 }
 
 void opMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  replyEntry(req, fsOf(req).store.ns().mkdir(callerOf(req, S_IFDIR), parent, name, mode), "mkdir");
+  replyEntry(req, fsOf(req).store.ns().mkdir(callerOf(req), parent, name, mode), "mkdir");
 }
 
 void opSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-  replyEntry(req, fsOf(req).store.ns().symlink(callerOf(req, S_IFLNK), parent, name, target), "symlink");
+  replyEntry(req, fsOf(req).store.ns().symlink(callerOf(req), parent, name, target), "symlink");
 }
 
 void opLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newParent, const char* newName) {
@@ -271,7 +274,7 @@ void opRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
       if (!committed.ok()) return replyError(req, committed, "rename");
     }
   }
-  auto renamed = fs.store.ns().rename(parent, name, newParent, newName, flags);
+  auto renamed = fs.store.ns().rename(callerOf(req), parent, name, newParent, newName, flags);
   if (renamed.status().isConflict())
     ACIDFS_LOG(kDebug, "rename refused by user.acidfs.dest_basis: %s", renamed.status().conflict()->toJson().c_str());
   replyStatus(req, renamed.status(), "rename");
@@ -305,21 +308,31 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
-  auto attr = fs.store.ns().mknod(callerOf(req, S_IFREG | mode), parent, name, S_IFREG | (mode & 07777), 0);
+  const Caller caller = callerOf(req);
+  auto attr = fs.store.ns().mknod(caller, parent, name, S_IFREG | (mode & 07777), 0);
+  int openFlags = O_WRONLY;  // a new file was not read: its close leaves atime at the creation time
   if (!attr.ok() && attr.status().errnum() == EEXIST && !(fi->flags & O_EXCL)) {
-    // Created by someone else since the kernel looked: open theirs.
+    // Created since the kernel looked (through the ioctl door, behind its
+    // back): open what is there, but only as open(2) would on an existing
+    // file — the kernel checked the directory, not this file.
     attr = fs.store.ns().lookup(parent, name);
-    if (attr.ok() && attr->inode.isDir()) return replyError(req, Status::Error(EISDIR, "is a directory"), "create");
+    if (attr.ok() && !attr->inode.isRegular()) {
+      // A directory, symlink or node: open(2) would follow or open it, which
+      // only the kernel can do. It forgets the name and the caller retries.
+      fs.invalidateEntry(parent, name);
+      return replyError(req, Status::Error(attr->inode.isDir() ? EISDIR : EEXIST, "created meanwhile"), "create");
+    }
     if (attr.ok()) {
-      Status s = truncateOnOpen(fs, attr->ino, fi->flags);
+      Status s = mayOpen(caller, attr->inode, fi->flags);
+      if (s.ok()) s = truncateOnOpen(fs, attr->ino, fi->flags);
       if (!s.ok()) return replyError(req, s, "create");
       attr = fs.store.ns().getattr(attr->ino);
+      openFlags = fi->flags;
     }
   }
   if (!attr.ok()) return replyError(req, attr.status(), "create");
   fuse_entry_param e = entryOf(fs, *attr);
-  // A new file was not read: its close leaves atime at the creation time.
-  fi->fh = fs.addOpenFile(attr->ino, O_WRONLY);
+  fi->fh = fs.addOpenFile(attr->ino, openFlags);
   fi->keep_cache = 1;
   fs.inodes.lookedUp(attr->ino);
   fs.inodes.opened(attr->ino);
@@ -486,35 +499,20 @@ void opIoctl(fuse_req_t req, fuse_ino_t, unsigned cmd, void*, fuse_file_info* fi
   if (msg.version != ACIDFS_IOCTL_VERSION) return replyErrno(req, EPROTO);
   if (msg.length > ACIDFS_IOC_DATA_MAX || (msg.flags & ~ACIDFS_IOC_MORE)) return replyErrno(req, EINVAL);
   FuseFs& fs = fsOf(req);
-  OpenFile* file = fs.openFile(fi->fh);
-  if (!file) return replyErrno(req, EBADF);
+  if (!fs.openFile(fi->fh)) return replyErrno(req, EBADF);
 
+  const Caller caller = callerOf(req);
+  IoctlParts::Step step = fs.ioctlParts.add(fi->fh, caller.uid, code, std::string_view(msg.data, msg.length),
+                                            (msg.flags & ACIDFS_IOC_MORE) != 0, nowNs());
   IoctlAnswer reply;
-  {
-    std::lock_guard<std::mutex> lock(file->partialMutex);
-    if ((!file->partial.empty() || file->partialTooLarge) && file->partialCmd != code) {
-      file->partial.clear();  // a different request abandons the partial one
-      file->partialTooLarge = false;
-    }
-    if (file->partialTooLarge || file->partial.size() + msg.length > kMaxIoctlPayload) {
-      // Refused, and so is every further part of it, up to its last.
-      file->partial.clear();
-      file->partialCmd = code;
-      file->partialTooLarge = (msg.flags & ACIDFS_IOC_MORE) != 0;
-      reply = IoctlAnswer{E2BIG, "{\"error\":\"request larger than 256 MiB\"}"};
-    } else if (msg.flags & ACIDFS_IOC_MORE) {
-      file->partialCmd = code;
-      file->partial.append(msg.data, msg.length);
+  switch (step.kind) {
+    case IoctlParts::Step::Kind::kMore:
       msg.length = 0;
       msg.result = 0;
       fuse_reply_ioctl(req, 0, &msg, offsetof(acidfs_ioc_msg, data));
       return;
-    } else {
-      std::string payload = std::move(file->partial);
-      file->partial.clear();
-      payload.append(msg.data, msg.length);
-      reply = runIoctl(fs, fullCallerOf(req), code, payload);
-    }
+    case IoctlParts::Step::Kind::kRefused: reply = std::move(step.refusal); break;
+    case IoctlParts::Step::Kind::kRun: reply = runIoctl(fs, caller, code, step.payload.bytes()); break;
   }
   if (reply.data.size() > ACIDFS_IOC_DATA_MAX) {
     reply = IoctlAnswer{EOVERFLOW, "{\"error\":\"answer larger than one ioctl buffer\"}"};
@@ -732,17 +730,28 @@ constexpr char k_fallocate[] = "fallocate";
 constexpr char k_lseek[] = "lseek";
 constexpr char k_copy_file_range[] = "copy_file_range";
 
-// Wraps an operation so that, with -o debug, each request logs one line.
+// Wraps an operation so that, with -o debug, each request logs one line,
+// and so that no exception ever unwinds into libfuse (C code: the daemon
+// would abort). Operations reply last, so one that threw has not replied:
+// it gets EIO, or ENOMEM when memory ran out, and the daemon keeps serving.
 template <auto Op, const char* Name>
 struct Traced;
 template <typename First, typename... Rest, void (*Op)(fuse_req_t, First, Rest...), const char* Name>
 struct Traced<Op, Name> {
   static void call(fuse_req_t req, First first, Rest... rest) {
-    if (!logEnabled(LogLevel::kDebug)) return Op(req, first, rest...);
-    uint64_t ino = 0;
-    if constexpr (std::is_same_v<First, fuse_ino_t>) ino = first;
-    RequestTrace trace(req, Name, ino);
-    Op(req, first, rest...);
+    try {
+      if (!logEnabled(LogLevel::kDebug)) return Op(req, first, rest...);
+      uint64_t ino = 0;
+      if constexpr (std::is_same_v<First, fuse_ino_t>) ino = first;
+      RequestTrace trace(req, Name, ino);
+      Op(req, first, rest...);
+    } catch (const std::bad_alloc&) {
+      ACIDFS_LOG(kError, "%s: out of memory", Name);
+      fuse_reply_err(req, ENOMEM);
+    } catch (const std::exception& e) {
+      ACIDFS_LOG(kError, "%s: %s", Name, e.what());
+      fuse_reply_err(req, EIO);
+    }
   }
 };
 

@@ -1,11 +1,13 @@
 #include "fuse/ioctl_door.h"
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "acidfs/ioctl.h"
 #include "core/cas_ops.h"
 #include "fuse/fuse_fs.h"
+#include "fuse/ioctl_parts.h"
 
 namespace acidfs {
 namespace {
@@ -17,11 +19,32 @@ struct BadRequest {
   std::string why;
 };
 
-IoctlAnswer answer(const json& j) { return IoctlAnswer{0, j.dump()}; }
+// Bounds on what one request may make the daemon do (see also ioctl_parts.h
+// for its size): JSON nested deeper than any valid request is refused while
+// parsing, and a transaction has at most kMaxTransactOps ops.
+constexpr int kMaxJsonDepth = 16;
+constexpr size_t kMaxTransactOps = 10000;
+// JSON larger than this is parsed one request at a time: parsing costs some
+// 30x the text, so this bounds the daemon's peak to one large parse.
+constexpr size_t kLargeJson = 256u << 10;
+
+// Text that is not UTF-8 (file names are bytes) is replaced, never thrown on.
+std::string dumpJson(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+IoctlAnswer answer(const json& j) { return IoctlAnswer{0, dumpJson(j)}; }
 
 IoctlAnswer failure(const Status& s) {
   if (s.isConflict()) return IoctlAnswer{s.errnum(), s.conflict()->toJson()};
-  return IoctlAnswer{s.errnum() ? s.errnum() : EIO, json{{"error", s.message()}}.dump()};
+  return IoctlAnswer{s.errnum() ? s.errnum() : EIO, dumpJson(json{{"error", s.message()}})};
+}
+
+// A caller's value named in an error message: its type, or for a string its
+// first bytes — never a serialisation of the whole (untrusted, any size).
+std::string describe(const json& value) {
+  if (!value.is_string()) return std::string("a JSON ") + value.type_name();
+  const std::string& text = value.get_ref<const std::string&>();
+  constexpr size_t kShown = 64;
+  return "\"" + text.substr(0, kShown) + (text.size() > kShown ? "...\"" : "\"");
 }
 
 // ---- decoding ------------------------------------------------------------------
@@ -48,7 +71,7 @@ std::string pathField(const json& object, const std::string& where) {
 Id128 blobIdValue(const json& value, const std::string& where) {
   if (!value.is_string()) throw BadRequest{where + " must be a blobId string"};
   auto id = Id128::parseHex(value.get<std::string>());
-  if (!id) throw BadRequest{where + ": '" + value.get<std::string>() + "' is not a blobId (32 hex digits)"};
+  if (!id) throw BadRequest{where + ": " + describe(value) + " is not a blobId (32 hex digits)"};
   return *id;
 }
 
@@ -62,6 +85,9 @@ Basis basisField(const json& object, const std::string& where) {
 
 std::vector<TransactOp> decodeTransaction(const json& ops) {
   if (!ops.is_array()) throw BadRequest{"a transaction must be a JSON array of ops"};
+  if (ops.size() > kMaxTransactOps)
+    throw BadRequest{"a transaction has at most " + std::to_string(kMaxTransactOps) + " ops, not " +
+                     std::to_string(ops.size())};
   std::vector<TransactOp> decoded;
   decoded.reserve(ops.size());
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -74,7 +100,7 @@ std::vector<TransactOp> decodeTransaction(const json& ops) {
     if (*kind == "move") t.kind = TransactOp::Kind::kMove;
     else if (*kind == "copy") t.kind = TransactOp::Kind::kCopy;
     else if (*kind == "delete") t.kind = TransactOp::Kind::kDelete;
-    else throw BadRequest{where + ": unknown op " + kind->dump() + " (move, copy or delete)"};
+    else throw BadRequest{where + ": unknown op " + describe(*kind) + " (move, copy or delete)"};
     auto source = op.find("source");
     if (source == op.end()) throw BadRequest{where + ": missing field \"source\""};
     onlyKeys(*source, {"path", "blobId"}, where + ".source");
@@ -94,9 +120,26 @@ std::vector<TransactOp> decodeTransaction(const json& ops) {
   return decoded;
 }
 
+struct TooDeep {};
+
 json parseJson(std::string_view payload) {
-  json j = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw BadRequest{"the request is not valid JSON"};
+  static std::mutex largeParse;
+  std::unique_lock<std::mutex> oneAtATime(largeParse, std::defer_lock);
+  if (payload.size() > kLargeJson) oneAtATime.lock();
+  // The depth limit is checked as each object or array opens, before any
+  // deeper value exists; nothing recursive ever meets a deep value.
+  const json::parser_callback_t depthLimit = [](int depth, json::parse_event_t event, json&) {
+    if (depth > kMaxJsonDepth && (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
+      throw TooDeep{};
+    return true;
+  };
+  json j;
+  try {
+    j = json::parse(payload.begin(), payload.end(), depthLimit, /*allow_exceptions=*/false);
+  } catch (const TooDeep&) {
+    throw BadRequest{"the request is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+  }
+  if (j.is_discarded()) throw BadRequest{"the request is not valid JSON (UTF-8)"};
   return j;
 }
 
@@ -261,6 +304,10 @@ IoctlAnswer runStatus(FuseFs& fs) {
 }  // namespace
 
 IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string_view payload) {
+  const bool changes = cmd == ACIDFS_IOC_TRANSACT || cmd == ACIDFS_IOC_PUT || cmd == ACIDFS_IOC_COMMIT;
+  if (changes && fs.options.readOnly) return failure(Status::Error(EROFS, "the mount is read-only"));
+  if (payload.size() > maxRequestBytes(cmd))
+    return failure(Status::Error(E2BIG, "request larger than " + std::to_string(maxRequestBytes(cmd) >> 20) + " MiB"));
   try {
     switch (cmd) {
       case ACIDFS_IOC_STAT: return runStat(fs, caller, parseJson(payload));
@@ -274,6 +321,8 @@ IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string
     return failure(Status::Error(EINVAL, bad.why));
   } catch (const json::exception& e) {  // a type mismatch get<>() did not expect
     return failure(Status::Error(EINVAL, std::string("malformed request: ") + e.what()));
+  } catch (const std::bad_alloc&) {
+    return failure(Status::Error(ENOMEM, "out of memory for this request"));
   }
 }
 

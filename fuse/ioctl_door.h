@@ -19,9 +19,6 @@ struct IoctlAnswer {
   std::string data;  // JSON: the answer, a conflict report, or {"error": ...}
 };
 
-// The largest payload one request may gather through ACIDFS_IOC_MORE.
-inline constexpr size_t kMaxIoctlPayload = 256u << 20;
-
 IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string_view payload);
 
 }  // namespace acidfs

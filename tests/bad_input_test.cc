@@ -402,10 +402,10 @@ TEST_F(BadNames, LookupOfDotAndDotDotResolvesLikeLinux) {
 TEST_F(BadNames, RenameRejectsThemOnEitherSide) {
   for (const BadName& bad : badNames()) {
     SCOPED_TRACE("\"" + bad.name.substr(0, 10) + "\" (" + std::to_string(bad.name.size()) + " bytes)");
-    EXPECT_REJECTED(ns().rename(kRootIno, "a.txt", d_, bad.name, 0), bad.err);
-    EXPECT_REJECTED(ns().rename(kRootIno, "a.txt", d_, bad.name, kRenameNoReplace), bad.err);
-    EXPECT_REJECTED(ns().rename(kRootIno, bad.name, d_, "x.txt", 0), bad.err);
-    EXPECT_REJECTED(ns().rename(kRootIno, "d", kRootIno, bad.name, 0), bad.err);
+    EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "a.txt", d_, bad.name, 0), bad.err);
+    EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "a.txt", d_, bad.name, kRenameNoReplace), bad.err);
+    EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, bad.name, d_, "x.txt", 0), bad.err);
+    EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "d", kRootIno, bad.name, 0), bad.err);
   }
 }
 
@@ -414,7 +414,7 @@ TEST_F(BadNames, A255ByteNameWorksEverywhere) {
   ASSERT_TRUE(made.ok()) << made.status().toString();
   EXPECT_TRUE(ns().lookup(kRootIno, kLongestName).ok());
   EXPECT_TRUE(cas().stat(Caller::root(), "/" + kLongestName).ok());
-  EXPECT_TRUE(ns().rename(kRootIno, kLongestName, d_, kLongestName, 0).ok());
+  EXPECT_TRUE(ns().rename(Caller::root(), kRootIno, kLongestName, d_, kLongestName, 0).ok());
   EXPECT_TRUE(transact({Move("/d/" + kLongestName, "/" + kLongestName)}).ok());
   EXPECT_TRUE(ns().mkdir(Caller::root(), d_, kLongestName, 0755).ok());
 }
@@ -439,36 +439,36 @@ TEST_F(NamespaceErrors, RmdirOfANonEmptyDirectoryIsENOTEMPTY) {
 TEST_F(NamespaceErrors, RemovingAMissingNameIsENOENT) {
   EXPECT_REJECTED(ns().unlink(kRootIno, "missing"), ENOENT);
   EXPECT_REJECTED(ns().rmdir(kRootIno, "missing"), ENOENT);
-  EXPECT_REJECTED(ns().rename(kRootIno, "missing", kRootIno, "x", 0), ENOENT);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "missing", kRootIno, "x", 0), ENOENT);
   EXPECT_REJECTED(ns().lookup(kRootIno, "missing"), ENOENT);
 }
 
 TEST_F(NamespaceErrors, RenameOfADirectoryIntoItsOwnSubtreeIsEINVAL) {
-  EXPECT_REJECTED(ns().rename(kRootIno, "d", d_, "d", 0), EINVAL);
-  EXPECT_REJECTED(ns().rename(kRootIno, "d", sub_, "d", 0), EINVAL);
-  EXPECT_REJECTED(ns().rename(kRootIno, "d", sub_, "x", kRenameNoReplace), EINVAL);
-  EXPECT_REJECTED(ns().rename(d_, "sub", sub_, "sub", 0), EINVAL);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "d", d_, "d", 0), EINVAL);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "d", sub_, "d", 0), EINVAL);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "d", sub_, "x", kRenameNoReplace), EINVAL);
+  EXPECT_REJECTED(ns().rename(Caller::root(), d_, "sub", sub_, "sub", 0), EINVAL);
   uint64_t deep = makeDir(sub_, "deep");
-  EXPECT_REJECTED(ns().rename(kRootIno, "d", deep, "d", 0), EINVAL);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "d", deep, "d", 0), EINVAL);
 }
 
 TEST_F(NamespaceErrors, RenameTypeMismatches) {
   makeDir(kRootIno, "empty");
-  EXPECT_REJECTED(ns().rename(kRootIno, "a.txt", kRootIno, "empty", 0), EISDIR);
-  EXPECT_REJECTED(ns().rename(kRootIno, "empty", kRootIno, "a.txt", 0), ENOTDIR);
-  EXPECT_REJECTED(ns().rename(kRootIno, "empty", kRootIno, "d", 0), ENOTEMPTY);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "a.txt", kRootIno, "empty", 0), EISDIR);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "empty", kRootIno, "a.txt", 0), ENOTDIR);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "empty", kRootIno, "d", 0), ENOTEMPTY);
 }
 
 TEST_F(NamespaceErrors, RenameNoReplaceOntoAnExistingNameIsEEXIST) {
-  EXPECT_REJECTED(ns().rename(kRootIno, "a.txt", d_, "b.txt", kRenameNoReplace), EEXIST);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "a.txt", d_, "b.txt", kRenameNoReplace), EEXIST);
 }
 
 TEST_F(NamespaceErrors, RenameExchangeWithAMissingTargetIsENOENT) {
-  EXPECT_REJECTED(ns().rename(kRootIno, "a.txt", d_, "missing", kRenameExchange), ENOENT);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "a.txt", d_, "missing", kRenameExchange), ENOENT);
 }
 
 TEST_F(NamespaceErrors, RenameWithBothNoReplaceAndExchangeIsEINVAL) {
-  EXPECT_REJECTED(ns().rename(kRootIno, "a.txt", d_, "b.txt", kRenameNoReplace | kRenameExchange), EINVAL);
+  EXPECT_REJECTED(ns().rename(Caller::root(), kRootIno, "a.txt", d_, "b.txt", kRenameNoReplace | kRenameExchange), EINVAL);
 }
 
 TEST_F(NamespaceErrors, CreatingAnExistingNameIsEEXIST) {

@@ -412,7 +412,7 @@ TEST_F(Concurrency, ALookupRacingWithReplacingRenamesAlwaysFindsTheName) {
   std::thread replacer([&] {
     for (int i = 1; i <= 2000; ++i) {
       makeFile(kRootIno, "tmp", std::to_string(i));
-      ASSERT_TRUE(ns().rename(kRootIno, "tmp", kRootIno, "name", 0).ok());
+      ASSERT_TRUE(ns().rename(Caller::root(), kRootIno, "tmp", kRootIno, "name", 0).ok());
     }
     done = true;
   });

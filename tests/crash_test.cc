@@ -181,7 +181,7 @@ Status perform(Namespace& ns, const Op& op) {
     }
     case Op::kRename: {
       ACIDFS_ASSIGN_OR_RETURN(auto to, resolveParent(ns, op.path2));
-      return ns.rename(parent, name, to.first, to.second, 0).status();
+      return ns.rename(Caller::root(), parent, name, to.first, to.second, 0).status();
     }
     case Op::kUnlink:
       return ns.unlink(parent, name).status();

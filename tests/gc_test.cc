@@ -218,7 +218,7 @@ TEST_F(Gc, RenamingOverAFileFreesTheReplacedContent) {
   makeFile(kRoot, "new", randomBytes(kMiB, 5));
   makeFile(kRoot, "old", randomBytes(kMiB, 6));
   const uint64_t both = stats().chunkCount;
-  auto moved = ns().rename(kRoot, "new", kRoot, "old", 0);
+  auto moved = ns().rename(Caller::root(), kRoot, "new", kRoot, "old", 0);
   ASSERT_TRUE(moved.ok()) << moved.status().toString();
   if (moved->has_value() && (*moved)->lastLink && ns().getattr((*moved)->ino).ok()) {
     ASSERT_EQ(code(ns().releaseOrphan((*moved)->ino)), "OK");

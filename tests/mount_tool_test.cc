@@ -161,12 +161,12 @@ TEST_F(MountTool, MalformedInputExitsTwoNamingTheProblemAndChangesNothing) {
   expectError(tool("cas a", "x"), "--expect");
   expectError(tool("frobnicate"), "unknown command 'frobnicate'");
   expectError(tool("stat /proc/self"), "not inside an acidfs mount");
-  // An oversized payload: a transaction of more than 256 MiB.
-  CommandResult big = sh("python3 -c \"import sys; sys.stdout.write('[' + ' ' * (257 << 20) + ']')\" | '" +
+  // An oversized payload: a transaction of more than 4 MiB (fuse/ioctl_parts.h).
+  CommandResult big = sh("python3 -c \"import sys; sys.stdout.write('[' + ' ' * (5 << 20) + ']')\" | '" +
                              std::string(ACIDFS_TOOL_PATH) + "' transact",
                          300, mountpoint());
   EXPECT_EQ(2, big.exitStatus) << big;
-  EXPECT_NE(std::string::npos, big.err.find("256 MiB")) << big;
+  EXPECT_NE(std::string::npos, big.err.find("larger than 4 MiB (E2BIG)")) << big;
   EXPECT_EQ(before, snapshot());
   // The daemon keeps serving.
   EXPECT_EQ(0, tool("stat a").exitStatus);

@@ -27,7 +27,7 @@ using testing::StoreFixture;
 // `EXPECT_EQ(code(...), "EEXIST")` and print names, not numbers.
 using testing::code;
 
-const Caller kAlice{1000, 1000, {}};
+const Caller kAlice = Caller::of(1000, 1000);
 constexpr uint64_t kRoot = kRootIno;
 
 // Readdir entries other than "." and "..", in the order they were emitted.
@@ -191,7 +191,7 @@ TEST_F(Create, NameOf255BytesWorksAnd256IsEnametoolong) {
   EXPECT_EQ(code(ns().symlink(kAlice, kRoot, tooLong, "t")), "ENAMETOOLONG");
   EXPECT_EQ(code(ns().lookup(kRoot, tooLong)), "ENAMETOOLONG");
   EXPECT_EQ(code(ns().link(f, kRoot, tooLong)), "ENAMETOOLONG");
-  EXPECT_EQ(code(ns().rename(kRoot, ok, kRoot, tooLong, 0)), "ENAMETOOLONG");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, ok, kRoot, tooLong, 0)), "ENAMETOOLONG");
   // Nothing named tooLong appeared, the 255-byte file is still there.
   Listing listing = listDir(ns(), kRoot);
   ASSERT_EQ(listing.entries.size(), 1u);
@@ -501,7 +501,7 @@ TEST_F(Rename, MovesAFileBetweenDirectories) {
   uint64_t f = makeFile(a, "f", "data");
   ageTimes(a);
   ageTimes(b);
-  auto moved = ns().rename(a, "f", b, "g", 0);
+  auto moved = ns().rename(Caller::root(), a, "f", b, "g", 0);
   ASSERT_TRUE(moved.ok()) << moved.status().toString();
   EXPECT_FALSE(moved->has_value());  // nothing was replaced
   EXPECT_EQ(code(ns().lookup(a, "f")), "ENOENT");
@@ -517,7 +517,7 @@ TEST_F(Rename, MovesAFileBetweenDirectories) {
 TEST_F(Rename, ReplacesAnExistingFile) {
   uint64_t src = makeFile(kRoot, "src", "new");
   uint64_t dst = makeFile(kRoot, "dst", "old");
-  auto moved = ns().rename(kRoot, "src", kRoot, "dst", 0);
+  auto moved = ns().rename(Caller::root(), kRoot, "src", kRoot, "dst", 0);
   ASSERT_TRUE(moved.ok()) << moved.status().toString();
   ASSERT_TRUE(moved->has_value());
   EXPECT_EQ((*moved)->ino, dst);
@@ -534,7 +534,7 @@ TEST_F(Rename, ReplacedOpenFileStaysReadableUntilReleased) {
   makeFile(kRoot, "src", "new");
   uint64_t dst = makeFile(kRoot, "dst", "old");
   markOpen(dst);
-  auto moved = ns().rename(kRoot, "src", kRoot, "dst", 0);
+  auto moved = ns().rename(Caller::root(), kRoot, "src", kRoot, "dst", 0);
   ASSERT_TRUE(moved.ok()) << moved.status().toString();
   ASSERT_TRUE(moved->has_value());
   EXPECT_TRUE((*moved)->lastLink);
@@ -549,7 +549,7 @@ TEST_F(Rename, ReplacingAFileWithOtherLinksIsNotItsLastLink) {
   makeFile(kRoot, "src", "new");
   uint64_t dst = makeFile(kRoot, "dst", "old");
   ASSERT_EQ(code(ns().link(dst, kRoot, "other")), "OK");
-  auto moved = ns().rename(kRoot, "src", kRoot, "dst", 0);
+  auto moved = ns().rename(Caller::root(), kRoot, "src", kRoot, "dst", 0);
   ASSERT_TRUE(moved.ok()) << moved.status().toString();
   ASSERT_TRUE(moved->has_value());
   EXPECT_EQ((*moved)->ino, dst);
@@ -563,7 +563,7 @@ TEST_F(Rename, DirectoryOntoEmptyDirectoryReplacesIt) {
   makeDir(kRoot, "b");
   makeFile(a, "inside", "x");
   EXPECT_EQ(inode(kRoot).nlink, 4u);
-  auto moved = ns().rename(kRoot, "a", kRoot, "b", 0);
+  auto moved = ns().rename(Caller::root(), kRoot, "a", kRoot, "b", 0);
   ASSERT_TRUE(moved.ok()) << moved.status().toString();
   EXPECT_EQ(inoOf(kRoot, "b"), a);
   EXPECT_EQ(code(ns().lookup(kRoot, "a")), "ENOENT");
@@ -576,7 +576,7 @@ TEST_F(Rename, DirectoryOntoNonEmptyDirectoryIsEnotempty) {
   uint64_t a = makeDir(kRoot, "a");
   uint64_t b = makeDir(kRoot, "b");
   makeFile(b, "keep", "x");
-  EXPECT_EQ(code(ns().rename(kRoot, "a", kRoot, "b", 0)), "ENOTEMPTY");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "a", kRoot, "b", 0)), "ENOTEMPTY");
   EXPECT_EQ(inoOf(kRoot, "a"), a);
   EXPECT_EQ(inoOf(kRoot, "b"), b);
   EXPECT_EQ(readAll(inoOf(b, "keep")), "x");
@@ -586,7 +586,7 @@ TEST_F(Rename, DirectoryOntoNonEmptyDirectoryIsEnotempty) {
 TEST_F(Rename, FileOntoDirectoryIsEisdir) {
   uint64_t f = makeFile(kRoot, "f", "x");
   uint64_t d = makeDir(kRoot, "d");
-  EXPECT_EQ(code(ns().rename(kRoot, "f", kRoot, "d", 0)), "EISDIR");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "f", kRoot, "d", 0)), "EISDIR");
   EXPECT_EQ(inoOf(kRoot, "f"), f);
   EXPECT_EQ(inoOf(kRoot, "d"), d);
 }
@@ -594,7 +594,7 @@ TEST_F(Rename, FileOntoDirectoryIsEisdir) {
 TEST_F(Rename, DirectoryOntoFileIsEnotdir) {
   uint64_t f = makeFile(kRoot, "f", "x");
   uint64_t d = makeDir(kRoot, "d");
-  EXPECT_EQ(code(ns().rename(kRoot, "d", kRoot, "f", 0)), "ENOTDIR");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "d", kRoot, "f", 0)), "ENOTDIR");
   EXPECT_EQ(inoOf(kRoot, "f"), f);
   EXPECT_EQ(inoOf(kRoot, "d"), d);
   EXPECT_EQ(readAll(f), "x");
@@ -604,10 +604,10 @@ TEST_F(Rename, DirectoryIntoOwnSubtreeIsEinval) {
   uint64_t a = makeDir(kRoot, "a");
   uint64_t b = makeDir(a, "b");
   uint64_t c = makeDir(b, "c");
-  EXPECT_EQ(code(ns().rename(kRoot, "a", c, "a", 0)), "EINVAL");
-  EXPECT_EQ(code(ns().rename(kRoot, "a", b, "x", 0)), "EINVAL");
-  EXPECT_EQ(code(ns().rename(kRoot, "a", a, "x", 0)), "EINVAL");
-  EXPECT_EQ(code(ns().rename(a, "b", c, "b", 0)), "EINVAL");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "a", c, "a", 0)), "EINVAL");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "a", b, "x", 0)), "EINVAL");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "a", a, "x", 0)), "EINVAL");
+  EXPECT_EQ(code(ns().rename(Caller::root(), a, "b", c, "b", 0)), "EINVAL");
   EXPECT_EQ(inoOf(kRoot, "a"), a);
   EXPECT_EQ(inoOf(a, "b"), b);
   EXPECT_EQ(inoOf(b, "c"), c);
@@ -621,7 +621,7 @@ TEST_F(Rename, DirectoryToAnotherParentUpdatesNlinkAndParent) {
   uint64_t d = makeDir(a, "d");
   EXPECT_EQ(inode(a).nlink, 3u);
   EXPECT_EQ(inode(b).nlink, 2u);
-  ASSERT_EQ(code(ns().rename(a, "d", b, "d2", 0)), "OK");
+  ASSERT_EQ(code(ns().rename(Caller::root(), a, "d", b, "d2", 0)), "OK");
   EXPECT_EQ(inode(a).nlink, 2u);
   EXPECT_EQ(inode(b).nlink, 3u);
   EXPECT_EQ(inode(d).parent, b);
@@ -637,7 +637,7 @@ TEST_F(Rename, DirectoryToAnotherParentUpdatesNlinkAndParent) {
 TEST_F(Rename, BetweenHardLinksOfTheSameInodeIsANoOp) {
   uint64_t f = makeFile(kRoot, "f", "x");
   ASSERT_EQ(code(ns().link(f, kRoot, "g")), "OK");
-  auto moved = ns().rename(kRoot, "f", kRoot, "g", 0);
+  auto moved = ns().rename(Caller::root(), kRoot, "f", kRoot, "g", 0);
   ASSERT_TRUE(moved.ok()) << moved.status().toString();
   EXPECT_TRUE(!moved->has_value() || !(*moved)->lastLink);
   // POSIX: "If the old argument and the new argument resolve to the same
@@ -652,8 +652,8 @@ TEST_F(Rename, BetweenHardLinksOfTheSameInodeIsANoOp) {
 TEST_F(Rename, OntoItselfIsANoOp) {
   uint64_t f = makeFile(kRoot, "f", "x");
   uint64_t d = makeDir(kRoot, "d");
-  ASSERT_EQ(code(ns().rename(kRoot, "f", kRoot, "f", 0)), "OK");
-  ASSERT_EQ(code(ns().rename(kRoot, "d", kRoot, "d", 0)), "OK");
+  ASSERT_EQ(code(ns().rename(Caller::root(), kRoot, "f", kRoot, "f", 0)), "OK");
+  ASSERT_EQ(code(ns().rename(Caller::root(), kRoot, "d", kRoot, "d", 0)), "OK");
   EXPECT_EQ(inoOf(kRoot, "f"), f);
   EXPECT_EQ(inoOf(kRoot, "d"), d);
   EXPECT_EQ(inode(kRoot).nlink, 3u);
@@ -662,8 +662,8 @@ TEST_F(Rename, OntoItselfIsANoOp) {
 
 TEST_F(Rename, MissingSourceIsEnoent) {
   makeFile(kRoot, "g", "x");
-  EXPECT_EQ(code(ns().rename(kRoot, "nothing", kRoot, "g", 0)), "ENOENT");
-  EXPECT_EQ(code(ns().rename(kRoot, "nothing", kRoot, "h", 0)), "ENOENT");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "nothing", kRoot, "g", 0)), "ENOENT");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "nothing", kRoot, "h", 0)), "ENOENT");
   EXPECT_EQ(readAll(inoOf(kRoot, "g")), "x");
 }
 
@@ -671,14 +671,14 @@ TEST_F(Rename, NoReplaceOntoAnExistingNameIsEexist) {
   uint64_t f = makeFile(kRoot, "f", "one");
   uint64_t g = makeFile(kRoot, "g", "two");
   uint64_t d = makeDir(kRoot, "d");
-  EXPECT_EQ(code(ns().rename(kRoot, "f", kRoot, "g", kRenameNoReplace)), "EEXIST");
-  EXPECT_EQ(code(ns().rename(kRoot, "f", kRoot, "d", kRenameNoReplace)), "EEXIST");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "f", kRoot, "g", kRenameNoReplace)), "EEXIST");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "f", kRoot, "d", kRenameNoReplace)), "EEXIST");
   EXPECT_EQ(inoOf(kRoot, "f"), f);
   EXPECT_EQ(inoOf(kRoot, "g"), g);
   EXPECT_EQ(inoOf(kRoot, "d"), d);
   EXPECT_EQ(readAll(g), "two");
   // Onto a free name it is a plain rename.
-  auto moved = ns().rename(kRoot, "f", d, "f", kRenameNoReplace);
+  auto moved = ns().rename(Caller::root(), kRoot, "f", d, "f", kRenameNoReplace);
   ASSERT_TRUE(moved.ok()) << moved.status().toString();
   EXPECT_FALSE(moved->has_value());
   EXPECT_EQ(inoOf(d, "f"), f);
@@ -695,7 +695,7 @@ TEST_F(Rename, ExchangeSwapsAFileAndADirectory) {
   ageTimes(a);
   ageTimes(b);
 
-  auto swapped = ns().rename(a, "x", b, "y", kRenameExchange);
+  auto swapped = ns().rename(Caller::root(), a, "x", b, "y", kRenameExchange);
   ASSERT_TRUE(swapped.ok()) << swapped.status().toString();
   EXPECT_FALSE(swapped->has_value());  // nothing lost a link
   EXPECT_EQ(inoOf(a, "x"), d);
@@ -732,7 +732,7 @@ TEST_F(Rename, ExchangeSwapsAFileAndADirectory) {
 TEST_F(Rename, ExchangeTwoFilesSwapsTheirNames) {
   uint64_t f = makeFile(kRoot, "f", "one");
   uint64_t g = makeFile(kRoot, "g", "two");
-  ASSERT_EQ(code(ns().rename(kRoot, "f", kRoot, "g", kRenameExchange)), "OK");
+  ASSERT_EQ(code(ns().rename(Caller::root(), kRoot, "f", kRoot, "g", kRenameExchange)), "OK");
   EXPECT_EQ(inoOf(kRoot, "f"), g);
   EXPECT_EQ(inoOf(kRoot, "g"), f);
   EXPECT_EQ(readAll(inoOf(kRoot, "f")), "two");
@@ -742,8 +742,8 @@ TEST_F(Rename, ExchangeTwoFilesSwapsTheirNames) {
 
 TEST_F(Rename, ExchangeWithAMissingTargetIsEnoent) {
   uint64_t f = makeFile(kRoot, "f", "one");
-  EXPECT_EQ(code(ns().rename(kRoot, "f", kRoot, "missing", kRenameExchange)), "ENOENT");
-  EXPECT_EQ(code(ns().rename(kRoot, "missing", kRoot, "f", kRenameExchange)), "ENOENT");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "f", kRoot, "missing", kRenameExchange)), "ENOENT");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "missing", kRoot, "f", kRenameExchange)), "ENOENT");
   EXPECT_EQ(inoOf(kRoot, "f"), f);
   EXPECT_EQ(code(ns().lookup(kRoot, "missing")), "ENOENT");
 }
@@ -751,8 +751,8 @@ TEST_F(Rename, ExchangeWithAMissingTargetIsEnoent) {
 TEST_F(Rename, ExchangeIntoOwnSubtreeIsEinval) {
   uint64_t a = makeDir(kRoot, "a");
   uint64_t b = makeDir(a, "b");
-  EXPECT_EQ(code(ns().rename(kRoot, "a", a, "b", kRenameExchange)), "EINVAL");
-  EXPECT_EQ(code(ns().rename(a, "b", kRoot, "a", kRenameExchange)), "EINVAL");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "a", a, "b", kRenameExchange)), "EINVAL");
+  EXPECT_EQ(code(ns().rename(Caller::root(), a, "b", kRoot, "a", kRenameExchange)), "EINVAL");
   EXPECT_EQ(inoOf(kRoot, "a"), a);
   EXPECT_EQ(inoOf(a, "b"), b);
 }
@@ -760,7 +760,7 @@ TEST_F(Rename, ExchangeIntoOwnSubtreeIsEinval) {
 TEST_F(Rename, NoReplaceTogetherWithExchangeIsEinval) {
   makeFile(kRoot, "f", "one");
   makeFile(kRoot, "g", "two");
-  EXPECT_EQ(code(ns().rename(kRoot, "f", kRoot, "g", kRenameExchange | kRenameNoReplace)), "EINVAL");
+  EXPECT_EQ(code(ns().rename(Caller::root(), kRoot, "f", kRoot, "g", kRenameExchange | kRenameNoReplace)), "EINVAL");
   EXPECT_EQ(readAll(inoOf(kRoot, "f")), "one");
 }
 

@@ -4,6 +4,7 @@
 // what unlink(2) needs, sticky directories included — for several callers.
 // After every denied attempt the tree, the blobIds and the store's counts are
 // exactly as before.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -16,6 +17,7 @@
 #include "core/cas_ops.h"
 #include "core/format.h"
 #include "core/store.h"
+#include "core/virtual_xattrs.h"
 #include "tests/test_util.h"
 
 namespace acidfs {
@@ -29,10 +31,10 @@ using ::acidfs::testing::StoreFixture;
 // The cast: root, the owner of most files, a member of the owner's group,
 // someone else, and someone in the group only through a supplementary group.
 const Caller kRoot = Caller::root();
-const Caller kOwner{1000, 100, {}};
-const Caller kGroupMember{1001, 100, {}};
-const Caller kOther{1002, 1002, {}};
-const Caller kSupplementary{1003, 1003, {100, 200}};
+const Caller kOwner = Caller::of(1000, 100);
+const Caller kGroupMember = Caller::of(1001, 100);
+const Caller kOther = Caller::of(1002, 1002);
+const Caller kSupplementary = Caller::of(1003, 1003, {100, 200});
 
 TransactOp Move(std::string source, std::string dest, Basis basis = Basis::any(),
                 std::optional<Id128> sourceBlob = std::nullopt) {
@@ -442,6 +444,123 @@ TEST_F(Permissions, CommitWithABasisOnAnUnreadableFileIsDenied) {
   EXPECT_DENIED(cas().commit(kOther, "/pub/secret.txt", byOther, Basis::of(secret)), EACCES);
   // The answer must not depend on whether the guess was right.
   EXPECT_DENIED(cas().commit(kOther, "/pub/secret.txt", byOther, Basis::of(byOther)), EACCES);
+}
+
+// ---- what a conflict report may show (security issue item 5) -------------------------
+
+// The report of a failed precondition names what is at the path; its blobId
+// is the caller's to learn only if the caller may read the file.
+ConflictReport conflictOf(const Status& s) {
+  EXPECT_TRUE(s.isConflict()) << s.toString();
+  return s.isConflict() ? *s.conflict() : ConflictReport{ConflictCode::kCasConflict, "", {}, {}, 0};
+}
+
+TEST_F(Permissions, AConflictWithholdsTheBlobIdOfAFileTheCallerMayNotRead) {
+  const Id128 secret = blobOf("/pub/secret.txt");  // 0600, owner 1000
+  ASSERT_TRUE(ns().mknod(kOther, inoOf("/pub"), "mine.txt", S_IFREG | 0644, 0).ok());
+  auto expectWithheld = [&](const Status& s) {
+    ConflictReport report = conflictOf(s);
+    EXPECT_EQ(report.code, ConflictCode::kDestExists);
+    EXPECT_FALSE(report.found.has_value());
+    EXPECT_TRUE(report.foundWithheld);
+    EXPECT_EQ(report.toJson().find(secret.hex()), std::string::npos) << report.toJson();
+    EXPECT_NE(report.toJson().find("\"found\":\"unreadable\""), std::string::npos) << report.toJson();
+  };
+  // A move with basis null onto it (a move needs no permission on the file).
+  expectWithheld(transact(kOther, {Move("/pub/mine.txt", "/pub/secret.txt", Basis::absent())}).status());
+  // Others may write it, not read it: a copy and a commit with basis null.
+  SetAttrRequest writeOnly;
+  writeOnly.mode = 0622;
+  ASSERT_TRUE(ns().setattr(inoOf("/pub/secret.txt"), writeOnly).ok());
+  expectWithheld(transact(kOther, {Copy("/pub/mine.txt", "/pub/secret.txt", Basis::absent())}).status());
+  auto committed = cas().commit(kOther, "/pub/secret.txt", put(kOther, "x"), Basis::absent());
+  ConflictReport report = conflictOf(committed.status());
+  EXPECT_EQ(report.code, ConflictCode::kCasConflict);
+  EXPECT_TRUE(report.foundWithheld);
+  EXPECT_EQ(report.toJson().find(secret.hex()), std::string::npos) << report.toJson();
+  // The owner, and root, see it.
+  for (const Caller& who : {kOwner, kRoot}) {
+    auto r = transact(who, {Copy("/pub/ro.txt", "/pub/secret.txt", Basis::absent())});
+    ConflictReport seen = conflictOf(r.status());
+    EXPECT_EQ(seen.found, secret);
+    EXPECT_FALSE(seen.foundWithheld);
+  }
+  // A readable file's blobId is anyone's to see, in a report too.
+  auto r = transact(kOther, {Move("/pub/mine.txt", "/pub/ro.txt", Basis::absent())});
+  EXPECT_EQ(conflictOf(r.status()).found, blobOf("/pub/ro.txt"));
+}
+
+// ---- user.acidfs.dest_basis is no content oracle (item 6) -----------------------------
+
+TEST_F(Permissions, ARenameWithABasisOntoAnUnreadableFileIsDeniedRightGuessOrWrong) {
+  const Id128 secret = blobOf("/pub/secret.txt");
+  const uint64_t pub = inoOf("/pub");
+  auto mine = ns().mknod(kOther, pub, "mine.txt", S_IFREG | 0644, 0);
+  ASSERT_TRUE(mine.ok());
+  for (const std::string& guess : {secret.hex(), Id128::zero().hex()}) {
+    SCOPED_TRACE(guess);
+    ASSERT_TRUE(ns().setxattr(mine->ino, kDestBasisXattr, guess, 0).ok());
+    EXPECT_DENIED(ns().rename(kOther, pub, "mine.txt", pub, "secret.txt", 0), EACCES);
+  }
+  // The same rule as a TRANSACT with that basis.
+  EXPECT_DENIED(transact(kOther, {Move("/pub/mine.txt", "/pub/secret.txt", Basis::of(secret))}), EACCES);
+  // With basis "absent" the answer is DEST_EXISTS, with the blobId withheld.
+  ASSERT_TRUE(ns().setxattr(mine->ino, kDestBasisXattr, "absent", 0).ok());
+  auto exists = ns().rename(kOther, pub, "mine.txt", pub, "secret.txt", 0);
+  ConflictReport report = conflictOf(exists.status());
+  EXPECT_EQ(report.code, ConflictCode::kDestExists);
+  EXPECT_TRUE(report.foundWithheld);
+  // The owner's right guess goes through.
+  ASSERT_TRUE(ns().setxattr(mine->ino, kDestBasisXattr, secret.hex(), 0).ok());
+  EXPECT_ALLOWED(ns().rename(kOwner, pub, "mine.txt", pub, "secret.txt", 0));
+}
+
+// ---- set-ID bits when another user replaces the content (item 7) ----------------------
+
+TEST_F(Permissions, ReplacingContentThroughTheDoorsClearsSetIdBitsAsWriteDoes) {
+  auto modeOf = [&](const std::string& path) { return cas().stat(kRoot, path)->inode.mode & 07777; };
+  const uint64_t setid = inoOf("/pub/open.txt");
+  auto reset = [&] { setMode(setid, 06777); };  // world-writable, setuid, setgid with group x
+  reset();
+  ASSERT_TRUE(cas().commit(kOther, "/pub/open.txt", put(kOther, "by commit"), Basis::any()).ok());
+  EXPECT_EQ(modeOf("/pub/open.txt"), 0777u) << "a COMMIT by another user keeps setuid/setgid";
+  reset();
+  ASSERT_TRUE(transact(kOther, {Copy("/pub/ro.txt", "/pub/open.txt")}).ok());
+  EXPECT_EQ(modeOf("/pub/open.txt"), 0777u) << "a TRANSACT copy by another user keeps setuid/setgid";
+  // Without group execute, set-group-ID marks mandatory locking: it stays.
+  setMode(setid, 06767);
+  ASSERT_TRUE(cas().commit(kOther, "/pub/open.txt", put(kOther, "again"), Basis::any()).ok());
+  EXPECT_EQ(modeOf("/pub/open.txt"), 02767u);
+  // Root (CAP_FSETID) keeps them.
+  reset();
+  ASSERT_TRUE(cas().commit(kRoot, "/pub/open.txt", put(kRoot, "by root"), Basis::any()).ok());
+  EXPECT_EQ(modeOf("/pub/open.txt"), 06777u);
+}
+
+// ---- what open(2) checks on an existing file (item 1) ---------------------------------
+
+TEST(MayOpen, ChecksWhatOpenChecksOnAnExistingFile) {
+  InodeRecord secret;
+  secret.mode = S_IFREG | 0600;
+  secret.uid = 0;
+  InodeRecord readable = secret;
+  readable.mode = S_IFREG | 0644;
+  InodeRecord dir = secret;
+  dir.mode = S_IFDIR | 0777;
+  const Caller nobody = Caller::of(65534, 65534);
+  for (int flags : {O_RDONLY, O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC, O_WRONLY | O_APPEND})
+    EXPECT_EQ(mayOpen(nobody, secret, flags | O_CREAT).errnum(), EACCES) << flags;
+  EXPECT_TRUE(mayOpen(nobody, readable, O_RDONLY | O_CREAT).ok());
+  EXPECT_EQ(mayOpen(nobody, readable, O_RDWR | O_CREAT).errnum(), EACCES);
+  EXPECT_EQ(mayOpen(nobody, readable, O_RDONLY | O_CREAT | O_TRUNC).errnum(), EACCES);
+  EXPECT_EQ(mayOpen(nobody, dir, O_WRONLY | O_CREAT).errnum(), EISDIR);
+  EXPECT_TRUE(mayOpen(Caller::root(), secret, O_RDWR | O_CREAT | O_TRUNC).ok());
+}
+
+TEST(ErrnoName, NamesWhatHasANameAndNumbersWhatHasNot) {
+  EXPECT_EQ(errnoName(ENOENT), "ENOENT");
+  EXPECT_EQ(errnoName(4711), "errno 4711");
+  EXPECT_EQ(Status::Error(4711, "odd").toString(), "errno 4711: odd");
 }
 
 }  // namespace

@@ -22,9 +22,7 @@ namespace acidfs::testing {
 
 // "OK" or the errno's name ("ENOENT"): assertions read like the contract.
 inline std::string code(const Status& s) {
-  if (s.ok()) return "OK";
-  const char* name = strerrorname_np(s.errnum());
-  return name ? name : "errno " + std::to_string(s.errnum());
+  return s.ok() ? "OK" : errnoName(s.errnum());
 }
 template <typename T>
 std::string code(const Result<T>& r) {

@@ -32,20 +32,20 @@ TEST(DestBasis, EachMismatchIsItsConflictWithAFullReport) {
   file.mode = S_IFREG | 0644;
   file.blob = *Id128::parseHex("11111111111111111111111111111111");
   const std::string other = "22222222222222222222222222222222";
-  EXPECT_TRUE(checkDestBasis("absent", nullptr, "/d").ok());
-  EXPECT_TRUE(checkDestBasis(file.blob.hex(), &file, "/d").ok());
+  EXPECT_TRUE(checkDestBasis(Caller::root(), "absent", nullptr, "/d").ok());
+  EXPECT_TRUE(checkDestBasis(Caller::root(), file.blob.hex(), &file, "/d").ok());
 
-  Status exists = checkDestBasis("absent", &file, "/d");
+  Status exists = checkDestBasis(Caller::root(), "absent", &file, "/d");
   ASSERT_TRUE(exists.isConflict());
   EXPECT_EQ(EEXIST, exists.errnum());
   EXPECT_EQ(R"({"code":"DEST_EXISTS","path":"/d","expected":null,"found":"11111111111111111111111111111111","operationIndex":1})",
             exists.conflict()->toJson());
 
-  Status missing = checkDestBasis(other, nullptr, "/d");
+  Status missing = checkDestBasis(Caller::root(), other, nullptr, "/d");
   EXPECT_EQ(ENOENT, missing.errnum());
   EXPECT_EQ(ConflictCode::kDestNotFound, missing.conflict()->code);
 
-  Status changed = checkDestBasis(other, &file, "/d");
+  Status changed = checkDestBasis(Caller::root(), other, &file, "/d");
   EXPECT_EQ(ECANCELED, changed.errnum());
   EXPECT_EQ(ConflictCode::kDestChanged, changed.conflict()->code);
   EXPECT_EQ(other, changed.conflict()->expected->hex());
@@ -68,7 +68,7 @@ TEST_F(VirtualXattrs, ARefusedRenameChangesNothingAndKeepsTheBasis) {
   const uint64_t dest = makeFile(kRootIno, "dest", "theirs");
   const uint64_t src = makeFile(kRootIno, "src", "mine");
   ASSERT_TRUE(ns().setxattr(src, kDestBasisXattr, blobOf(src), 0).ok());  // dest holds something else
-  auto r = ns().rename(kRootIno, "src", kRootIno, "dest", 0);
+  auto r = ns().rename(Caller::root(), kRootIno, "src", kRootIno, "dest", 0);
   EXPECT_EQ(ECANCELED, r.status().errnum());
   EXPECT_EQ("theirs", content("dest"));
   EXPECT_EQ("mine", content("src"));
@@ -80,12 +80,12 @@ TEST_F(VirtualXattrs, ASuccessfulRenameConsumesTheBasisAlsoWithExchange) {
   const uint64_t a = makeFile(kRootIno, "a", "A");
   const uint64_t b = makeFile(kRootIno, "b", "B");
   ASSERT_TRUE(ns().setxattr(a, kDestBasisXattr, blobOf(b), 0).ok());
-  ASSERT_TRUE(ns().rename(kRootIno, "a", kRootIno, "b", kRenameExchange).ok());
+  ASSERT_TRUE(ns().rename(Caller::root(), kRootIno, "a", kRootIno, "b", kRenameExchange).ok());
   EXPECT_EQ("A", content("b"));
   EXPECT_EQ("B", content("a"));
   EXPECT_EQ(ENODATA, ns().getxattr(a, kDestBasisXattr).status().errnum());
   // A second rename of the same file has no precondition left.
-  ASSERT_TRUE(ns().rename(kRootIno, "b", kRootIno, "c", 0).ok());
+  ASSERT_TRUE(ns().rename(Caller::root(), kRootIno, "b", kRootIno, "c", 0).ok());
 }
 
 TEST_F(VirtualXattrs, BasisOnlyOnRegularFilesAndOtherNamesAreRefused) {
@@ -124,7 +124,7 @@ TEST_F(VirtualXattrs, CompareAndSwapByRenameLosesNoUpdateUnderRealConcurrency) {
         const std::string tmp = "tmp" + std::to_string(t);
         const uint64_t next = makeFile(kRootIno, tmp, std::to_string(std::stoi(value) - 1));
         ASSERT_TRUE(ns().setxattr(next, kDestBasisXattr, basis, 0).ok());
-        auto moved = ns().rename(kRootIno, tmp, kRootIno, "balance", 0);
+        auto moved = ns().rename(Caller::root(), kRootIno, tmp, kRootIno, "balance", 0);
         if (moved.ok()) {
           ++i;
           continue;

@@ -39,11 +39,20 @@ struct Conflict {
   json report;
 };
 
+// The errno's name; glibc has none for some numbers (NULL), and the result
+// comes from the daemon. (The tool links no core: core/status.h has its twin.)
+std::string errnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "errno " + std::to_string(err);
+}
+
 json check(const IoctlResult& r) {
   if (r.result == 0) return r.data;
   if (r.isConflict()) throw Conflict{r.data};
-  std::string why = r.data.is_object() && r.data.contains("error") ? r.data["error"].get<std::string>() : "failed";
-  throw ToolError{why + " (" + strerrorname_np(r.result) + ")"};
+  std::string why = r.data.is_object() && r.data.contains("error") && r.data["error"].is_string()
+                        ? r.data["error"].get<std::string>()
+                        : "failed";
+  throw ToolError{why + " (" + errnoName(r.result) + ")"};
 }
 
 bool isBlobId(const std::string& s) {
