@@ -7,8 +7,8 @@
 
 namespace acidfs {
 
-FileDrafts::FileDrafts(Namespace& ns, ContentStore& content, size_t maxDraftBytes)
-    : ns_(ns), content_(content), maxDraftBytes_(maxDraftBytes) {}
+FileDrafts::FileDrafts(Namespace& ns, ContentStore& content, size_t maxDraftBytes, size_t maxTotalBytes)
+    : ns_(ns), content_(content), maxDraftBytes_(maxDraftBytes), maxTotalBytes_(maxTotalBytes) {}
 
 std::shared_ptr<FileDrafts::Draft> FileDrafts::find(uint64_t ino) {
   MutexLock lock(mutex_);
@@ -34,6 +34,8 @@ Result<std::shared_ptr<FileDrafts::Draft>> FileDrafts::findOrCreate(uint64_t ino
 
 void FileDrafts::retire(uint64_t ino, Draft& draft) {
   draft.retired = true;
+  totalBytes_ -= draft.bytes;
+  draft.bytes = 0;
   MutexLock lock(mutex_);
   auto it = drafts_.find(ino);
   if (it != drafts_.end() && it->second.get() == &draft) drafts_.erase(it);
@@ -59,6 +61,7 @@ Status FileDrafts::write(uint64_t ino, uint64_t offset, std::string_view data) {
         }
         it = draft->windows.emplace(index, std::move(window)).first;
         draft->bytes += C;
+        totalBytes_ += C;
       }
       std::string& window = it->second;
       if (window.size() < to - start) window.resize(to - start, '\0');
@@ -67,7 +70,7 @@ Status FileDrafts::write(uint64_t ino, uint64_t offset, std::string_view data) {
     draft->size = std::max(draft->size, end);
     draft->mtimeNs = nowNs();
     if (draft->firstWriteNs == 0) draft->firstWriteNs = draft->mtimeNs;
-    if (draft->bytes >= maxDraftBytes_) return commitLocked(ino, *draft);
+    if (draft->bytes >= maxDraftBytes_ || totalBytes_ >= maxTotalBytes_) return commitLocked(ino, *draft);
     return Status::OK();
   }
 }

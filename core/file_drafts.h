@@ -27,7 +27,11 @@ namespace acidfs {
 
 class FileDrafts {
  public:
-  FileDrafts(Namespace& ns, ContentStore& content, size_t maxDraftBytes);
+  // `maxDraftBytes` bounds one file's draft, `maxTotalBytes` all of them
+  // together: a write that finds the total past it commits its own file's
+  // draft, so that the writers who fill memory are the ones who wait.
+  FileDrafts(Namespace& ns, ContentStore& content, size_t maxDraftBytes, size_t maxTotalBytes = kMaxTotalDraftBytes);
+  static constexpr size_t kMaxTotalDraftBytes = 256u << 20;
 
   // Writes into the file's draft (EISDIR/EINVAL for non-files, ENOENT).
   Status write(uint64_t ino, uint64_t offset, std::string_view data);
@@ -45,6 +49,8 @@ class FileDrafts {
   void discard(uint64_t ino);
   bool hasDraft(uint64_t ino);
   size_t draftCount();
+  // Bytes held by all drafts together.
+  size_t totalBytes() const { return totalBytes_.load(); }
 
  private:
   struct Draft {
@@ -66,6 +72,8 @@ class FileDrafts {
   Namespace& ns_;
   ContentStore& content_;
   const size_t maxDraftBytes_;
+  const size_t maxTotalBytes_;
+  std::atomic<size_t> totalBytes_{0};
   Mutex mutex_;
   std::unordered_map<uint64_t, std::shared_ptr<Draft>> drafts_ GUARDED_BY(mutex_);
 };

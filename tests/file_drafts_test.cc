@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <thread>
+#include <vector>
 
 #include "tests/test_util.h"
 
@@ -25,6 +26,26 @@ class Drafts : public StoreFixture {
   }
   std::unique_ptr<FileDrafts> drafts_;
 };
+
+// Many files written at once cannot make the drafts hold more than their
+// total budget: the writer that finds it full commits its own file.
+TEST_F(Drafts, AllDraftsTogetherStayWithinTheirBudget) {
+  constexpr size_t kWindow = 4096, kBudget = 16 * kWindow;
+  drafts_ = std::make_unique<FileDrafts>(ns(), store_->content(), 1 << 20, kBudget);
+  std::vector<uint64_t> files;
+  for (int f = 0; f < 8; ++f) files.push_back(makeFile(kRootIno, "f" + std::to_string(f), ""));
+  const std::string piece(kWindow, 'w');
+  for (int round = 0; round < 8; ++round) {
+    for (uint64_t ino : files) {
+      ASSERT_TRUE(drafts_->write(ino, round * kWindow, piece).ok());
+      EXPECT_LE(drafts_->totalBytes(), kBudget) << "round " << round;
+    }
+  }
+  for (uint64_t ino : files) EXPECT_EQ(draftRead(ino), std::string(8 * kWindow, 'w'));
+  ASSERT_TRUE(drafts_->commitAll().ok());
+  EXPECT_EQ(drafts_->totalBytes(), 0u);
+  for (uint64_t ino : files) EXPECT_EQ(readAll(ino), std::string(8 * kWindow, 'w'));
+}
 
 TEST_F(Drafts, WriteIsVisibleAtOnceButNotCommitted) {
   uint64_t ino = makeFile(kRootIno, "f", "old content");

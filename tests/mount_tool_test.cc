@@ -161,6 +161,10 @@ TEST_F(MountTool, MalformedInputExitsTwoNamingTheProblemAndChangesNothing) {
   expectError(tool("cas a", "x"), "--expect");
   expectError(tool("frobnicate"), "unknown command 'frobnicate'");
   expectError(tool("stat /proc/self"), "not inside an acidfs mount");
+  // A file name that is not UTF-8 has no JSON spelling: exit 2, not abort.
+  ASSERT_EQ("OK", writeFile(path("bad\xff"), "x"));
+  expectError(tool("stat \"$(printf 'bad\\377')\""), "not valid UTF-8");
+  ASSERT_EQ(0, unlink(path("bad\xff").c_str()));
   // An oversized payload: a transaction of more than 4 MiB (fuse/ioctl_parts.h).
   CommandResult big = sh("python3 -c \"import sys; sys.stdout.write('[' + ' ' * (5 << 20) + ']')\" | '" +
                              std::string(ACIDFS_TOOL_PATH) + "' transact",

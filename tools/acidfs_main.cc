@@ -273,6 +273,12 @@ int run(int argc, char** argv) {
   } catch (const ToolError& e) {
     std::cerr << "acidfs: " << e.message << "\n";
     return kExitError;
+  } catch (const json::type_error& e) {  // 316: a path that is not UTF-8 has no JSON spelling
+    std::cerr << "acidfs: a path is not valid UTF-8, which the ioctl interface (JSON) cannot carry\n";
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::cerr << "acidfs: " << e.what() << "\n";
+    return kExitError;
   }
   return status;
 }

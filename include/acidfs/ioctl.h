@@ -26,7 +26,21 @@
  * ACIDFS_IOC_MORE, and the daemon only appends its data (result 0, length
  * 0 out). The last call, without the flag, runs the request on everything
  * sent. Nothing is applied before that call; closing the descriptor drops a
- * partial request. One partial request per descriptor at a time.
+ * partial request, and so does 60 s with no new part. One partial request
+ * per descriptor at a time.
+ *
+ * Bounds (the daemon's memory against callers who never finish): a STAT,
+ * TRANSACT or COMMIT request is at most 4 MiB of JSON, nested at most 16
+ * deep, a TRANSACT at most 10,000 ops (E2BIG past the size, EINVAL past the
+ * rest); a PUT is at most 64 MiB. One uid's unfinished and running
+ * requests together hold at most 64 MiB, all users' but root's 256 MiB: a
+ * part past either bound is answered ENOBUFS (try again once your other
+ * requests are done). Once a part is refused, so is every further part of
+ * that request, up to its last. A mount with -o ro answers TRANSACT, PUT
+ * and COMMIT with EROFS.
+ *
+ * In a conflict report, "found" is "unreadable" (not a blobId) where the
+ * caller may not read the file at that path: a blobId tells about content.
  *
  * Requests and their JSON (paths are absolute within the mount: "/a/b.txt"
  * is MOUNTPOINT/a/b.txt; a blobId is 32 lowercase hex digits):

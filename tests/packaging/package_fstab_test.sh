@@ -25,6 +25,10 @@ with_package_installed bash -euo pipefail -c '
   findmnt -n -o FSTYPE,SOURCE "$mnt" | grep -q "^fuse.acidfsd *$store\$" ||
     fail "mounted as: $(findmnt -n -o FSTYPE,SOURCE,OPTIONS "$mnt")"
   pass "mounted: $(findmnt -n -o TARGET,FSTYPE,SOURCE,OPTIONS "$mnt")"
+  # The sample line asks for nosuid,nodev: they reach the kernel.
+  for flag in nosuid nodev; do
+    findmnt -n -o OPTIONS "$mnt" | tr , "\n" | grep -qx "$flag" || fail "$flag missing: $(findmnt -n -o OPTIONS "$mnt")"
+  done
 
   echo first >"$mnt/note.txt"
   blob=$(/usr/bin/acidfs blob-id "$mnt/note.txt")
