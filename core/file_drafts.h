@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,17 @@ class FileDrafts {
   Status commitAll();
   // Drops a draft without committing (its file is gone).
   void discard(uint64_t ino);
+  // Changes the file's content by other means than its draft (a truncate, a
+  // copy onto it, a compare-and-swap commit): pending writes are committed
+  // first and `change` runs while the file's writers and readers wait, so
+  // none lands or looks in between. Every door changes content through this;
+  // a draft that still finds its base moved (a door that found the file by
+  // path after another change) is rebased, never stuck.
+  Status changeContent(uint64_t ino, const std::function<Status()>& change);
+  // A draft whose base is no longer the file's content is rebased on it:
+  // the bytes its writes wrote are laid over the current content. Drafts are
+  // never stuck on a base that moved; this makes it happen now.
+  Status rebase(uint64_t ino);
   bool hasDraft(uint64_t ino);
   size_t draftCount();
   // Bytes held by all drafts together.
@@ -57,16 +69,29 @@ class FileDrafts {
     Mutex mutex;
     bool retired GUARDED_BY(mutex) = false;  // committed or discarded: fetch a new one
     uint64_t size GUARDED_BY(mutex) = 0;
+    uint64_t baseSize GUARDED_BY(mutex) = 0;  // the size of `base`
     int64_t mtimeNs GUARDED_BY(mutex) = 0;
     int64_t firstWriteNs GUARDED_BY(mutex) = 0;
     Id128 base GUARDED_BY(mutex);
-    // Window index → the window's bytes (shorter than a chunk = zero-padded).
-    std::map<uint64_t, std::string> windows GUARDED_BY(mutex);
+    // Window index → the window's bytes (shorter than a chunk = zero-padded),
+    // and which of them writes wrote (the rest came from `base`).
+    struct Window {
+      std::string bytes;
+      std::vector<std::pair<uint32_t, uint32_t>> written;  // [begin, end), sorted, disjoint
+    };
+    std::map<uint64_t, Window> windows GUARDED_BY(mutex);
+    uint64_t writtenEnd GUARDED_BY(mutex) = 0;  // the end of the furthest write
     size_t bytes GUARDED_BY(mutex) = 0;
   };
   std::shared_ptr<Draft> find(uint64_t ino);
   Result<std::shared_ptr<Draft>> findOrCreate(uint64_t ino);
+  // Commits and retires the draft.
   Status commitLocked(uint64_t ino, Draft& draft) REQUIRES(draft.mutex);
+  // Commits the draft's windows, leaving it empty and in place (its lock
+  // still held off others).
+  Status commitWindowsLocked(uint64_t ino, Draft& draft) REQUIRES(draft.mutex);
+  // Rebases `draft` on the file's current content (see rebase()).
+  Status rebaseLocked(uint64_t ino, Draft& draft) REQUIRES(draft.mutex);
   void retire(uint64_t ino, Draft& draft) REQUIRES(draft.mutex);
 
   Namespace& ns_;

@@ -197,16 +197,23 @@ void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   replyEntry(req, attr, "lookup");
 }
 
+// Forgetting frees orphans, which may fail like any transaction; it must
+// not throw into libfuse either (see Traced), and it always replies none.
+void forgetOne(FuseFs& fs, fuse_ino_t ino, uint64_t nlookup) {
+  try {
+    if (fs.inodes.forget(ino, nlookup)) fs.releaseIfOrphan(ino);
+  } catch (const std::exception& e) {
+    ACIDFS_LOG(kError, "forget %llu: %s", static_cast<unsigned long long>(ino), e.what());
+  }
+}
+
 void opForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-  FuseFs& fs = fsOf(req);
-  if (fs.inodes.forget(ino, nlookup)) fs.releaseIfOrphan(ino);
+  forgetOne(fsOf(req), ino, nlookup);
   fuse_reply_none(req);
 }
 
 void opForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
-  FuseFs& fs = fsOf(req);
-  for (size_t i = 0; i < count; ++i)
-    if (fs.inodes.forget(forgets[i].ino, forgets[i].nlookup)) fs.releaseIfOrphan(forgets[i].ino);
+  for (size_t i = 0; i < count; ++i) forgetOne(fsOf(req), forgets[i].ino, forgets[i].nlookup);
   fuse_reply_none(req);
 }
 
@@ -216,9 +223,6 @@ void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void opSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int toSet, fuse_file_info*) {
   FuseFs& fs = fsOf(req);
-  // Pending writes go first: a truncate or an explicit mtime applies after them.
-  Status committed = fs.drafts.commit(ino);
-  if (!committed.ok()) return replyError(req, committed, "setattr");
   SetAttrRequest r;
   if (toSet & FUSE_SET_ATTR_MODE) r.mode = st->st_mode & 07777;
   if (toSet & FUSE_SET_ATTR_UID) r.uid = st->st_uid;
@@ -229,7 +233,15 @@ void opSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int toSet, fuse_
   if (toSet & FUSE_SET_ATTR_MTIME_NOW) r.mtimeNow = true;
   else if (toSet & FUSE_SET_ATTR_MTIME) r.mtimeNs = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
   if (toSet & FUSE_SET_ATTR_CTIME) r.ctimeNs = st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
-  replyAttr(req, fs.store.ns().setattr(ino, r), "setattr");
+  Result<Attr> attr = Status::Error(EIO, "setattr did not run");
+  auto apply = [&] {
+    attr = fs.store.ns().setattr(ino, r);
+    return attr.status();
+  };
+  // Pending writes go first: a truncate or an explicit mtime applies after them.
+  Status s = (r.size || fs.drafts.hasDraft(ino)) ? fs.drafts.changeContent(ino, apply) : apply();
+  if (!s.ok()) return replyError(req, s, "setattr");
+  replyAttr(req, attr, "setattr");
 }
 
 void opReadlink(fuse_req_t req, fuse_ino_t ino) {
@@ -287,10 +299,9 @@ Status truncateOnOpen(FuseFs& fs, uint64_t ino, int flags) {
   // The kernel has checked write permission, even for O_RDONLY|O_TRUNC,
   // which truncates on Linux filesystems too.
   if (!(flags & O_TRUNC)) return Status::OK();
-  fs.drafts.discard(ino);
   SetAttrRequest r;
   r.size = 0;
-  return fs.store.ns().setattr(ino, r).status();
+  return fs.drafts.changeContent(ino, [&] { return fs.store.ns().setattr(ino, r).status(); });
 }
 
 void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -631,12 +642,9 @@ void opFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
   } else if (!keepSize && off + len > inode.size) {
     // Space is not reserved (content-addressed chunks are allocated when
     // written); the file grows, reading zeros.
-    s = fs.drafts.commit(ino);
-    if (s.ok()) {
-      SetAttrRequest r;
-      r.size = off + len;
-      s = fs.store.ns().setattr(ino, r).status();
-    }
+    SetAttrRequest r;
+    r.size = off + len;
+    s = fs.drafts.changeContent(ino, [&] { return fs.store.ns().setattr(ino, r).status(); });
   }
   replyStatus(req, s, "fallocate");
 }
@@ -675,8 +683,8 @@ void opCopyFileRange(fuse_req_t req, fuse_ino_t inoIn, off_t offIn, fuse_file_in
   if (static_cast<uint64_t>(offIn) >= inSize) return (void)fuse_reply_write(req, 0);
   if (offIn == 0 && offOut == 0 && len >= inSize && out->inode.size <= inSize && inoIn != inoOut) {
     // The whole file: share its blob, O(1) whatever the size (SPEC §4.1).
-    auto shared = fs.store.ns().shareContent(inoIn, inoOut);
-    if (!shared.ok()) return replyError(req, shared.status(), "copy_file_range");
+    Status shared = fs.drafts.changeContent(inoOut, [&] { return fs.store.ns().shareContent(inoIn, inoOut).status(); });
+    if (!shared.ok()) return replyError(req, shared, "copy_file_range");
     if (OpenFile* f = fs.openFile(fiOut->fh)) f->wrote = true;
     return (void)fuse_reply_write(req, inSize);
   }

@@ -6,6 +6,7 @@
 
 #include "acidfs/ioctl.h"
 #include "core/cas_ops.h"
+#include "core/log.h"
 #include "fuse/fuse_fs.h"
 #include "fuse/ioctl_parts.h"
 
@@ -242,6 +243,9 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
     if (auto it = before.find(path); it != before.end() && it->second) {
       auto now = fs.store.ns().getattr(it->second);
       if (!now.ok() || now->inode.nlink == 0) gone = it->second;
+      // A write that raced the copy onto this file lands on the new content.
+      Status rebased = fs.drafts.rebase(it->second);
+      if (!rebased.ok()) ACIDFS_LOG(kError, "rebasing pending writes of %s: %s", path.c_str(), rebased.toString().c_str());
     }
     invalidatePath(fs, path, gone);
   }
@@ -267,12 +271,21 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
     if (!m->is_number_unsigned() || m->get<uint64_t>() > 07777) throw BadRequest{"commit.mode must be 0 to 07777"};
     mode = m->get<uint32_t>();
   }
-  Status committed = commitPendingWrites(fs, path);
-  if (!committed.ok()) return failure(committed);
+  // Pending writes first (the basis compares what a read returns), and no
+  // write lands between them and the commit (FileDrafts::changeContent).
+  Result<PathStat> st = Status::Error(EIO, "commit did not run");
+  auto commit = [&] {
+    st = fs.store.cas().commit(caller, path, blob, basis, mode);
+    return st.status();
+  };
   std::unique_lock<std::shared_mutex> behind(fs.behindKernelMutex);
-  auto st = fs.store.cas().commit(caller, path, blob, basis, mode);
-  if (!st.ok()) return failure(st.status());
-  fs.drafts.discard(st->ino);
+  const uint64_t ino = inodeAt(fs, path);
+  Status done = ino ? fs.drafts.changeContent(ino, commit) : commit();
+  if (!done.ok()) return failure(done);
+  if (st->ino != ino) {  // the path named another file by then
+    Status rebased = fs.drafts.rebase(st->ino);
+    if (!rebased.ok()) return failure(rebased);
+  }
   fs.invalidateInode(st->ino, /*data=*/true);
   invalidatePath(fs, path);
   behind.unlock();

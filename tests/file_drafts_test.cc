@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -45,6 +47,61 @@ TEST_F(Drafts, AllDraftsTogetherStayWithinTheirBudget) {
   ASSERT_TRUE(drafts_->commitAll().ok());
   EXPECT_EQ(drafts_->totalBytes(), 0u);
   for (uint64_t ino : files) EXPECT_EQ(readAll(ino), std::string(8 * kWindow, 'w'));
+}
+
+// The content changed behind the draft (a door replaced it while a write
+// was pending): the draft is rebased — its writes land on the new content —
+// never stuck failing with ECANCELED or ESTALE, and nothing is lost.
+TEST_F(Drafts, ADraftWhoseBaseMovedIsRebasedNotStuck) {
+  const std::string a(3 * 4096, 'a'), b(2 * 4096 + 100, 'b');
+  uint64_t ino = makeFile(kRootIno, "f", a);
+  uint64_t other = makeFile(kRootIno, "other", b);
+  ASSERT_TRUE(drafts_->write(ino, 5, "XY").ok());
+  ASSERT_TRUE(drafts_->write(ino, 4096 * 2 + 200, "Z").ok());  // past b's end: zeros between
+  ASSERT_TRUE(ns().shareContent(other, ino).ok());  // behind the draft's back, as a TRANSACT copy
+  std::string expected = b;
+  expected.replace(5, 2, "XY");
+  expected.resize(4096 * 2 + 200, '\0');
+  expected += "Z";
+  EXPECT_EQ(draftRead(ino), expected) << "reads must not fail or show the old content once its blob is gone";
+  ASSERT_TRUE(drafts_->write(ino, 0, "W").ok());
+  expected[0] = 'W';
+  Status committed = drafts_->commit(ino);
+  ASSERT_TRUE(committed.ok()) << committed.toString();
+  EXPECT_EQ(readAll(ino), expected);
+  EXPECT_FALSE(drafts_->hasDraft(ino));
+}
+
+// Content changes through changeContent are serialized with writes: a
+// writer racing truncates never sees an error no local filesystem gives.
+TEST_F(Drafts, WritesRacingContentChangesNeverFail) {
+  uint64_t ino = makeFile(kRootIno, "f", std::string(3 * 4096, 'a'));
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::string firstFailure;
+  std::mutex failureMutex;
+  auto fail = [&](const Status& s) {
+    if (s.ok()) return;
+    std::lock_guard<std::mutex> lock(failureMutex);
+    if (failures++ == 0) firstFailure = s.toString();
+  };
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      fail(drafts_->write(ino, (i * 997) % (3 * 4096), "w"));
+      std::string out;
+      fail(drafts_->read(ino, 0, 3 * 4096, out));
+      if (i % 16 == 0) fail(drafts_->commit(ino));
+    }
+  });
+  for (int round = 0; round < 300; ++round) {
+    SetAttrRequest truncate;
+    truncate.size = round % 2 ? 0 : 4096 + round;
+    fail(drafts_->changeContent(ino, [&] { return ns().setattr(ino, truncate).status(); }));
+  }
+  stop = true;
+  writer.join();
+  fail(drafts_->commit(ino));
+  EXPECT_EQ(failures.load(), 0) << firstFailure;
 }
 
 TEST_F(Drafts, WriteIsVisibleAtOnceButNotCommitted) {
