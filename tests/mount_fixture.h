@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -44,6 +45,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "acidfs/ioctl.h"
 
 #ifndef ACIDFS_DAEMON_PATH
 #error "ACIDFS_DAEMON_PATH must name the acidfsd binary (tests/CMakeLists.txt defines it)"
@@ -366,6 +369,30 @@ inline bool isMountPoint(const std::string& dir) {
     if (point == dir) return true;
   }
   return false;
+}
+
+// One request over the ioctl door (include/acidfs/ioctl.h), sent in parts
+// of ACIDFS_IOC_DATA_MAX.
+struct IoctlAnswer {
+  int ioctlRc = 0;  // -1: the request never reached acidfs (errno in result)
+  int result = 0;   // the daemon's errno, 0 for success
+  std::string data;
+};
+inline IoctlAnswer ioctlRequest(int fd, unsigned long cmd, const std::string& payload) {
+  acidfs_ioc_msg msg;
+  size_t sent = 0;
+  do {
+    const size_t n = std::min<size_t>(ACIDFS_IOC_DATA_MAX, payload.size() - sent);
+    memset(&msg, 0, offsetof(acidfs_ioc_msg, data));
+    msg.version = ACIDFS_IOCTL_VERSION;
+    msg.length = static_cast<uint32_t>(n);
+    msg.flags = sent + n < payload.size() ? ACIDFS_IOC_MORE : 0;
+    memcpy(msg.data, payload.data() + sent, n);
+    if (ioctl(fd, cmd, &msg) != 0) return IoctlAnswer{-1, errno, ""};
+    sent += n;
+    if (msg.flags && msg.result != 0) return IoctlAnswer{0, msg.result, std::string(msg.data, msg.length)};
+  } while (sent < payload.size());
+  return IoctlAnswer{0, msg.result, std::string(msg.data, msg.length)};
 }
 
 inline bool waitUntil(const std::function<bool()>& condition, double timeoutSeconds) {

@@ -28,30 +28,6 @@ bool becomeNobody() {
          setresuid(kNobody, kNobody, kNobody) == 0;
 }
 
-struct Answer {
-  int ioctlRc = 0;  // -1: the request never reached acidfs (errno in result)
-  int result = 0;   // the daemon's errno, 0 for success
-  std::string data;
-};
-
-// One request over the ioctl door, in parts of ACIDFS_IOC_DATA_MAX.
-Answer request(int fd, unsigned long cmd, const std::string& payload) {
-  acidfs_ioc_msg msg;
-  size_t sent = 0;
-  do {
-    const size_t n = std::min<size_t>(ACIDFS_IOC_DATA_MAX, payload.size() - sent);
-    memset(&msg, 0, offsetof(acidfs_ioc_msg, data));
-    msg.version = ACIDFS_IOCTL_VERSION;
-    msg.length = static_cast<uint32_t>(n);
-    msg.flags = sent + n < payload.size() ? ACIDFS_IOC_MORE : 0;
-    memcpy(msg.data, payload.data() + sent, n);
-    if (ioctl(fd, cmd, &msg) != 0) return Answer{-1, errno, ""};
-    sent += n;
-    if (msg.flags && msg.result != 0) return Answer{0, msg.result, std::string(msg.data, msg.length)};
-  } while (sent < payload.size());
-  return Answer{0, msg.result, std::string(msg.data, msg.length)};
-}
-
 // The daemon's resident and peak resident memory, in KiB.
 long memoryKiB(pid_t pid, const char* field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -95,13 +71,13 @@ TEST_F(HostileUser, CreateNeverOpensAFileThatAppearedBehindTheKernelWithoutPermi
   std::thread root([&] {
     Fd dir(open(path("tmp").c_str(), O_RDONLY | O_DIRECTORY));
     while (!stop) {
-      Answer put = request(dir.get(), ACIDFS_IOC_PUT, "root's secret");
+      IoctlAnswer put = ioctlRequest(dir.get(), ACIDFS_IOC_PUT, "root's secret");
       if (put.result != 0) continue;
       const std::string blob = json::parse(put.data)["blobId"];
-      Answer made = request(dir.get(), ACIDFS_IOC_COMMIT,
+      IoctlAnswer made = ioctlRequest(dir.get(), ACIDFS_IOC_COMMIT,
                             json{{"path", "/tmp/tgt"}, {"blobId", blob}, {"basis", nullptr}, {"mode", 0600}}.dump());
       if (made.result == 0) created++;
-      request(dir.get(), ACIDFS_IOC_TRANSACT, R"([{"op":"delete","source":{"path":"/tmp/tgt"}}])");
+      ioctlRequest(dir.get(), ACIDFS_IOC_TRANSACT, R"([{"op":"delete","source":{"path":"/tmp/tgt"}}])");
     }
   });
   int code = runInChild([&] {
@@ -130,7 +106,7 @@ TEST_F(HostileUser, DeeplyNestedJsonIsRefusedAndTheDaemonKeepsServing) {
   int code = runInChild([&] {
     if (!becomeNobody()) return 100;
     Fd dir(open(mountpoint().c_str(), O_RDONLY | O_DIRECTORY));
-    Answer a = request(dir.get(), ACIDFS_IOC_TRANSACT, deep);
+    IoctlAnswer a = ioctlRequest(dir.get(), ACIDFS_IOC_TRANSACT, deep);
     return a.ioctlRc == 0 && a.result == EINVAL && a.data.find("nested deeper") != std::string::npos ? 0 : 1;
   });
   EXPECT_EQ(0, code);
@@ -206,7 +182,7 @@ TEST_F(HostileUser, OneRequestCostsABoundedAmountOfMemory) {
   int code = runInChild([&] {
     if (!becomeNobody()) return 100;
     Fd dir(open(mountpoint().c_str(), O_RDONLY | O_DIRECTORY));
-    Answer big = request(dir.get(), ACIDFS_IOC_TRANSACT, "[" + std::string(32u << 20, ' ') + "]");
+    IoctlAnswer big = ioctlRequest(dir.get(), ACIDFS_IOC_TRANSACT, "[" + std::string(32u << 20, ' ') + "]");
     return big.result == E2BIG ? 0 : 1;
   });
   EXPECT_EQ(0, code);
@@ -222,7 +198,7 @@ TEST_F(HostileUser, OneRequestCostsABoundedAmountOfMemory) {
   code = runInChild([&] {
     if (!becomeNobody()) return 100;
     Fd dir(open(mountpoint().c_str(), O_RDONLY | O_DIRECTORY));
-    Answer a = request(dir.get(), ACIDFS_IOC_TRANSACT, many);
+    IoctlAnswer a = ioctlRequest(dir.get(), ACIDFS_IOC_TRANSACT, many);
     return a.result == EINVAL ? 0 : 1;
   });
   EXPECT_EQ(0, code);

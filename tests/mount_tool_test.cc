@@ -5,6 +5,9 @@
 // make, and a non-root user meeting POSIX's checks.
 #include <grp.h>
 
+#include <atomic>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -301,6 +304,52 @@ TEST_F(MountTool, IoctlCasRacesLoseNoUpdate) {
 // fsck through the tool: 2 while the daemon has the store, 0 once it is
 // unmounted and clean, 1 with a corrupted chunk (which --repair cannot fix),
 // 2 for a directory that is not a store.
+// write() racing door copies onto the same file, and opens with O_TRUNC
+// racing writers: no call ever fails with an errno no local filesystem gives
+// (ECANCELED, ESTALE), nothing wedges, and the last write is what stays.
+TEST_F(MountTool, WritesRacingDoorCopiesAndTruncatesNeverWedge) {
+  ASSERT_EQ("OK", writeFile(path("f"), std::string(200000, 'f')));
+  ASSERT_EQ("OK", writeFile(path("other"), std::string(150000, 'o')));
+  std::atomic<bool> stop{false};
+  std::atomic<int> doorFailures{0}, truncFailures{0};
+  std::thread door([&] {
+    Fd dir(open(mountpoint().c_str(), O_RDONLY | O_DIRECTORY));
+    for (int i = 0; i < 200; ++i) {
+      IoctlAnswer a = ioctlRequest(dir.get(), ACIDFS_IOC_TRANSACT,
+                                   R"([{"op":"copy","source":{"path":"/other"},"dest":{"path":"/f"}}])");
+      if (a.ioctlRc != 0 || a.result != 0) doorFailures++;
+    }
+    stop = true;
+  });
+  std::thread truncater([&] {
+    while (!stop) {
+      int fd = open(path("f").c_str(), O_WRONLY | O_TRUNC);
+      if (fd < 0 || close(fd) != 0) truncFailures++;
+    }
+  });
+  Fd f(open(path("f").c_str(), O_RDWR));
+  ASSERT_TRUE(f.ok());
+  std::vector<int> errors;
+  for (int i = 0; !stop; ++i) {
+    if (pwrite(f.get(), "w", 1, (i * 7919) % 150000) != 1) errors.push_back(errno);
+    char c;
+    if (pread(f.get(), &c, 1, 0) < 0) errors.push_back(errno);
+    if (i % 32 == 0 && fsync(f.get()) != 0) errors.push_back(errno);
+  }
+  door.join();
+  truncater.join();
+  ASSERT_EQ(4, pwrite(f.get(), "LAST", 4, 10));
+  EXPECT_EQ(0, fsync(f.get())) << strerror(errno);
+  EXPECT_EQ(0, f.close()) << strerror(errno);
+  std::string names;
+  for (int e : errors) names += std::string(strerrorname_np(e) ? strerrorname_np(e) : "?") + " ";
+  EXPECT_TRUE(errors.empty()) << errors.size() << " failed calls: " << names.substr(0, 300);
+  EXPECT_EQ(0, doorFailures.load());
+  EXPECT_EQ(0, truncFailures.load());
+  EXPECT_EQ("LAST", readOr(path("f")).substr(10, 4));
+  EXPECT_EQ(0, tool("transact", R"([{"op":"copy","source":{"path":"/other"},"dest":{"path":"/f"}}])").exitStatus);
+}
+
 TEST_F(MountTool, FsckExitStatusesFollowTheStoresState) {
   const std::string big = randomBytes(200000, 11);
   ASSERT_EQ("OK", writeFile(path("big"), big));
