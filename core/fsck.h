@@ -2,17 +2,35 @@
 // daemon has open. It checks every directory entry against its inode and the
 // readdir index, every link count, every reference count against the
 // references actually found (inodes and leases → blobs → pages → chunks),
-// and every chunk's bytes against its hash. With `repair` it fixes what can
-// be fixed without guessing content: reference counts and link counts are
-// set to what was found, entries naming a missing inode and stale readdir
-// cookies are removed, unreferenced records are freed. A chunk whose bytes
-// no longer match its hash cannot be repaired: it stays a finding.
+// every chunk's bytes against its hash, every block of the metadata's table
+// files against its checksum, and (from the store's directory) whether the
+// write-ahead log replays whole.
+//
+// Without `repair` it changes nothing in the store: not a byte of any file,
+// no file created, renamed or removed. The metadata is opened read-only
+// (RocksDB replays the write-ahead log into memory and writes no table,
+// MANIFEST or log file), segment files are only read (no sweep of
+// unreferenced bytes, no new segment), and the store's LOCK is only flocked.
+//
+// With `repair` it opens the store as the daemon does (which replays and
+// flushes the log, and sweeps the segments) and fixes what can be fixed
+// without guessing content: reference counts and link counts are set to
+// what was found, entries naming a missing inode and stale readdir cookies
+// are removed, unreferenced records are freed — deleted, or, where another
+// content's probe chain passes through them (`collided`), emptied to a
+// tombstone as the running store does (content_store.h); the segment bytes
+// of a freed chunk go at the next open's sweep. A chunk whose bytes no
+// longer match its hash cannot be repaired: it stays a finding. Nothing is
+// repaired while the metadata cannot be read whole (a table file fails its
+// checksum): counts found then would be wrong.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/id128.h"
 #include "core/status.h"
 
 namespace acidfs {
@@ -23,9 +41,32 @@ struct FsckReport {
   std::vector<std::string> findings;  // one line each, what is wrong and where
   std::vector<std::string> repairs;   // one line each, what --repair changed
   uint64_t inodes = 0, entries = 0, blobs = 0, pages = 0, chunks = 0, chunkBytes = 0;
+  // With repair, when repairs were made: the findings of a second check
+  // (what could not be repaired); the counts above are that check's.
+  std::optional<std::vector<std::string>> afterRepair;
   bool clean() const { return findings.empty(); }
+  // What the exit status goes by: nothing left to find, after repairs.
+  bool cleanAfterRepair() const { return afterRepair ? afterRepair->empty() : findings.empty(); }
 };
 
+struct FsckOptions {
+  bool repair = false;
+  HashFunction hash = xxh3Hash;  // the store's (StoreOptions::hash): tests inject degenerate ones
+};
+
+// `acidfs fsck STORE [--repair]`: checks the store in directory `path`.
+// Errors (the tool's exit status 2): EINVAL when `path` is not an acidfs
+// store, EPROTO when its format is unknown, EBUSY when a process has it
+// open, EIO when its metadata cannot be opened for another reason than
+// damage (missing, unreadable). Damage RocksDB reports (a log that does not
+// replay whole, a MANIFEST or table file it cannot open, a table block that
+// fails its checksum or cannot be read) is a finding, not an error.
+// Messages do not name `path`: the caller does.
+Result<FsckReport> fsckStore(const std::string& path, const FsckOptions& options);
+
+// The same check on a store this process has open (tests; and what
+// --repair runs after opening it). Its log was replayed when it opened, so
+// damage there is not seen.
 Result<FsckReport> fsckStore(Store& store, bool repair);
 
 }  // namespace acidfs

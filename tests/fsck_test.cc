@@ -5,7 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <string>
 
 #include "core/format.h"
@@ -106,6 +116,325 @@ TEST_F(Fsck, WrongLinkCountsAndDanglingEntriesAreFoundAndRepaired) {
   std::vector<std::string> names;
   ASSERT_TRUE(ns().readdir(kRootIno, 0, [&](const DirEntry& e) { names.push_back(e.name); return true; }).ok());
   EXPECT_EQ(std::count(names.begin(), names.end(), "same"), 0) << "the readdir index still lists it";
+}
+
+// The store frees a record when its count reaches 0; one still there with
+// count 0 and nothing naming it is a leak, not a match.
+TEST_F(Fsck, AnUnreferencedRecordWithCountZeroIsFoundAndFreed) {
+  const uint64_t f = makeFile(kRootIno, "f", "leaked content");
+  const Id128 blob = ns().getattr(f)->inode.blob;
+  auto record = BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(blob)));
+  record->head.refcount = 0;
+  overwrite(Column::kBlobs, keys::id(blob), record->encode());
+  erase(Column::kDentries, keys::dentry(kRootIno, "f"));
+  erase(Column::kCookies, keys::cookie(kRootIno, InodeRecord::kFirstCookie));
+  erase(Column::kInodes, keys::ino(f));
+  FsckReport found = check();
+  EXPECT_TRUE(mentions(found.findings, "blob " + blob.hex() + ": reference count 0 and no references, but not freed"))
+      << (found.findings.empty() ? "no finding" : found.findings.front());
+  EXPECT_TRUE(mentions(check(/*repair=*/true).repairs, "freed unreferenced blob " + blob.hex()));
+  FsckReport after = check();
+  EXPECT_TRUE(after.clean()) << after.findings.front();
+  EXPECT_EQ(0u, store_->stats()->chunkCount);
+}
+
+// ---- probe chains (content_store.h: a confirmed hash collision moves the
+// later content to the next seed; the record it probed past is marked
+// collided, and is never deleted, only emptied to a tombstone) ------------------
+
+// Collides every two inputs of equal length: the seed alone separates ids.
+Id128 onlyTheLength(const void*, size_t size, uint64_t seed) {
+  Id128 id;
+  for (int i = 0; i < 8; ++i) id.bytes[i] = static_cast<uint8_t>(size >> (8 * i));
+  for (int i = 0; i < 8; ++i) id.bytes[8 + i] = static_cast<uint8_t>(seed >> (8 * i));
+  return id;
+}
+
+class FsckWithCollisions : public Fsck {
+ protected:
+  void SetUp() override {
+    options_.hash = onlyTheLength;
+    Fsck::SetUp();
+  }
+};
+
+TEST_F(FsckWithCollisions, RepairKeepsTheProbeChainThroughAnUnreferencedRecord) {
+  // Equal lengths: the chunks, pages and blobs of the two contents collide,
+  // so the second's records sit at seed 1 behind the first's, at seed 0.
+  const std::string first = "the first content", second = "other bytes, same";
+  ASSERT_EQ(first.size(), second.size());
+  const uint64_t firstIno = makeFile(kRootIno, "first", first);
+  const uint64_t secondIno = makeFile(kRootIno, "second", second);
+  const Id128 firstBlob = blobOf("/first"), secondBlob = blobOf("/second");
+  ASSERT_NE(firstBlob, secondBlob);
+  auto seeded = BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(secondBlob)));
+  ASSERT_TRUE(seeded);
+  ASSERT_EQ(1u, seeded->head.seed) << "no collision: the test proves nothing";
+  const uint64_t chunks = store_->stats()->chunkCount;
+
+  // "first" goes behind the core's back (a lost inode): its records keep a
+  // count that no file backs, and --repair frees them.
+  erase(Column::kInodes, keys::ino(firstIno));
+  FsckReport found = check();
+  EXPECT_TRUE(mentions(found.findings, "blob " + firstBlob.hex() + ": reference count 1, but 0")) << found.findings.size();
+  FsckReport repaired = check(/*repair=*/true);
+  EXPECT_TRUE(mentions(repaired.repairs, firstBlob.hex()));
+
+  EXPECT_EQ(second, readAll(secondIno));
+  FsckReport after = check();
+  EXPECT_TRUE(after.clean()) << after.findings.front();
+  // Writing the second content again finds it behind the first's slot:
+  // same blob, no second copy of its chunk.
+  const uint64_t again = makeFile(kRootIno, "again", second);
+  EXPECT_EQ(secondBlob.hex(), ns().getattr(again)->inode.blob.hex()) << "the content was stored twice";
+  EXPECT_EQ(chunks - 1, store_->stats()->chunkCount);  // the first content's chunk is gone, no new one
+  // That slot is a tombstone, as the running store leaves it, not a gap.
+  auto slot = store_->db().get(Column::kBlobs, keys::id(firstBlob));
+  std::optional<BlobRecord> tombstone;
+  if (slot.ok() && *slot) tombstone = BlobRecord::decode(**slot);
+  EXPECT_TRUE(tombstone && tombstone->head.tombstone && tombstone->head.collided) << "the probe chain was cut";
+  reopen();
+  EXPECT_EQ(second, readAll(secondIno));
+  EXPECT_EQ(second, readAll(again));
+  EXPECT_TRUE(check().clean());
+}
+
+// ---- offline, on the store's directory: what `acidfs fsck` runs ---------------
+
+// Every regular file under `dir`: relative path → size and content hash.
+std::map<std::string, std::string> filesUnder(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    files[std::filesystem::relative(e.path(), dir).string()] =
+        std::to_string(bytes.size()) + " bytes, " + xxh3Hash(bytes.data(), bytes.size(), 0).hex();
+  }
+  return files;
+}
+
+// The newest file under `dir` whose name ends in `suffix` (the write-ahead
+// log, a segment), or "" when there is none.
+std::string newestFile(const std::string& dir, const std::string& suffix) {
+  std::string newest;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.ends_with(suffix) && e.file_size() > 0 && (newest.empty() || name > std::filesystem::path(newest).filename().string()))
+      newest = e.path().string();
+  }
+  return newest;
+}
+
+void flipByte(const std::string& path, off_t at) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  char byte = 0;
+  ASSERT_EQ(1, pread(fd, &byte, 1, at));
+  byte ^= 0x5a;
+  ASSERT_EQ(1, pwrite(fd, &byte, 1, at));
+  close(fd);
+}
+
+class FsckOffline : public Fsck {
+ protected:
+  std::string storePath() const { return dir_.path() + "/store"; }
+  // `acidfs fsck STORE [--repair]`: on the directory of a store no process has open.
+  FsckReport offline(bool repair) {
+    store_.reset();
+    auto report = fsckStore(storePath(), FsckOptions{repair, options_.hash});
+    EXPECT_TRUE(report.ok()) << report.status().toString();
+    return report.ok() ? *report : FsckReport{};
+  }
+  // Leaves the store as a daemon killed mid-work does: commits only in the
+  // write-ahead log (no memtable flushed), and bytes at the end of a segment
+  // that no record names (a transaction that never committed appended them),
+  // which a read-write open would replay, flush and punch out. A child
+  // process (this binary again, FsckCrashChild) commits `files` files and
+  // exits without closing anything.
+  void crash(int files) {
+    store_.reset();
+    std::vector<std::string> envStrings;
+    for (char** e = environ; *e; ++e)
+      if (strncmp(*e, "GTEST_", 6) != 0) envStrings.push_back(*e);
+    envStrings.push_back("ACIDFS_FSCK_CRASH_STORE=" + storePath());
+    envStrings.push_back("ACIDFS_FSCK_CRASH_FILES=" + std::to_string(files));
+    std::vector<char*> envp;
+    for (auto& e : envStrings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string exe = "/proc/self/exe", filter = "--gtest_filter=FsckCrashChild.DISABLED_Run",
+                disabled = "--gtest_also_run_disabled_tests";
+    char* argv[] = {exe.data(), filter.data(), disabled.data(), nullptr};
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      const int devnull = ::open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      execve(exe.c_str(), argv, envp.data());
+      _exit(127);
+    }
+    int status = 0;
+    ASSERT_EQ(child, waitpid(child, &status, 0));
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the crashing child failed: " << status;
+    const std::string segment = newestFile(storePath() + "/segments", ".seg");
+    ASSERT_FALSE(segment.empty());
+    std::ofstream(segment, std::ios::binary | std::ios::app) << ::acidfs::testing::randomBytes(8192, 99);
+  }
+};
+
+// The crashing child of FsckOffline::crash; runs only when asked to.
+TEST(FsckCrashChild, DISABLED_Run) {
+  const char* path = getenv("ACIDFS_FSCK_CRASH_STORE");
+  if (!path) GTEST_SKIP() << "runs only as FsckOffline's child";
+  auto opened = Store::open(path);
+  if (!opened.ok()) _exit(2);
+  Store* store = opened.value().release();  // never closed
+  for (int i = 0; i < std::atoi(getenv("ACIDFS_FSCK_CRASH_FILES")); ++i) {
+    auto made = store->ns().mknod(Caller::root(), kRootIno, "crash" + std::to_string(i), S_IFREG | 0644, 0);
+    if (!made.ok() || !store->ns().write(made->ino, 0, ::acidfs::testing::randomBytes(100000 + i, 500 + i)).ok()) _exit(3);
+  }
+  _exit(0);
+}
+
+TEST_F(FsckOffline, WithoutRepairNoFileOfTheStoreChanges) {
+  populate();
+  const Id128 blob = ns().getattr(ns().lookup(kRootIno, "same")->ino)->inode.blob;
+  auto record = BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(blob)));
+  record->head.refcount = 7;
+  overwrite(Column::kBlobs, keys::id(blob), record->encode());
+  crash(/*files=*/3);
+
+  const auto before = filesUnder(storePath());
+  FsckReport found = offline(/*repair=*/false);
+  EXPECT_TRUE(mentions(found.findings, "blob " + blob.hex() + ": reference count 7, but 2")) << found.findings.size();
+  EXPECT_FALSE(mentions(found.findings, "write-ahead log")) << "a crash that tore nothing is no finding";
+  EXPECT_TRUE(found.repairs.empty());
+  const auto after = filesUnder(storePath());
+  for (const auto& [name, was] : before) {
+    auto now = after.find(name);
+    EXPECT_TRUE(now != after.end() && now->second == was) << name << ": " << was << ", now "
+                                                           << (now == after.end() ? "gone" : now->second);
+  }
+  for (const auto& [name, is] : after) EXPECT_TRUE(before.count(name)) << name << " (" << is << ") was created";
+
+  // With --repair, repairs happen; a second check finds nothing left.
+  FsckReport repaired = offline(/*repair=*/true);
+  EXPECT_TRUE(mentions(repaired.repairs, "set the reference count of blob " + blob.hex() + " to 2"));
+  ASSERT_TRUE(repaired.afterRepair);
+  EXPECT_TRUE(repaired.afterRepair->empty()) << repaired.afterRepair->front();
+  EXPECT_TRUE(repaired.cleanAfterRepair());
+  EXPECT_TRUE(offline(/*repair=*/false).clean());
+  open();
+  EXPECT_EQ(::acidfs::testing::randomBytes(100002, 502), readAll(ns().lookup(kRootIno, "crash2")->ino)) << "the crashed commits were lost";
+}
+
+TEST_F(FsckOffline, ADamagedWriteAheadLogIsAFinding) {
+  crash(/*files=*/20);
+  const std::string wal = newestFile(storePath() + "/db", ".log");
+  ASSERT_FALSE(wal.empty());
+  flipByte(wal, static_cast<off_t>(std::filesystem::file_size(wal) / 2));
+  const auto before = filesUnder(storePath());
+  FsckReport found = offline(/*repair=*/false);
+  EXPECT_TRUE(mentions(found.findings, "write-ahead log: damaged before its end"))
+      << (found.findings.empty() ? "no finding" : found.findings.front());
+  EXPECT_EQ(before, filesUnder(storePath()));
+  // --repair lets the store's own recovery drop what follows the damage:
+  // the rest is a consistent earlier state.
+  FsckReport repaired = offline(/*repair=*/true);
+  EXPECT_TRUE(mentions(repaired.findings, "write-ahead log"));
+  EXPECT_TRUE(repaired.cleanAfterRepair()) << (repaired.afterRepair && !repaired.afterRepair->empty() ? repaired.afterRepair->front() : "");
+  FsckReport again = offline(/*repair=*/false);
+  EXPECT_TRUE(again.clean()) << again.findings.front();
+}
+
+TEST_F(FsckOffline, ALogRecordCutShortIsAFindingThatRepairClears) {
+  crash(/*files=*/5);
+  const std::string wal = newestFile(storePath() + "/db", ".log");
+  ASSERT_FALSE(wal.empty());
+  std::filesystem::resize_file(wal, std::filesystem::file_size(wal) - 10);  // a write the crash cut off
+  const auto before = filesUnder(storePath());
+  FsckReport found = offline(/*repair=*/false);
+  EXPECT_TRUE(mentions(found.findings, "write-ahead log: its last record is cut short"))
+      << (found.findings.empty() ? "no finding" : found.findings.front());
+  EXPECT_EQ(before, filesUnder(storePath()));
+  EXPECT_TRUE(offline(/*repair=*/true).cleanAfterRepair());
+  FsckReport again = offline(/*repair=*/false);
+  EXPECT_TRUE(again.clean()) << again.findings.front();
+}
+
+TEST_F(FsckOffline, ADamagedTableFileIsAFinding) {
+  for (int i = 0; i < 200; ++i) makeFile(kRootIno, "f" + std::to_string(i), ::acidfs::testing::randomBytes(3000, 600 + i));
+  store_.reset();  // the close flushes: the records are in table files now
+  std::string largest;
+  for (const auto& e : std::filesystem::directory_iterator(storePath() + "/db"))
+    if (e.path().extension() == ".sst" && (largest.empty() || e.file_size() > std::filesystem::file_size(largest)))
+      largest = e.path().string();
+  ASSERT_FALSE(largest.empty());
+  flipByte(largest, static_cast<off_t>(std::filesystem::file_size(largest) / 3));
+  const auto before = filesUnder(storePath());
+  FsckReport found = offline(/*repair=*/false);
+  EXPECT_TRUE(mentions(found.findings, "checksum")) << (found.findings.empty() ? "no finding" : found.findings.front());
+  EXPECT_EQ(before, filesUnder(storePath()));
+  FsckReport repaired = offline(/*repair=*/true);
+  EXPECT_TRUE(repaired.repairs.empty()) << "repaired from a damaged table: " << repaired.repairs.front();
+  EXPECT_FALSE(repaired.cleanAfterRepair());
+}
+
+// The read-only check restates ContentStore::check's rules (there is no
+// ContentStore without opening the store): both must find the same.
+TEST_F(FsckOffline, MetadataThatCannotBeOpenedIsAFinding) {
+  makeFile(kRootIno, "f", "content");
+  store_.reset();
+  std::string table;
+  for (const auto& e : std::filesystem::directory_iterator(storePath() + "/db"))
+    if (e.path().extension() == ".sst") table = e.path().string();
+  ASSERT_FALSE(table.empty());
+  flipByte(table, static_cast<off_t>(std::filesystem::file_size(table) - 4));  // the footer's magic number
+  const auto before = filesUnder(storePath());
+  for (bool repair : {false, true}) {
+    FsckReport found = offline(repair);
+    EXPECT_TRUE(mentions(found.findings, "metadata: cannot be opened")) << (found.findings.empty() ? "no finding" : found.findings.front());
+    EXPECT_FALSE(found.cleanAfterRepair());
+    EXPECT_EQ(before, filesUnder(storePath()));
+  }
+}
+
+TEST_F(FsckOffline, ReadOnlyAndOpenChecksFindTheSame) {
+  populate();
+  const std::string big = ::acidfs::testing::randomBytes(300000, 7);
+  const Id128 bigBlob = ns().getattr(ns().lookup(ns().lookup(kRootIno, "d")->ino, "big")->ino)->inode.blob;
+  BlobRecord blob = *BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(bigBlob)));
+  PageRecord page = *PageRecord::decode(**store_->db().get(Column::kPages, keys::id(blob.pages[0])));
+  ChunkRecord chunk = *ChunkRecord::decode(**store_->db().get(Column::kChunks, keys::id(page.chunks[2])));
+  chunk.length = 1u << 30;  // more than a chunk holds
+  overwrite(Column::kChunks, keys::id(page.chunks[2]), chunk.encode());
+  page.chunks.resize(2 * kChunksPerPage);  // more than a page holds
+  overwrite(Column::kPages, keys::id(blob.pages[0]), page.encode());
+  blob.size += 1ull << 40;  // beyond the largest file
+  overwrite(Column::kBlobs, keys::id(bigBlob), blob.encode());
+  ASSERT_TRUE(store_->sync().ok());
+  ASSERT_EQ(1, ::acidfs::testing::flipSegmentByte(store_->path(), big.substr(70000, 64), 3));  // chunk 1: bad hash
+  std::vector<std::string> open = check().findings;
+  std::vector<std::string> readOnly = offline(/*repair=*/false).findings;
+  std::sort(open.begin(), open.end());
+  std::sort(readOnly.begin(), readOnly.end());
+  EXPECT_GE(open.size(), 4u);
+  EXPECT_EQ(open, readOnly);
+}
+
+TEST_F(FsckOffline, AStoreInUseIsRefusedAndUntouched) {
+  auto report = fsckStore(storePath(), FsckOptions{false, options_.hash});
+  EXPECT_EQ("EBUSY", ::acidfs::testing::code(report));
+  report = fsckStore(storePath(), FsckOptions{true, options_.hash});
+  EXPECT_EQ("EBUSY", ::acidfs::testing::code(report));
+}
+
+TEST_F(FsckOffline, ADirectoryThatIsNotAStoreIsRefusedAndUntouched) {
+  const std::string empty = dir_.path() + "/empty";
+  ASSERT_EQ(0, mkdir(empty.c_str(), 0700));
+  EXPECT_EQ("EINVAL", ::acidfs::testing::code(fsckStore(empty, FsckOptions{true, options_.hash})));
+  EXPECT_TRUE(std::filesystem::is_empty(empty));
 }
 
 }  // namespace

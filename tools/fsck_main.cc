@@ -1,14 +1,12 @@
 // acidfs-fsck STORE [--repair]: the offline check behind `acidfs fsck`
 // (core/fsck.h). Exit 0 clean, 1 findings (after --repair: findings left), 2
-// error with one line on stderr.
-#include <sys/stat.h>
-
+// error with one line on stderr. Without --repair it changes nothing in the
+// store.
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 
 #include "core/fsck.h"
-#include "core/store.h"
 
 namespace acidfs {
 namespace {
@@ -21,27 +19,18 @@ struct FsckError {
 };
 
 int runFsck(const std::string& storePath, bool repair) {
-  struct stat st;
-  if (::stat((storePath + "/ACIDFS").c_str(), &st) != 0) throw FsckError{storePath + " is not an acidfs store"};
-  auto store = Store::open(storePath);
-  if (!store.ok()) throw FsckError{storePath + ": " + store.status().message()};
-  auto report = fsckStore(**store, repair);
+  auto report = fsckStore(storePath, FsckOptions{.repair = repair});
   if (!report.ok()) throw FsckError{storePath + ": " + report.status().message()};
   for (const std::string& f : report->findings) std::cout << "finding: " << f << "\n";
   for (const std::string& r : report->repairs) std::cout << "repaired: " << r << "\n";
-  FsckReport after = *report;
-  if (repair && !report->repairs.empty()) {
-    auto again = fsckStore(**store, false);
-    if (!again.ok()) throw FsckError{storePath + ": " + again.status().message()};
-    after = *again;
-    for (const std::string& f : after.findings) std::cout << "still: " << f << "\n";
-  }
-  std::cout << (after.clean() ? "clean" : std::to_string(after.findings.size()) + " finding(s)") << ": " << after.inodes
-            << " inodes, " << after.entries << " entries, " << after.blobs << " blobs, " << after.pages << " pages, "
-            << after.chunks << " chunks (" << after.chunkBytes << " bytes hashed)\n";
-  return after.clean() ? 0 : kExitFindings;
+  if (report->afterRepair)
+    for (const std::string& f : *report->afterRepair) std::cout << "still: " << f << "\n";
+  const size_t left = report->afterRepair ? report->afterRepair->size() : report->findings.size();
+  std::cout << (left == 0 ? "clean" : std::to_string(left) + " finding(s)") << ": " << report->inodes << " inodes, "
+            << report->entries << " entries, " << report->blobs << " blobs, " << report->pages << " pages, "
+            << report->chunks << " chunks (" << report->chunkBytes << " bytes hashed)\n";
+  return report->cleanAfterRepair() ? 0 : kExitFindings;
 }
-
 
 }  // namespace
 }  // namespace acidfs
