@@ -1,5 +1,7 @@
 #include "core/meta_db.h"
 
+#include <cstdarg>
+#include <cstdio>
 #include <vector>
 
 #include <rocksdb/filter_policy.h>
@@ -17,7 +19,11 @@ Status fromRocks(const rocksdb::Status& s, const char* what) {
   return Status::Error(EIO, std::string(what) + ": " + s.ToString());
 }
 
-Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
+namespace {
+
+// The options of the database, shared by the read-write and the read-only
+// open so that both read the same files the same way.
+rocksdb::Options databaseOptions() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -34,15 +40,41 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
   // Each open starts a new info LOG (about 190 KB with our column families);
   // keep a few, not RocksDB's default of 1,000.
   options.keep_log_file_num = 3;
+  return options;
+}
 
+std::vector<rocksdb::ColumnFamilyDescriptor> columnFamilies(const rocksdb::Options& options) {
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions cfOptions(options);
   cfOptions.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < kColumnCount; ++i)
     descriptors.emplace_back(columnName(static_cast<Column>(i)), cfOptions);
+  return descriptors;
+}
+
+// RocksDB's info log for a read-only open: errors to our log, instead of a
+// LOG file in the database directory (creating one would rename the
+// previous LOG, and a read-only open must change nothing). Its warnings stay
+// out: what matters of them (a log that does not replay whole) the caller
+// learns from the open itself.
+class ForwardingLogger : public rocksdb::Logger {
+ public:
+  ForwardingLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    vsnprintf(line, sizeof line, format, ap);
+    ACIDFS_LOG(kError, "metadata database: %s", line);
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
+  rocksdb::Options options = databaseOptions();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = columnFamilies(options);
 
   rocksdb::TransactionDBOptions txnOptions;
   txnOptions.transaction_lock_timeout = 2000;
@@ -66,9 +98,8 @@ MetaDb::~MetaDb() {
   // without this every open left one more log behind and every later open
   // replayed them all (tests/store_restart_test.cc). The flush writes the
   // tables the next open's replay would have written.
-  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
-  rocksdb::Status flushed = db_->Flush(rocksdb::FlushOptions(), all);
-  if (!flushed.ok()) ACIDFS_LOG(kWarning, "flushing metadata at close: %s", flushed.ToString().c_str());
+  Status flushed = flush();
+  if (!flushed.ok()) ACIDFS_LOG(kWarning, "flushing metadata at close: %s", flushed.toString().c_str());
   for (auto* h : handles_)
     if (h) db_->DestroyColumnFamilyHandle(h);
   db_->Close();
@@ -99,15 +130,59 @@ Status MetaDb::syncWal() {
   return Status::OK();
 }
 
-uint64_t MetaDb::approximateSize() {
-  uint64_t total = 0;
-  for (auto* h : handles_) {
-    uint64_t v = 0;
-    if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
-    // Not yet flushed: what the memtables hold (also in the WAL on disk).
-    if (db_->GetIntProperty(h, "rocksdb.size-all-mem-tables", &v)) total += v;
-  }
-  return total;
+Status MetaDb::flush() {
+  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+  return fromRocks(db_->Flush(rocksdb::FlushOptions(), all), "flushing metadata");
 }
+
+// ---- read-only -------------------------------------------------------------
+
+Result<std::unique_ptr<MetaDbReader>> MetaDbReader::open(const std::string& dir, WalRecovery recovery) {
+  rocksdb::Options options = databaseOptions();
+  options.create_if_missing = false;
+  options.create_missing_column_families = false;
+  options.info_log = std::make_shared<ForwardingLogger>();
+  // As TransactionDB::Open sets it, so that the log is replayed as the
+  // read-write open replays it.
+  options.allow_2pc = true;
+  switch (recovery) {
+    case WalRecovery::kStrict: options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency; break;
+    case WalRecovery::kTornTail: options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords; break;
+    case WalRecovery::kPointInTime: options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery; break;
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = columnFamilies(options);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, dir, descriptors, &handles, &raw);
+  if (s.IsCorruption()) return Status::Error(EUCLEAN, "opening metadata database read-only: " + s.ToString());
+  if (!s.ok()) return fromRocks(s, "opening metadata database read-only");
+  std::unique_ptr<MetaDbReader> reader(new MetaDbReader());
+  reader->db_.reset(raw);
+  for (int i = 0; i < kColumnCount; ++i) reader->handles_[i] = handles[i];
+  return reader;
+}
+
+MetaDbReader::~MetaDbReader() {
+  if (!db_) return;
+  for (auto* h : handles_)
+    if (h) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+Result<std::optional<std::string>> MetaDbReader::get(Column c, std::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[static_cast<int>(c)],
+                               rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return fromRocks(s, "reading metadata");
+  return std::optional<std::string>(std::move(value));
+}
+
+std::unique_ptr<rocksdb::Iterator> MetaDbReader::iterator(Column c) {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<int>(c)]));
+}
+
+Status MetaDbReader::verifyChecksums() { return fromRocks(db_->VerifyChecksum(), "verifying table file checksums"); }
 
 }  // namespace acidfs

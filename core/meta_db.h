@@ -38,12 +38,55 @@ class MetaDb {
   std::unique_ptr<rocksdb::Iterator> iterator(Column c);
 
   Status put(Column c, std::string_view key, std::string_view value, bool sync);
+  // Everything committed so far is durable when these return: syncWal()
+  // syncs the write-ahead log; flush() writes the memtables to synced table
+  // files, which also covers records replayed at open from a log that was
+  // never synced (syncWal() covers only the logs written since).
   Status syncWal();
-  uint64_t approximateSize();
+  Status flush();
 
  private:
   MetaDb() = default;
   std::unique_ptr<rocksdb::TransactionDB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, kColumnCount> handles_{};
+};
+
+// The same database opened read-only (RocksDB's OpenForReadOnly), for fsck
+// without --repair, which must leave every file of the store as it found it:
+// the write-ahead log is replayed into memory only; no table, log, MANIFEST,
+// OPTIONS or info LOG file is created, written or renamed (RocksDB's info log
+// goes to ours, errors only). No process may have the database open for
+// writing meanwhile (the store's LOCK, Store::open).
+class MetaDbReader {
+ public:
+  enum class WalRecovery {
+    // Refuse a write-ahead log with any damage, even a torn last record
+    // (RocksDB's kAbsoluteConsistency): the open fails, EUCLEAN.
+    kStrict,
+    // Refuse damage anywhere but in the log's last record: a record cut
+    // short, as a crash in the middle of a write leaves it, is dropped
+    // (kTolerateCorruptedTailRecords).
+    kTornTail,
+    // Replay it up to its first damage and drop the rest, as MetaDb::open
+    // does (kPointInTimeRecovery).
+    kPointInTime,
+  };
+  // EUCLEAN when RocksDB finds its files damaged (a log that `recovery`
+  // refuses, a MANIFEST or table file it cannot read: its Corruption), EIO
+  // when it cannot open them otherwise (missing, unreadable); RocksDB's
+  // reason is in the message.
+  static Result<std::unique_ptr<MetaDbReader>> open(const std::string& dir, WalRecovery recovery);
+  ~MetaDbReader();
+
+  Result<std::optional<std::string>> get(Column c, std::string_view key);
+  std::unique_ptr<rocksdb::Iterator> iterator(Column c);
+  // Every block of every live table file against its checksum
+  // (DB::VerifyChecksum): EIO with RocksDB's message naming the file.
+  Status verifyChecksums();
+
+ private:
+  MetaDbReader() = default;
+  std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kColumnCount> handles_{};
 };
 

@@ -16,6 +16,15 @@ namespace acidfs {
 namespace {
 uint64_t alignUp(uint64_t v) { return (v + SegmentStore::kAlign - 1) / SegmentStore::kAlign * SegmentStore::kAlign; }
 
+// fsync of a directory: makes the names created in it durable.
+Status syncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("opening " + dir);
+  Status s = fsync(fd) == 0 ? Status::OK() : Status::FromErrno("fsync " + dir);
+  close(fd);
+  return s;
+}
+
 void punch(int fd, uint64_t offset, uint64_t length) {
   if (length == 0) return;
   if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
@@ -34,7 +43,13 @@ std::string SegmentStore::pathOf(uint32_t number) const {
 
 Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
                                                          const std::vector<Extent>& liveExtents, bool sweep) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + dir);
+  if (mkdir(dir.c_str(), 0700) == 0) {
+    // A new segments/ must not vanish in a power cut once records name its files.
+    const size_t slash = dir.find_last_of('/');
+    ACIDFS_RETURN_IF_ERROR(syncDirectory(slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash)));
+  } else if (errno != EEXIST) {
+    return Status::FromErrno("mkdir " + dir);
+  }
   std::unique_ptr<SegmentStore> store(new SegmentStore(dir));
   MutexLock lock(store->mutex_);
 
@@ -112,6 +127,7 @@ Status SegmentStore::openSegment(uint32_t number, bool create) {
   if (fd < 0) return Status::FromErrno("open " + pathOf(number));
   auto seg = std::make_unique<Segment>();
   seg->fd = fd;
+  seg->nameDurable = !create;
   segments_[number] = std::move(seg);
   return Status::OK();
 }
@@ -182,10 +198,18 @@ Status SegmentStore::read(const Extent& extent, char* out) const {
 }
 
 Status SegmentStore::sync(const std::set<uint32_t>& numbers) {
+  std::vector<Segment*> unnamed;  // created since their last sync
   for (uint32_t n : numbers) {
     Segment* seg = find(n);
     if (!seg) continue;  // released meanwhile: nothing of it is referenced
     if (fdatasync(seg->fd) != 0) return Status::FromErrno("fdatasync " + pathOf(n));
+    if (!seg->nameDurable.load()) unnamed.push_back(seg);
+  }
+  // fdatasync makes a file's bytes durable, not its name: a new file's
+  // directory entry is durable only once the directory is synced.
+  if (!unnamed.empty()) {
+    ACIDFS_RETURN_IF_ERROR(syncDirectory(dir_));
+    for (Segment* seg : unnamed) seg->nameDurable = true;
   }
   return Status::OK();
 }
@@ -224,28 +248,33 @@ void SegmentStore::punchBatch(std::vector<Extent> batch) {
   std::sort(batch.begin(), batch.end(), [](const Extent& a, const Extent& b) {
     return a.segment != b.segment ? a.segment < b.segment : a.offset < b.offset;
   });
-  // Readers that found a chunk record finish reading its bytes first.
-  std::unique_lock<std::shared_mutex> readers(releaseLock_);
-  MutexLock lock(mutex_);
+  // A few runs per hold of the locks: readers wait for releaseLock_ and
+  // appends for mutex_, and one sync can hand over seconds' worth of releases.
+  constexpr int kRunsPerHold = 32;
   for (size_t i = 0; i < batch.size();) {
-    const uint32_t number = batch[i].segment;
-    const uint64_t start = batch[i].offset;
-    uint64_t end = start + alignUp(batch[i].length);
-    uint64_t released = alignUp(batch[i].length);
-    // Sequentially written files free long runs of adjacent extents.
-    for (++i; i < batch.size() && batch[i].segment == number && batch[i].offset == end; ++i) {
-      end += alignUp(batch[i].length);
-      released += alignUp(batch[i].length);
-    }
-    auto it = segments_.find(number);
-    if (it == segments_.end()) continue;
-    Segment& seg = *it->second;
-    punch(seg.fd, start, end - start);
-    seg.liveBytes -= static_cast<int64_t>(released);
-    if (seg.liveBytes.load() == 0 && number != active_) {
-      close(seg.fd);
-      unlink(pathOf(number).c_str());
-      segments_.erase(it);
+    // Readers that found a chunk record finish reading its bytes first.
+    std::unique_lock<std::shared_mutex> readers(releaseLock_);
+    MutexLock lock(mutex_);
+    for (int runs = 0; runs < kRunsPerHold && i < batch.size(); ++runs) {
+      const uint32_t number = batch[i].segment;
+      const uint64_t start = batch[i].offset;
+      uint64_t end = start + alignUp(batch[i].length);
+      uint64_t released = alignUp(batch[i].length);
+      // Sequentially written files free long runs of adjacent extents.
+      for (++i; i < batch.size() && batch[i].segment == number && batch[i].offset == end; ++i) {
+        end += alignUp(batch[i].length);
+        released += alignUp(batch[i].length);
+      }
+      auto it = segments_.find(number);
+      if (it == segments_.end()) continue;
+      Segment& seg = *it->second;
+      punch(seg.fd, start, end - start);
+      seg.liveBytes -= static_cast<int64_t>(released);
+      if (seg.liveBytes.load() == 0 && number != active_) {
+        close(seg.fd);
+        unlink(pathOf(number).c_str());
+        segments_.erase(it);
+      }
     }
   }
 }

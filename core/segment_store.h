@@ -7,7 +7,15 @@
 // An extent is "live" when a committed ChunkRecord names it. Appends happen
 // before the transaction that references them commits; when that transaction
 // aborts, or a crash cuts it off, the extent is an orphan: aborted ones are
-// punched at once, crash orphans by sweep() when the store opens.
+// punched at once, crash orphans by sweep() when the store opens. An extent
+// that a commit frees is handed to release() only once that commit is
+// durable (TransactionRunner): release() trusts its caller on this.
+//
+// Durability of names: a segment file's directory entry is on stable
+// storage before sync() of that segment returns (a new file is followed by
+// an fsync of segments/), and segments/ itself before open() returns when
+// open() created it. So no committed record can name a file a power cut
+// takes away.
 #pragma once
 
 #include <atomic>
@@ -49,12 +57,15 @@ class SegmentStore {
   Result<Extent> append(std::string_view data);
   // Reads an extent (pread). Short reads are EIO.
   Status read(const Extent& extent, char* out) const;
-  // Makes every extent in these segments durable (fdatasync).
+  // Makes every extent in these segments durable (fdatasync), and the name
+  // of a segment created since its last sync (fsync of the directory).
   Status sync(const std::set<uint32_t>& segments);
-  // Queues extents whose blocks go back to the filesystem; a background
-  // thread punches them (adjacent ones in one call) and unlinks a sealed
-  // segment with no live bytes left. Errors are logged, not returned: a
-  // failed punch only wastes space, and the next sweep retries it.
+  // Queues extents whose blocks go back to the filesystem: extents no record
+  // names, nor can after a power cut (never committed, or freed by a commit
+  // that is durable). A background thread punches them (adjacent ones in
+  // one call) and unlinks a sealed segment with no live bytes left. Errors
+  // are logged, not returned: a failed punch only wastes space, and the
+  // next sweep retries it.
   void release(const std::vector<Extent>& extents);
   void release(const Extent& extent) { release(std::vector<Extent>{extent}); }
   // Waits until every queued release is done (tests, space accounting).
@@ -72,6 +83,9 @@ class SegmentStore {
   struct Segment {
     int fd = -1;
     std::atomic<int64_t> liveBytes{0};  // appended − released, aligned lengths
+    // False from creation until an fsync of the directory made the file's
+    // name durable; sync() does that before it reports the segment durable.
+    std::atomic<bool> nameDurable{true};
   };
   explicit SegmentStore(std::string dir) : dir_(std::move(dir)) {}
   std::string pathOf(uint32_t number) const;

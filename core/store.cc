@@ -17,17 +17,64 @@
 namespace acidfs {
 
 namespace {
+// Formatting a store, in this order, each step durable before the next:
+//   1. LOCK is created and flocked (its content: our pid);
+//   2. the marker is written as ACIDFS.tmp, fsynced, renamed to ACIDFS, and
+//      the store directory fsynced;
+//   3. db/ and segments/ are created and the store directory fsynced again;
+//   4. the root directory and "format_version" commit, and the log is synced.
+// A crash before step 2 is complete leaves only LOCK and perhaps a partial
+// ACIDFS.tmp: such a directory counts as empty and is formatted afresh. A
+// crash after it leaves a marker and metadata without "format_version":
+// open() finishes the format. Anything else in a directory without a marker
+// is not ours, and is refused (SPEC §1).
 const char kMarkerName[] = "ACIDFS";
+const char kMarkerTempName[] = "ACIDFS.tmp";
+const char kMarkerHeader[] = "acidfs store\n";
 
-// Entries of a directory other than . and ..; -1 when it cannot be read.
-int countEntries(const std::string& dir) {
+std::string contentOf(const std::string& path, size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  std::string out(limit, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(limit));
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
+}
+
+// What a crash in steps 1–2 of a format can leave behind: LOCK holding
+// nothing or a pid, and ACIDFS.tmp holding a prefix of a marker.
+bool isFormatLeftover(const std::string& dir, const std::string& name) {
+  if (name == "LOCK") {
+    const std::string pid = contentOf(dir + "/" + name, 32);
+    const size_t digits = pid.find_first_not_of("0123456789");
+    return digits == std::string::npos || (digits > 0 && pid.substr(digits) == "\n");
+  }
+  if (name == kMarkerTempName) {
+    const std::string header(kMarkerHeader);
+    const std::string start = contentOf(dir + "/" + name, header.size());
+    return header.compare(0, start.size(), start) == 0;
+  }
+  return false;
+}
+
+// Whether `dir` holds nothing but what a crash early in a format leaves.
+Result<bool> isEmptyStore(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
-  if (!d) return -1;
-  int n = 0;
+  if (!d) return Status::FromErrno("reading store " + dir);
+  bool empty = true;
   while (dirent* e = readdir(d))
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++n;
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && !isFormatLeftover(dir, e->d_name))
+      empty = false;
   closedir(d);
-  return n;
+  return empty;
+}
+
+// fsync of a directory: makes the names created in it durable.
+Status syncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("opening " + dir);
+  Status s = fsync(fd) == 0 ? Status::OK() : Status::FromErrno("fsync " + dir);
+  close(fd);
+  return s;
 }
 
 struct Marker {
@@ -55,20 +102,37 @@ std::optional<Marker> readMarker(const std::string& path) {
   return m;
 }
 
+// Step 2 of a format: the marker appears whole, under its name, durably.
 Status writeMarker(const std::string& dir, const Marker& m) {
-  std::string tmp = dir + "/" + kMarkerName + ".tmp";
+  std::string tmp = dir + "/" + kMarkerTempName;
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << "acidfs store\nformat " << m.format << "\nchunk_size " << m.chunkSize << "\n";
+    out << kMarkerHeader << "format " << m.format << "\nchunk_size " << m.chunkSize << "\n";
     out.flush();
     if (!out) return Status::Error(EIO, "writing " + tmp);
   }
   int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) fsync(fd), close(fd);
+  if (fd < 0) return Status::FromErrno("opening " + tmp);
+  const bool synced = fsync(fd) == 0;
+  Status notSynced = synced ? Status::OK() : Status::FromErrno("fsync " + tmp);
+  close(fd);
+  ACIDFS_RETURN_IF_ERROR(notSynced);
   if (rename(tmp.c_str(), (dir + "/" + kMarkerName).c_str()) != 0) return Status::FromErrno("renaming " + tmp);
-  fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) fsync(fd), close(fd);
-  return Status::OK();
+  return syncDirectory(dir);
+}
+
+// What STORE is: a store (its marker), empty (nullopt), or refused.
+Result<std::optional<Marker>> inspect(const std::string& path) {
+  std::optional<Marker> marker = readMarker(path + "/" + kMarkerName);
+  if (!marker) {
+    ACIDFS_ASSIGN_OR_RETURN(bool empty, isEmptyStore(path));
+    if (!empty) return Status::Error(EINVAL, path + " is not empty and not an acidfs store; refusing to touch it");
+    return marker;
+  }
+  if (marker->format != kFormatVersion)
+    return Status::Error(EPROTO, path + " has store format " + std::to_string(marker->format) +
+                                     ", this acidfs knows format " + std::to_string(kFormatVersion));
+  return marker;
 }
 
 uint64_t diskUsageOf(const std::string& path) {
@@ -87,15 +151,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   if (options.chunkSize < 4096 || options.chunkSize > (16u << 20) || (options.chunkSize & (options.chunkSize - 1)))
     return Status::Error(EINVAL, "chunk size must be a power of two between 4 KiB and 16 MiB");
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("creating store " + path);
-  const int entries = countEntries(path);
-  if (entries < 0) return Status::FromErrno("reading store " + path);
-  const std::string markerPath = path + "/" + kMarkerName;
-  std::optional<Marker> marker = readMarker(markerPath);
-  if (entries > 0 && !marker)
-    return Status::Error(EINVAL, path + " is not empty and not an acidfs store; refusing to touch it");
-  if (marker && marker->format != kFormatVersion)
-    return Status::Error(EPROTO, path + " has store format " + std::to_string(marker->format) +
-                                     ", this acidfs knows format " + std::to_string(kFormatVersion));
+  // Refuse before touching anything (no LOCK is created in a foreign directory).
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<Marker> marker, inspect(path));
 
   std::unique_ptr<Store> store(new Store());
   store->path_ = path;
@@ -115,6 +172,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   if (ftruncate(store->lockFd_, 0) != 0 || pwrite(store->lockFd_, pid.data(), pid.size(), 0) < 0)
     ACIDFS_LOG(kWarning, "could not record our pid in %s/LOCK", path.c_str());
 
+  // Again under the lock: another process may have formatted it meanwhile.
+  ACIDFS_ASSIGN_OR_RETURN(marker, inspect(path));
   if (!marker) {  // a new store: the marker comes first, so a half-formatted store is still recognised
     marker = Marker{kFormatVersion, options.chunkSize};
     ACIDFS_RETURN_IF_ERROR(writeMarker(path, *marker));
@@ -127,6 +186,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   if (version && *version != std::to_string(kFormatVersion))
     return Status::Error(EPROTO, "metadata of " + path + " has format " + *version);
 
+  // The sweep in SegmentStore::open frees the bytes the metadata does not
+  // name. After a kill -9, the log replay may have brought back commits
+  // whose log records were never synced: make them durable first, or a power
+  // cut now could bring back records naming swept bytes.
+  ACIDFS_RETURN_IF_ERROR(store->db_->flush());
   ACIDFS_ASSIGN_OR_RETURN(ContentStore::LiveExtents live, ContentStore::liveExtents(*store->db_));
   ACIDFS_ASSIGN_OR_RETURN(store->segments_, SegmentStore::open(path + "/segments", live.extents, live.complete));
   ContentOptions contentOptions{marker->chunkSize, std::min(options.inlineMax, marker->chunkSize), options.hash};
@@ -140,6 +204,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
                                          options.leaseTtlSeconds * 1000000000);
 
   if (!version) {  // format: the root directory, then the version that says it is done
+    // db/ and segments/ may be new: their names are durable before any record is.
+    ACIDFS_RETURN_IF_ERROR(syncDirectory(path));
     ACIDFS_RETURN_IF_ERROR(store->runner_->run([&](Txn& txn) -> Status {
       InodeRecord root;
       root.mode = S_IFDIR | 0755;
@@ -149,7 +215,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
       ACIDFS_RETURN_IF_ERROR(store->ns_->storeInode(txn, kRootIno, root));
       return txn.put(Column::kDefault, "format_version", std::to_string(kFormatVersion));
     }));
-    ACIDFS_RETURN_IF_ERROR(store->db_->syncWal());
+    ACIDFS_RETURN_IF_ERROR(store->runner_->syncCommitted());
     ACIDFS_LOG(kInfo, "formatted a new store at %s (chunk size %u)", path.c_str(), marker->chunkSize);
   }
   // Files unlinked while open when the last process stopped are garbage now.
@@ -167,7 +233,7 @@ Store::~Store() {
     backgroundWake_.notify_all();
     background_.join();
   }
-  if (db_) {
+  if (db_ && runner_) {  // an open that failed part-way has no runner yet: nothing was committed
     Status s = sync();
     if (!s.ok()) ACIDFS_LOG(kError, "final sync failed: %s", s.toString().c_str());
   }
@@ -207,8 +273,9 @@ void Store::backgroundLoop() {
 
 Status Store::sync() {
   // Segment bytes were synced before each commit that references them; the
-  // WAL holds every commit in order, so syncing it makes all of them durable.
-  return db_->syncWal();
+  // WAL holds every commit in order, so syncing it makes all of them durable
+  // (and lets the space they freed go back to the filesystem).
+  return runner_->syncCommitted();
 }
 
 Result<uint64_t> Store::collectGarbage() {
@@ -231,8 +298,15 @@ Result<StoreStats> Store::stats() {
   s.commits = counters.commits;
   s.conflicts = counters.conflicts;
   s.retries = counters.retries;
-  segments_->drainReleases();
-  s.bytesStored = segments_->bytesOnDisk() + db_->approximateSize();
+  // bytesStored is the content the chunk store holds: the stored bytes of
+  // every live chunk, inline or in a segment, each counted once however many
+  // pages name it (holes and a chunk's trailing zeros are not stored). Exact,
+  // and 0 once the last file and lease are gone. Not the disk usage, which
+  // adds RocksDB's files and memtables and segment blocks queued for release:
+  // memtable arenas grow with deletes too, TransactionDB keeps flushed
+  // memtables as history, table files shrink only at compaction, so a count
+  // built on them stayed megabytes above an empty store's. diskUsage()
+  // measures the disk.
   auto count = [&](Column c, const std::function<void(const rocksdb::Slice&)>& each) -> Status {
     auto it = db_->iterator(c);
     for (it->SeekToFirst(); it->Valid(); it->Next()) each(it->value());
@@ -240,7 +314,9 @@ Result<StoreStats> Store::stats() {
   };
   ACIDFS_RETURN_IF_ERROR(count(Column::kChunks, [&](const rocksdb::Slice& v) {
     auto r = ChunkRecord::decode(std::string_view(v.data(), v.size()));
-    if (r && !r->head.tombstone) s.chunkCount++;
+    if (!r || r->head.tombstone) return;
+    s.chunkCount++;
+    s.bytesStored += r->isInline ? r->inlineData.size() : r->length;
   }));
   ACIDFS_RETURN_IF_ERROR(count(Column::kBlobs, [&](const rocksdb::Slice& v) {
     auto r = BlobRecord::decode(std::string_view(v.data(), v.size()));

@@ -22,7 +22,9 @@ namespace acidfs {
 enum class Durability {
   // Atomic and prefix-consistent: each transaction reaches the OS when it
   // commits (so survives kill -9); the WAL is synced by sync() and every
-  // commitInterval.
+  // commitInterval. Segment space a commit frees goes back to the
+  // filesystem after the next such sync, not before (a power cut may undo
+  // the commit).
   kDefault,
   // Every transaction is on stable storage when it returns.
   kSync,
@@ -30,7 +32,7 @@ enum class Durability {
 
 struct StoreOptions {
   Durability durability = Durability::kDefault;
-  int commitIntervalSeconds = 5;  // background WAL sync in kDefault; 0 = never
+  int commitIntervalSeconds = 5;  // background WAL sync in kDefault; 0 = only sync() and close
   uint32_t chunkSize = 64 * 1024;  // used when formatting; an existing store keeps its own
   uint32_t inlineMax = 32 * 1024;
   HashFunction hash = xxh3Hash;   // tests inject degenerate hashes
@@ -40,7 +42,7 @@ struct StoreOptions {
 
 struct StoreStats {
   uint64_t commits = 0, conflicts = 0, retries = 0;
-  uint64_t bytesStored = 0;      // segment blocks on disk + table files + memtables (approximate)
+  uint64_t bytesStored = 0;      // stored bytes of all live chunks, each once (holes, trailing zeros excluded)
   uint64_t bytesReferenced = 0;  // sum of the sizes of the files' blobs
   uint64_t chunkCount = 0, blobCount = 0, leaseCount = 0, inodeCount = 0;
 };
@@ -57,7 +59,8 @@ class Store {
   CasOps& cas() { return *cas_; }
   ContentStore& content() { return *content_; }
 
-  // Everything committed so far is on stable storage when this returns.
+  // Everything committed so far is on stable storage when this returns;
+  // then the space those commits freed is handed to the reclaimer.
   Status sync();
   // Expires leases now (GC of blobs they held). Unreferenced chunks are
   // freed by the transactions that drop them; this only sweeps leases.

@@ -82,9 +82,44 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
   s = segments_.sync(txn.segmentsToSync);
   if (!s.ok()) return abandon(s);
   s = fromRocks(raw->Commit(), "commit");
-  if (!s.ok()) return abandon(s);
-  segments_.release(txn.toRelease);
+  if (!s.ok()) {
+    // A failed Commit may still have reached the log (an error syncing it,
+    // say) and come back at the next open: its outcome is unknown, so its
+    // new extents are left to that open's sweep instead of punched now.
+    txn.appended.clear();
+    return abandon(s);
+  }
+  if (syncEachCommit_)
+    segments_.release(txn.toRelease);  // this commit is on stable storage already
+  else
+    releaseWhenDurable(std::move(txn.toRelease));
   for (auto& f : txn.afterCommit) f();
+  return Status::OK();
+}
+
+void TransactionRunner::releaseWhenDurable(std::vector<Extent> extents) {
+  if (extents.empty()) return;
+  MutexLock lock(releaseMutex_);
+  unsyncedReleases_.emplace_back(syncEpoch_, std::move(extents));
+}
+
+Status TransactionRunner::syncCommitted() {
+  uint64_t covered;
+  {
+    MutexLock lock(releaseMutex_);
+    covered = syncEpoch_++;  // batches stamped <= covered were committed before the sync below began
+  }
+  ACIDFS_RETURN_IF_ERROR(db_.syncWal());
+  std::vector<Extent> durable;
+  {
+    MutexLock lock(releaseMutex_);
+    while (!unsyncedReleases_.empty() && unsyncedReleases_.front().first <= covered) {
+      auto& batch = unsyncedReleases_.front().second;
+      durable.insert(durable.end(), batch.begin(), batch.end());
+      unsyncedReleases_.pop_front();
+    }
+  }
+  segments_.release(durable);
   return Status::OK();
 }
 

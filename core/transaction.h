@@ -1,12 +1,14 @@
 // One transaction runner for every metadata operation (STYLE §5): it begins a
 // RocksDB transaction, lets the operation read what its decisions rest on
 // with locks (Txn::read), retries lock conflicts a bounded number of times,
-// makes new chunk bytes durable, and commits.
+// makes new chunk bytes durable, and commits; the segment space a commit
+// frees goes back to the filesystem only once that commit is durable.
 #pragma once
 
 #include <rocksdb/utilities/transaction.h>
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,6 +21,7 @@
 #include "core/meta_db.h"
 #include "core/segment_store.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace acidfs {
 
@@ -52,7 +55,7 @@ class Txn {
   std::map<Id128, std::string> unwritten[3];
   std::vector<Extent> appended;       // segment bytes written by this attempt
   std::set<uint32_t> segmentsToSync;  // made durable before commit
-  std::vector<Extent> toRelease;      // freed by this transaction: punched after commit
+  std::vector<Extent> toRelease;      // freed by this transaction: punched once its commit is durable
   std::vector<std::function<void()>> afterCommit;
 
  private:
@@ -78,6 +81,12 @@ class TransactionRunner {
   // trace: its writes are rolled back and its segment bytes released.
   Status run(const std::function<Status(Txn&)>& body);
 
+  // Makes every transaction committed before the call durable (syncs the
+  // write-ahead log), then hands the segment space they freed to the
+  // reclaimer. Errors: EIO (or ENOSPC) when the sync fails; the space stays
+  // held for a later sync.
+  Status syncCommitted() EXCLUDES(releaseMutex_);
+
   const TransactionCounters& counters() const { return counters_; }
   bool syncEachCommit() const { return syncEachCommit_; }
 
@@ -85,11 +94,35 @@ class TransactionRunner {
   static constexpr int kMaxAttempts = 64;
   Status attempt(const std::function<Status(Txn&)>& body);
 
+  // Hands `extents`, freed by a commit that just returned, to the reclaimer
+  // once that commit is durable.
+  void releaseWhenDurable(std::vector<Extent> extents) EXCLUDES(releaseMutex_);
+
+  // Constant after construction.
   MetaDb& db_;
   SegmentStore& segments_;
   const std::function<Status(Txn&)> beforeCommit_;
   const bool syncEachCommit_;
-  TransactionCounters counters_;
+
+  TransactionCounters counters_;  // atomics
+
+  // Space freed by commits not yet known to be durable.
+  //
+  // Invariant (SPEC §3, power cut): an extent freed by a commit reaches
+  // SegmentStore::release() only once that commit is on stable storage —
+  // at once with syncEachCommit_, otherwise after a write-ahead-log sync that
+  // began after the commit returned. Until then a power cut can bring back
+  // the metadata that names the extent, so its bytes (and its segment file)
+  // must still be there. LevelDB's rule for obsolete files, for chunks.
+  //
+  // How: a batch is stamped with syncEpoch_ as it is queued (after Commit()
+  // returned); syncCommitted() takes epoch e and bumps it before it syncs,
+  // so that sync covers every batch stamped <= e. Stamps never decrease
+  // along the queue. Losing the queue (a crash) only leaks the space until
+  // the next open, whose sweep frees every extent no record names.
+  Mutex releaseMutex_;
+  uint64_t syncEpoch_ GUARDED_BY(releaseMutex_) = 0;
+  std::deque<std::pair<uint64_t, std::vector<Extent>>> unsyncedReleases_ GUARDED_BY(releaseMutex_);
 };
 
 }  // namespace acidfs

@@ -13,6 +13,7 @@
 // and checks that the tree equals the state after operation k for some
 // k >= the last number it read, byte for byte, and that the tree is
 // consistent in itself.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,15 +22,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/format.h"
@@ -745,6 +750,257 @@ TEST(StoreOwnership, AnEmptyDirectoryBecomesAStoreWithTheDocumentedMarker) {
   auto again = Store::open(path, options);
   ASSERT_TRUE(again.ok()) << again.status().toString();
   EXPECT_EQ((*again)->content().chunkSize(), 16384u);
+}
+
+
+// ---- a power cut: what was not synced is lost, what was synced stays ------------------------
+//
+// A power cut keeps what reached stable storage: the metadata as of the last
+// write-ahead-log sync, and the segment files as they are, with any hole
+// punched or file unlinked since. We make one by pairing a copy of the
+// metadata taken right after a sync with a copy of the segment files taken
+// after a later, unsynced commit (and after the reclaimer had its turn).
+// The store it leaves must open and read as the synced state.
+class PowerCut : public StoreFixture {
+ protected:
+  PowerCut() { options_.commitIntervalSeconds = 0; }  // the test decides when the log is synced
+  std::string storePath() const { return dir_.path() + "/store"; }
+  std::string cutPath() const { return dir_.path() + "/cut"; }
+
+  // The metadata as it is on stable storage now: call right after sync().
+  void keepSyncedMetadata() {
+    std::filesystem::create_directories(cutPath());
+    std::filesystem::copy_file(storePath() + "/ACIDFS", cutPath() + "/ACIDFS");
+    std::filesystem::copy(storePath() + "/db", cutPath() + "/db", std::filesystem::copy_options::recursive);
+  }
+  // The segment files as they are now, once the reclaimer is idle.
+  void keepSegments() {
+    (void)store_->diskUsage();  // drains the reclaimer
+    std::filesystem::copy(storePath() + "/segments", cutPath() + "/segments",
+                          std::filesystem::copy_options::recursive);
+  }
+};
+
+TEST_F(PowerCut, AnOverwriteLostToThePowerCutLeavesTheOldContentReadable) {
+  const uint32_t C = store_->content().chunkSize();
+  const std::string old = randomBytes(4 * C, 80);  // larger than inlineMax: in segment files
+  const uint64_t f = makeFile(kRoot, "f", old);
+  ASSERT_EQ(code(store_->sync()), "OK");
+  keepSyncedMetadata();
+  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * C, 81)).ok());  // committed, never synced
+  keepSegments();
+  store_.reset();
+
+  auto cut = Store::open(cutPath());
+  ASSERT_TRUE(cut.ok()) << cut.status().toString();
+  std::string back;
+  ASSERT_EQ(code((*cut)->ns().read(f, 0, old.size(), back)), "OK");
+  EXPECT_TRUE(back == old) << "the synced content did not survive";
+}
+
+TEST_F(PowerCut, ADeletionLostToThePowerCutLeavesTheWholeFile) {
+  const uint32_t C = store_->content().chunkSize();
+  const std::string old = randomBytes(4 * C, 82);
+  const uint64_t f = makeFile(kRoot, "f", old);
+  reopen();  // seals f's segment: deleting f frees all of it
+  ASSERT_EQ(code(store_->sync()), "OK");
+  keepSyncedMetadata();
+  auto gone = ns().unlink(kRoot, "f");  // committed, never synced
+  ASSERT_TRUE(gone.ok() && gone->lastLink);
+  if (ns().getattr(f).ok()) {
+    ASSERT_EQ(code(ns().releaseOrphan(f)), "OK");
+  }
+  keepSegments();
+  store_.reset();
+
+  auto cut = Store::open(cutPath());
+  ASSERT_TRUE(cut.ok()) << cut.status().toString();
+  auto entry = (*cut)->ns().lookup(kRoot, "f");
+  ASSERT_TRUE(entry.ok()) << entry.status().toString();
+  std::string back;
+  ASSERT_EQ(code((*cut)->ns().read(entry->ino, 0, old.size(), back)), "OK");
+  EXPECT_TRUE(back == old) << "the synced content did not survive";
+}
+
+// ---- a crash while formatting (SPEC §1: an empty STORE is formatted) ----------------------
+//
+// Formatting takes the lock (LOCK), writes the marker (ACIDFS.tmp renamed to
+// ACIDFS), then creates the metadata. A crash before the marker is in place
+// leaves only LOCK and perhaps ACIDFS.tmp: that is still an empty store. A
+// crash after it leaves a store whose metadata is not formatted yet: opening
+// finishes the format.
+
+// Makes `path` hold exactly `files` (name → content).
+void makeDirectoryWith(const std::string& path, const std::map<std::string, std::string>& files) {
+  std::filesystem::create_directories(path);
+  for (const auto& [name, content] : files) std::ofstream(path + "/" + name, std::ios::binary) << content;
+}
+
+void expectFormattedStore(const std::string& path) {
+  auto opened = Store::open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  auto made = (*opened)->ns().mknod(Caller::root(), kRoot, "f", S_IFREG | 0644, 0);
+  ASSERT_TRUE(made.ok()) << made.status().toString();
+  const uint64_t f = made->ino;
+  ASSERT_TRUE((*opened)->ns().write(f, 0, "works").ok());
+  opened->reset();
+  std::ifstream in(path + "/ACIDFS");
+  std::string marker((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(marker.rfind("acidfs store\nformat 1\n", 0), 0u) << marker;
+  EXPECT_FALSE(std::filesystem::exists(path + "/ACIDFS.tmp"));
+  auto again = Store::open(path);
+  ASSERT_TRUE(again.ok()) << again.status().toString();
+  std::string back;
+  ASSERT_EQ(code((*again)->ns().read(f, 0, 100, back)), "OK");
+  EXPECT_EQ(back, "works");
+}
+
+TEST(FormatCrash, AStoreHoldingOnlyAnEmptyLockIsFormatted) {
+  TempDir dir;
+  makeDirectoryWith(dir.path() + "/store", {{"LOCK", ""}});
+  expectFormattedStore(dir.path() + "/store");
+}
+
+TEST(FormatCrash, AStoreHoldingOnlyALockWithAPidIsFormatted) {
+  TempDir dir;
+  makeDirectoryWith(dir.path() + "/store", {{"LOCK", "12345\n"}});
+  expectFormattedStore(dir.path() + "/store");
+}
+
+TEST(FormatCrash, AStoreHoldingALockAndAHalfWrittenMarkerIsFormatted) {
+  TempDir dir;
+  for (const std::string& partial : {std::string(), std::string("acidfs st"),
+                                     std::string("acidfs store\nformat 1\nchunk_si")}) {
+    SCOPED_TRACE("ACIDFS.tmp holds '" + partial + "'");
+    const std::string path = dir.path() + "/store" + std::to_string(partial.size());
+    makeDirectoryWith(path, {{"LOCK", "12345\n"}, {"ACIDFS.tmp", partial}});
+    expectFormattedStore(path);
+  }
+}
+
+TEST(FormatCrash, AStoreWithAMarkerAndHalfMadeMetadataIsFormatted) {
+  TempDir dir;
+  const std::string path = dir.path() + "/store";
+  makeDirectoryWith(path, {{"LOCK", "12345\n"}, {"ACIDFS", "acidfs store\nformat 1\nchunk_size 65536\n"}});
+  {
+    auto db = MetaDb::open(path + "/db");  // column families made, format not yet committed
+    ASSERT_TRUE(db.ok()) << db.status().toString();
+  }
+  expectFormattedStore(path);
+}
+
+TEST(FormatCrash, ALockBesideAnUnrelatedFileIsStillRefusedAndUntouched) {
+  TempDir dir;
+  const std::string path = dir.path() + "/store";
+  makeDirectoryWith(path, {{"LOCK", ""}, {"notes.txt", "my notes\n"}});
+  const auto before = snapshot(path);
+  auto opened = Store::open(path);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(code(opened.status()), "EINVAL");
+  EXPECT_EQ(snapshot(path), before);
+}
+
+TEST(FormatCrash, ALockFileThatIsNotOursIsRefusedAndUntouched) {
+  TempDir dir;
+  for (const std::string& content : {std::string("locked by the backup job\n"), std::string("123\n456\n")}) {
+    const std::string path = dir.path() + "/store" + std::to_string(content.size());
+    makeDirectoryWith(path, {{"LOCK", content}});
+    const auto before = snapshot(path);
+    auto opened = Store::open(path);
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(code(opened.status()), "EINVAL");
+    EXPECT_EQ(snapshot(path), before);
+  }
+}
+
+TEST(FormatCrash, AMarkerTempFileThatIsNotOursIsRefused) {
+  TempDir dir;
+  const std::string path = dir.path() + "/store";
+  makeDirectoryWith(path, {{"ACIDFS.tmp", "something else entirely\n"}});
+  auto opened = Store::open(path);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(code(opened.status()), "EINVAL");
+}
+
+}  // namespace
+}  // namespace acidfs
+
+// ---- names are durable before records name them -------------------------------------------
+//
+// fdatasync(2) makes a file's bytes durable, not its name: a new file's
+// directory entry is durable only once its directory is fsynced. So a new
+// segment file's directory is synced before the first commit naming the
+// file returns, and a new store's directory once db/ and segments/ exist.
+//
+// This binary interposes fsync(2): each call goes on to the C library's, and
+// while a test records, the path of what was synced is noted. (A power cut
+// cannot be made in-process; what is asked to reach the disk can be seen.)
+namespace fsync_log {
+std::atomic<bool> recording{false};
+std::mutex mutex;
+std::vector<std::string> paths;  // guarded by mutex
+
+std::vector<std::string> take() {
+  std::lock_guard<std::mutex> lock(mutex);
+  return std::exchange(paths, {});
+}
+}  // namespace fsync_log
+
+extern "C" int fsync(int fd) {
+  static const auto real = reinterpret_cast<int (*)(int)>(dlsym(RTLD_NEXT, "fsync"));
+  if (fsync_log::recording) {
+    char path[4096];
+    const ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), path, sizeof path);
+    std::lock_guard<std::mutex> lock(fsync_log::mutex);
+    fsync_log::paths.emplace_back(path, n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  return real(fd);
+}
+
+namespace acidfs {
+namespace {
+
+using testing::randomBytes;
+using testing::TempDir;
+
+class DurableNames : public ::testing::Test {
+ protected:
+  DurableNames() {
+    fsync_log::take();
+    fsync_log::recording = true;
+  }
+  ~DurableNames() override { fsync_log::recording = false; }
+  static int count(const std::vector<std::string>& synced, const std::string& path) {
+    return static_cast<int>(std::count(synced.begin(), synced.end(), path));
+  }
+  TempDir dir_;
+  // Real paths: what /proc/self/fd shows (TMPDIR may be a symlink).
+  std::string store() const { return std::filesystem::canonical(dir_.path()).string() + "/store"; }
+};
+
+TEST_F(DurableNames, FormattingSyncsTheStoreDirectoryAfterMakingItsParts) {
+  auto opened = Store::open(dir_.path() + "/store");
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  const auto synced = fsync_log::take();
+  // Once for the marker's name, once for db/ and segments/.
+  EXPECT_GE(count(synced, store()), 2);
+}
+
+TEST_F(DurableNames, TheFirstCommitIntoANewSegmentSyncsTheSegmentDirectory) {
+  auto opened = Store::open(dir_.path() + "/store");  // starts a new segment file
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  Namespace& ns = (*opened)->ns();
+  const uint32_t C = (*opened)->content().chunkSize();
+  auto f = ns.mknod(Caller::root(), kRootIno, "f", S_IFREG | 0644, 0);
+  ASSERT_TRUE(f.ok());
+  fsync_log::take();
+
+  ASSERT_TRUE(ns.write(f->ino, 0, randomBytes(2 * C, 90)).ok());  // chunks in the new segment
+  EXPECT_EQ(count(fsync_log::take(), store() + "/segments"), 1)
+      << "the commit returned before the new segment file's name was durable";
+
+  ASSERT_TRUE(ns.write(f->ino, 0, randomBytes(2 * C, 91)).ok());  // the same segment again
+  EXPECT_EQ(count(fsync_log::take(), store() + "/segments"), 0) << "a known name needs no directory sync";
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 // released, and orphans left behind by a stop are freed when the store opens.
 #include <string.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <random>
 #include <set>
 #include <string>
@@ -157,6 +160,59 @@ TEST_F(Gc, DeletingManySmallFilesReturnsTheStoreToItsEmptySize) {
   EXPECT_EQ(stats().blobCount, 0u);
   EXPECT_LE(after, baseline + kMargin) << "empty store " << baseline << " bytes, full " << full
                                         << ", after deleting everything " << after;
+}
+
+// bytesStored (`acidfs status`, SPEC §5 "bytes stored and referenced, dedup
+// ratio") is the content the chunk store holds: the stored bytes of every
+// live chunk, each once however many files share it. It is measured on the
+// running store, as `status` asks a mounted daemon, with no reopen: space
+// that RocksDB (write-ahead log, memtable arenas, table files awaiting
+// compaction) or a segment file (a sealed one not yet unlinked) gives back
+// only later is the disk's business, not the content's. So once every file is
+// gone the count is the empty store's — exactly, not "about": 0.
+TEST_F(Gc, BytesStoredFallsBackToTheEmptyStoresValueAfterDeletingEverything) {
+  const StoreStats empty = stats();
+  EXPECT_EQ(empty.bytesStored, 0u) << "a new store holds no content";
+
+  // About 20 MiB of distinct content: segment chunks, inline chunks, holes,
+  // and one file's content twice (stored once).
+  uint64_t expected = 0;
+  uint64_t big = makeDir(kRoot, "big");
+  for (int i = 0; i < 16; ++i) {
+    makeFile(big, "f" + std::to_string(i), randomBytes(kMiB + i * 1000, 100 + i));
+    expected += kMiB + i * 1000;
+  }
+  uint64_t small = makeDir(kRoot, "small");
+  for (int i = 0; i < 1000; ++i) {
+    const size_t size = 1000 + (i * 37) % 7000;
+    makeFile(small, "s" + std::to_string(i), randomBytes(size, 2000 + i));
+    expected += size;
+  }
+  std::string sparse = randomBytes(3 * kMiB, 90);
+  std::fill(sparse.begin() + kMiB, sparse.begin() + 2 * kMiB, '\0');  // whole chunks of zeros: holes, not stored
+  makeFile(kRoot, "sparse", sparse);
+  expected += 2 * kMiB;
+  makeFile(kRoot, "twin-a", randomBytes(2 * kMiB, 91));
+  makeFile(kRoot, "twin-b", randomBytes(2 * kMiB, 91));
+  expected += 2 * kMiB;
+
+  const StoreStats full = stats();
+  EXPECT_EQ(full.bytesStored, expected) << "each distinct chunk's bytes, once";
+  EXPECT_EQ(full.bytesReferenced, expected + kMiB + 2 * kMiB) << "every file's size: the hole and the twin too";
+
+  removeTree(kRoot);
+  ASSERT_EQ(code(store_->sync()), "OK");
+  ASSERT_EQ(code(store_->collectGarbage()), "OK");
+  const StoreStats end = stats();
+  RecordProperty("full", std::to_string(full.bytesStored));
+  RecordProperty("after", std::to_string(end.bytesStored));
+  EXPECT_EQ(end.chunkCount, 0u);
+  EXPECT_EQ(end.blobCount, 0u);
+  EXPECT_EQ(end.bytesReferenced, 0u);
+  EXPECT_EQ(end.bytesStored, empty.bytesStored) << "full " << full.bytesStored << " bytes, after deleting everything "
+                                                << end.bytesStored;
+  reopen();
+  EXPECT_EQ(stats().bytesStored, empty.bytesStored);
 }
 
 TEST_F(Gc, TheEmptyStoreDoesNotGrowFromOpeningAndClosing) {
@@ -425,6 +481,120 @@ TEST_F(Gc, AnOrphanWithAnotherLinkIsNotAnOrphan) {
   EXPECT_FALSE(gone->lastLink);
   reopen();
   EXPECT_EQ(readAll(ns().lookup(kRoot, "g")->ino), content);
+}
+
+
+// ---- space comes back only once the commit that freed it is durable (SPEC §3) -------------
+//
+// Until a write-ahead-log sync covers it, a commit can be undone by a power
+// cut, and the metadata then names the chunks that commit freed again. So
+// their bytes must stay in the segment files (no hole punched, no segment
+// file unlinked) until Store::sync() or the periodic sync has covered the
+// freeing commit; with Durability::kSync every commit is durable at once.
+
+// Every segment file of the store at `storePath`, by name.
+std::set<std::string> segmentFiles(const std::string& storePath) {
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(storePath + "/segments"))
+    if (e.path().extension() == ".seg") names.insert(e.path().filename().string());
+  return names;
+}
+
+// How many of `chunks` have their bytes somewhere in the segment files (a
+// punched hole reads as zeros and no longer holds them).
+int chunksOnDisk(const std::string& storePath, const std::vector<std::string>& chunks) {
+  std::string all;
+  for (const std::string& name : segmentFiles(storePath)) {
+    std::ifstream in(storePath + "/segments/" + name, std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  int found = 0;
+  for (const std::string& c : chunks) found += all.find(c) != std::string::npos;
+  return found;
+}
+
+std::vector<std::string> chunksOf(const std::string& content, uint32_t chunkSize) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at < content.size(); at += chunkSize) out.push_back(content.substr(at, chunkSize));
+  return out;
+}
+
+class GcAfterSync : public Gc {
+ protected:
+  // No periodic sync: the test decides when the log is synced.
+  GcAfterSync() { options_.commitIntervalSeconds = 0; }
+  std::string storePath() const { return dir_.path() + "/store"; }
+  // Waits until the reclaimer has done everything handed to it.
+  void drainReclaimer() { (void)store_->diskUsage(); }
+};
+
+TEST_F(GcAfterSync, OverwrittenChunksKeepTheirBytesUntilTheOverwriteIsDurable) {
+  const uint32_t C = store_->content().chunkSize();
+  const std::string old = randomBytes(4 * C, 70);  // chunks larger than inlineMax: in segments
+  uint64_t f = makeFile(kRoot, "f", old);
+  ASSERT_EQ(code(store_->sync()), "OK");
+  const auto chunks = chunksOf(old, C);
+  ASSERT_EQ(chunksOnDisk(storePath(), chunks), 4);
+
+  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * C, 71)).ok());  // committed, not yet durable
+  drainReclaimer();
+  EXPECT_EQ(chunksOnDisk(storePath(), chunks), 4) << "old chunks punched before the overwrite was durable";
+
+  ASSERT_EQ(code(store_->sync()), "OK");
+  drainReclaimer();
+  EXPECT_EQ(chunksOnDisk(storePath(), chunks), 0) << "old chunks not punched once the overwrite was durable";
+  EXPECT_EQ(readAll(f), randomBytes(4 * C, 71));
+}
+
+TEST_F(GcAfterSync, ASegmentFileFreedWholeStaysUntilTheDeletionIsDurable) {
+  const uint32_t C = store_->content().chunkSize();
+  const std::string old = randomBytes(4 * C, 72);
+  makeFile(kRoot, "f", old);
+  reopen();  // seals the segment that holds f (a fresh one is active now)
+  const auto before = segmentFiles(storePath());
+  const auto chunks = chunksOf(old, C);
+  ASSERT_EQ(chunksOnDisk(storePath(), chunks), 4);
+
+  remove(kRoot, "f");  // frees every live byte of f's segment; not yet durable
+  drainReclaimer();
+  EXPECT_EQ(segmentFiles(storePath()), before) << "a segment unlinked before the deletion was durable";
+  EXPECT_EQ(chunksOnDisk(storePath(), chunks), 4);
+
+  ASSERT_EQ(code(store_->sync()), "OK");
+  drainReclaimer();
+  EXPECT_EQ(segmentFiles(storePath()).size(), before.size() - 1) << "the emptied segment should be gone";
+  EXPECT_EQ(chunksOnDisk(storePath(), chunks), 0);
+}
+
+TEST_F(GcAfterSync, SpaceFreedBeforeCloseIsReclaimedByTheClose) {
+  const uint32_t C = store_->content().chunkSize();
+  const std::string old = randomBytes(4 * C, 73);
+  uint64_t f = makeFile(kRoot, "f", old);
+  ASSERT_EQ(code(store_->sync()), "OK");
+  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * C, 74)).ok());
+  store_.reset();  // the close syncs, then hands the space over
+  EXPECT_EQ(chunksOnDisk(storePath(), chunksOf(old, C)), 0);
+  open();
+  EXPECT_EQ(readAll(f), randomBytes(4 * C, 74));
+}
+
+class GcSyncEachCommit : public Gc {
+ protected:
+  GcSyncEachCommit() {
+    options_.durability = Durability::kSync;
+    options_.commitIntervalSeconds = 0;
+  }
+};
+
+TEST_F(GcSyncEachCommit, OverwrittenChunksArePunchedWithoutWaitingForASync) {
+  const uint32_t C = store_->content().chunkSize();
+  const std::string old = randomBytes(4 * C, 75);
+  uint64_t f = makeFile(kRoot, "f", old);
+  const std::string storePath = dir_.path() + "/store";
+  ASSERT_EQ(chunksOnDisk(storePath, chunksOf(old, C)), 4);
+  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * C, 76)).ok());
+  (void)store_->diskUsage();  // drains the reclaimer
+  EXPECT_EQ(chunksOnDisk(storePath, chunksOf(old, C)), 0);
 }
 
 }  // namespace
