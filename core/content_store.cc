@@ -64,10 +64,10 @@ Status ContentStore::removeRecord(Txn& txn, int kind, const Id128& id) {
   return txn.del(kColumnOf[kind], keys::id(id));
 }
 
-Status ContentStore::check(const Id128& id, const BlobRecord& record) const {
+Status ContentStore::checkRecord(uint32_t chunkSize, const Id128& id, const BlobRecord& record) {
   if (record.head.tombstone) return Status::OK();
   if (record.size > kMaxFileSize) return corrupt("size beyond the largest file in blob", id);
-  const uint64_t chunks = chunksOf(record.size);
+  const uint64_t chunks = (record.size + chunkSize - 1) / chunkSize;
   if (record.pages.size() != (chunks + kChunksPerPage - 1) / kChunksPerPage || record.dataChunks > chunks)
     return corrupt("size " + std::to_string(record.size) + " disagrees with the " + std::to_string(record.pages.size()) +
                        " pages and " + std::to_string(record.dataChunks) + " data chunks listed in blob",
@@ -75,15 +75,15 @@ Status ContentStore::check(const Id128& id, const BlobRecord& record) const {
   return Status::OK();
 }
 
-Status ContentStore::check(const Id128& id, const PageRecord& record) const {
+Status ContentStore::checkRecord(uint32_t, const Id128& id, const PageRecord& record) {
   if (record.chunks.size() > kChunksPerPage)
     return corrupt(std::to_string(record.chunks.size()) + " chunks, more than a page holds, in page", id);
   return Status::OK();
 }
 
-Status ContentStore::check(const Id128& id, const ChunkRecord& record) const {
+Status ContentStore::checkRecord(uint32_t chunkSize, const Id128& id, const ChunkRecord& record) {
   const uint64_t length = record.isInline ? record.inlineData.size() : record.length;
-  if (length > options_.chunkSize) return corrupt(std::to_string(length) + " bytes, more than a chunk holds, in chunk", id);
+  if (length > chunkSize) return corrupt(std::to_string(length) + " bytes, more than a chunk holds, in chunk", id);
   return Status::OK();
 }
 

@@ -91,9 +91,13 @@ class ContentStore {
   // data chunks than it has; a page lists at most kChunksPerPage chunks; a
   // chunk holds at most chunkSize bytes. Tombstones hold nothing and pass.
   // EIO naming the record when it fails.
-  Status check(const Id128& id, const BlobRecord& record) const;
-  Status check(const Id128& id, const PageRecord& record) const;
-  Status check(const Id128& id, const ChunkRecord& record) const;
+  Status check(const Id128& id, const BlobRecord& record) const { return checkRecord(options_.chunkSize, id, record); }
+  Status check(const Id128& id, const PageRecord& record) const { return checkRecord(options_.chunkSize, id, record); }
+  Status check(const Id128& id, const ChunkRecord& record) const { return checkRecord(options_.chunkSize, id, record); }
+  // The same rules for a store of `chunkSize` that is not open (offline fsck).
+  static Status checkRecord(uint32_t chunkSize, const Id128& id, const BlobRecord& record);
+  static Status checkRecord(uint32_t chunkSize, const Id128& id, const PageRecord& record);
+  static Status checkRecord(uint32_t chunkSize, const Id128& id, const ChunkRecord& record);
   // Every extent named by a decodable chunk record, for SegmentStore's sweep
   // on open. An undecodable one is logged and skipped, so that the store
   // still opens (and fsck can report it); no record says where its bytes

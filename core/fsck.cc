@@ -87,8 +87,7 @@ class UniqueFd {
 // The store's files, read-only: the metadata through MetaDbReader, chunk
 // bytes by pread of segment files opened O_RDONLY. There is no ContentStore
 // here, because there is no SegmentStore: opening one sweeps and starts a new
-// segment. So the record rules of ContentStore::check are restated below, in
-// its words; tests/fsck_test.cc checks that both give the same findings.
+// segment. The record rules are ContentStore's own (checkRecord).
 class StoreFiles final : public Source {
  public:
   StoreFiles(std::unique_ptr<MetaDbReader> db, std::string segmentDir, uint32_t chunkSize, HashFunction hash)
@@ -100,26 +99,9 @@ class StoreFiles final : public Source {
   const Id128& emptyBlobId() const override { return emptyBlobId_; }
   uint32_t chunkSize() const override { return chunkSize_; }
 
-  Status check(const Id128& id, const BlobRecord& record) const override {
-    if (record.head.tombstone) return Status::OK();
-    if (record.size > kMaxFileSize) return corrupt("size beyond the largest file in blob", id);
-    const uint64_t chunks = (record.size + chunkSize_ - 1) / chunkSize_;
-    if (record.pages.size() != (chunks + kChunksPerPage - 1) / kChunksPerPage || record.dataChunks > chunks)
-      return corrupt("size " + std::to_string(record.size) + " disagrees with the " + std::to_string(record.pages.size()) +
-                         " pages and " + std::to_string(record.dataChunks) + " data chunks listed in blob",
-                     id);
-    return Status::OK();
-  }
-  Status check(const Id128& id, const PageRecord& record) const override {
-    if (record.chunks.size() > kChunksPerPage)
-      return corrupt(std::to_string(record.chunks.size()) + " chunks, more than a page holds, in page", id);
-    return Status::OK();
-  }
-  Status check(const Id128& id, const ChunkRecord& record) const override {
-    const uint64_t length = record.isInline ? record.inlineData.size() : record.length;
-    if (length > chunkSize_) return corrupt(std::to_string(length) + " bytes, more than a chunk holds, in chunk", id);
-    return Status::OK();
-  }
+  Status check(const Id128& id, const BlobRecord& r) const override { return ContentStore::checkRecord(chunkSize_, id, r); }
+  Status check(const Id128& id, const PageRecord& r) const override { return ContentStore::checkRecord(chunkSize_, id, r); }
+  Status check(const Id128& id, const ChunkRecord& r) const override { return ContentStore::checkRecord(chunkSize_, id, r); }
 
   Status verifyChunk(const Id128& id, const ChunkRecord& record) override {
     ACIDFS_RETURN_IF_ERROR(check(id, record));
@@ -135,10 +117,6 @@ class StoreFiles final : public Source {
   Status verifyChecksums() override { return db_->verifyChecksums(); }
 
  private:
-  static Status corrupt(const std::string& what, const Id128& id) {
-    return Status::Error(EIO, "store corrupted: " + what + " " + id.hex());
-  }
-
   // segments/NNNNNNNN.seg (format.h), opened once, read-only; O_NOATIME
   // where the filesystem lets us, so that not even an access time changes.
   Result<std::string> readExtent(uint32_t segment, uint64_t offset, uint32_t length) {
