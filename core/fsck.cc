@@ -443,24 +443,10 @@ Result<FsckReport> check(Source& source, Store* store, bool repair) {
 
 // The marker (format.h: "acidfs store\nformat N\nchunk_size N\n"), read as
 // Store::open reads it: a directory without one is not a store.
-struct Marker {
-  uint32_t format = 0;
-  uint32_t chunkSize = 0;
-};
-
-Result<Marker> readMarker(const std::string& path) {
-  std::ifstream in(path + "/ACIDFS");
-  std::string line, key;
-  if (!in || !std::getline(in, line) || line != "acidfs store") return Status::Error(EINVAL, "not an acidfs store");
-  Marker m;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    uint64_t value = 0;
-    if (!(fields >> key >> value)) continue;
-    const uint32_t field = value <= UINT32_MAX ? static_cast<uint32_t>(value) : 0;
-    if (key == "format") m.format = field;
-    if (key == "chunk_size") m.chunkSize = field;
-  }
+Result<StoreMarker> readMarker(const std::string& path) {
+  std::optional<StoreMarker> marker = readStoreMarker(path);
+  if (!marker) return Status::Error(EINVAL, "not an acidfs store");
+  const StoreMarker& m = *marker;
   if (m.format != kFormatVersion)
     return Status::Error(EPROTO, "store format " + std::to_string(m.format) + ", this acidfs knows format " +
                                      std::to_string(kFormatVersion));
@@ -553,7 +539,7 @@ Result<FsckReport> fsckStore(Store& store, bool repair) {
 }
 
 Result<FsckReport> fsckStore(const std::string& path, const FsckOptions& options) {
-  ACIDFS_ASSIGN_OR_RETURN(Marker marker, readMarker(path));
+  ACIDFS_ASSIGN_OR_RETURN(StoreMarker marker, readMarker(path));
   OpenFindings opening;
   {
     ACIDFS_ASSIGN_OR_RETURN(UniqueFd lock, lockShared(path));

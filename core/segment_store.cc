@@ -16,14 +16,6 @@ namespace acidfs {
 namespace {
 uint64_t alignUp(uint64_t v) { return (v + SegmentStore::kAlign - 1) / SegmentStore::kAlign * SegmentStore::kAlign; }
 
-// fsync of a directory: makes the names created in it durable.
-Status syncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("opening " + dir);
-  Status s = fsync(fd) == 0 ? Status::OK() : Status::FromErrno("fsync " + dir);
-  close(fd);
-  return s;
-}
 
 void punch(int fd, uint64_t offset, uint64_t length) {
   if (length == 0) return;
@@ -34,6 +26,14 @@ void punch(int fd, uint64_t offset, uint64_t length) {
                strerror(errno));
 }
 }  // namespace
+
+Status syncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("opening " + dir);
+  Status s = fsync(fd) == 0 ? Status::OK() : Status::FromErrno("fsync " + dir);
+  close(fd);
+  return s;
+}
 
 std::string SegmentStore::pathOf(uint32_t number) const {
   char name[32];

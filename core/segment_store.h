@@ -41,6 +41,9 @@ struct Extent {
   uint32_t length = 0;
 };
 
+// fsync of a directory: makes the names created in it durable.
+Status syncDirectory(const std::string& dir);
+
 class SegmentStore {
  public:
   static constexpr uint64_t kSegmentTarget = 256ull << 20;

@@ -68,42 +68,10 @@ Result<bool> isEmptyStore(const std::string& dir) {
   return empty;
 }
 
-// fsync of a directory: makes the names created in it durable.
-Status syncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("opening " + dir);
-  Status s = fsync(fd) == 0 ? Status::OK() : Status::FromErrno("fsync " + dir);
-  close(fd);
-  return s;
-}
 
-struct Marker {
-  uint32_t format = 0;
-  uint32_t chunkSize = 0;
-};
-
-std::optional<Marker> readMarker(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::string line, key;
-  std::getline(in, line);
-  if (line != "acidfs store") return std::nullopt;
-  Marker m;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    uint64_t value = 0;
-    if (!(fields >> key >> value)) continue;
-    // A value too wide for its field reads as 0, which open() refuses,
-    // rather than as its low bits.
-    const uint32_t field = value <= UINT32_MAX ? static_cast<uint32_t>(value) : 0;
-    if (key == "format") m.format = field;
-    if (key == "chunk_size") m.chunkSize = field;
-  }
-  return m;
-}
 
 // Step 2 of a format: the marker appears whole, under its name, durably.
-Status writeMarker(const std::string& dir, const Marker& m) {
+Status writeMarker(const std::string& dir, const StoreMarker& m) {
   std::string tmp = dir + "/" + kMarkerTempName;
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -122,8 +90,8 @@ Status writeMarker(const std::string& dir, const Marker& m) {
 }
 
 // What STORE is: a store (its marker), empty (nullopt), or refused.
-Result<std::optional<Marker>> inspect(const std::string& path) {
-  std::optional<Marker> marker = readMarker(path + "/" + kMarkerName);
+Result<std::optional<StoreMarker>> inspect(const std::string& path) {
+  std::optional<StoreMarker> marker = readStoreMarker(path);
   if (!marker) {
     ACIDFS_ASSIGN_OR_RETURN(bool empty, isEmptyStore(path));
     if (!empty) return Status::Error(EINVAL, path + " is not empty and not an acidfs store; refusing to touch it");
@@ -147,12 +115,32 @@ uint64_t diskUsageOf(const std::string& path) {
 }
 }  // namespace
 
+std::optional<StoreMarker> readStoreMarker(const std::string& storePath) {
+  std::ifstream in(storePath + "/" + kMarkerName);
+  if (!in) return std::nullopt;
+  std::string line, key;
+  std::getline(in, line);
+  if (line != "acidfs store") return std::nullopt;
+  StoreMarker m;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    uint64_t value = 0;
+    if (!(fields >> key >> value)) continue;
+    // A value too wide for its field reads as 0, which open() refuses,
+    // rather than as its low bits.
+    const uint32_t field = value <= UINT32_MAX ? static_cast<uint32_t>(value) : 0;
+    if (key == "format") m.format = field;
+    if (key == "chunk_size") m.chunkSize = field;
+  }
+  return m;
+}
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions options) {
   if (options.chunkSize < 4096 || options.chunkSize > (16u << 20) || (options.chunkSize & (options.chunkSize - 1)))
     return Status::Error(EINVAL, "chunk size must be a power of two between 4 KiB and 16 MiB");
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("creating store " + path);
   // Refuse before touching anything (no LOCK is created in a foreign directory).
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<Marker> marker, inspect(path));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<StoreMarker> marker, inspect(path));
 
   std::unique_ptr<Store> store(new Store());
   store->path_ = path;
@@ -175,7 +163,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   // Again under the lock: another process may have formatted it meanwhile.
   ACIDFS_ASSIGN_OR_RETURN(marker, inspect(path));
   if (!marker) {  // a new store: the marker comes first, so a half-formatted store is still recognised
-    marker = Marker{kFormatVersion, options.chunkSize};
+    marker = StoreMarker{kFormatVersion, options.chunkSize};
     ACIDFS_RETURN_IF_ERROR(writeMarker(path, *marker));
   }
   if (marker->chunkSize < 4096 || marker->chunkSize > (16u << 20) || (marker->chunkSize & (marker->chunkSize - 1)))

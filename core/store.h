@@ -47,6 +47,14 @@ struct StoreStats {
   uint64_t chunkCount = 0, blobCount = 0, leaseCount = 0, inodeCount = 0;
 };
 
+// What STORE/ACIDFS says of a store, or nullopt when it is not one. A
+// value too wide for its field reads as 0 (refused), not as its low bits.
+struct StoreMarker {
+  uint32_t format = 0;
+  uint32_t chunkSize = 0;
+};
+std::optional<StoreMarker> readStoreMarker(const std::string& storePath);
+
 class Store {
  public:
   // Opens STORE, formatting it when empty. Refuses (EBUSY) a store another
