@@ -522,7 +522,7 @@ void opIoctl(fuse_req_t req, fuse_ino_t, unsigned cmd, void*, fuse_file_info* fi
       msg.result = 0;
       fuse_reply_ioctl(req, 0, &msg, offsetof(acidfs_ioc_msg, data));
       return;
-    case IoctlParts::Step::Kind::kRefused: reply = std::move(step.refusal); break;
+    case IoctlParts::Step::Kind::kRefused: reply = ioctlFailure(step.refusal); break;
     case IoctlParts::Step::Kind::kRun: reply = runIoctl(fs, caller, code, step.payload.bytes()); break;
   }
   if (reply.data.size() > ACIDFS_IOC_DATA_MAX) {

@@ -34,10 +34,6 @@ std::string dumpJson(const json& j) { return j.dump(-1, ' ', false, json::error_
 
 IoctlAnswer answer(const json& j) { return IoctlAnswer{0, dumpJson(j)}; }
 
-IoctlAnswer failure(const Status& s) {
-  if (s.isConflict()) return IoctlAnswer{s.errnum(), s.conflict()->toJson()};
-  return IoctlAnswer{s.errnum() ? s.errnum() : EIO, dumpJson(json{{"error", s.message()}})};
-}
 
 // A caller's value named in an error message: its type, or for a string its
 // first bytes — never a serialisation of the whole (untrusted, any size).
@@ -215,10 +211,10 @@ IoctlAnswer runStat(FuseFs& fs, const Caller& caller, const json& request) {
   onlyKeys(request, {"path"}, "stat");
   const std::string path = pathField(request, "stat");
   Status committed = commitPendingWrites(fs, path);  // the blobId names what a read returns now
-  if (!committed.ok()) return failure(committed);
+  if (!committed.ok()) return ioctlFailure(committed);
   std::shared_lock<std::shared_mutex> seen(fs.behindKernelMutex);
   auto st = fs.store.cas().stat(caller, path);
-  if (!st.ok()) return failure(st.status());
+  if (!st.ok()) return ioctlFailure(st.status());
   return answer(statJson(*st));
 }
 
@@ -228,7 +224,7 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
     for (const std::string* path : {&op.sourcePath, &op.destPath}) {
       if (path->empty()) continue;
       Status committed = commitPendingWrites(fs, *path);
-      if (!committed.ok()) return failure(committed);
+      if (!committed.ok()) return ioctlFailure(committed);
     }
   }
   std::unique_lock<std::shared_mutex> behind(fs.behindKernelMutex);
@@ -237,7 +233,7 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
     for (const std::string* path : {&op.sourcePath, &op.destPath})
       if (!path->empty() && !before.count(*path)) before[*path] = inodeAt(fs, *path);
   auto touched = fs.store.cas().transact(caller, ops);
-  if (!touched.ok()) return failure(touched.status());
+  if (!touched.ok()) return ioctlFailure(touched.status());
   for (const std::string& path : *touched) {
     uint64_t gone = 0;
     if (auto it = before.find(path); it != before.end() && it->second) {
@@ -255,7 +251,7 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
 
 IoctlAnswer runPut(FuseFs& fs, const Caller& caller, std::string_view bytes) {
   auto blob = fs.store.cas().put(caller, bytes);
-  if (!blob.ok()) return failure(blob.status());
+  if (!blob.ok()) return ioctlFailure(blob.status());
   return answer(json{{"blobId", blob->hex()}, {"size", bytes.size()}});
 }
 
@@ -281,10 +277,10 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
   std::unique_lock<std::shared_mutex> behind(fs.behindKernelMutex);
   const uint64_t ino = inodeAt(fs, path);
   Status done = ino ? fs.drafts.changeContent(ino, commit) : commit();
-  if (!done.ok()) return failure(done);
+  if (!done.ok()) return ioctlFailure(done);
   if (st->ino != ino) {  // the path named another file by then
     Status rebased = fs.drafts.rebase(st->ino);
-    if (!rebased.ok()) return failure(rebased);
+    if (!rebased.ok()) return ioctlFailure(rebased);
   }
   fs.invalidateInode(st->ino, /*data=*/true);
   invalidatePath(fs, path);
@@ -294,7 +290,7 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
 
 IoctlAnswer runStatus(FuseFs& fs) {
   auto stats = fs.store.stats();
-  if (!stats.ok()) return failure(stats.status());
+  if (!stats.ok()) return ioctlFailure(stats.status());
   const CasCounters& cas = fs.store.cas().counters();
   json j;
   j["commits"] = stats->commits;
@@ -316,11 +312,16 @@ IoctlAnswer runStatus(FuseFs& fs) {
 
 }  // namespace
 
+IoctlAnswer ioctlFailure(const Status& s) {
+  if (s.isConflict()) return IoctlAnswer{s.errnum(), s.conflict()->toJson()};
+  return IoctlAnswer{s.errnum() ? s.errnum() : EIO, dumpJson(json{{"error", s.message()}})};
+}
+
 IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string_view payload) {
   const bool changes = cmd == ACIDFS_IOC_TRANSACT || cmd == ACIDFS_IOC_PUT || cmd == ACIDFS_IOC_COMMIT;
-  if (changes && fs.options.readOnly) return failure(Status::Error(EROFS, "the mount is read-only"));
+  if (changes && fs.options.readOnly) return ioctlFailure(Status::Error(EROFS, "the mount is read-only"));
   if (payload.size() > maxRequestBytes(cmd))
-    return failure(Status::Error(E2BIG, "request larger than " + std::to_string(maxRequestBytes(cmd) >> 20) + " MiB"));
+    return ioctlFailure(Status::Error(E2BIG, "request larger than " + std::to_string(maxRequestBytes(cmd) >> 20) + " MiB"));
   try {
     switch (cmd) {
       case ACIDFS_IOC_STAT: return runStat(fs, caller, parseJson(payload));
@@ -328,14 +329,14 @@ IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string
       case ACIDFS_IOC_PUT: return runPut(fs, caller, payload);
       case ACIDFS_IOC_COMMIT: return runCommit(fs, caller, parseJson(payload));
       case ACIDFS_IOC_STATUS: return runStatus(fs);
-      default: return failure(Status::Error(ENOTTY, "unknown acidfs ioctl"));
+      default: return ioctlFailure(Status::Error(ENOTTY, "unknown acidfs ioctl"));
     }
   } catch (const BadRequest& bad) {
-    return failure(Status::Error(EINVAL, bad.why));
+    return ioctlFailure(Status::Error(EINVAL, bad.why));
   } catch (const json::exception& e) {  // a type mismatch get<>() did not expect
-    return failure(Status::Error(EINVAL, std::string("malformed request: ") + e.what()));
+    return ioctlFailure(Status::Error(EINVAL, std::string("malformed request: ") + e.what()));
   } catch (const std::bad_alloc&) {
-    return failure(Status::Error(ENOMEM, "out of memory for this request"));
+    return ioctlFailure(Status::Error(ENOMEM, "out of memory for this request"));
   }
 }
 

@@ -21,4 +21,8 @@ struct IoctlAnswer {
 
 IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string_view payload);
 
+// The answer for a failed request: its errno with the conflict report, or
+// with {"error": message}.
+IoctlAnswer ioctlFailure(const Status& s);
+
 }  // namespace acidfs

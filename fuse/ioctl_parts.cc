@@ -2,22 +2,15 @@
 
 #include <sys/mman.h>
 
+#include <cerrno>
 #include <cstring>
 #include <utility>
-
-#include <cerrno>
-#include <vector>
 
 #include "acidfs/ioctl.h"
 
 namespace acidfs {
 
 namespace {
-
-IoctlAnswer refusal(int err, const std::string& why) {
-  // `why` is ASCII written here: no JSON escaping needed beyond none.
-  return IoctlAnswer{err, "{\"error\":\"" + why + "\"}"};
-}
 
 std::string mib(size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
@@ -130,7 +123,7 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
     }
     Partial* partial = it == partials_.end() ? nullptr : &it->second;
     const size_t held = partial ? partial->bytes.size() : 0;
-    auto refuse = [&](IoctlAnswer answer) {
+    auto refuse = [&](Status answer) {
       if (partial) releaseLocked(partial->uid, partial->bytes.size());
       if (more) {  // refuse every further part too, up to the last
         Partial& r = partials_[fh];
@@ -147,12 +140,12 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
     };
 
     if (partial && partial->refused) {
-      refuse(refusal(E2BIG, "an earlier part of this request was refused"));
+      refuse(Status::Error(E2BIG, "an earlier part of this request was refused"));
     } else if (held + data.size() > maxRequestBytes(cmd)) {
-      refuse(refusal(E2BIG, "request larger than " + mib(maxRequestBytes(cmd))));
+      refuse(Status::Error(E2BIG, "request larger than " + mib(maxRequestBytes(cmd))));
     } else if (!reserveLocked(uid, data.size())) {
       const bool mine = heldByUid_.count(uid) && heldByUid_[uid] + data.size() > limits_.perUid;
-      refuse(refusal(ENOBUFS, mine ? "this user has " + mib(limits_.perUid) + " of requests in flight already"
+      refuse(Status::Error(ENOBUFS, mine ? "this user has " + mib(limits_.perUid) + " of requests in flight already"
                                    : "the daemon holds " + mib(limits_.total) + " of unfinished requests"));
     } else if (more) {
       if (!partial) {
@@ -165,7 +158,7 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
         step.kind = Step::Kind::kMore;
       } else {
         releaseLocked(uid, data.size());
-        refuse(refusal(ENOMEM, "out of memory for this request"));
+        refuse(Status::Error(ENOMEM, "out of memory for this request"));
       }
     } else {
       step.kind = Step::Kind::kRun;
@@ -182,7 +175,7 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
             partials_.erase(fh);
             step.payload.owner_ = nullptr;
             step.kind = Step::Kind::kRefused;
-            step.refusal = refusal(ENOBUFS, "this user has " + mib(limits_.perUid) + " of requests in flight already");
+            step.refusal = Status::Error(ENOBUFS, "this user has " + mib(limits_.perUid) + " of requests in flight already");
           }
         }
         if (step.kind == Step::Kind::kRun) {
@@ -194,7 +187,7 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
         step.payload.owner_ = nullptr;
         releaseLocked(uid, step.payload.bytes_.size() + data.size());
         step.kind = Step::Kind::kRefused;
-        step.refusal = refusal(ENOMEM, "out of memory for this request");
+        step.refusal = Status::Error(ENOMEM, "out of memory for this request");
       }
     }
   }

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "fuse/ioctl_door.h"
+#include "core/status.h"
 
 namespace acidfs {
 
@@ -94,7 +94,7 @@ class IoctlParts {
   struct Step {
     enum class Kind { kMore, kRun, kRefused } kind = Kind::kMore;
     Payload payload;      // kRun: the whole request
-    IoctlAnswer refusal;  // kRefused: the error for the caller
+    Status refusal;       // kRefused: the error for the caller (E2BIG, ENOBUFS, ENOMEM)
   };
 
   // Takes one part of request `cmd` from `uid` on descriptor `fh`. `more`:

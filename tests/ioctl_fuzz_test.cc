@@ -171,7 +171,7 @@ TEST(IoctlParts, OneUidMayHoldOnlyItsShareAndGetsENOBUFSPastIt) {
   EXPECT_EQ(parts.add(2, 7, ACIDFS_IOC_PUT, part(400), true, 0).kind, IoctlParts::Step::Kind::kMore);
   IoctlParts::Step over = parts.add(2, 7, ACIDFS_IOC_PUT, part(1), true, 0);
   EXPECT_EQ(over.kind, IoctlParts::Step::Kind::kRefused);
-  EXPECT_EQ(over.refusal.result, ENOBUFS);
+  EXPECT_EQ(over.refusal.errnum(), ENOBUFS);
   // The refused request let go of what it held, and its further parts, up
   // to the last, are refused too.
   EXPECT_EQ(parts.heldBy(7), 600u);
@@ -179,7 +179,7 @@ TEST(IoctlParts, OneUidMayHoldOnlyItsShareAndGetsENOBUFSPastIt) {
   EXPECT_EQ(parts.add(2, 7, ACIDFS_IOC_PUT, part(1), false, 0).kind, IoctlParts::Step::Kind::kRefused);
   // Another uid is not affected until the total is reached.
   EXPECT_EQ(parts.add(3, 8, ACIDFS_IOC_PUT, part(900), true, 0).kind, IoctlParts::Step::Kind::kMore);
-  EXPECT_EQ(parts.add(4, 9, ACIDFS_IOC_PUT, part(1), true, 0).refusal.result, ENOBUFS);  // 600 + 900 = total
+  EXPECT_EQ(parts.add(4, 9, ACIDFS_IOC_PUT, part(1), true, 0).refusal.errnum(), ENOBUFS);  // 600 + 900 = total
   // Root is never starved by others: only its own share counts.
   EXPECT_EQ(parts.add(5, 0, ACIDFS_IOC_PUT, part(1000), true, 0).kind, IoctlParts::Step::Kind::kMore);
   EXPECT_EQ(parts.heldTotal(), 1500u);
@@ -216,7 +216,7 @@ TEST(IoctlParts, ARequestPastItsSizeIsE2big) {
   for (size_t sent = 0; sent < kMaxJsonRequest; sent += mib.size())
     ASSERT_EQ(parts.add(1, 7, ACIDFS_IOC_TRANSACT, mib, true, 0).kind, IoctlParts::Step::Kind::kMore);
   IoctlParts::Step over = parts.add(1, 7, ACIDFS_IOC_TRANSACT, "x", true, 0);
-  EXPECT_EQ(over.refusal.result, E2BIG);
+  EXPECT_EQ(over.refusal.errnum(), E2BIG);
   EXPECT_EQ(parts.heldBy(7), 0u);
 }
 
