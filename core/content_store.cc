@@ -200,6 +200,7 @@ Result<Id128> ContentStore::internChunk(Txn& txn, std::string_view window) {
       record.inlineData.assign(stored);
       return record;
     }
+    ACIDFS_RETURN_IF_ERROR(txn.mayAppend(stored.size()));
     ACIDFS_ASSIGN_OR_RETURN(Extent extent, segments_.append(stored));
     txn.appended.push_back(extent);
     txn.segmentsToSync.insert(extent.segment);

@@ -1,6 +1,7 @@
 #include "core/file_drafts.h"
 
 #include "core/format.h"
+#include "core/log.h"
 
 #include <algorithm>
 #include <map>
@@ -185,7 +186,7 @@ Status FileDrafts::commitWindowsLocked(uint64_t ino, Draft& draft) {
       if (draft.retired) return Status::OK();
       continue;
     }
-    ACIDFS_RETURN_IF_ERROR(committed.status());
+    if (!committed.ok()) return dropIfLost(ino, draft, committed.status());
     // Committed: the draft now holds nothing beyond its (new) base.
     totalBytes_ -= draft.bytes;
     draft.bytes = 0;
@@ -195,6 +196,27 @@ Status FileDrafts::commitWindowsLocked(uint64_t ino, Draft& draft) {
     draft.writtenEnd = 0;
     return Status::OK();
   }
+}
+
+Status FileDrafts::dropIfLost(uint64_t ino, Draft& draft, Status failed) {
+  const int e = failed.errnum();
+  if (e != ENOSPC && e != EDQUOT && e != EIO) return failed;  // kept: a later commit may succeed
+  ACIDFS_LOG(kError, "dropping uncommitted writes to inode %llu: %s", static_cast<unsigned long long>(ino),
+             failed.toString().c_str());
+  retire(ino, draft);
+  MutexLock lock(mutex_);
+  lostWrites_.insert_or_assign(ino, Status::Error(e, "writes to this file were dropped, their commit failed: " +
+                                                         failed.message()));
+  return failed;
+}
+
+Status FileDrafts::takeLostWrites(uint64_t ino) {
+  MutexLock lock(mutex_);
+  auto it = lostWrites_.find(ino);
+  if (it == lostWrites_.end()) return Status::OK();
+  Status lost = std::move(it->second);
+  lostWrites_.erase(it);
+  return lost;
 }
 
 Status FileDrafts::rebaseLocked(uint64_t ino, Draft& draft) {
@@ -249,11 +271,13 @@ Status FileDrafts::changeContent(uint64_t ino, const std::function<Status()>& ch
 }
 
 Status FileDrafts::commit(uint64_t ino) {
-  std::shared_ptr<Draft> draft = find(ino);
-  if (!draft) return Status::OK();
-  MutexLock lock(draft->mutex);
-  if (draft->retired) return Status::OK();
-  return commitLocked(ino, *draft);
+  Status committed;
+  if (std::shared_ptr<Draft> draft = find(ino)) {
+    MutexLock lock(draft->mutex);
+    if (!draft->retired) committed = commitLocked(ino, *draft);
+  }
+  Status lost = takeLostWrites(ino);  // this commit's own failure, or an earlier one's
+  return committed.ok() ? lost : committed;
 }
 
 Status FileDrafts::commitOlderThan(int64_t ageNs) {
@@ -278,6 +302,7 @@ Status FileDrafts::commitOlderThan(int64_t ageNs) {
 Status FileDrafts::commitAll() { return commitOlderThan(INT64_MIN / 2); }
 
 void FileDrafts::discard(uint64_t ino) {
+  (void)takeLostWrites(ino);  // the file is gone: no one left to tell
   std::shared_ptr<Draft> draft = find(ino);
   if (!draft) return;
   MutexLock lock(draft->mutex);

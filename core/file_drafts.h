@@ -7,6 +7,15 @@
 // A draft exists only while it holds uncommitted bytes; its `base` is the
 // file's committed blob, because every other change to a file's content
 // (truncate, copy, CAS) commits the file's draft first (commit()).
+//
+// A commit that fails for want of space or with an I/O error (ENOSPC,
+// EDQUOT, EIO) drops the draft, as Linux drops dirty pages whose writeback
+// failed: the file keeps its last committed content, and nothing commits the
+// lost writes later behind the caller's back (eating space freed since).
+// The error goes to whoever tried the commit, and to the next commit(ino) of
+// the file, that is its next fsync or close — once, like Linux's writeback
+// errors — so a writer whose draft the background committer or another
+// door tried to commit still hears of the loss.
 #pragma once
 
 #include <atomic>
@@ -41,7 +50,9 @@ class FileDrafts {
   // Folds a pending size and mtime into attributes read from the store.
   void overlay(uint64_t ino, InodeRecord& inode);
 
-  // Commits the file's draft, if any. After OK, the store holds every write.
+  // Commits the file's draft, if any. After OK, the store holds every write;
+  // an error reports writes that were lost (this commit's, or an earlier
+  // failed one's since the last report).
   Status commit(uint64_t ino);
   // Commits every draft whose first uncommitted write is older than `ageNs`.
   Status commitOlderThan(int64_t ageNs);
@@ -93,6 +104,11 @@ class FileDrafts {
   // Rebases `draft` on the file's current content (see rebase()).
   Status rebaseLocked(uint64_t ino, Draft& draft) REQUIRES(draft.mutex);
   void retire(uint64_t ino, Draft& draft) REQUIRES(draft.mutex);
+  // Drops the draft when `failed` lost its writes (see above), and keeps
+  // the error for the file's next commit(ino). Returns `failed`.
+  Status dropIfLost(uint64_t ino, Draft& draft, Status failed) REQUIRES(draft.mutex);
+  // The lost-writes error kept for `ino`, once (OK when none).
+  Status takeLostWrites(uint64_t ino);
 
   Namespace& ns_;
   ContentStore& content_;
@@ -101,6 +117,9 @@ class FileDrafts {
   std::atomic<size_t> totalBytes_{0};
   Mutex mutex_;
   std::unordered_map<uint64_t, std::shared_ptr<Draft>> drafts_ GUARDED_BY(mutex_);
+  // Files whose draft was dropped by a failed commit, with that failure,
+  // until their next commit(ino) reports it (or the file is discarded).
+  std::unordered_map<uint64_t, Status> lostWrites_ GUARDED_BY(mutex_);
 };
 
 }  // namespace acidfs

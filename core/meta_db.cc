@@ -1,10 +1,14 @@
 #include "core/meta_db.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <vector>
 
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 
 #include "core/log.h"
@@ -20,6 +24,28 @@ Status fromRocks(const rocksdb::Status& s, const char* what) {
 }
 
 namespace {
+
+// RocksDB's info log: errors to our log, instead of a LOG file in the
+// database directory. Two reasons. A read-only open must change nothing, and
+// creating a LOG renames the previous one. And on a full disk the LOG is a
+// trap: once one of its writes fails, RocksDB 7.8 (built with assertions, as
+// Debian's is) aborts the process at the next line it logs — at the next
+// open, too. Its warnings stay out: what matters of them (a log that does
+// not replay whole) the caller learns from the open itself.
+class ForwardingLogger : public rocksdb::Logger {
+ public:
+  ForwardingLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    vsnprintf(line, sizeof line, format, ap);
+    // One line of our log per message (RocksDB's dump version edits over many).
+    std::string text(line);
+    for (char& c : text)
+      if (c == '\n') c = ' ';
+    ACIDFS_LOG(kError, "metadata database: %s", text.c_str());
+  }
+};
 
 // The options of the database, shared by the read-write and the read-only
 // open so that both read the same files the same way.
@@ -37,9 +63,7 @@ rocksdb::Options databaseOptions() {
   // With several column families and an unsynced WAL, a flush of one family
   // must never get ahead of another's: flush them atomically.
   options.atomic_flush = true;
-  // Each open starts a new info LOG (about 190 KB with our column families);
-  // keep a few, not RocksDB's default of 1,000.
-  options.keep_log_file_num = 3;
+  options.info_log = std::make_shared<ForwardingLogger>();
   return options;
 }
 
@@ -54,36 +78,61 @@ std::vector<rocksdb::ColumnFamilyDescriptor> columnFamilies(const rocksdb::Optio
   return descriptors;
 }
 
-// RocksDB's info log for a read-only open: errors to our log, instead of a
-// LOG file in the database directory (creating one would rename the
-// previous LOG, and a read-only open must change nothing). Its warnings stay
-// out: what matters of them (a log that does not replay whole) the caller
-// learns from the open itself.
-class ForwardingLogger : public rocksdb::Logger {
+// Learns from RocksDB when it stops taking writes after an error writing its
+// files, and when it takes them again.
+class WriteHealthListener : public rocksdb::EventListener {
  public:
-  ForwardingLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override {
-    char line[1024];
-    vsnprintf(line, sizeof line, format, ap);
-    ACIDFS_LOG(kError, "metadata database: %s", line);
+  explicit WriteHealthListener(std::shared_ptr<MetaDb::Health> health) : health_(std::move(health)) {}
+
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason, rocksdb::Status* error) override {
+    if (error->ok() || error->severity() == rocksdb::Status::Severity::kNoError) return;
+    // A compaction that found no room loses nothing: its inputs stay, and it
+    // runs again later. RocksDB 7.8 would make it a fatal error under
+    // TransactionDB (allow_2pc), one that only a reopen lifts; we let it pass.
+    if (reason == rocksdb::BackgroundErrorReason::kCompaction && error->IsNoSpace()) {
+      ACIDFS_LOG(kWarning, "metadata compaction postponed: %s", error->ToString().c_str());
+      *error = rocksdb::Status::OK();
+      return;
+    }
+    const int errnum = error->IsNoSpace() ? ENOSPC : EIO;
+    if (health_->stoppedErrno.exchange(errnum) == 0)
+      ACIDFS_LOG(kError, "metadata database stopped taking writes: %s", error->ToString().c_str());
   }
+  // RocksDB would resume by itself once its SstFileManager sees room, every
+  // few seconds; we resume (MetaDb::resume) as soon as the SpaceGuard sees
+  // it, and a manual Resume() is refused while an automatic one is pending.
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* autoRecovery) override {
+    *autoRecovery = false;
+  }
+  // Flushes are atomic (databaseOptions): one completed flush emptied them all.
+  void OnFlushCompleted(rocksdb::DB*, const rocksdb::FlushJobInfo&) override { health_->unflushedBytes = 0; }
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (!info.new_bg_error.ok()) return;
+    if (health_->stoppedErrno.exchange(0) != 0) ACIDFS_LOG(kInfo, "metadata database takes writes again");
+  }
+
+ private:
+  std::shared_ptr<MetaDb::Health> health_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
+  std::unique_ptr<MetaDb> meta(new MetaDb());
   rocksdb::Options options = databaseOptions();
+  options.listeners.push_back(std::make_shared<WriteHealthListener>(meta->health_));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = columnFamilies(options);
 
   rocksdb::TransactionDBOptions txnOptions;
   txnOptions.transaction_lock_timeout = 2000;
 
+  // RocksDB would create it too, logging an error that it was missing.
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno("creating " + dir);
+
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::TransactionDB* raw = nullptr;
   rocksdb::Status s = rocksdb::TransactionDB::Open(options, txnOptions, dir, descriptors, &handles, &raw);
   if (!s.ok()) return fromRocks(s, "opening metadata database");
-  std::unique_ptr<MetaDb> meta(new MetaDb());
   meta->db_.reset(raw);
   for (int i = 0; i < kColumnCount; ++i) meta->handles_[i] = handles[i];
   return meta;
@@ -91,6 +140,11 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
 
 MetaDb::~MetaDb() {
   if (!db_) return;
+  // A database that stopped taking writes is closed as it is: its log is
+  // not to be touched (writesStopped()), and what it holds is replayed from
+  // that log at the next open.
+  if (Status resumed = resume(); !resumed.ok())
+    ACIDFS_LOG(kWarning, "closing metadata that stopped taking writes: %s", resumed.toString().c_str());
   // Flush before closing. TransactionDB runs with allow_2pc, under which a
   // write-ahead log is deleted only once a flush has recorded that nothing
   // needs it, and the flush RocksDB makes of the logs it replays at open
@@ -125,12 +179,33 @@ Status MetaDb::put(Column c, std::string_view key, std::string_view value, bool 
                    "writing metadata");
 }
 
+Status MetaDb::stoppedError(const char* what) const {
+  const int errnum = writesStopped();
+  return Status::Error(errnum, std::string(what) + ": the metadata database stopped taking writes after " +
+                                   (errnum == ENOSPC ? "running out of space" : "an I/O error"));
+}
+
 Status MetaDb::syncWal() {
+  if (writesStopped() != 0) return stoppedError("syncing the write-ahead log");
   ACIDFS_RETURN_IF_ERROR(fromRocks(db_->FlushWAL(true), "syncing the write-ahead log"));
   return Status::OK();
 }
 
+Status MetaDb::resume() {
+  if (writesStopped() == 0) return Status::OK();
+  // TransactionDB (a StackableDB) does not pass Resume() on: ask the DB under it.
+  rocksdb::Status s = db_->GetRootDB()->Resume();
+  if (!s.ok()) {
+    // Busy: RocksDB is resuming by itself. Either way still stopped: not a
+    // lock conflict to retry (fromRocks's reading of Busy).
+    return Status::Error(writesStopped() != 0 ? writesStopped() : EIO, "resuming metadata writes: " + s.ToString());
+  }
+  health_->stoppedErrno.store(0);  // RocksDB's listener call says so too; a Resume with nothing to clear does not
+  return Status::OK();
+}
+
 Status MetaDb::flush() {
+  if (writesStopped() != 0) return stoppedError("flushing metadata");
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
   return fromRocks(db_->Flush(rocksdb::FlushOptions(), all), "flushing metadata");
 }
@@ -141,7 +216,6 @@ Result<std::unique_ptr<MetaDbReader>> MetaDbReader::open(const std::string& dir,
   rocksdb::Options options = databaseOptions();
   options.create_if_missing = false;
   options.create_missing_column_families = false;
-  options.info_log = std::make_shared<ForwardingLogger>();
   // As TransactionDB::Open sets it, so that the log is replayed as the
   // read-write open replays it.
   options.allow_2pc = true;

@@ -11,6 +11,7 @@
 #include <rocksdb/utilities/transaction_db.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,8 +46,34 @@ class MetaDb {
   Status syncWal();
   Status flush();
 
+  // RocksDB stops taking writes after it failed to write its own files (a
+  // full disk, an I/O error), until it is resumed. Meanwhile every commit
+  // fails, and syncWal(), flush() and the close do not touch the log:
+  // RocksDB 7.8 (Debian's build keeps its assertions) aborts the process
+  // when a log file whose write failed is written or synced again.
+  // writesStopped() is the errno RocksDB's error maps to (ENOSPC, EIO), or 0.
+  int writesStopped() const { return health_->stoppedErrno.load(); }
+  // Asks RocksDB to take writes again (DB::Resume: it flushes the memtables
+  // to new table files and starts a new log, so it needs some free space).
+  // OK when writes were not stopped.
+  Status resume();
+  // Bytes committed since the memtables were last flushed: about what the
+  // next flush writes to disk (at most; tables are compressed), and what the
+  // log holds. RocksDB's own memtable size counts its arena blocks instead.
+  uint64_t unflushedBytes() const { return health_->unflushedBytes.load(); }
+  void noteCommitted(uint64_t bytes) { health_->unflushedBytes += bytes; }
+
+  // Shared with RocksDB's event listener, which may outlive the MetaDb.
+  struct Health {
+    std::atomic<int> stoppedErrno{0};
+    std::atomic<uint64_t> unflushedBytes{0};
+  };
+
  private:
   MetaDb() = default;
+  Status stoppedError(const char* what) const;
+
+  std::shared_ptr<Health> health_ = std::make_shared<Health>();
   std::unique_ptr<rocksdb::TransactionDB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kColumnCount> handles_{};
 };

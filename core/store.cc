@@ -184,8 +184,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   ContentOptions contentOptions{marker->chunkSize, std::min(options.inlineMax, marker->chunkSize), options.hash};
   store->content_ = std::make_unique<ContentStore>(*store->db_, *store->segments_, contentOptions);
   ContentStore* content = store->content_.get();
+  MetaDb* db = store->db_.get();
+  store->space_ = std::make_unique<SpaceGuard>(path, [db] { return db->unflushedBytes(); }, [s = store.get()] { return s->makeRoom(); });
   store->runner_ = std::make_unique<TransactionRunner>(
-      *store->db_, *store->segments_, [content](Txn& txn) { return content->applyRefDeltas(txn); },
+      *store->db_, *store->segments_, store->space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
       options.durability == Durability::kSync);
   store->ns_ = std::make_unique<Namespace>(*store->runner_, *store->content_, *store->db_);
   store->cas_ = std::make_unique<CasOps>(*store->runner_, *store->ns_, *store->content_,
@@ -232,6 +234,15 @@ Store::~Store() {
   segments_.reset();
   db_.reset();
   if (lockFd_ >= 0) close(lockFd_);
+}
+
+Status Store::makeRoom() {
+  // Space freed by commits returns once they are durable (TransactionRunner).
+  Status synced = runner_->syncCommitted();
+  segments_->drainReleases();
+  // The log holds records uncompressed, and goes once they are in tables.
+  if (db_->unflushedBytes() >= kMinFlushBytes) ACIDFS_RETURN_IF_ERROR(db_->flush());
+  return synced;
 }
 
 void Store::backgroundLoop() {

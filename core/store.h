@@ -83,12 +83,18 @@ class Store {
  private:
   Store() = default;
   void backgroundLoop();
+  // What SpaceGuard asks for when the filesystem is nearly full: gives back
+  // the space held for durability, and flushes the metadata's log to tables
+  // when it holds at least kMinFlushBytes.
+  Status makeRoom();
+  static constexpr uint64_t kMinFlushBytes = 64u << 10;
 
   std::string path_;
   StoreOptions options_;
   int lockFd_ = -1;
   std::unique_ptr<MetaDb> db_;
   std::unique_ptr<SegmentStore> segments_;
+  std::unique_ptr<SpaceGuard> space_;
   std::unique_ptr<ContentStore> content_;
   std::unique_ptr<TransactionRunner> runner_;
   std::unique_ptr<Namespace> ns_;

@@ -1,5 +1,7 @@
 #include "core/transaction.h"
 
+#include <rocksdb/utilities/write_batch_with_index.h>
+
 #include <chrono>
 #include <random>
 #include <thread>
@@ -39,9 +41,9 @@ std::unique_ptr<rocksdb::Iterator> Txn::iterate(Column c) {
   return std::unique_ptr<rocksdb::Iterator>(txn_->GetIterator(rocksdb::ReadOptions(), db_.cf(c)));
 }
 
-TransactionRunner::TransactionRunner(MetaDb& db, SegmentStore& segments,
+TransactionRunner::TransactionRunner(MetaDb& db, SegmentStore& segments, SpaceGuard* space,
                                      std::function<Status(Txn&)> beforeCommit, bool syncEachCommit)
-    : db_(db), segments_(segments), beforeCommit_(std::move(beforeCommit)), syncEachCommit_(syncEachCommit) {}
+    : db_(db), segments_(segments), space_(space), beforeCommit_(std::move(beforeCommit)), syncEachCommit_(syncEachCommit) {}
 
 Status TransactionRunner::run(const std::function<Status(Txn&)>& body) {
   thread_local std::minstd_rand jitter(std::random_device{}());
@@ -67,7 +69,7 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
   rocksdb::TransactionOptions txnOptions;
   txnOptions.deadlock_detect = true;
   std::unique_ptr<rocksdb::Transaction> raw(db_.db()->BeginTransaction(writeOptions, txnOptions));
-  Txn txn(db_, raw.get());
+  Txn txn(db_, raw.get(), space_);
 
   auto abandon = [&](Status why) {
     raw->Rollback().PermitUncheckedError();
@@ -77,10 +79,13 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
 
   Status s = body(txn);
   if (s.ok() && beforeCommit_) s = beforeCommit_(txn);
+  if (s.ok() && space_) s = space_->mayCommit(txn.appended.empty() && raw->GetWriteBatch()->GetWriteBatch()->HasDelete());
+  if (s.ok() && db_.writesStopped() != 0) s = resumeWrites();
   if (!s.ok()) return abandon(s);
   // Chunk bytes are on stable storage before any record naming them commits.
   s = segments_.sync(txn.segmentsToSync);
   if (!s.ok()) return abandon(s);
+  const uint64_t batchBytes = raw->GetWriteBatch()->GetWriteBatch()->GetDataSize();
   s = fromRocks(raw->Commit(), "commit");
   if (!s.ok()) {
     // A failed Commit may still have reached the log (an error syncing it,
@@ -89,12 +94,23 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
     txn.appended.clear();
     return abandon(s);
   }
+  db_.noteCommitted(batchBytes);
   if (syncEachCommit_)
     segments_.release(txn.toRelease);  // this commit is on stable storage already
   else
     releaseWhenDurable(std::move(txn.toRelease));
   for (auto& f : txn.afterCommit) f();
   return Status::OK();
+}
+
+Status TransactionRunner::resumeWrites() {
+  // One caller at a time resumes; the others find it done, or refused.
+  MutexLock lock(resumeMutex_);
+  if (db_.writesStopped() == 0) return Status::OK();
+  // Resuming flushes the memtables: it needs the room the hard floor keeps.
+  if (space_ && space_->freeBytes() < space_->floors().hard)
+    return Status::Error(db_.writesStopped(), "the metadata database stopped taking writes: no room to resume yet");
+  return db_.resume();
 }
 
 void TransactionRunner::releaseWhenDurable(std::vector<Extent> extents) {
@@ -109,7 +125,12 @@ Status TransactionRunner::syncCommitted() {
     MutexLock lock(releaseMutex_);
     covered = syncEpoch_++;  // batches stamped <= covered were committed before the sync below began
   }
-  ACIDFS_RETURN_IF_ERROR(db_.syncWal());
+  // After RocksDB stopped taking writes, its resume flushes every commit to
+  // table files: durable without the log.
+  if (db_.writesStopped() != 0)
+    ACIDFS_RETURN_IF_ERROR(resumeWrites());
+  else
+    ACIDFS_RETURN_IF_ERROR(db_.syncWal());
   std::vector<Extent> durable;
   {
     MutexLock lock(releaseMutex_);

@@ -20,6 +20,7 @@
 #include "core/id128.h"
 #include "core/meta_db.h"
 #include "core/segment_store.h"
+#include "core/space_guard.h"
 #include "core/status.h"
 #include "core/thread_annotations.h"
 
@@ -29,7 +30,7 @@ class Txn {
  public:
   enum class Lock { kShared, kExclusive };
 
-  Txn(MetaDb& db, rocksdb::Transaction* txn) : db_(db), txn_(txn) {}
+  Txn(MetaDb& db, rocksdb::Transaction* txn, SpaceGuard* space) : db_(db), txn_(txn), space_(space) {}
 
   // Reads a key that a decision rests on and locks it (present or absent)
   // until commit, so no concurrent transaction can change it meanwhile.
@@ -42,6 +43,9 @@ class Txn {
   Status del(Column c, std::string_view key);
   // Iterates committed data merged with this transaction's writes.
   std::unique_ptr<rocksdb::Iterator> iterate(Column c);
+  // Asks before appending `bytes` of chunk data (SpaceGuard): ENOSPC when
+  // the store's filesystem is nearly full.
+  Status mayAppend(uint64_t bytes) { return space_ ? space_->mayAppend(bytes) : Status::OK(); }
 
   // --- bookkeeping for content records (ContentStore) -----------------------
   // Pending reference-count changes, applied once before commit so that a +1
@@ -61,6 +65,7 @@ class Txn {
  private:
   MetaDb& db_;
   rocksdb::Transaction* txn_;
+  SpaceGuard* space_;  // null: no space checks
 };
 
 struct TransactionCounters {
@@ -73,9 +78,10 @@ class TransactionRunner {
  public:
   // `beforeCommit` runs after the body succeeded (ContentStore applies the
   // reference-count deltas there). With `syncEachCommit` every commit syncs
-  // the WAL before it returns (-o sync).
-  TransactionRunner(MetaDb& db, SegmentStore& segments, std::function<Status(Txn&)> beforeCommit,
-                    bool syncEachCommit);
+  // the WAL before it returns (-o sync). `space` (may be null) decides
+  // whether a commit may add to a nearly full filesystem.
+  TransactionRunner(MetaDb& db, SegmentStore& segments, SpaceGuard* space,
+                    std::function<Status(Txn&)> beforeCommit, bool syncEachCommit);
 
   // Runs `body` in a transaction, all or nothing. A body that fails leaves no
   // trace: its writes are rolled back and its segment bytes released.
@@ -94,6 +100,10 @@ class TransactionRunner {
   static constexpr int kMaxAttempts = 64;
   Status attempt(const std::function<Status(Txn&)>& body);
 
+  // After RocksDB stopped taking writes (MetaDb::writesStopped): resumes
+  // them once the filesystem has room again, else the error (ENOSPC, EIO).
+  Status resumeWrites() EXCLUDES(resumeMutex_);
+
   // Hands `extents`, freed by a commit that just returned, to the reclaimer
   // once that commit is durable.
   void releaseWhenDurable(std::vector<Extent> extents) EXCLUDES(releaseMutex_);
@@ -101,6 +111,7 @@ class TransactionRunner {
   // Constant after construction.
   MetaDb& db_;
   SegmentStore& segments_;
+  SpaceGuard* const space_;
   const std::function<Status(Txn&)> beforeCommit_;
   const bool syncEachCommit_;
 
@@ -120,6 +131,8 @@ class TransactionRunner {
   // so that sync covers every batch stamped <= e. Stamps never decrease
   // along the queue. Losing the queue (a crash) only leaks the space until
   // the next open, whose sweep frees every extent no record names.
+  Mutex resumeMutex_;
+
   Mutex releaseMutex_;
   uint64_t syncEpoch_ GUARDED_BY(releaseMutex_) = 0;
   std::deque<std::pair<uint64_t, std::vector<Extent>>> unsyncedReleases_ GUARDED_BY(releaseMutex_);
