@@ -37,10 +37,13 @@ namespace acidfs {
 
 class FileDrafts {
  public:
-  // `maxDraftBytes` bounds one file's draft, `maxTotalBytes` all of them
-  // together: a write that finds the total past it commits its own file's
-  // draft, so that the writers who fill memory are the ones who wait.
-  FileDrafts(Namespace& ns, ContentStore& content, size_t maxDraftBytes, size_t maxTotalBytes = kMaxTotalDraftBytes);
+  // `maxDraftBytes` bounds one file's draft (a write that reaches it
+  // commits the draft early), `maxTotalBytes` all of them together: a write
+  // that finds the total past it commits its own file's draft, so that the
+  // writers who fill memory are the ones who wait.
+  FileDrafts(Namespace& ns, ContentStore& content, size_t maxDraftBytes = kDefaultMaxDraftBytes,
+             size_t maxTotalBytes = kMaxTotalDraftBytes);
+  static constexpr size_t kDefaultMaxDraftBytes = 64u << 20;
   static constexpr size_t kMaxTotalDraftBytes = 256u << 20;
 
   // Writes into the file's draft (EISDIR/EINVAL for non-files, ENOENT).

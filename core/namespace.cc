@@ -4,7 +4,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <deque>
 
 #include "core/format.h"
 #include "core/log.h"
@@ -612,33 +611,6 @@ Status Namespace::read(uint64_t ino, uint64_t offset, size_t length, std::string
     if (s.errnum() != ESTALE) return s;
   }
   return Status::Error(EIO, "content of inode " + std::to_string(ino) + " keeps vanishing");
-}
-
-Result<Attr> Namespace::write(uint64_t ino, uint64_t offset, std::string_view data) {
-  const uint64_t C = content_.chunkSize();
-  return modifyInode(ino, [&](Txn& txn, InodeRecord& inode) -> Status {
-    if (inode.isDir()) return Status::Error(EISDIR, "is a directory");
-    if (!inode.isRegular()) return Status::Error(EINVAL, "not a regular file");
-    std::map<uint64_t, std::string_view> windows;
-    std::deque<std::string> merged;  // partially covered windows: old bytes + new
-    const uint64_t end = offset + data.size();
-    for (uint64_t index = offset / C; index * C < end; ++index) {
-      const uint64_t start = index * C;
-      const uint64_t from = std::max(offset, start), to = std::min(end, start + C);
-      std::string_view piece = data.substr(from - offset, to - from);
-      if (from == start && to == start + C) {
-        windows[index] = piece;
-        continue;
-      }
-      ACIDFS_ASSIGN_OR_RETURN(std::string window, content_.readWindow(txn, inode.blob, index));
-      if (window.size() < to - start) window.resize(to - start, '\0');
-      window.replace(from - start, piece.size(), piece);
-      windows[index] = merged.emplace_back(std::move(window));
-    }
-    const uint64_t newSize = std::max(inode.size, end);
-    ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, newSize, windows));
-    return setBlobInTxn(txn, ino, inode, blob, newSize);
-  });
 }
 
 Result<Attr> Namespace::commitWindows(uint64_t ino, uint64_t newSize, const std::map<uint64_t, std::string_view>& windows,

@@ -108,9 +108,8 @@ class Namespace {
   Status removexattr(uint64_t ino, std::string_view name);
 
   // Content. read: committed content of a regular file (EISDIR, EINVAL).
+  // Writes go through FileDrafts (file_drafts.h), which commits them here.
   Status read(uint64_t ino, uint64_t offset, size_t length, std::string& out);
-  // Writes bytes at an offset, growing the file if needed: one commit.
-  Result<Attr> write(uint64_t ino, uint64_t offset, std::string_view data);
   // Commits new content built from the file's current blob: the file becomes
   // `newSize` long and each given window (chunk index → full window bytes)
   // replaces the old one. With `expectedBase`, ECANCELED if the file's blob

@@ -37,7 +37,7 @@ struct FuseOptions {
   size_t maxWrite = 1 << 20;
   bool readdirplus = true;
   bool atime = true;  // relatime updates on read (off with -o noatime)
-  size_t maxDraftBytes = 64 << 20;  // per file, before an early commit
+  size_t maxDraftBytes = FileDrafts::kDefaultMaxDraftBytes;  // per file, before an early commit
   bool debug = false;
   bool syncWrites = false;  // -o sync: every write() is committed and durable when it returns
   // -o ro: the kernel refuses POSIX changes itself (EROFS); the ioctl door,

@@ -14,6 +14,7 @@ namespace acidfs {
 namespace {
 
 using testing::StoreFixture;
+using testing::writeFile;
 
 class AccessTimesTest : public StoreFixture {
  protected:
@@ -70,7 +71,7 @@ TEST_F(AccessTimesTest, AWriteAfterTheReadKeepsTheReadsAtime) {
   makeUnread(f);
   ASSERT_TRUE(*times.noteRead(f));
   const int64_t shown = times.effectiveAtime(f, ns().getattr(f)->inode);
-  ASSERT_TRUE(ns().write(f, 0, "y").ok());
+  ASSERT_TRUE(writeFile(ns(), f, 0, "y").ok());
   EXPECT_EQ(shown, times.effectiveAtime(f, ns().getattr(f)->inode));
   ASSERT_TRUE(times.persist().ok());
   EXPECT_EQ(shown, storedAtime(f));

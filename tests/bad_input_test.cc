@@ -27,6 +27,7 @@ inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
 namespace {
 
 using ::acidfs::testing::StoreFixture;
+using ::acidfs::testing::writeFile;
 
 const std::string kLongName(256, 'n');     // one byte too long
 const std::string kLongestName(255, 'm');  // just fits
@@ -500,7 +501,7 @@ TEST_F(NamespaceErrors, LinkOfADirectoryIsEPERM) {
 TEST_F(NamespaceErrors, ReadingADirectoryIsEISDIR) {
   std::string out;
   EXPECT_REJECTED(ns().read(d_, 0, 100, out), EISDIR);
-  EXPECT_REJECTED(ns().write(d_, 0, "into a directory"), EISDIR);
+  EXPECT_REJECTED(writeFile(ns(), d_, 0, "into a directory"), EISDIR);
 }
 
 TEST_F(NamespaceErrors, ASymlinkTargetOver4095BytesIsENAMETOOLONG) {

@@ -31,6 +31,7 @@ namespace {
 
 using ::acidfs::testing::StoreFixture;
 using ::acidfs::testing::TempDir;
+using ::acidfs::testing::writeFile;
 
 // ---- building ops ----------------------------------------------------------
 
@@ -468,7 +469,7 @@ TEST_F(Transact, CopySharesContentAndStaysIndependent) {
   EXPECT_EQ(blobOf("/copy.bin"), source);
   EXPECT_EQ(contentAt("/copy.bin"), data);
   // Writing the copy must not reach the original (copy-on-write).
-  ASSERT_TRUE(ns().write(inoOf("/copy.bin"), 10, "CHANGED").ok());
+  ASSERT_TRUE(writeFile(ns(), inoOf("/copy.bin"), 10, "CHANGED").ok());
   EXPECT_EQ(blobOf("/source.bin"), source);
   EXPECT_EQ(contentAt("/source.bin"), data);
   EXPECT_NE(blobOf("/copy.bin"), source);
@@ -503,7 +504,7 @@ TEST_F(Transact, DeleteWithMatchingBlobRemovesTheFile) {
 TEST_F(Transact, DeleteOfAStaleBlobChangesNothing) {
   makeFile(kRootIno, "file.txt", "v1");
   Id128 v1 = blobOf("/file.txt");
-  ASSERT_TRUE(ns().write(inoOf("/file.txt"), 0, "v2").ok());
+  ASSERT_TRUE(writeFile(ns(), inoOf("/file.txt"), 0, "v2").ok());
   Id128 v2 = blobOf("/file.txt");
   ASSERT_NE(v1, v2);
   std::string before = describeTree();
@@ -877,10 +878,10 @@ TEST_F(Commit, ALeaseThatHasNotExpiredSurvivesExpiry) {
 TEST_F(BlobIds, AFileThatChangesAndChangesBackHasItsOldBlobIdAndCasSucceeds) {
   uint64_t ino = makeFile(kRootIno, "f.txt", "version one");
   Id128 v1 = blobOf("/f.txt");
-  ASSERT_TRUE(ns().write(ino, 0, "VERSION TWO").ok());
+  ASSERT_TRUE(writeFile(ns(), ino, 0, "VERSION TWO").ok());
   Id128 v2 = blobOf("/f.txt");
   ASSERT_NE(v1, v2);
-  ASSERT_TRUE(ns().write(ino, 0, "version one").ok());
+  ASSERT_TRUE(writeFile(ns(), ino, 0, "version one").ok());
   EXPECT_EQ(blobOf("/f.txt"), v1);
   // A compare-and-swap against the old id succeeds: the content is what the caller expected.
   Id128 next = put("version three");
@@ -950,17 +951,17 @@ TEST_F(BlobIds, EqualContentWrittenDifferentlyHasEqualBlobIds) {
 
   uint64_t small = makeFile(kRootIno, "small-writes.bin", "");
   for (size_t off = 0; off < data.size(); off += 4000)
-    ASSERT_TRUE(ns().write(small, off, std::string_view(data).substr(off, 4000)).ok());
+    ASSERT_TRUE(writeFile(ns(), small, off, std::string_view(data).substr(off, 4000)).ok());
 
   uint64_t backwards = makeFile(kRootIno, "backwards.bin", "");
   for (size_t end = data.size(); end > 0;) {
     size_t begin = end > 10000 ? end - 10000 : 0;
-    ASSERT_TRUE(ns().write(backwards, begin, std::string_view(data).substr(begin, end - begin)).ok());
+    ASSERT_TRUE(writeFile(ns(), backwards, begin, std::string_view(data).substr(begin, end - begin)).ok());
     end = begin;
   }
 
   uint64_t overwritten = makeFile(kRootIno, "overwritten.bin", randomBytes(data.size() + 5000, 10));
-  ASSERT_TRUE(ns().write(overwritten, 0, data).ok());
+  ASSERT_TRUE(writeFile(ns(), overwritten, 0, data).ok());
   SetAttrRequest cut;
   cut.size = data.size();
   ASSERT_TRUE(ns().setattr(overwritten, cut).ok());
@@ -998,7 +999,7 @@ TEST_F(BlobIds, HolesAndWrittenZerosHaveEqualBlobIds) {
   withHole.replace(size - tail.size(), tail.size(), tail);
   makeFile(kRootIno, "with-hole-written.bin", withHole);
   uint64_t seeked = makeFile(kRootIno, "with-hole-seeked.bin", "");
-  ASSERT_TRUE(ns().write(seeked, size - tail.size(), tail).ok());
+  ASSERT_TRUE(writeFile(ns(), seeked, size - tail.size(), tail).ok());
   EXPECT_EQ(blobOf("/with-hole-seeked.bin"), blobOf("/with-hole-written.bin"));
   EXPECT_NE(blobOf("/with-hole-seeked.bin"), blobOf("/zeros.bin"));
   EXPECT_NE(blobOf("/zeros.bin"), emptyId()) << "size is part of the content";

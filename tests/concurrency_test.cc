@@ -28,6 +28,7 @@ inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
 namespace {
 
 using ::acidfs::testing::StoreFixture;
+using ::acidfs::testing::writeFile;
 
 constexpr int kThreads = 8;
 
@@ -464,7 +465,7 @@ TEST_F(Concurrency, WriteSkewCannotTakeBothDoctorsOffCall) {
         for (int s = 0; s < 2; ++s) {
           if (exists(pair.oncall[s])) continue;
           auto made = ns().mknod(Caller::root(), pair.dir[s], "oncall", S_IFREG | 0644, 0);
-          Status wrote = made.ok() ? ns().write(made->ino, 0, "doctor " + std::to_string(s)).status() : made.status();
+          Status wrote = made.ok() ? writeFile(ns(), made->ino, 0, "doctor " + std::to_string(s)).status() : made.status();
           if (!wrote.ok()) errors[t] += "reset: " + wrote.toString() + "; ";
         }
         for (int s = 0; s < 2; ++s) {

@@ -25,6 +25,7 @@ namespace {
 
 using testing::StoreFixture;
 using testing::TempDir;
+using testing::writeFile;
 
 constexpr uint64_t kRoot = kRootIno;
 
@@ -65,7 +66,7 @@ class ContentTest : public StoreFixture {
     return s.ok() ? out : "<" + s.toString() + ">";
   }
   void write(uint64_t ino, uint64_t offset, const std::string& data) {
-    auto w = ns().write(ino, offset, data);
+    auto w = writeFile(ns(), ino, offset, data);
     ASSERT_TRUE(w.ok()) << w.status().toString();
   }
   void truncate(uint64_t ino, uint64_t size) {
@@ -180,9 +181,9 @@ TEST_F(ContentTest, ReadOfANonRegularFileFails) {
   ASSERT_TRUE(link.ok());
   std::string out;
   EXPECT_EQ(code(ns().read(d, 0, 10, out)), "EISDIR");
-  EXPECT_EQ(code(ns().write(d, 0, "x")), "EISDIR");
+  EXPECT_EQ(code(writeFile(ns(), d, 0, "x")), "EISDIR");
   EXPECT_EQ(code(ns().read(link->ino, 0, 10, out)), "EINVAL");
-  EXPECT_EQ(code(ns().write(link->ino, 0, "x")), "EINVAL");
+  EXPECT_EQ(code(writeFile(ns(), link->ino, 0, "x")), "EINVAL");
 }
 
 // ---- work in proportion to the write -----------------------------------------------
@@ -369,8 +370,8 @@ TEST_F(ContentTest, EqualContentHasEqualBlobIdInAnotherStore) {
   auto g = ns2.mknod(Caller::root(), kRoot, "g", S_IFREG | 0644, 0);
   ASSERT_TRUE(g.ok());
   // Written differently there, too.
-  ASSERT_TRUE(ns2.write(g->ino, 100000, content.substr(100000)).ok());
-  ASSERT_TRUE(ns2.write(g->ino, 0, content.substr(0, 100000)).ok());
+  ASSERT_TRUE(writeFile(ns2, g->ino, 100000, content.substr(100000)).ok());
+  ASSERT_TRUE(writeFile(ns2, g->ino, 0, content.substr(0, 100000)).ok());
   EXPECT_EQ(ns2.getattr(g->ino)->inode.blob.hex(), blobOfIno(f).hex());
 }
 

@@ -22,6 +22,7 @@ namespace {
 
 using testing::code;
 using testing::randomBytes;
+using testing::writeFile;
 
 constexpr uint64_t C = 4096;  // small chunks: a two-page file is 4 MiB
 constexpr uint64_t kPage = uint64_t{kChunksPerPage} * C;
@@ -69,7 +70,7 @@ class CorruptMetadata : public testing::StoreFixture {
     EXPECT_NO_THROW(read = ns().read(victim_, 0, victimContent_.size(), out));
     EXPECT_EQ("EIO", code(read)) << read.toString();
     EXPECT_NE(std::string::npos, read.message().find(record.hex())) << read.toString();
-    EXPECT_NO_THROW(written = ns().write(victim_, offset + 5, "x").status());
+    EXPECT_NO_THROW(written = writeFile(ns(), victim_, offset + 5, "x").status());
     EXPECT_EQ("EIO", code(written)) << written.toString();
   }
   void expectLayoutEio() {
@@ -213,7 +214,7 @@ TEST_F(CorruptMetadata, AnImplausibleReferenceCountIsEioNotAnOverflow) {
   overwrite(Column::kBlobs, blob, record.encode());
   Result<Attr> copy = kNotRun;
   const uint64_t ino = ns().mknod(Caller::root(), kRootIno, "copy", S_IFREG | 0644, 0)->ino;
-  EXPECT_NO_THROW(copy = ns().write(ino, 0, bystanderContent_));  // same content: one more reference
+  EXPECT_NO_THROW(copy = writeFile(ns(), ino, 0, bystanderContent_));  // same content: one more reference
   EXPECT_EQ("EIO", code(copy)) << copy.status().toString();
   EXPECT_TRUE(readAll(bystander_) == bystanderContent_);
   expectFinding("blob " + blob.hex() + ": reference count");

@@ -48,6 +48,7 @@ namespace {
 
 using testing::StoreFixture;
 using testing::TempDir;
+using testing::writeFile;
 
 constexpr uint64_t kRoot = kRootIno;
 
@@ -182,7 +183,7 @@ Status perform(Namespace& ns, const Op& op) {
       return ns.mknod(Caller::root(), parent, name, S_IFREG | 0644, 0).status();
     case Op::kWrite: {
       ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns.lookup(parent, name));
-      return ns.write(attr.ino, op.offset, op.data).status();
+      return writeFile(ns, attr.ino, op.offset, op.data).status();
     }
     case Op::kRename: {
       ACIDFS_ASSIGN_OR_RETURN(auto to, resolveParent(ns, op.path2));
@@ -220,7 +221,7 @@ Status perform(Namespace& ns, const Op& op) {
     auto f = ns.mknod(Caller::root(), kRoot, "orphan", S_IFREG | 0644, 0);
     if (!f.ok()) report(fd, "E " + f.status().toString());
     const uint64_t ino = f->ino;
-    if (!ns.write(ino, 0, randomBytes(200000, 5)).ok()) report(fd, "E write");
+    if (!writeFile(ns, ino, 0, randomBytes(200000, 5)).ok()) report(fd, "E write");
     ns.setInUseCheck([ino](uint64_t i) { return i == ino; });
     auto gone = ns.unlink(kRoot, "orphan");
     if (!gone.ok() || !gone->lastLink) report(fd, "E unlink did not orphan");
@@ -527,7 +528,7 @@ class CrashTest : public ::testing::Test {
     const std::string content = randomBytes(100000, 99);
     auto f = ns.mknod(Caller::root(), kRoot, name, S_IFREG | 0644, 0);
     ASSERT_TRUE(f.ok()) << f.status().toString();
-    ASSERT_TRUE(ns.write(f->ino, 0, content).ok());
+    ASSERT_TRUE(writeFile(ns, f->ino, 0, content).ok());
     std::string back;
     ASSERT_EQ(code(ns.read(f->ino, 0, content.size(), back)), "OK");
     EXPECT_EQ(back, content);
@@ -787,7 +788,7 @@ TEST_F(PowerCut, AnOverwriteLostToThePowerCutLeavesTheOldContentReadable) {
   const uint64_t f = makeFile(kRoot, "f", old);
   ASSERT_EQ(code(store_->sync()), "OK");
   keepSyncedMetadata();
-  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * C, 81)).ok());  // committed, never synced
+  ASSERT_TRUE(writeFile(ns(), f, 0, randomBytes(4 * C, 81)).ok());  // committed, never synced
   keepSegments();
   store_.reset();
 
@@ -842,7 +843,7 @@ void expectFormattedStore(const std::string& path) {
   auto made = (*opened)->ns().mknod(Caller::root(), kRoot, "f", S_IFREG | 0644, 0);
   ASSERT_TRUE(made.ok()) << made.status().toString();
   const uint64_t f = made->ino;
-  ASSERT_TRUE((*opened)->ns().write(f, 0, "works").ok());
+  ASSERT_TRUE(writeFile((*opened)->ns(), f, 0, "works").ok());
   opened->reset();
   std::ifstream in(path + "/ACIDFS");
   std::string marker((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -995,11 +996,11 @@ TEST_F(DurableNames, TheFirstCommitIntoANewSegmentSyncsTheSegmentDirectory) {
   ASSERT_TRUE(f.ok());
   fsync_log::take();
 
-  ASSERT_TRUE(ns.write(f->ino, 0, randomBytes(2 * C, 90)).ok());  // chunks in the new segment
+  ASSERT_TRUE(writeFile(ns, f->ino, 0, randomBytes(2 * C, 90)).ok());  // chunks in the new segment
   EXPECT_EQ(count(fsync_log::take(), store() + "/segments"), 1)
       << "the commit returned before the new segment file's name was durable";
 
-  ASSERT_TRUE(ns.write(f->ino, 0, randomBytes(2 * C, 91)).ok());  // the same segment again
+  ASSERT_TRUE(writeFile(ns, f->ino, 0, randomBytes(2 * C, 91)).ok());  // the same segment again
   EXPECT_EQ(count(fsync_log::take(), store() + "/segments"), 0) << "a known name needs no directory sync";
 }
 

@@ -292,7 +292,9 @@ TEST(FsckCrashChild, DISABLED_Run) {
   Store* store = opened.value().release();  // never closed
   for (int i = 0; i < std::atoi(getenv("ACIDFS_FSCK_CRASH_FILES")); ++i) {
     auto made = store->ns().mknod(Caller::root(), kRootIno, "crash" + std::to_string(i), S_IFREG | 0644, 0);
-    if (!made.ok() || !store->ns().write(made->ino, 0, ::acidfs::testing::randomBytes(100000 + i, 500 + i)).ok()) _exit(3);
+    if (!made.ok()) _exit(3);
+    const std::string content = ::acidfs::testing::randomBytes(100000 + i, 500 + i);
+    if (!::acidfs::testing::writeFile(store->ns(), made->ino, 0, content).ok()) _exit(3);
   }
   _exit(0);
 }

@@ -22,6 +22,7 @@ namespace acidfs {
 namespace {
 
 using testing::StoreFixture;
+using testing::writeFile;
 
 constexpr uint64_t kRoot = kRootIno;
 constexpr uint64_t kMiB = 1 << 20;
@@ -122,7 +123,7 @@ TEST_F(Gc, DeletingEverythingReturnsTheStoreToItsEmptySize) {
   makeFile(kRoot, "copy-a", randomBytes(3 * kMiB, 77));
   makeFile(kRoot, "copy-b", randomBytes(3 * kMiB, 77));
   uint64_t overwritten = makeFile(kRoot, "overwritten", randomBytes(2 * kMiB, 78));
-  ASSERT_TRUE(ns().write(overwritten, 0, randomBytes(2 * kMiB, 79)).ok());
+  ASSERT_TRUE(writeFile(ns(), overwritten, 0, randomBytes(2 * kMiB, 79)).ok());
   ASSERT_TRUE(ns().symlink(Caller::root(), kRoot, "sym", "big/f1").ok());
 
   const uint64_t full = settledUsage();
@@ -227,7 +228,7 @@ TEST_F(Gc, OverwritingAFileFreesItsOldContent) {
   uint64_t f = makeFile(kRoot, "f", randomBytes(4 * kMiB, 1));
   const StoreStats one = stats();
   const uint64_t usageOne = settledUsage();
-  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * kMiB, 2)).ok());
+  ASSERT_TRUE(writeFile(ns(), f, 0, randomBytes(4 * kMiB, 2)).ok());
   const StoreStats two = stats();
   EXPECT_EQ(two.chunkCount, one.chunkCount);
   EXPECT_EQ(two.blobCount, 1u);
@@ -243,7 +244,7 @@ TEST_F(Gc, OverwritingFreesOnlyTheChunksNoOtherFileShares) {
   uint64_t f2 = makeFile(kRoot, "f2", y + z);
   EXPECT_EQ(stats().chunkCount, 3u);  // x, y (shared), z
   const std::string p = randomBytes(C, 13), q = randomBytes(C, 14);
-  ASSERT_TRUE(ns().write(f1, 0, p + q).ok());
+  ASSERT_TRUE(writeFile(ns(), f1, 0, p + q).ok());
   EXPECT_EQ(stats().chunkCount, 4u);  // x freed; y kept for f2; p, q new
   EXPECT_EQ(readAll(f1), p + q);
   EXPECT_EQ(readAll(f2), y + z);
@@ -442,7 +443,7 @@ TEST_F(Gc, AnOrphanKeepsItsContentReadableUntilReleased) {
   EXPECT_EQ(stats().chunkCount, before.chunkCount);
   EXPECT_EQ(readAll(f), content);
   // It can still be written while open (and that content is freed too).
-  ASSERT_TRUE(ns().write(f, 0, "changed while orphaned").ok());
+  ASSERT_TRUE(writeFile(ns(), f, 0, "changed while orphaned").ok());
 
   ASSERT_EQ(code(ns().releaseOrphan(f)), "OK");
   EXPECT_EQ(code(ns().getattr(f)), "ENOENT");
@@ -536,7 +537,7 @@ TEST_F(GcAfterSync, OverwrittenChunksKeepTheirBytesUntilTheOverwriteIsDurable) {
   const auto chunks = chunksOf(old, C);
   ASSERT_EQ(chunksOnDisk(storePath(), chunks), 4);
 
-  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * C, 71)).ok());  // committed, not yet durable
+  ASSERT_TRUE(writeFile(ns(), f, 0, randomBytes(4 * C, 71)).ok());  // committed, not yet durable
   drainReclaimer();
   EXPECT_EQ(chunksOnDisk(storePath(), chunks), 4) << "old chunks punched before the overwrite was durable";
 
@@ -571,7 +572,7 @@ TEST_F(GcAfterSync, SpaceFreedBeforeCloseIsReclaimedByTheClose) {
   const std::string old = randomBytes(4 * C, 73);
   uint64_t f = makeFile(kRoot, "f", old);
   ASSERT_EQ(code(store_->sync()), "OK");
-  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * C, 74)).ok());
+  ASSERT_TRUE(writeFile(ns(), f, 0, randomBytes(4 * C, 74)).ok());
   store_.reset();  // the close syncs, then hands the space over
   EXPECT_EQ(chunksOnDisk(storePath(), chunksOf(old, C)), 0);
   open();
@@ -592,7 +593,7 @@ TEST_F(GcSyncEachCommit, OverwrittenChunksArePunchedWithoutWaitingForASync) {
   uint64_t f = makeFile(kRoot, "f", old);
   const std::string storePath = dir_.path() + "/store";
   ASSERT_EQ(chunksOnDisk(storePath, chunksOf(old, C)), 4);
-  ASSERT_TRUE(ns().write(f, 0, randomBytes(4 * C, 76)).ok());
+  ASSERT_TRUE(writeFile(ns(), f, 0, randomBytes(4 * C, 76)).ok());
   (void)store_->diskUsage();  // drains the reclaimer
   EXPECT_EQ(chunksOnDisk(storePath, chunksOf(old, C)), 0);
 }

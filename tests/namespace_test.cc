@@ -22,6 +22,7 @@ namespace acidfs {
 namespace {
 
 using testing::StoreFixture;
+using testing::writeFile;
 
 // The errno name of a failed call ("ENOENT"), or "OK": assertions then read
 // `EXPECT_EQ(code(...), "EEXIST")` and print names, not numbers.
@@ -389,7 +390,7 @@ TEST_F(Link, CountsLinksAndSharesContent) {
   EXPECT_EQ(inode(d).nlink, 2u);
 
   // One inode, one content: a write through it shows under every name.
-  ASSERT_TRUE(ns().write(inoOf(d, "g"), 0, "HELLO").ok());
+  ASSERT_TRUE(writeFile(ns(), inoOf(d, "g"), 0, "HELLO").ok());
   EXPECT_EQ(readAll(inoOf(kRoot, "f")), "HELLO");
   EXPECT_EQ(readAll(inoOf(kRoot, "h")), "HELLO");
 
@@ -911,7 +912,7 @@ TEST_F(SetAttr, TimeNowSetsTheCurrentTime) {
 TEST_F(SetAttr, WriteUpdatesMtimeAndSize) {
   uint64_t f = makeFile(kRoot, "f", "abc");
   ageTimes(f);
-  auto written = ns().write(f, 10, "xyz");
+  auto written = writeFile(ns(), f, 10, "xyz");
   ASSERT_TRUE(written.ok()) << written.status().toString();
   EXPECT_EQ(written->inode.size, 13u);
   EXPECT_GT(inode(f).mtimeNs, 1000);

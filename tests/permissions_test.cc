@@ -27,6 +27,7 @@ inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
 namespace {
 
 using ::acidfs::testing::StoreFixture;
+using ::acidfs::testing::writeFile;
 
 // The cast: root, the owner of most files, a member of the owner's group,
 // someone else, and someone in the group only through a supplementary group.
@@ -145,7 +146,7 @@ class Permissions : public StoreFixture {
     auto made = ns().mknod(owner, inoOf(parent), name, S_IFREG | mode, 0);
     ASSERT_TRUE(made.ok()) << name << ": " << made.status().toString();
     EXPECT_EQ(made->inode.uid, owner.uid);
-    ASSERT_TRUE(ns().write(made->ino, 0, content).ok());
+    ASSERT_TRUE(writeFile(ns(), made->ino, 0, content).ok());
     setMode(made->ino, mode);
   }
   Id128 blobOf(const std::string& path) {

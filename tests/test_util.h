@@ -15,7 +15,9 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 
+#include "core/file_drafts.h"
 #include "core/store.h"
 
 namespace acidfs::testing {
@@ -36,6 +38,20 @@ inline std::string randomBytes(size_t n, uint64_t seed) {
   std::string out(n, '\0');
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>(1 + rng() % 255);
   return out;
+}
+
+// Writes `data` at `offset` the way the mount does a write(2) and then the
+// close(2) or fsync(2) that commits it (fuse_ops.cc opWrite, opFlush): into
+// a FileDrafts draft built as FuseFs builds its own, then committed — one
+// transaction, as Namespace::commitWindows. The errors are the draft's:
+// EISDIR for a directory, EINVAL for another non-regular file, ENOENT.
+// Returns the file's attributes after the commit. The drafts are the call's
+// own: nothing is left in them when it returns.
+inline Result<Attr> writeFile(Namespace& ns, uint64_t ino, uint64_t offset, std::string_view data) {
+  FileDrafts drafts(ns, ns.content());
+  ACIDFS_RETURN_IF_ERROR(drafts.write(ino, offset, data));
+  ACIDFS_RETURN_IF_ERROR(drafts.commit(ino));
+  return ns.getattr(ino);
 }
 
 // A temporary directory, deleted (recursively) when the object dies.
@@ -81,7 +97,7 @@ class StoreFixture : public ::testing::Test {
     EXPECT_TRUE(attr.ok()) << attr.status().toString();
     if (!attr.ok()) return 0;
     if (!content.empty()) {
-      auto written = ns().write(attr->ino, 0, content);
+      auto written = writeFile(ns(), attr->ino, 0, content);
       EXPECT_TRUE(written.ok()) << written.status().toString();
     }
     return attr->ino;
