@@ -570,6 +570,7 @@ Result<FsckReport> fsckStore(const std::string& path, const FsckOptions& options
   storeOptions.hash = options.hash;
   storeOptions.gcIntervalSeconds = 0;  // no lease expiry changing counts under the check
   storeOptions.commitIntervalSeconds = 0;
+  storeOptions.dropLogAfterDamage = opening.logDamaged;  // reported above
   ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::open(path, storeOptions));
   if (opening.logDamaged) ACIDFS_RETURN_IF_ERROR(retireLogs(*store));
   ACIDFS_ASSIGN_OR_RETURN(FsckReport report, fsckStore(*store, /*repair=*/true));

@@ -117,9 +117,10 @@ class WriteHealthListener : public rocksdb::EventListener {
 
 }  // namespace
 
-Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
+Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir, bool dropAfterDamage) {
   std::unique_ptr<MetaDb> meta(new MetaDb());
   rocksdb::Options options = databaseOptions();
+  if (!dropAfterDamage) options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   options.listeners.push_back(std::make_shared<WriteHealthListener>(meta->health_));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = columnFamilies(options);
 
@@ -132,6 +133,9 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::TransactionDB* raw = nullptr;
   rocksdb::Status s = rocksdb::TransactionDB::Open(options, txnOptions, dir, descriptors, &handles, &raw);
+  if (s.IsCorruption())
+    return Status::Error(EUCLEAN, "the metadata database is damaged (" + s.ToString() +
+                                      "); `acidfs fsck` reports what, `acidfs fsck --repair` keeps what precedes the damage");
   if (!s.ok()) return fromRocks(s, "opening metadata database");
   meta->db_.reset(raw);
   for (int i = 0; i < kColumnCount; ++i) meta->handles_[i] = handles[i];

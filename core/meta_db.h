@@ -28,7 +28,12 @@ Status fromRocks(const rocksdb::Status& s, const char* what);
 
 class MetaDb {
  public:
-  static Result<std::unique_ptr<MetaDb>> open(const std::string& dir);
+  // A log damaged anywhere but in its last record (which a crash in the
+  // middle of a write cuts short) is refused, EUCLEAN: replaying it would
+  // silently drop the complete records after the damage. With
+  // `dropAfterDamage` it is replayed up to the damage (`acidfs fsck
+  // --repair`, after reporting it).
+  static Result<std::unique_ptr<MetaDb>> open(const std::string& dir, bool dropAfterDamage = false);
   ~MetaDb();
 
   rocksdb::TransactionDB* db() { return db_.get(); }

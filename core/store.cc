@@ -169,7 +169,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   if (marker->chunkSize < 4096 || marker->chunkSize > (16u << 20) || (marker->chunkSize & (marker->chunkSize - 1)))
     return Status::Error(EPROTO, path + " has an invalid chunk size");
 
-  ACIDFS_ASSIGN_OR_RETURN(store->db_, MetaDb::open(path + "/db"));
+  ACIDFS_ASSIGN_OR_RETURN(store->db_, MetaDb::open(path + "/db", options.dropLogAfterDamage));
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, store->db_->get(Column::kDefault, "format_version"));
   if (version && *version != std::to_string(kFormatVersion))
     return Status::Error(EPROTO, "metadata of " + path + " has format " + *version);

@@ -38,6 +38,11 @@ struct StoreOptions {
   HashFunction hash = xxh3Hash;   // tests inject degenerate hashes
   int64_t leaseTtlSeconds = 3600;
   int gcIntervalSeconds = 60;     // expired-lease sweep; 0 = only on demand
+  // A write-ahead log damaged before its end (not merely cut short by a
+  // crash) would lose the complete records after the damage, synced ones
+  // too: open() refuses such a store (EUCLEAN) unless this is set, as
+  // `acidfs fsck --repair` sets it once it has reported the damage.
+  bool dropLogAfterDamage = false;
 };
 
 struct StoreStats {
@@ -58,8 +63,9 @@ std::optional<StoreMarker> readStoreMarker(const std::string& storePath);
 class Store {
  public:
   // Opens STORE, formatting it when empty. Refuses (EBUSY) a store another
-  // process has open, (EINVAL) a directory that is not an acidfs store and
-  // (EPROTO) an unknown format version, touching nothing.
+  // process has open, (EINVAL) a directory that is not an acidfs store,
+  // (EPROTO) an unknown format version and (EUCLEAN) damaged metadata (see
+  // dropLogAfterDamage), touching nothing.
   static Result<std::unique_ptr<Store>> open(const std::string& path, StoreOptions options = {});
   ~Store();  // clean close: syncs, stops background work, releases the lock
 

@@ -341,6 +341,18 @@ TEST_F(FsckOffline, ADamagedWriteAheadLogIsAFinding) {
   EXPECT_TRUE(mentions(found.findings, "write-ahead log: damaged before its end"))
       << (found.findings.empty() ? "no finding" : found.findings.front());
   EXPECT_EQ(before, filesUnder(storePath()));
+  // The daemon refuses it rather than drop the records after the damage
+  // without a word (issue 11 item 4), and changes nothing either.
+  {
+    auto opened = Store::open(storePath());
+    EXPECT_EQ("EUCLEAN", ::acidfs::testing::code(opened));
+    if (!opened.ok()) {
+      EXPECT_NE(std::string::npos, opened.status().message().find("fsck --repair"));
+    }
+  }
+  auto afterRefusal = filesUnder(storePath());
+  afterRefusal["LOCK"] = before.at("LOCK");  // the open recorded its pid there, as every open does
+  EXPECT_EQ(before, afterRefusal);
   // --repair lets the store's own recovery drop what follows the damage:
   // the rest is a consistent earlier state.
   FsckReport repaired = offline(/*repair=*/true);
