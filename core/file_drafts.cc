@@ -204,6 +204,7 @@ Status FileDrafts::dropIfLost(uint64_t ino, Draft& draft, Status failed) {
   ACIDFS_LOG(kError, "dropping uncommitted writes to inode %llu: %s", static_cast<unsigned long long>(ino),
              failed.toString().c_str());
   retire(ino, draft);
+  if (droppedHandler_) droppedHandler_(ino);
   MutexLock lock(mutex_);
   lostWrites_.insert_or_assign(ino, Status::Error(e, "writes to this file were dropped, their commit failed: " +
                                                          failed.message()));

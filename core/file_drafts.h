@@ -75,6 +75,11 @@ class FileDrafts {
   Status rebase(uint64_t ino);
   bool hasDraft(uint64_t ino);
   size_t draftCount();
+  // Called with the ino of every draft a failed commit dropped, while that
+  // draft's lock is held: it must not block (the FUSE layer queues the
+  // kernel-cache invalidation it needs, since the kernel may still cache
+  // the dropped writes). Set once, before any write.
+  void setDroppedHandler(std::function<void(uint64_t ino)> handler) { droppedHandler_ = std::move(handler); }
   // Bytes held by all drafts together.
   size_t totalBytes() const { return totalBytes_.load(); }
 
@@ -118,6 +123,7 @@ class FileDrafts {
   const size_t maxDraftBytes_;
   const size_t maxTotalBytes_;
   std::atomic<size_t> totalBytes_{0};
+  std::function<void(uint64_t)> droppedHandler_;  // constant once writes begin
   Mutex mutex_;
   std::unordered_map<uint64_t, std::shared_ptr<Draft>> drafts_ GUARDED_BY(mutex_);
   // Files whose draft was dropped by a failed commit, with that failure,

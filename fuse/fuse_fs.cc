@@ -9,6 +9,13 @@ namespace acidfs {
 FuseFs::FuseFs(Store& s, FuseOptions o)
     : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes), accessTimes(s.ns()) {
   store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isKnown(ino); });
+  drafts.setDroppedHandler([this](uint64_t ino) {
+    {
+      std::lock_guard<std::mutex> lock(committerMutex_);
+      droppedDrafts_.push_back(ino);
+    }
+    committerWake_.notify_all();
+  });
   committer_ = std::thread([this] { committerLoop(); });
 }
 
@@ -30,6 +37,11 @@ void FuseFs::committerLoop() {
   std::unique_lock<std::mutex> lock(committerMutex_);
   while (!stopping_) {
     committerWake_.wait_for(lock, std::chrono::milliseconds(500));
+    if (!droppedDrafts_.empty()) {
+      lock.unlock();
+      invalidateDroppedDrafts();
+      lock.lock();
+    }
     if (stopping_ || options.commitIntervalSeconds <= 0) continue;
     lock.unlock();
     ioctlParts.expire(nowNs());
@@ -43,6 +55,15 @@ void FuseFs::committerLoop() {
     }
     lock.lock();
   }
+}
+
+void FuseFs::invalidateDroppedDrafts() {
+  std::vector<uint64_t> dropped;
+  {
+    std::lock_guard<std::mutex> lock(committerMutex_);
+    dropped.swap(droppedDrafts_);
+  }
+  for (uint64_t ino : dropped) invalidateInode(ino, /*data=*/true);
 }
 
 Status FuseFs::commitAll() {

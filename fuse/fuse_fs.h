@@ -20,6 +20,7 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <vector>
 #include <unordered_map>
 
 #include "core/access_times.h"
@@ -109,6 +110,12 @@ class FuseFs {
   std::mutex committerMutex_;
   std::condition_variable committerWake_;
   bool stopping_ = false;  // guarded by committerMutex_
+  // Files whose draft a failed commit dropped: the kernel may still cache
+  // the lost writes. The committer thread invalidates their pages — not the
+  // thread that dropped them, which may be serving a write() whose pages the
+  // kernel holds locked (the invalidation would wait on them forever).
+  std::vector<uint64_t> droppedDrafts_;  // guarded by committerMutex_
+  void invalidateDroppedDrafts();
   std::thread committer_;
 };
 
