@@ -1,21 +1,16 @@
 #include "core/fsck.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <unordered_map>
 #include <utility>
 
-#include "core/content_store.h"
 #include "core/encoding.h"
 #include "core/format.h"
+#include "core/fsck_sources.h"
 #include "core/meta_db.h"
 #include "core/records.h"
 #include "core/store.h"
@@ -24,131 +19,9 @@
 namespace acidfs {
 namespace {
 
+using fsck::Source;
+
 constexpr int kBlobs = 0, kPages = 1, kChunks = 2;  // as in content_store.cc
-
-// ---- what the checker reads ------------------------------------------------------
-
-// The checker reads a store through this: the open Store (--repair, tests)
-// or, for a check that must change nothing, the store's files read-only.
-class Source {
- public:
-  virtual ~Source() = default;
-  virtual std::unique_ptr<rocksdb::Iterator> iterator(Column c) = 0;
-  virtual Result<std::optional<std::string>> get(Column c, std::string_view key) = 0;
-  virtual const Id128& emptyBlobId() const = 0;
-  virtual uint32_t chunkSize() const = 0;
-  // What a record alone can be checked for (ContentStore::check).
-  virtual Status check(const Id128& id, const BlobRecord& record) const = 0;
-  virtual Status check(const Id128& id, const PageRecord& record) const = 0;
-  virtual Status check(const Id128& id, const ChunkRecord& record) const = 0;
-  // A chunk's bytes against its id (ContentStore::verifyChunk).
-  virtual Status verifyChunk(const Id128& id, const ChunkRecord& record) = 0;
-  // Every block of the metadata's table files against its checksum.
-  virtual Status verifyChecksums() = 0;
-};
-
-class OpenStore final : public Source {
- public:
-  explicit OpenStore(Store& store) : store_(store) {}
-  std::unique_ptr<rocksdb::Iterator> iterator(Column c) override { return store_.db().iterator(c); }
-  Result<std::optional<std::string>> get(Column c, std::string_view key) override { return store_.db().get(c, key); }
-  const Id128& emptyBlobId() const override { return store_.content().emptyBlobId(); }
-  uint32_t chunkSize() const override { return store_.content().chunkSize(); }
-  Status check(const Id128& id, const BlobRecord& r) const override { return store_.content().check(id, r); }
-  Status check(const Id128& id, const PageRecord& r) const override { return store_.content().check(id, r); }
-  Status check(const Id128& id, const ChunkRecord& r) const override { return store_.content().check(id, r); }
-  Status verifyChunk(const Id128& id, const ChunkRecord& r) override { return store_.content().verifyChunk(id, r); }
-  Status verifyChecksums() override {
-    return fromRocks(store_.db().db()->VerifyChecksum(), "verifying table file checksums");
-  }
-
- private:
-  Store& store_;
-};
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~UniqueFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
-
-// The store's files, read-only: the metadata through MetaDbReader, chunk
-// bytes by pread of segment files opened O_RDONLY. There is no ContentStore
-// here, because there is no SegmentStore: opening one sweeps and starts a new
-// segment. The record rules are ContentStore's own (checkRecord).
-class StoreFiles final : public Source {
- public:
-  StoreFiles(std::unique_ptr<MetaDbReader> db, std::string segmentDir, uint32_t chunkSize, HashFunction hash)
-      : db_(std::move(db)), segmentDir_(std::move(segmentDir)), chunkSize_(chunkSize), hash_(std::move(hash)),
-        emptyBlobId_(ContentStore::computeEmptyBlobId(hash_)) {}
-
-  std::unique_ptr<rocksdb::Iterator> iterator(Column c) override { return db_->iterator(c); }
-  Result<std::optional<std::string>> get(Column c, std::string_view key) override { return db_->get(c, key); }
-  const Id128& emptyBlobId() const override { return emptyBlobId_; }
-  uint32_t chunkSize() const override { return chunkSize_; }
-
-  Status check(const Id128& id, const BlobRecord& r) const override { return ContentStore::checkRecord(chunkSize_, id, r); }
-  Status check(const Id128& id, const PageRecord& r) const override { return ContentStore::checkRecord(chunkSize_, id, r); }
-  Status check(const Id128& id, const ChunkRecord& r) const override { return ContentStore::checkRecord(chunkSize_, id, r); }
-
-  Status verifyChunk(const Id128& id, const ChunkRecord& record) override {
-    ACIDFS_RETURN_IF_ERROR(check(id, record));
-    std::string bytes = record.inlineData;
-    if (!record.isInline) {
-      ACIDFS_ASSIGN_OR_RETURN(bytes, readExtent(record.segment, record.offset, record.length));
-    }
-    if (hash_(bytes.data(), bytes.size(), record.head.seed) != id)
-      return Status::Error(EIO, "chunk " + id.hex() + " does not match its hash (corrupted on disk)");
-    return Status::OK();
-  }
-
-  Status verifyChecksums() override { return db_->verifyChecksums(); }
-
- private:
-  // segments/NNNNNNNN.seg (format.h), opened once, read-only; O_NOATIME
-  // where the filesystem lets us, so that not even an access time changes.
-  Result<std::string> readExtent(uint32_t segment, uint64_t offset, uint32_t length) {
-    char name[32];
-    snprintf(name, sizeof name, "/%08u.seg", segment);
-    const std::string path = segmentDir_ + name;
-    auto it = segments_.find(segment);
-    if (it == segments_.end()) {
-      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
-      if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 && errno == ENOENT) return Status::Error(EIO, "segment " + path + " is missing");
-      if (fd < 0) return Status::FromErrno("opening " + path);
-      it = segments_.emplace(segment, UniqueFd(fd)).first;
-    }
-    std::string bytes(length, '\0');
-    for (size_t done = 0; done < length;) {
-      ssize_t n = pread(it->second.get(), bytes.data() + done, length - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::FromErrno("reading segment " + path);
-      if (n == 0) return Status::Error(EIO, "segment " + path + " is truncated");
-      done += static_cast<size_t>(n);
-    }
-    return bytes;
-  }
-
-  std::unique_ptr<MetaDbReader> db_;
-  const std::string segmentDir_;
-  const uint32_t chunkSize_;
-  const HashFunction hash_;
-  const Id128 emptyBlobId_;
-  std::map<uint32_t, UniqueFd> segments_;
-};
 
 // ---- the check -----------------------------------------------------------------
 
@@ -439,111 +312,19 @@ Result<FsckReport> check(Source& source, Store* store, bool repair) {
   return std::move(c.report);
 }
 
-// ---- the store's directory --------------------------------------------------------
-
-// The marker (format.h: "acidfs store\nformat N\nchunk_size N\n"), read as
-// Store::open reads it: a directory without one is not a store.
-Result<StoreMarker> readMarker(const std::string& path) {
-  std::optional<StoreMarker> marker = readStoreMarker(path);
-  if (!marker) return Status::Error(EINVAL, "not an acidfs store");
-  const StoreMarker& m = *marker;
-  if (m.format != kFormatVersion)
-    return Status::Error(EPROTO, "store format " + std::to_string(m.format) + ", this acidfs knows format " +
-                                     std::to_string(kFormatVersion));
-  if (m.chunkSize < 4096 || m.chunkSize > (16u << 20) || (m.chunkSize & (m.chunkSize - 1)))
-    return Status::Error(EPROTO, "an invalid chunk size");
-  return m;
-}
-
-// The store's LOCK, flocked shared while its files are read: a daemon holds
-// it exclusively (Store::open), so one running makes this EBUSY and none
-// can start meanwhile. Opened read-only: the pid in it stays as it is. A
-// store without a LOCK was never opened since it lost it: nothing to hold.
-Result<UniqueFd> lockShared(const std::string& path) {
-  const std::string lockPath = path + "/LOCK";
-  UniqueFd fd(::open(lockPath.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return errno == ENOENT ? Result<UniqueFd>(UniqueFd()) : Status::FromErrno("opening " + lockPath);
-  if (flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
-    char owner[32] = {0};
-    ssize_t n = pread(fd.get(), owner, sizeof owner - 1, 0);
-    std::string who = n > 0 ? std::string(owner, static_cast<size_t>(n)) : std::string("?");
-    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
-    return Status::Error(EBUSY, "in use by another process (pid " + who + ")");
-  }
-  return fd;
-}
-
-// What the read-only open finds that only the store's own (read-write)
-// open resolves: a log that does not replay whole (replayed up to the
-// damage, the rest dropped) or a format cut short (finished).
-struct OpenFindings {
-  std::vector<std::string> findings;
-  std::vector<std::string> resolvedByOpening;  // what the store's open does about each
-  bool logDamaged = false;
-};
-
-// Opens the metadata read-only. RocksDB tells whether the write-ahead log
-// replays whole only by refusing it under a stricter recovery mode: a log
-// refused only for its last record was cut short by a crash mid-write (that
-// transaction never returned); one refused before that lost transactions
-// that did. Either way the store's own open replays up to the damage, and
-// so does this one then; the damage is a finding.
-Result<std::unique_ptr<MetaDbReader>> openMetadata(const std::string& path, OpenFindings& found) {
-  using WalRecovery = MetaDbReader::WalRecovery;
-  const std::string dir = path + "/db";
-  auto db = MetaDbReader::open(dir, WalRecovery::kStrict);
-  if (!db.ok()) {
-    const Status strict = db.status();
-    db = MetaDbReader::open(dir, WalRecovery::kTornTail);
-    if (db.ok()) {
-      found.findings.push_back("write-ahead log: its last record is cut short (" + strict.message() +
-                               "), as a crash in the middle of a write leaves it; opening the store drops that unfinished transaction");
-    } else {
-      const Status beforeTheEnd = db.status();
-      db = MetaDbReader::open(dir, WalRecovery::kPointInTime);
-      if (!db.ok()) return db.status();  // damaged beyond the log: the caller reports it
-      found.findings.push_back("write-ahead log: damaged before its end (" + beforeTheEnd.message() +
-                               "); opening the store keeps the transactions before the damage and drops the rest, committed ones too");
-    }
-    found.logDamaged = true;
-    found.resolvedByOpening.push_back("replayed the write-ahead log up to its damage and dropped the rest");
-  }
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, (*db)->get(Column::kDefault, "format_version"));
-  if (version && *version != std::to_string(kFormatVersion))
-    return Status::Error(EPROTO, "metadata of format " + *version + ", this acidfs knows format " + std::to_string(kFormatVersion));
-  if (!version) {
-    found.findings.push_back("metadata: no format_version, the store's formatting was cut short");
-    found.resolvedByOpening.push_back("finished the store's formatting");
-  }
-  return db;
-}
-
-// Opening the store replayed a damaged log up to the damage; but RocksDB
-// (under TransactionDB's two-phase commit) deletes a log only once a flush
-// has recorded that nothing needs it, which the flush of replayed data does
-// not, so the damaged log would stay and be replayed — and its damage
-// reported — at every open. A write and a flush of every column family
-// record it (MetaDb's destructor flushes for the same reason).
-Status retireLogs(Store& store) {
-  ACIDFS_RETURN_IF_ERROR(store.db().put(Column::kDefault, "format_version", std::to_string(kFormatVersion), /*sync=*/true));
-  std::vector<rocksdb::ColumnFamilyHandle*> all;
-  for (int i = 0; i < kColumnCount; ++i) all.push_back(store.db().cf(static_cast<Column>(i)));
-  return fromRocks(store.db().db()->Flush(rocksdb::FlushOptions(), all), "flushing metadata");
-}
-
 }  // namespace
 
 Result<FsckReport> fsckStore(Store& store, bool repair) {
-  OpenStore source(store);
-  return check(source, &store, repair);
+  std::unique_ptr<Source> source = fsck::openStoreSource(store);
+  return check(*source, &store, repair);
 }
 
 Result<FsckReport> fsckStore(const std::string& path, const FsckOptions& options) {
-  ACIDFS_ASSIGN_OR_RETURN(StoreMarker marker, readMarker(path));
-  OpenFindings opening;
+  ACIDFS_ASSIGN_OR_RETURN(StoreMarker marker, fsck::readMarker(path));
+  fsck::OpenFindings opening;
   {
-    ACIDFS_ASSIGN_OR_RETURN(UniqueFd lock, lockShared(path));
-    auto opened = openMetadata(path, opening);
+    ACIDFS_ASSIGN_OR_RETURN(fsck::UniqueFd lock, fsck::lockShared(path));
+    auto opened = fsck::openMetadata(path, opening);
     if (!opened.ok() && opened.status().errnum() == EUCLEAN) {
       // RocksDB will not open the metadata at all (a damaged MANIFEST or
       // table file): a finding, though it is the only one there can be.
@@ -558,8 +339,8 @@ Result<FsckReport> fsckStore(const std::string& path, const FsckOptions& options
     // read-write would build on what cannot be read.
     const bool damaged = options.repair && !db->verifyChecksums().ok();
     if (!options.repair || damaged) {
-      StoreFiles files(std::move(db), path + "/segments", marker.chunkSize, options.hash);
-      ACIDFS_ASSIGN_OR_RETURN(FsckReport report, check(files, nullptr, false));
+      std::unique_ptr<Source> files = fsck::storeFilesSource(std::move(db), path + "/segments", marker.chunkSize, options.hash);
+      ACIDFS_ASSIGN_OR_RETURN(FsckReport report, check(*files, nullptr, false));
       if (damaged) report.findings.push_back("nothing repaired: a metadata table file is damaged");
       report.findings.insert(report.findings.begin(), opening.findings.begin(), opening.findings.end());
       return report;
@@ -572,7 +353,7 @@ Result<FsckReport> fsckStore(const std::string& path, const FsckOptions& options
   storeOptions.commitIntervalSeconds = 0;
   storeOptions.dropLogAfterDamage = opening.logDamaged;  // reported above
   ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::open(path, storeOptions));
-  if (opening.logDamaged) ACIDFS_RETURN_IF_ERROR(retireLogs(*store));
+  if (opening.logDamaged) ACIDFS_RETURN_IF_ERROR(fsck::retireLogs(*store));
   ACIDFS_ASSIGN_OR_RETURN(FsckReport report, fsckStore(*store, /*repair=*/true));
   report.findings.insert(report.findings.begin(), opening.findings.begin(), opening.findings.end());
   report.repairs.insert(report.repairs.begin(), opening.resolvedByOpening.begin(), opening.resolvedByOpening.end());
