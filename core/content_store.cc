@@ -494,7 +494,13 @@ Result<ContentStore::LiveExtents> ContentStore::liveExtents(MetaDb& db) {
     if (!record->isInline && !record->head.tombstone)
       live.extents.push_back(Extent{record->segment, record->offset, record->length});
   }
-  if (!it->status().ok()) return fromRocks(it->status(), "scanning chunk records");
+  if (it->status().IsCorruption()) {
+    ACIDFS_LOG(kError, "store damaged: chunk records not readable to the end (%s); `acidfs fsck` names the files affected; segments are not swept",
+               it->status().ToString().c_str());
+    live.complete = false;
+  } else if (!it->status().ok()) {
+    return fromRocks(it->status(), "scanning chunk records");
+  }
   return live;
 }
 

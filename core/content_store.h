@@ -99,9 +99,11 @@ class ContentStore {
   static Status checkRecord(uint32_t chunkSize, const Id128& id, const PageRecord& record);
   static Status checkRecord(uint32_t chunkSize, const Id128& id, const ChunkRecord& record);
   // Every extent named by a decodable chunk record, for SegmentStore's sweep
-  // on open. An undecodable one is logged and skipped, so that the store
-  // still opens (and fsck can report it); no record says where its bytes
-  // are, so `complete` is false and nothing may be swept.
+  // on open. An undecodable one is logged and skipped, and so are the records
+  // after a damaged table block (the scan stops there), so that the store
+  // still opens, serving every file whose records it can read (fsck names
+  // the others); no record says where their bytes are, so `complete` is
+  // false and nothing may be swept.
   struct LiveExtents {
     std::vector<Extent> extents;
     bool complete = true;

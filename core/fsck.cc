@@ -1,3 +1,4 @@
+// The check of core/fsck.h, over a store as a Source gives it (core/fsck_sources.h).
 #include "core/fsck.h"
 
 #include <sys/stat.h>
@@ -5,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -22,6 +24,7 @@ namespace {
 using fsck::Source;
 
 constexpr int kBlobs = 0, kPages = 1, kChunks = 2;  // as in content_store.cc
+constexpr const char* kNounOf[3] = {"blob", "page", "chunk"};
 
 // ---- the check -----------------------------------------------------------------
 
@@ -59,6 +62,8 @@ struct InodeState {
 };
 
 struct Checker {
+  Checker(Source& source, Store* store, bool repair) : source(source), store(store), repair(repair) {}
+
   Source& source;
   Store* store;  // for repairs; null when reading the files read-only
   bool repair;
@@ -73,6 +78,29 @@ struct Checker {
   // Some metadata could not be read: the references found are incomplete,
   // so no count may be set from them.
   bool unreadable = false;
+
+  // How far each column's scan got. One stopped by damage (a table block
+  // failing its checksum) did not reach the keys after the last it read:
+  // a record named there may still be present (lookup()).
+  struct ScanEnd {
+    bool whole = true;
+    std::string lastKey;
+  };
+  ScanEnd scanned[kColumnCount];
+
+  // What references name but cannot be read (damaged metadata), and who
+  // names what, to tell the files it makes unreadable (reportUnreadableFiles).
+  std::set<uint64_t> lostInodes;
+  std::vector<std::pair<uint64_t, std::string>> lostEntries;  // directory, name: from the readdir index
+  std::vector<Id128> lost[3];                                   // kBlobs, kPages, kChunks
+  std::unordered_map<Id128, std::vector<Id128>, Id128Hash> namedBy[3];  // kPages: blobs naming it; kChunks: pages
+  std::vector<Id128> leased;                                    // blobs that leases hold
+  std::map<uint64_t, std::pair<uint64_t, std::string>> nameOf;  // inode → one entry naming it: directory, name
+  // Counts that may be short of references sitting in what cannot be read:
+  // one lower than its record says is then no finding (uncheckedCounts).
+  bool linksMayBeShort = false;
+  bool countsMayBeShort[3] = {};
+  uint64_t uncheckedCounts = 0;
 
   void find(std::string what) { report.findings.push_back(std::move(what)); }
   void fix(std::string what, std::function<Status(Txn&)> change) {
@@ -102,7 +130,9 @@ struct Checker {
   template <typename F>
   Status scan(Column column, F&& each) {
     auto it = source.iterator(column);
+    ScanEnd& end = scanned[static_cast<int>(column)];
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      end.lastKey.assign(it->key().data(), it->key().size());
       if (!keyFits(column, it->key().size())) {
         find(std::string(columnName(column)) + ": a key of " + std::to_string(it->key().size()) + " bytes, malformed");
         continue;
@@ -112,8 +142,46 @@ struct Checker {
     if (!it->status().ok()) {
       find(std::string(columnName(column)) + ": not readable to the end: " + it->status().ToString());
       unreadable = true;
+      end.whole = false;
     }
     return Status::OK();
+  }
+
+  // Whether the scan of `column` read `key`, had it been there.
+  bool scanReached(Column column, std::string_view key) const {
+    const ScanEnd& end = scanned[static_cast<int>(column)];
+    return end.whole || key <= end.lastKey;
+  }
+
+  // A record that a reference names and the scan did not return: absent
+  // when the scan got past its key; else a point lookup decides (RocksDB
+  // reads only the block that holds the key), and fails when that block is
+  // damaged too.
+  Result<std::optional<std::string>> lookup(Column column, const std::string& key) {
+    if (scanReached(column, key)) return std::optional<std::string>();
+    return source.get(column, key);
+  }
+
+  void loseInode(uint64_t ino) {
+    lostInodes.insert(ino);
+    unreadable = linksMayBeShort = true;
+    countsMayBeShort[kBlobs] = countsMayBeShort[kPages] = countsMayBeShort[kChunks] = true;
+  }
+
+  // The inode `ino`, from the scan or by lookup(); null when there is none,
+  // or it cannot be read (then in lostInodes).
+  InodeState* inodeAt(uint64_t ino) {
+    if (auto it = inodes.find(ino); it != inodes.end()) return &it->second;
+    if (lostInodes.count(ino)) return nullptr;
+    const std::string key = keys::ino(ino);
+    auto value = lookup(Column::kInodes, key);
+    if (!value.ok()) {
+      loseInode(ino);
+      return nullptr;
+    }
+    if (*value) visitInode(key, **value);
+    auto it = inodes.find(ino);
+    return it == inodes.end() ? nullptr : &it->second;
   }
 
   Status checkTables() {
@@ -125,46 +193,60 @@ struct Checker {
     return Status::OK();
   }
 
+  void visitInode(std::string_view key, std::string_view value) {
+    const uint64_t ino = readBigEndian64(key);
+    auto inode = InodeRecord::decode(value);
+    if (!inode) return find("inode " + std::to_string(ino) + ": undecodable record");
+    report.inodes++;
+    inodes[ino].inode = std::move(*inode);
+  }
+
   Status checkInodes() {
-    return scan(Column::kInodes, [&](std::string_view key, std::string_view value) {
-      const uint64_t ino = readBigEndian64(key);
-      auto inode = InodeRecord::decode(value);
-      if (!inode) return find("inode " + std::to_string(ino) + ": undecodable record");
-      report.inodes++;
-      inodes[ino].inode = std::move(*inode);
-    });
+    return scan(Column::kInodes, [&](std::string_view key, std::string_view value) { visitInode(key, value); });
+  }
+
+  void visitEntry(std::string_view key, std::string_view value) {
+    const uint64_t dir = readBigEndian64(key);
+    const std::string name(key.substr(8));
+    const std::string where = "entry '" + name + "' of directory " + std::to_string(dir);
+    const std::string dentryKey(key);
+    auto entry = DentryRecord::decode(value);
+    report.entries++;
+    if (!entry) return find(where + ": undecodable record");
+    nameOf.try_emplace(entry->ino, dir, name);
+    InodeState* parent = inodeAt(dir);
+    InodeState* target = inodeAt(entry->ino);
+    // An inode that cannot be read is not missing: reportUnreadableFiles names it.
+    if (lostInodes.count(dir) || lostInodes.count(entry->ino)) return;
+    if (!parent || !parent->inode.isDir() || !target) {
+      find(where + ": names " + (!target ? "missing inode " + std::to_string(entry->ino) : "inode " + std::to_string(entry->ino)) +
+           (!parent || !parent->inode.isDir() ? " from a missing directory" : ""));
+      const uint64_t cookie = entry->cookie;
+      fix("removed " + where, [=](Txn& txn) -> Status {
+        ACIDFS_RETURN_IF_ERROR(txn.del(Column::kDentries, dentryKey));
+        return txn.del(Column::kCookies, keys::cookie(dir, cookie));
+      });
+      return;
+    }
+    target->links++;
+    if (target->inode.isDir()) parent->subdirs++;
+    if ((target->inode.mode & S_IFMT) != entry->type) find(where + ": type differs from its inode's");
   }
 
   Status checkEntries() {
-    ACIDFS_RETURN_IF_ERROR(scan(Column::kDentries, [&](std::string_view key, std::string_view value) {
+    ACIDFS_RETURN_IF_ERROR(scan(Column::kDentries, [&](std::string_view key, std::string_view value) { visitEntry(key, value); }));
+    // The readdir index: every cookie names an entry that carries it back.
+    // Where the entries' scan stopped early, it also names those it did not reach.
+    ACIDFS_RETURN_IF_ERROR(scan(Column::kCookies, [&](std::string_view key, std::string_view value) {
       const uint64_t dir = readBigEndian64(key);
-      const std::string name(key.substr(8));
-      const std::string where = "entry '" + name + "' of directory " + std::to_string(dir);
-      const std::string dentryKey(key);
-      auto entry = DentryRecord::decode(value);
-      report.entries++;
-      if (!entry) return find(where + ": undecodable record");
-      auto parent = inodes.find(dir);
-      auto target = inodes.find(entry->ino);
-      if (parent == inodes.end() || !parent->second.inode.isDir() || target == inodes.end()) {
-        find(where + ": names " + (target == inodes.end() ? "missing inode " + std::to_string(entry->ino) : "inode " + std::to_string(entry->ino)) +
-             (parent == inodes.end() || !parent->second.inode.isDir() ? " from a missing directory" : ""));
-        const uint64_t cookie = entry->cookie;
-        fix("removed " + where, [=](Txn& txn) -> Status {
-          ACIDFS_RETURN_IF_ERROR(txn.del(Column::kDentries, dentryKey));
-          return txn.del(Column::kCookies, keys::cookie(dir, cookie));
-        });
+      const std::string cookieKey(key), name(value), dentryKey = keys::dentry(dir, name);
+      auto entryValue = source.get(Column::kDentries, dentryKey);
+      if (!entryValue.ok()) {
+        lostEntries.emplace_back(dir, name);
+        unreadable = linksMayBeShort = true;
         return;
       }
-      target->second.links++;
-      if (target->second.inode.isDir()) parent->second.subdirs++;
-      if ((target->second.inode.mode & S_IFMT) != entry->type) find(where + ": type differs from its inode's");
-    }));
-    // The readdir index: every cookie names an entry that carries it back.
-    return scan(Column::kCookies, [&](std::string_view key, std::string_view value) {
-      const uint64_t dir = readBigEndian64(key);
-      const std::string cookieKey(key), name(value);
-      auto entryValue = source.get(Column::kDentries, keys::dentry(dir, name));
+      if (*entryValue && !scanReached(Column::kDentries, dentryKey)) visitEntry(dentryKey, **entryValue);
       std::optional<DentryRecord> entry;
       if (entryValue.ok() && *entryValue) entry = DentryRecord::decode(**entryValue);
       if (!entry || keys::cookie(dir, entry->cookie) != cookieKey) {
@@ -172,17 +254,25 @@ struct Checker {
         fix("removed a stale readdir cookie of directory " + std::to_string(dir),
             [=](Txn& txn) { return txn.del(Column::kCookies, cookieKey); });
       }
-    });
+    }));
+    // Entries neither scan reached may name inodes: their links are not all found.
+    if (!scanned[static_cast<int>(Column::kDentries)].whole && !scanned[static_cast<int>(Column::kCookies)].whole) linksMayBeShort = true;
+    return Status::OK();
   }
 
   Status checkLinksAndReferences() {
     ACIDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> orphanList, orphans());
+    for (uint64_t ino : orphanList) inodeAt(ino);  // the inodes' scan may not have reached it
+    for (Column c : {Column::kInodes, Column::kLeases, Column::kOrphans})
+      if (!scanned[static_cast<int>(c)].whole) countsMayBeShort[kBlobs] = countsMayBeShort[kPages] = countsMayBeShort[kChunks] = true;
     for (auto& [ino, state] : inodes) {
       const InodeRecord& inode = state.inode;
       const bool orphan = std::find(orphanList.begin(), orphanList.end(), ino) != orphanList.end();
       uint32_t want = inode.isDir() ? 2 + state.subdirs : state.links;
       if (ino == kRootIno) want = 2 + state.subdirs;
-      if (!orphan && inode.nlink != want) {
+      if (!orphan && linksMayBeShort && want < inode.nlink) {
+        uncheckedCounts++;
+      } else if (!orphan && inode.nlink != want) {
         find("inode " + std::to_string(ino) + ": link count " + std::to_string(inode.nlink) + ", but " +
              std::to_string(want) + " found");
         if (want > 0) {
@@ -193,11 +283,12 @@ struct Checker {
               [=](Txn& txn) { return txn.put(Column::kInodes, key, fixed.encode()); });
         }
       }
-      if (!orphan && state.links == 0 && ino != kRootIno) find("inode " + std::to_string(ino) + ": no entry names it");
+      if (!orphan && state.links == 0 && ino != kRootIno && !linksMayBeShort) find("inode " + std::to_string(ino) + ": no entry names it");
       if (inode.isRegular() && inode.blob != source.emptyBlobId()) expected[kBlobs][inode.blob]++;
     }
     return scan(Column::kLeases, [&](std::string_view key, std::string_view) {
-      expected[kBlobs][Id128::fromBytes(key.substr(0, 16))]++;
+      leased.push_back(Id128::fromBytes(key.substr(0, 16)));
+      expected[kBlobs][leased.back()]++;
     });
   }
 
@@ -210,9 +301,10 @@ struct Checker {
   // One level of the content tree: each live record's count against the
   // references found, and the references it makes to the next level.
   template <typename Record, typename Children>
-  Status checkLevel(int kind, Column column, const char* noun, uint64_t& counter, Children&& children) {
+  Status checkLevel(int kind, Column column, uint64_t& counter, Children&& children) {
+    const char* noun = kNounOf[kind];
     std::unordered_map<Id128, bool, Id128Hash> seen;
-    ACIDFS_RETURN_IF_ERROR(scan(column, [&](std::string_view key, std::string_view value) {
+    auto visit = [&](std::string_view key, std::string_view value) {
       const Id128 id = Id128::fromBytes(key);
       auto record = Record::decode(value);
       if (!record) return find(std::string(noun) + " " + id.hex() + ": undecodable record");
@@ -225,7 +317,9 @@ struct Checker {
       const uint64_t found = expected[kind].count(id) ? expected[kind][id] : 0;
       // A live record nothing references is garbage even when its count
       // says 0 too (the store frees a record when its count reaches 0).
-      if (record->head.refcount != found || found == 0) {
+      if (countsMayBeShort[kind] && found < record->head.refcount) {
+        uncheckedCounts++;
+      } else if (record->head.refcount != found || found == 0) {
         find(std::string(noun) + " " + id.hex() + ": reference count " + std::to_string(record->head.refcount) +
              (record->head.refcount == found ? " and no references, but not freed" : ", but " + std::to_string(found) + " references found"));
         const std::string k(key);
@@ -246,37 +340,114 @@ struct Checker {
         }
       }
       if (found > 0) children(id, *record);
-    }));
-    for (const auto& [id, count] : expected[kind])
+    };
+    ACIDFS_RETURN_IF_ERROR(scan(column, visit));
+    for (const auto& [id, count] : expected[kind]) {
+      if (seen.count(id)) continue;
+      const std::string key = keys::id(id);
+      auto value = lookup(column, key);
+      if (!value.ok()) {
+        lost[kind].push_back(id);
+        continue;
+      }
+      if (*value) visit(key, **value);
       if (!seen.count(id)) find(std::to_string(count) + " reference(s) to missing " + noun + " " + id.hex());
+    }
+    // What the lost records reference is not counted: every level below may be short.
+    if (!lost[kind].empty())
+      for (int below = kind + 1; below <= kChunks; ++below) countsMayBeShort[below] = true;
     return Status::OK();
   }
 
   Status checkContent() {
     const uint64_t C = source.chunkSize();
-    ACIDFS_RETURN_IF_ERROR(checkLevel<BlobRecord>(kBlobs, Column::kBlobs, "blob", report.blobs, [&](const Id128&, const BlobRecord& b) {
+    ACIDFS_RETURN_IF_ERROR(checkLevel<BlobRecord>(kBlobs, Column::kBlobs, report.blobs, [&](const Id128& id, const BlobRecord& b) {
       const uint64_t chunks = b.size / C + (b.size % C != 0);
       for (uint64_t p = 0; p < b.pages.size(); ++p) {
         expected[kPages][b.pages[p]]++;
+        namedBy[kPages][b.pages[p]].push_back(id);
         const uint64_t want = p * kChunksPerPage < chunks ? std::min<uint64_t>(kChunksPerPage, chunks - p * kChunksPerPage) : 0;
         auto [it, fresh] = pageLength.try_emplace(b.pages[p], want);
         if (!fresh && it->second != want) it->second = kConflicting;
       }
     }));
-    ACIDFS_RETURN_IF_ERROR(checkLevel<PageRecord>(kPages, Column::kPages, "page", report.pages, [&](const Id128& id, const PageRecord& p) {
+    ACIDFS_RETURN_IF_ERROR(checkLevel<PageRecord>(kPages, Column::kPages, report.pages, [&](const Id128& id, const PageRecord& p) {
       const uint64_t want = pageLength[id];
       if (p.chunks.size() != want)
         find("page " + id.hex() + ": lists " + std::to_string(p.chunks.size()) + " chunks, but " +
              (want == kConflicting ? std::string("the blobs naming it disagree on how many") : "its place in a blob needs " + std::to_string(want)));
-      for (const Id128& c : p.chunks)
-        if (!c.isZero()) expected[kChunks][c]++;
+      for (const Id128& c : p.chunks) {
+        if (c.isZero()) continue;
+        expected[kChunks][c]++;
+        namedBy[kChunks][c].push_back(id);
+      }
     }));
-    return checkLevel<ChunkRecord>(kChunks, Column::kChunks, "chunk", report.chunks, [&](const Id128& id, const ChunkRecord& c) {
+    return checkLevel<ChunkRecord>(kChunks, Column::kChunks, report.chunks, [&](const Id128& id, const ChunkRecord& c) {
       report.chunkBytes += c.isInline ? c.inlineData.size() : c.length;
       if (!source.check(id, c).ok()) return;  // found already; its bytes are not read
       Status s = source.verifyChunk(id, c);
       if (!s.ok()) find("chunk " + id.hex() + ": " + s.message());
     });
+  }
+
+  // "/a/b" for an inode an entry names ("" for the root), as far as the
+  // entries found lead ("<directory N>/b" where they stop).
+  std::string pathOf(uint64_t ino) const {
+    std::string path;
+    for (int depth = 0; ino != kRootIno; ++depth) {
+      auto it = nameOf.find(ino);
+      if (it == nameOf.end() || depth > 4096) return "<directory " + std::to_string(ino) + ">" + path;
+      path = "/" + it->second.second + path;
+      ino = it->second.first;
+    }
+    return path;
+  }
+  std::string fileNamed(uint64_t ino) const {
+    const std::string number = "inode " + std::to_string(ino);
+    return nameOf.count(ino) ? "file " + pathOf(ino) + " (" + number + ")" : "unnamed file (" + number + ")";
+  }
+
+  // One finding a file (or lease) that lost records leave unreadable,
+  // naming them: each lost record is followed back along the references
+  // to it (chunk → pages → blobs → inodes and leases).
+  void reportUnreadableFiles() {
+    std::map<std::string, std::map<std::string, std::set<std::string>>> damage;  // whose → kind of record → which
+    std::unordered_map<Id128, std::map<std::string, std::set<std::string>>, Id128Hash> under[3];
+    for (int kind = kChunks; kind >= kBlobs; --kind) {
+      for (const Id128& id : lost[kind]) under[kind][id][kNounOf[kind]].insert(kNounOf[kind] + (" " + id.hex()));
+      if (kind == kBlobs) break;
+      for (const auto& [id, lostBelow] : under[kind]) {
+        auto namers = namedBy[kind].find(id);
+        if (namers == namedBy[kind].end()) continue;
+        for (const Id128& namer : namers->second)
+          for (const auto& [noun, which] : lostBelow) under[kind - 1][namer][noun].insert(which.begin(), which.end());
+      }
+    }
+    auto add = [&](const std::string& whose, const std::map<std::string, std::set<std::string>>& lostHere) {
+      for (const auto& [noun, which] : lostHere) damage[whose][noun].insert(which.begin(), which.end());
+    };
+    for (const auto& [ino, state] : inodes)
+      if (auto it = under[kBlobs].find(state.inode.blob); state.inode.isRegular() && it != under[kBlobs].end()) add(fileNamed(ino), it->second);
+    for (const Id128& blob : leased)
+      if (auto it = under[kBlobs].find(blob); it != under[kBlobs].end()) add("leased content (blob " + blob.hex() + ")", it->second);
+    for (uint64_t ino : lostInodes) damage[fileNamed(ino)]["inode"].insert("inode " + std::to_string(ino));
+    for (const auto& [dir, name] : lostEntries)
+      damage["file " + pathOf(dir) + "/" + name]["directory entry"].insert("entry '" + name + "' of directory " + std::to_string(dir));
+
+    for (const auto& [whose, lostRecords] : damage) {
+      std::string kinds, which;
+      size_t count = 0;
+      for (const auto& [noun, ids] : lostRecords) {
+        kinds += (kinds.empty() ? "" : " and ") + noun;
+        for (const std::string& id : ids)
+          if (++count <= 4) which += (which.empty() ? "" : ", ") + id;
+      }
+      if (count > 4) which += ", and " + std::to_string(count - 4) + " more";
+      find(whose + ": unreadable, its " + kinds + (count > 1 ? " records are" : " record is") + " in damaged metadata (" + which + ")");
+    }
+    if (uncheckedCounts > 0)
+      find(std::to_string(uncheckedCounts) + " counts of links or references higher than found, left unchecked: "
+           "what was not found may be in the metadata that cannot be read");
   }
 
   Status applyFixes() {
@@ -301,13 +472,14 @@ struct Checker {
     ACIDFS_RETURN_IF_ERROR(checkEntries());
     ACIDFS_RETURN_IF_ERROR(checkLinksAndReferences());
     ACIDFS_RETURN_IF_ERROR(checkContent());
+    reportUnreadableFiles();
     if (repair && !fixes.empty()) ACIDFS_RETURN_IF_ERROR(applyFixes());
     return Status::OK();
   }
 };
 
 Result<FsckReport> check(Source& source, Store* store, bool repair) {
-  Checker c{source, store, repair && store != nullptr, {}, {}, {}, {}, {}, {}};
+  Checker c(source, store, repair && store != nullptr);
   ACIDFS_RETURN_IF_ERROR(c.run());
   return std::move(c.report);
 }

@@ -6,6 +6,15 @@
 // files against its checksum, and (from the store's directory) whether the
 // write-ahead log replays whole.
 //
+// Damaged metadata (a table block that fails its checksum) stops the scan of
+// its column there, but not the check: a record that references name and
+// the scan did not reach is looked up by key, so that only what the damaged
+// block holds is lost. Each file that loses a record to it is a finding of
+// its own, by path ("file /a/b (inode 12): unreadable, its chunk record is
+// in damaged metadata (chunk …)"), and nothing is called missing or
+// miscounted that is only out of the scan's reach (counts that may be short
+// of references in the damage are left unchecked, and said so).
+//
 // Without `repair` it changes nothing in the store: not a byte of any file,
 // no file created, renamed or removed. The metadata is opened read-only
 // (RocksDB replays the write-ahead log into memory and writes no table,

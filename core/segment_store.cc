@@ -72,6 +72,7 @@ Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
     if (!sweep) {
       ACIDFS_RETURN_IF_ERROR(store->openSegment(n, false));
       Segment& seg = *store->segments_[n];
+      seg.keep = true;
       if (it != live.end())
         for (const Extent& e : it->second) seg.liveBytes += static_cast<int64_t>(alignUp(e.length));
       continue;
@@ -140,7 +141,7 @@ Status SegmentStore::rollActiveSegment() {
   // The previous segment is now sealed: if everything in it was released
   // already, it can go.
   auto it = segments_.find(previous);
-  if (it != segments_.end() && it->second->liveBytes.load() == 0) {
+  if (it != segments_.end() && it->second->liveBytes.load() == 0 && !it->second->keep) {
     close(it->second->fd);
     unlink(pathOf(previous).c_str());
     segments_.erase(it);
@@ -269,7 +270,7 @@ void SegmentStore::punchBatch(std::vector<Extent> batch) {
       Segment& seg = *it->second;
       punch(seg.fd, start, end - start);
       seg.liveBytes -= static_cast<int64_t>(released);
-      if (seg.liveBytes.load() == 0 && number != active_) {
+      if (seg.liveBytes.load() == 0 && number != active_ && !seg.keep) {
         close(seg.fd);
         unlink(pathOf(number).c_str());
         segments_.erase(it);

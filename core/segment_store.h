@@ -51,7 +51,9 @@ class SegmentStore {
 
   // Opens STORE/segments (creating it); `liveExtents` are all extents named by
   // committed records: everything else in the segment files is swept —
-  // unless `sweep` is false (a corrupt record may name bytes not listed).
+  // unless `sweep` is false (a corrupt record, or one that damaged metadata
+  // hides, may name bytes not listed); then no segment there now is ever
+  // unlinked either, however many of the listed bytes are released.
   static Result<std::unique_ptr<SegmentStore>> open(const std::string& dir, const std::vector<Extent>& liveExtents,
                                                     bool sweep = true);
   ~SegmentStore();
@@ -86,6 +88,9 @@ class SegmentStore {
   struct Segment {
     int fd = -1;
     std::atomic<int64_t> liveBytes{0};  // appended − released, aligned lengths
+    // Its live extents were not all known at open (open() without sweep):
+    // liveBytes is short of them, so reaching 0 does not make it empty.
+    bool keep = false;
     // False from creation until an fsync of the directory made the file's
     // name durable; sync() does that before it reports the segment durable.
     std::atomic<bool> nameDurable{true};
