@@ -72,8 +72,14 @@ class ForwardingLogger : public rocksdb::Logger {
 
 }  // namespace
 
-Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
+Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir,
+                                             std::shared_ptr<rocksdb::FileSystem> fileSystem) {
+  std::unique_ptr<MetaDb> meta(new MetaDb());
   rocksdb::Options options = databaseOptions();
+  if (fileSystem) {
+    meta->env_ = rocksdb::NewCompositeEnv(fileSystem);
+    options.env = meta->env_.get();
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = columnFamilies(options);
 
   rocksdb::TransactionDBOptions txnOptions;
@@ -83,7 +89,6 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir) {
   rocksdb::TransactionDB* raw = nullptr;
   rocksdb::Status s = rocksdb::TransactionDB::Open(options, txnOptions, dir, descriptors, &handles, &raw);
   if (!s.ok()) return fromRocks(s, "opening metadata database");
-  std::unique_ptr<MetaDb> meta(new MetaDb());
   meta->db_.reset(raw);
   for (int i = 0; i < kColumnCount; ++i) meta->handles_[i] = handles[i];
   return meta;

@@ -8,6 +8,8 @@
 // and lock absent keys too, which is what a "must not exist" check needs.
 #pragma once
 
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/utilities/transaction_db.h>
 
 #include <array>
@@ -27,7 +29,10 @@ Status fromRocks(const rocksdb::Status& s, const char* what);
 
 class MetaDb {
  public:
-  static Result<std::unique_ptr<MetaDb>> open(const std::string& dir);
+  // `fileSystem` holds the database's files (null: RocksDB's default, the
+  // real ones); tests pass a disk model that can cut the power.
+  static Result<std::unique_ptr<MetaDb>> open(const std::string& dir,
+                                              std::shared_ptr<rocksdb::FileSystem> fileSystem = nullptr);
   ~MetaDb();
 
   rocksdb::TransactionDB* db() { return db_.get(); }
@@ -47,6 +52,7 @@ class MetaDb {
 
  private:
   MetaDb() = default;
+  std::unique_ptr<rocksdb::Env> env_;  // over a FileSystem given to open(); outlives db_
   std::unique_ptr<rocksdb::TransactionDB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kColumnCount> handles_{};
 };

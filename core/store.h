@@ -38,6 +38,13 @@ struct StoreOptions {
   HashFunction hash = xxh3Hash;   // tests inject degenerate hashes
   int64_t leaseTtlSeconds = 3600;
   int gcIntervalSeconds = 60;     // expired-lease sweep; 0 = only on demand
+  // Where the store's files are written: null means the real ones. Tests
+  // put a disk model here that can cut the power (tests/fault_injection.h).
+  // The segment files and the store's directory syncs go through
+  // `segmentFiles`, the metadata database's files through
+  // `metadataFileSystem`; the marker and LOCK are written directly.
+  std::shared_ptr<SegmentFiles> segmentFiles;
+  std::shared_ptr<rocksdb::FileSystem> metadataFileSystem;
 };
 
 struct StoreStats {
