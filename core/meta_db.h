@@ -46,7 +46,9 @@ class MetaDb {
   // Everything committed so far is durable when these return: syncWal()
   // syncs the write-ahead log; flush() writes the memtables to synced table
   // files, which also covers records replayed at open from a log that was
-  // never synced (syncWal() covers only the logs written since).
+  // never synced (syncWal() covers only the logs written since). flush()
+  // also records that no older log is needed (so that they are deleted and
+  // never replayed again), even when nothing was written since the last.
   Status syncWal();
   Status flush();
 
