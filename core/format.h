@@ -11,6 +11,8 @@
 // Column families, keys and values (integers in keys big-endian so that they
 // sort numerically; values are records.h encodings, little-endian):
 //   default  "format_version"                 → u32
+//            "flush_mark"                     never present: deleted before each
+//                                             flush (MetaDb::flush), a tombstone only
 //   inodes   ino(8)                           → InodeRecord
 //   dentries dir(8) name                      → DentryRecord {ino, cookie, type}
 //   cookies  dir(8) cookie(8)                 → name   (readdir cursor index)

@@ -1,7 +1,5 @@
 #include "core/meta_db.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -46,6 +44,10 @@ class ForwardingLogger : public rocksdb::Logger {
     ACIDFS_LOG(kError, "metadata database: %s", text.c_str());
   }
 };
+
+// The key MetaDb::flush() deletes (it never exists) so that the flush has a
+// record to write.
+const char kFlushMarkKey[] = "flush_mark";
 
 // The options of the database, shared by the read-write and the read-only
 // open so that both read the same files the same way.
@@ -115,11 +117,94 @@ class WriteHealthListener : public rocksdb::EventListener {
   std::shared_ptr<MetaDb::Health> health_;
 };
 
+// ---- write-ahead logs whose first record a power cut tore ----------------------------
+//
+// RocksDB's log format (db/log_format.h, LevelDB's): 32 KiB blocks of
+// fragments, each a 7-byte header — masked CRC32C (4), payload length (2,
+// little-endian), type (1) — and its payload; a block's last bytes, when
+// fewer than a header, are zeros. A record that fits is one FULL fragment,
+// else FIRST, MIDDLE…, LAST, none crossing a block's end.
+constexpr uint64_t kLogBlock = 32768, kLogHeader = 7;
+enum LogFragment : uint8_t { kFullFragment = 1, kFirstFragment = 2, kMiddleFragment = 3, kLastFragment = 4 };
+
+// Whether the log's first record runs past the end of the file: a write
+// cut short, so the file holds no whole record. False for an empty log, a
+// whole first record, and anything this does not recognise (no checksum is
+// verified: the answer is yes only when the lengths say so).
+bool firstRecordIsTorn(rocksdb::FSRandomAccessFile& file, uint64_t size) {
+  uint64_t at = 0;
+  bool inRecord = false;  // after a FIRST fragment
+  for (;;) {
+    const uint64_t blockLeft = kLogBlock - at % kLogBlock;
+    if (blockLeft < kLogHeader) {  // the block's zero trailer
+      at += blockLeft;
+      continue;
+    }
+    if (at >= size) return inRecord;
+    if (at + kLogHeader > size) return true;
+    char scratch[kLogHeader];
+    rocksdb::Slice header;
+    if (!file.Read(at, kLogHeader, rocksdb::IOOptions(), &header, scratch, nullptr).ok() || header.size() != kLogHeader)
+      return false;
+    const auto* h = reinterpret_cast<const uint8_t*>(header.data());
+    const uint64_t length = h[4] | (uint64_t{h[5]} << 8);
+    const uint8_t type = h[6];
+    const bool expected = inRecord ? (type == kMiddleFragment || type == kLastFragment)
+                                   : (type == kFullFragment || type == kFirstFragment);
+    if (!expected || kLogHeader + length > blockLeft) return false;  // not a log start we know
+    if (at + kLogHeader + length > size) return true;
+    if (type == kFullFragment || type == kLastFragment) return false;  // a whole record
+    inRecord = true;
+    at += kLogHeader + length;
+  }
+}
+
+// Empties every log of `dir` whose first record a power cut tore. Such a log
+// holds no whole record, so no recovery can take anything from it; but
+// RocksDB (7.8 as today) reads the torn record as corruption, and when that
+// is all a log holds it recovers "to no sequence number" and writes the
+// new MANIFEST, which moves the column families past the log, without first
+// syncing a record into the new log that would show the corruption benign.
+// A power cut then (while the store opens) leaves a store RocksDB will not
+// open again: "SST file is ahead of WALs" (tests/power_cut_test.cc). An
+// empty log is no corruption.
+void emptyTornLogs(rocksdb::FileSystem& fs, const std::string& dir) {
+  std::vector<std::string> names;
+  if (!fs.GetChildren(dir, rocksdb::IOOptions(), &names, nullptr).ok()) return;
+  for (const std::string& name : names) {
+    if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".log") != 0 ||
+        name.find_first_not_of("0123456789") != name.size() - 4)
+      continue;
+    const std::string path = dir + "/" + name;
+    uint64_t size = 0;
+    std::unique_ptr<rocksdb::FSRandomAccessFile> file;
+    if (!fs.GetFileSize(path, rocksdb::IOOptions(), &size, nullptr).ok() || size == 0 ||
+        !fs.NewRandomAccessFile(path, rocksdb::FileOptions(), &file, nullptr).ok() || !firstRecordIsTorn(*file, size))
+      continue;
+    file.reset();
+    std::unique_ptr<rocksdb::FSWritableFile> log;
+    rocksdb::IOStatus emptied = fs.ReopenWritableFile(path, rocksdb::FileOptions(), &log, nullptr);
+    if (emptied.ok()) emptied = log->Truncate(0, rocksdb::IOOptions(), nullptr);
+    if (emptied.ok()) emptied = log->Sync(rocksdb::IOOptions(), nullptr);
+    if (log) log->Close(rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+    if (emptied.ok())
+      ACIDFS_LOG(kWarning, "%s: its first record was cut short by a crash; emptied it (it held no whole record)",
+                 path.c_str());
+    else
+      ACIDFS_LOG(kWarning, "%s: emptying a log cut short failed: %s", path.c_str(), emptied.ToString().c_str());
+  }
+}
+
 }  // namespace
 
-Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir, bool dropAfterDamage) {
+Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir,
+                                             std::shared_ptr<rocksdb::FileSystem> fileSystem, bool dropAfterDamage) {
   std::unique_ptr<MetaDb> meta(new MetaDb());
   rocksdb::Options options = databaseOptions();
+  if (fileSystem) {
+    meta->env_ = rocksdb::NewCompositeEnv(fileSystem);
+    options.env = meta->env_.get();
+  }
   if (!dropAfterDamage) options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   options.listeners.push_back(std::make_shared<WriteHealthListener>(meta->health_));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = columnFamilies(options);
@@ -128,8 +213,10 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir, bool dropAf
   txnOptions.transaction_lock_timeout = 2000;
 
   // RocksDB would create it too, logging an error that it was missing.
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno("creating " + dir);
-
+  rocksdb::FileSystem& files = *options.env->GetFileSystem();
+  rocksdb::IOStatus made = files.CreateDirIfMissing(dir, rocksdb::IOOptions(), nullptr);
+  if (!made.ok()) return fromRocks(made, ("creating " + dir).c_str());
+  emptyTornLogs(files, dir);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::TransactionDB* raw = nullptr;
   rocksdb::Status s = rocksdb::TransactionDB::Open(options, txnOptions, dir, descriptors, &handles, &raw);
@@ -210,6 +297,17 @@ Status MetaDb::resume() {
 
 Status MetaDb::flush() {
   if (writesStopped() != 0) return stoppedError("flushing metadata");
+  // Under TransactionDB's two-phase commit, the MANIFEST's record of which
+  // write-ahead logs an open must replay (min_log_number_to_keep) moves
+  // only with a flush that has something to flush — not with RocksDB's own
+  // flush at open of what it replayed, which does move the column families
+  // past those logs. So a log a power cut tore stayed behind, was replayed
+  // at every open and reported damaged by every fsck, until a memtable
+  // filled (and, when its first record was the torn one, made the next open
+  // fail: see emptyTornLogs). tests/power_cut_test.cc found it. A tombstone
+  // of a key nobody uses gives every flush something to write.
+  rocksdb::Status s = db_->Delete(rocksdb::WriteOptions(), cf(Column::kDefault), kFlushMarkKey);
+  if (!s.ok()) return fromRocks(s, "flushing metadata");
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
   return fromRocks(db_->Flush(rocksdb::FlushOptions(), all), "flushing metadata");
 }

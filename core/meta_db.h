@@ -8,6 +8,8 @@
 // and lock absent keys too, which is what a "must not exist" check needs.
 #pragma once
 
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/utilities/transaction_db.h>
 
 #include <array>
@@ -28,12 +30,17 @@ Status fromRocks(const rocksdb::Status& s, const char* what);
 
 class MetaDb {
  public:
+  // `fileSystem` holds the database's files (null: RocksDB's default, the
+  // real ones); tests pass a disk model that can cut the power.
+  //
   // A log damaged anywhere but in its last record (which a crash in the
   // middle of a write cuts short) is refused, EUCLEAN: replaying it would
   // silently drop the complete records after the damage. With
   // `dropAfterDamage` it is replayed up to the damage (`acidfs fsck
   // --repair`, after reporting it).
-  static Result<std::unique_ptr<MetaDb>> open(const std::string& dir, bool dropAfterDamage = false);
+  static Result<std::unique_ptr<MetaDb>> open(const std::string& dir,
+                                              std::shared_ptr<rocksdb::FileSystem> fileSystem = nullptr,
+                                              bool dropAfterDamage = false);
   ~MetaDb();
 
   rocksdb::TransactionDB* db() { return db_.get(); }
@@ -47,7 +54,9 @@ class MetaDb {
   // Everything committed so far is durable when these return: syncWal()
   // syncs the write-ahead log; flush() writes the memtables to synced table
   // files, which also covers records replayed at open from a log that was
-  // never synced (syncWal() covers only the logs written since).
+  // never synced (syncWal() covers only the logs written since). flush()
+  // also records that no older log is needed (so that they are deleted and
+  // never replayed again), even when nothing was written since the last.
   Status syncWal();
   Status flush();
 
@@ -79,6 +88,7 @@ class MetaDb {
   Status stoppedError(const char* what) const;
 
   std::shared_ptr<Health> health_ = std::make_shared<Health>();
+  std::unique_ptr<rocksdb::Env> env_;  // over a FileSystem given to open(); outlives db_
   std::unique_ptr<rocksdb::TransactionDB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kColumnCount> handles_{};
 };

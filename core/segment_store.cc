@@ -1,10 +1,5 @@
 #include "core/segment_store.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -16,22 +11,17 @@ namespace acidfs {
 namespace {
 uint64_t alignUp(uint64_t v) { return (v + SegmentStore::kAlign - 1) / SegmentStore::kAlign * SegmentStore::kAlign; }
 
-void punch(int fd, uint64_t offset, uint64_t length) {
-  if (length == 0) return;
-  if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-                static_cast<off_t>(length)) != 0)
-    ACIDFS_LOG(kWarning, "punching %llu bytes at %llu failed: %s",
-               static_cast<unsigned long long>(length), static_cast<unsigned long long>(offset),
-               strerror(errno));
+std::string parentOf(const std::string& dir) {
+  const size_t slash = dir.find_last_of('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
 }
 }  // namespace
 
-Status syncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("opening " + dir);
-  Status s = fsync(fd) == 0 ? Status::OK() : Status::FromErrno("fsync " + dir);
-  close(fd);
-  return s;
+// A failed punch only wastes space (the next sweep retries it): logged.
+void SegmentStore::punch(uint32_t number, Segment& seg, uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  Status s = seg.file->punchHole(offset, length);
+  if (!s.ok()) ACIDFS_LOG(kWarning, "segment %u: %s", number, s.toString().c_str());
 }
 
 std::string SegmentStore::pathOf(uint32_t number) const {
@@ -41,25 +31,21 @@ std::string SegmentStore::pathOf(uint32_t number) const {
 }
 
 Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
-                                                         const std::vector<Extent>& liveExtents, bool sweep) {
-  if (mkdir(dir.c_str(), 0700) == 0) {
-    // A new segments/ must not vanish in a power cut once records name its files.
-    const size_t slash = dir.find_last_of('/');
-    ACIDFS_RETURN_IF_ERROR(syncDirectory(slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash)));
-  } else if (errno != EEXIST) {
-    return Status::FromErrno("mkdir " + dir);
-  }
-  std::unique_ptr<SegmentStore> store(new SegmentStore(dir));
+                                                         const std::vector<Extent>& liveExtents, bool sweep,
+                                                         std::shared_ptr<SegmentFiles> files) {
+  if (!files) files = posixSegmentFiles();
+  ACIDFS_ASSIGN_OR_RETURN(bool created, files->createDirectory(dir));
+  // A new segments/ must not vanish in a power cut once records name its files.
+  if (created) ACIDFS_RETURN_IF_ERROR(files->syncDirectory(parentOf(dir)));
+  std::unique_ptr<SegmentStore> store(new SegmentStore(dir, std::move(files)));
   MutexLock lock(store->mutex_);
 
   std::vector<uint32_t> numbers;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      unsigned n;
-      char tail[8];
-      if (sscanf(e->d_name, "%8u.%4s", &n, tail) == 2 && strcmp(tail, "seg") == 0) numbers.push_back(n);
-    }
-    closedir(d);
+  ACIDFS_ASSIGN_OR_RETURN(std::vector<std::string> names, store->files_->list(dir));
+  for (const std::string& name : names) {
+    unsigned n;
+    char tail[8];
+    if (sscanf(name.c_str(), "%8u.%4s", &n, tail) == 2 && strcmp(tail, "seg") == 0) numbers.push_back(n);
   }
   std::sort(numbers.begin(), numbers.end());
 
@@ -79,7 +65,8 @@ Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
     }
     if (it == live.end()) {  // nothing committed names it: a crash orphan
       ACIDFS_LOG(kDebug, "removing unreferenced segment %s", store->pathOf(n).c_str());
-      unlink(store->pathOf(n).c_str());
+      Status removed = store->files_->remove(store->pathOf(n));
+      if (!removed.ok()) ACIDFS_LOG(kWarning, "%s", removed.toString().c_str());
       continue;
     }
     ACIDFS_RETURN_IF_ERROR(store->openSegment(n, false));
@@ -89,13 +76,12 @@ Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
               [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
     uint64_t cursor = 0;
     for (const Extent& e : extents) {
-      if (e.offset > cursor) punch(seg.fd, cursor, e.offset - cursor);
+      if (e.offset > cursor) store->punch(n, seg, cursor, e.offset - cursor);
       cursor = std::max(cursor, e.offset + alignUp(e.length));
       seg.liveBytes += static_cast<int64_t>(alignUp(e.length));
     }
-    struct stat st;
-    if (fstat(seg.fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > cursor)
-      punch(seg.fd, cursor, static_cast<uint64_t>(st.st_size) - cursor);
+    Result<uint64_t> size = seg.file->size();
+    if (size.ok() && *size > cursor) store->punch(n, seg, cursor, *size - cursor);
   }
   for (const auto& [n, extents] : live)
     if (!store->segments_.count(n))
@@ -117,16 +103,11 @@ SegmentStore::~SegmentStore() {
     queueChanged_.notify_all();
     reclaimer_.join();  // drains the queue first
   }
-  MutexLock lock(mutex_);
-  for (auto& [n, seg] : segments_)
-    if (seg->fd >= 0) close(seg->fd);
 }
 
 Status SegmentStore::openSegment(uint32_t number, bool create) {
-  int fd = ::open(pathOf(number).c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
-  if (fd < 0) return Status::FromErrno("open " + pathOf(number));
   auto seg = std::make_unique<Segment>();
-  seg->fd = fd;
+  ACIDFS_ASSIGN_OR_RETURN(seg->file, files_->open(pathOf(number), create));
   seg->nameDurable = !create;
   segments_[number] = std::move(seg);
   return Status::OK();
@@ -142,9 +123,9 @@ Status SegmentStore::rollActiveSegment() {
   // already, it can go.
   auto it = segments_.find(previous);
   if (it != segments_.end() && it->second->liveBytes.load() == 0 && !it->second->keep) {
-    close(it->second->fd);
-    unlink(pathOf(previous).c_str());
-    segments_.erase(it);
+    segments_.erase(it);  // closes it
+    Status removed = files_->remove(pathOf(previous));
+    if (!removed.ok()) ACIDFS_LOG(kWarning, "%s", removed.toString().c_str());
   }
   return Status::OK();
 }
@@ -168,17 +149,10 @@ Result<Extent> SegmentStore::append(std::string_view data) {
     seg = segments_[active_].get();
     seg->liveBytes += static_cast<int64_t>(alignUp(data.size()));
   }
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = pwrite(seg->fd, data.data() + done, data.size() - done,
-                       static_cast<off_t>(extent.offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      Status failed = Status::FromErrno("writing segment " + pathOf(extent.segment));
-      release(extent);
-      return failed;
-    }
-    done += static_cast<size_t>(n);
+  Status written = seg->file->write(extent.offset, data);
+  if (!written.ok()) {
+    release(extent);
+    return written;
   }
   return extent;
 }
@@ -186,15 +160,7 @@ Result<Extent> SegmentStore::append(std::string_view data) {
 Status SegmentStore::read(const Extent& extent, char* out) const {
   Segment* seg = find(extent.segment);
   if (!seg) return Status::Error(EIO, "segment " + pathOf(extent.segment) + " is missing");
-  size_t done = 0;
-  while (done < extent.length) {
-    ssize_t n = pread(seg->fd, out + done, extent.length - done, static_cast<off_t>(extent.offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("reading segment " + pathOf(extent.segment));
-    if (n == 0) return Status::Error(EIO, "segment " + pathOf(extent.segment) + " is truncated");
-    done += static_cast<size_t>(n);
-  }
-  return Status::OK();
+  return seg->file->read(extent.offset, out, extent.length);
 }
 
 Status SegmentStore::sync(const std::set<uint32_t>& numbers) {
@@ -202,13 +168,13 @@ Status SegmentStore::sync(const std::set<uint32_t>& numbers) {
   for (uint32_t n : numbers) {
     Segment* seg = find(n);
     if (!seg) continue;  // released meanwhile: nothing of it is referenced
-    if (fdatasync(seg->fd) != 0) return Status::FromErrno("fdatasync " + pathOf(n));
+    ACIDFS_RETURN_IF_ERROR(seg->file->syncData());
     if (!seg->nameDurable.load()) unnamed.push_back(seg);
   }
   // fdatasync makes a file's bytes durable, not its name: a new file's
   // directory entry is durable only once the directory is synced.
   if (!unnamed.empty()) {
-    ACIDFS_RETURN_IF_ERROR(syncDirectory(dir_));
+    ACIDFS_RETURN_IF_ERROR(files_->syncDirectory(dir_));
     for (Segment* seg : unnamed) seg->nameDurable = true;
   }
   return Status::OK();
@@ -268,12 +234,12 @@ void SegmentStore::punchBatch(std::vector<Extent> batch) {
       auto it = segments_.find(number);
       if (it == segments_.end()) continue;
       Segment& seg = *it->second;
-      punch(seg.fd, start, end - start);
+      punch(number, seg, start, end - start);
       seg.liveBytes -= static_cast<int64_t>(released);
       if (seg.liveBytes.load() == 0 && number != active_ && !seg.keep) {
-        close(seg.fd);
-        unlink(pathOf(number).c_str());
-        segments_.erase(it);
+        segments_.erase(it);  // closes it
+        Status removed = files_->remove(pathOf(number));
+        if (!removed.ok()) ACIDFS_LOG(kWarning, "%s", removed.toString().c_str());
       }
     }
   }
@@ -282,10 +248,7 @@ void SegmentStore::punchBatch(std::vector<Extent> batch) {
 uint64_t SegmentStore::bytesOnDisk() const {
   MutexLock lock(mutex_);
   uint64_t total = 0;
-  for (const auto& [n, seg] : segments_) {
-    struct stat st;
-    if (fstat(seg->fd, &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
-  }
+  for (const auto& [n, seg] : segments_) total += seg->file->allocatedBytes();
   return total;
 }
 

@@ -16,6 +16,9 @@
 // an fsync of segments/), and segments/ itself before open() returns when
 // open() created it. So no committed record can name a file a power cut
 // takes away.
+//
+// Every file operation goes through SegmentFiles (segment_files.h): POSIX,
+// or in tests a disk model that can cut the power.
 #pragma once
 
 #include <atomic>
@@ -30,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/segment_files.h"
 #include "core/status.h"
 #include "core/thread_annotations.h"
 
@@ -41,9 +45,6 @@ struct Extent {
   uint32_t length = 0;
 };
 
-// fsync of a directory: makes the names created in it durable.
-Status syncDirectory(const std::string& dir);
-
 class SegmentStore {
  public:
   static constexpr uint64_t kSegmentTarget = 256ull << 20;
@@ -54,8 +55,9 @@ class SegmentStore {
   // unless `sweep` is false (a corrupt record, or one that damaged metadata
   // hides, may name bytes not listed); then no segment there now is ever
   // unlinked either, however many of the listed bytes are released.
+  // `files` does the file operations (null: posixSegmentFiles()).
   static Result<std::unique_ptr<SegmentStore>> open(const std::string& dir, const std::vector<Extent>& liveExtents,
-                                                    bool sweep = true);
+                                                    bool sweep = true, std::shared_ptr<SegmentFiles> files = nullptr);
   ~SegmentStore();
 
   // Writes `data` at a fresh extent of the active segment. Not yet durable.
@@ -86,7 +88,7 @@ class SegmentStore {
 
  private:
   struct Segment {
-    int fd = -1;
+    std::unique_ptr<SegmentFile> file;
     std::atomic<int64_t> liveBytes{0};  // appended − released, aligned lengths
     // Its live extents were not all known at open (open() without sweep):
     // liveBytes is short of them, so reaching 0 does not make it empty.
@@ -95,15 +97,18 @@ class SegmentStore {
     // name durable; sync() does that before it reports the segment durable.
     std::atomic<bool> nameDurable{true};
   };
-  explicit SegmentStore(std::string dir) : dir_(std::move(dir)) {}
+  SegmentStore(std::string dir, std::shared_ptr<SegmentFiles> files) : dir_(std::move(dir)), files_(std::move(files)) {}
   std::string pathOf(uint32_t number) const;
   Status openSegment(uint32_t number, bool create) REQUIRES(mutex_);
   Status rollActiveSegment() REQUIRES(mutex_);
   Segment* find(uint32_t number) const;
   void reclaimLoop();
   void punchBatch(std::vector<Extent> batch);
+  void punch(uint32_t number, Segment& seg, uint64_t offset, uint64_t length);
 
+  // Constant after construction.
   const std::string dir_;
+  const std::shared_ptr<SegmentFiles> files_;
   std::shared_mutex releaseLock_;
 
   mutable Mutex mutex_;

@@ -71,7 +71,7 @@ Result<bool> isEmptyStore(const std::string& dir) {
 
 
 // Step 2 of a format: the marker appears whole, under its name, durably.
-Status writeMarker(const std::string& dir, const StoreMarker& m) {
+Status writeMarker(SegmentFiles& files, const std::string& dir, const StoreMarker& m) {
   std::string tmp = dir + "/" + kMarkerTempName;
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -86,7 +86,7 @@ Status writeMarker(const std::string& dir, const StoreMarker& m) {
   close(fd);
   ACIDFS_RETURN_IF_ERROR(notSynced);
   if (rename(tmp.c_str(), (dir + "/" + kMarkerName).c_str()) != 0) return Status::FromErrno("renaming " + tmp);
-  return syncDirectory(dir);
+  return files.syncDirectory(dir);
 }
 
 // What STORE is: a store (its marker), empty (nullopt), or refused.
@@ -144,6 +144,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
 
   std::unique_ptr<Store> store(new Store());
   store->path_ = path;
+  if (!options.segmentFiles) options.segmentFiles = posixSegmentFiles();
   store->options_ = options;
   // One process per store: an exclusive flock held while open, released by
   // the kernel however the process ends.
@@ -164,12 +165,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   ACIDFS_ASSIGN_OR_RETURN(marker, inspect(path));
   if (!marker) {  // a new store: the marker comes first, so a half-formatted store is still recognised
     marker = StoreMarker{kFormatVersion, options.chunkSize};
-    ACIDFS_RETURN_IF_ERROR(writeMarker(path, *marker));
+    ACIDFS_RETURN_IF_ERROR(writeMarker(*options.segmentFiles, path, *marker));
   }
   if (marker->chunkSize < 4096 || marker->chunkSize > (16u << 20) || (marker->chunkSize & (marker->chunkSize - 1)))
     return Status::Error(EPROTO, path + " has an invalid chunk size");
 
-  ACIDFS_ASSIGN_OR_RETURN(store->db_, MetaDb::open(path + "/db", options.dropLogAfterDamage));
+  ACIDFS_ASSIGN_OR_RETURN(store->db_,
+                          MetaDb::open(path + "/db", options.metadataFileSystem, options.dropLogAfterDamage));
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, store->db_->get(Column::kDefault, "format_version"));
   if (version && *version != std::to_string(kFormatVersion))
     return Status::Error(EPROTO, "metadata of " + path + " has format " + *version);
@@ -180,7 +182,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   // cut now could bring back records naming swept bytes.
   ACIDFS_RETURN_IF_ERROR(store->db_->flush());
   ACIDFS_ASSIGN_OR_RETURN(ContentStore::LiveExtents live, ContentStore::liveExtents(*store->db_));
-  ACIDFS_ASSIGN_OR_RETURN(store->segments_, SegmentStore::open(path + "/segments", live.extents, live.complete));
+  ACIDFS_ASSIGN_OR_RETURN(store->segments_,
+                          SegmentStore::open(path + "/segments", live.extents, live.complete, options.segmentFiles));
   ContentOptions contentOptions{marker->chunkSize, std::min(options.inlineMax, marker->chunkSize), options.hash};
   store->content_ = std::make_unique<ContentStore>(*store->db_, *store->segments_, contentOptions);
   ContentStore* content = store->content_.get();
@@ -195,7 +198,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
 
   if (!version) {  // format: the root directory, then the version that says it is done
     // db/ and segments/ may be new: their names are durable before any record is.
-    ACIDFS_RETURN_IF_ERROR(syncDirectory(path));
+    ACIDFS_RETURN_IF_ERROR(options.segmentFiles->syncDirectory(path));
     ACIDFS_RETURN_IF_ERROR(store->runner_->run([&](Txn& txn) -> Status {
       InodeRecord root;
       root.mode = S_IFDIR | 0755;

@@ -43,6 +43,13 @@ struct StoreOptions {
   // too: open() refuses such a store (EUCLEAN) unless this is set, as
   // `acidfs fsck --repair` sets it once it has reported the damage.
   bool dropLogAfterDamage = false;
+  // Where the store's files are written: null means the real ones. Tests
+  // put a disk model here that can cut the power (tests/fault_injection.h).
+  // The segment files and the store's directory syncs go through
+  // `segmentFiles`, the metadata database's files through
+  // `metadataFileSystem`; the marker and LOCK are written directly.
+  std::shared_ptr<SegmentFiles> segmentFiles;
+  std::shared_ptr<rocksdb::FileSystem> metadataFileSystem;
 };
 
 struct StoreStats {

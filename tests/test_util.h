@@ -57,9 +57,10 @@ inline Result<Attr> writeFile(Namespace& ns, uint64_t ino, uint64_t offset, std:
 // A temporary directory, deleted (recursively) when the object dies.
 class TempDir {
  public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/acidfs-test-XXXXXX";
+  // In `base`, or else in $TMPDIR or /tmp.
+  explicit TempDir(std::string base = "") {
+    if (base.empty()) base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    std::string tmpl = base + "/acidfs-test-XXXXXX";
     char* made = mkdtemp(tmpl.data());
     if (!made) abort();
     path_ = made;
