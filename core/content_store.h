@@ -8,8 +8,8 @@
 // record, no space. Equal content therefore always gives equal chunk ids,
 // however it was written (one write, many, or with holes).
 //
-// Ids: chunk id = H(stored bytes, seed); page id = H(concatenated chunk ids of
-// the page, seed); blobId = H("acidfs-blob-v1" ‖ size as u64 LE ‖ u32 LE page
+// Ids: chunk id = H(stored bytes, seed); page id = H(u32 LE count ‖ the chunk
+// ids of the page, seed); blobId = H("acidfs-blob-v1" ‖ size as u64 LE ‖ u32 LE page
 // count ‖ page ids, seed), with H = XXH3-128 and seed 0 — unless different
 // content already holds that id, in which case the seed is the first free one
 // (seed 1, 2, …) in the probe chain. Equality is always decided by comparing

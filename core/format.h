@@ -9,18 +9,19 @@
 //   segments/NNNNNNNN.seg   append-only chunk data, see segment_store.h
 //
 // Column families, keys and values (integers in keys big-endian so that they
-// sort numerically; values are records.h encodings, little-endian):
-//   default  "format_version"                 → u32
+// sort numerically; values are records.h encodings, little-endian; every
+// byte of each is in docs/FORMAT.md and pinned by tests/format_golden_test.cc):
+//   default  "format_version"                 → the text "1" (decimal kFormatVersion)
 //            "flush_mark"                     never present: deleted before each
 //                                             flush (MetaDb::flush), a tombstone only
-//   inodes   ino(8)                           → InodeRecord
+//   inodes   ino(8)                           → InodeRecord (u8 version 1 first)
 //   dentries dir(8) name                      → DentryRecord {ino, cookie, type}
 //   cookies  dir(8) cookie(8)                 → name   (readdir cursor index)
 //   xattrs   ino(8) name                      → value
 //   chunks   chunkId(16)                      → ChunkRecord (refcount, seed, where the bytes are)
 //   pages    pageId(16)                       → PageRecord  (refcount, seed, chunk ids)
-//   blobs    blobId(16)                       → BlobRecord  (refcount, seed, size, page ids)
-//   leases   blobId(16) uid(4) leaseNo(8)     → u64 expiry (ns since epoch)
+//   blobs    blobId(16)                       → BlobRecord  (refcount, seed, size, dataChunks, page ids)
+//   leases   blobId(16) uid(4) leaseNo(8)     → i64 expiry (ns since epoch)
 //   orphans  ino(8)                           → ""     (nlink 0, still open)
 //
 // Invariants (each kept inside the one transaction that changes the data):

@@ -1,4 +1,4 @@
-// The values stored in RocksDB (layout in format.h), with their encodings.
+// The values stored in RocksDB, with their encodings (byte layout: docs/FORMAT.md).
 #pragma once
 
 #include <sys/stat.h>
