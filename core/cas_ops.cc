@@ -240,7 +240,7 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
       // Every lease we saw was taken by a concurrent commit, but ours may have
       // been put after our iterator was made: look again in a new attempt.
       if (!consumed && !candidates.empty())
-        return Status::Error(kRetryErrno, "the leases seen were consumed concurrently");
+        return Status::Retry("the leases seen were consumed concurrently");
       if (!consumed)
         return Status::Error(ENOENT, "no pending blob " + blob.hex() + " of yours: put it first (leases expire)");
     }

@@ -16,7 +16,7 @@ namespace acidfs {
 Status fromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return Status::OK();
   if (s.IsBusy() || s.IsTimedOut() || s.IsDeadlock() || s.IsTryAgain())
-    return Status::Error(kRetryErrno, std::string(what) + ": " + s.ToString());
+    return Status::Retry(std::string(what) + ": " + s.ToString());
   if (s.IsNoSpace()) return Status::Error(ENOSPC, std::string(what) + ": " + s.ToString());
   return Status::Error(EIO, std::string(what) + ": " + s.ToString());
 }

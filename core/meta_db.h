@@ -24,8 +24,7 @@
 namespace acidfs {
 
 // Maps a RocksDB status to ours. Lock conflicts (Busy, TimedOut, Deadlock,
-// TryAgain) become kRetryErrno, which the transaction runner retries.
-inline constexpr int kRetryErrno = EDEADLK;
+// TryAgain) become Status::Retry, which the transaction runner retries.
 Status fromRocks(const rocksdb::Status& s, const char* what);
 
 class MetaDb {

@@ -1,5 +1,6 @@
 // The one result type of acidfs: a Status carries an errno, a message and,
-// for a failed precondition, the full conflict report of SPEC §4. The FUSE
+// for a failed precondition, the full conflict report of SPEC §4, or marks a
+// transient lock conflict that the transaction runner retries (Retry). The FUSE
 // layer turns it into fuse_reply_err(errno()), the tool into an exit status
 // (conflict → 1, anything else → 2); there is no second error vocabulary.
 #pragma once
@@ -62,6 +63,15 @@ class [[nodiscard]] Status {
     return s;
   }
   static Status Conflict(ConflictReport report);
+  // A lock conflict, deadlock or lost race: the transaction runner runs the
+  // body again. A kind of its own, so that no errno a body returns (EDEADLK
+  // from somewhere else, say) is retried by mistake. Its errnum() is EDEADLK
+  // should one ever escape; the runner answers EBUSY once it gives up.
+  static Status Retry(std::string message) {
+    Status s = Error(EDEADLK, std::move(message));
+    s.retry_ = true;
+    return s;
+  }
   // The current errno, with "what: strerror" as the message. Read errno
   // right after the failing call.
   static Status FromErrno(const std::string& what);
@@ -71,6 +81,7 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   bool isConflict() const { return conflict_.has_value(); }
   const std::optional<ConflictReport>& conflict() const { return conflict_; }
+  bool isRetry() const { return retry_; }
 
   // "ENOENT: no such file /a/b" — for logs and the tool's one-line errors.
   std::string toString() const;
@@ -79,6 +90,7 @@ class [[nodiscard]] Status {
   int errno_ = 0;
   std::string message_;
   std::optional<ConflictReport> conflict_;
+  bool retry_ = false;  // implies errno_ == EDEADLK
 };
 
 // A value or the Status that explains its absence.

@@ -54,7 +54,7 @@ Status TransactionRunner::run(const std::function<Status(Txn&)>& body) {
       return s;
     }
     if (s.isConflict()) counters_.conflicts++;
-    if (s.errnum() != kRetryErrno) return s;
+    if (!s.isRetry()) return s;
     if (attempt == kMaxAttempts)
       return Status::Error(EBUSY, "transaction kept conflicting with others: " + s.message());
     counters_.retries++;

@@ -85,6 +85,12 @@ class TransactionRunner {
 
   // Runs `body` in a transaction, all or nothing. A body that fails leaves no
   // trace: its writes are rolled back and its segment bytes released.
+  //
+  // `body` may run several times: an attempt that ends in Status::Retry (a
+  // lock conflict or deadlock, from fromRocks, or a body's own) is abandoned
+  // and the body run again, at most kMaxAttempts times; then the answer is
+  // EBUSY. So a body must be safe to re-run: no effects outside the Txn
+  // except through `txn.afterCommit`, which runs once, after the commit.
   Status run(const std::function<Status(Txn&)>& body);
 
   // Makes every transaction committed before the call durable (syncs the
