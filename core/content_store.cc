@@ -13,8 +13,7 @@
 namespace acidfs {
 
 namespace {
-constexpr int kBlobs = 0, kPages = 1, kChunks = 2;
-constexpr Column kColumnOf[3] = {Column::kBlobs, Column::kPages, Column::kChunks};
+using enum RecordKind;
 // Probe chains are one long in practice; this bounds a pathological hash.
 constexpr uint32_t kMaxSeeds = 1024;
 
@@ -29,8 +28,7 @@ Status corrupt(const std::string& what, const Id128& id) {
 }
 
 template <typename Record>
-constexpr int kKindOf = std::is_same_v<Record, BlobRecord> ? kBlobs : std::is_same_v<Record, PageRecord> ? kPages : kChunks;
-constexpr const char* kNoun[3] = {"blob", "page", "chunk"};
+constexpr RecordKind kKindOf = std::is_same_v<Record, BlobRecord> ? kBlob : std::is_same_v<Record, PageRecord> ? kPage : kChunk;
 }  // namespace
 
 Id128 ContentStore::computeEmptyBlobId(const HashFunction& hash) {
@@ -45,23 +43,23 @@ ContentStore::ContentStore(MetaDb& db, SegmentStore& segments, ContentOptions op
 // Finds the record whose content `same` accepts along the probe chain of
 // `hashInput`, or creates one with `make(seed)` at the first free slot
 // (an empty key or a tombstone). Records probed past are marked collided.
-Result<std::optional<std::string>> ContentStore::loadRecord(Txn& txn, int kind, const Id128& id, bool lock) {
-  auto it = txn.unwritten[kind].find(id);
-  if (it != txn.unwritten[kind].end()) return std::optional<std::string>(it->second);  // locked when created
-  if (lock) return txn.read(kColumnOf[kind], keys::id(id), Txn::Lock::kExclusive);
-  return txn.peek(kColumnOf[kind], keys::id(id));
+Result<std::optional<std::string>> ContentStore::loadRecord(Txn& txn, RecordKind kind, const Id128& id, bool lock) {
+  auto it = txn.content.unwritten[kind].find(id);
+  if (it != txn.content.unwritten[kind].end()) return std::optional<std::string>(it->second);  // locked when created
+  if (lock) return txn.read(columnOf(kind), keys::id(id), Txn::Lock::kExclusive);
+  return txn.peek(columnOf(kind), keys::id(id));
 }
 
-void ContentStore::storeRecord(Txn& txn, int kind, const Id128& id, std::string value) {
-  txn.unwritten[kind][id] = std::move(value);
+void ContentStore::storeRecord(Txn& txn, RecordKind kind, const Id128& id, std::string value) {
+  txn.content.unwritten[kind][id] = std::move(value);
 }
 
-Status ContentStore::removeRecord(Txn& txn, int kind, const Id128& id) {
+Status ContentStore::removeRecord(Txn& txn, RecordKind kind, const Id128& id) {
   // Only records that exist in the database need a delete; one created by
   // this transaction was never written (a reused tombstone is never removed:
   // it is collided, so it becomes a tombstone again).
-  if (txn.unwritten[kind].erase(id) && txn.created[kind].count(id)) return Status::OK();
-  return txn.del(kColumnOf[kind], keys::id(id));
+  if (txn.content.unwritten[kind].erase(id) && txn.content.created[kind].count(id)) return Status::OK();
+  return txn.del(columnOf(kind), keys::id(id));
 }
 
 Status ContentStore::checkRecord(uint32_t chunkSize, const Id128& id, const BlobRecord& record) {
@@ -90,26 +88,26 @@ Status ContentStore::checkRecord(uint32_t chunkSize, const Id128& id, const Chun
 template <typename Record>
 Result<Record> ContentStore::decodeRecord(const Id128& id, std::string_view value) const {
   std::optional<Record> record = Record::decode(value);
-  if (!record) return corrupt(std::string("undecodable ") + kNoun[kKindOf<Record>], id);
+  if (!record) return corrupt(std::string("undecodable ") + recordNoun(kKindOf<Record>), id);
   ACIDFS_RETURN_IF_ERROR(check(id, *record));
   return std::move(*record);
 }
 
 template <typename Record>
 Result<Record> ContentStore::loadReferenced(Txn& txn, const Id128& id) {
-  constexpr int kind = kKindOf<Record>;
+  constexpr RecordKind kind = kKindOf<Record>;
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kind, id, false));
-  if (!value) return corrupt(std::string("missing ") + kNoun[kind], id);
+  if (!value) return corrupt(std::string("missing ") + recordNoun(kind), id);
   return decodeRecord<Record>(id, *value);
 }
 
 template <typename Record>
 Result<Record> ContentStore::loadLive(const Id128& id) {
-  constexpr int kind = kKindOf<Record>;
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(kColumnOf[kind], keys::id(id)));
-  if (!value) return Status::Error(ESTALE, std::string(kNoun[kind]) + " " + id.hex() + " is gone");
+  constexpr RecordKind kind = kKindOf<Record>;
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(columnOf(kind), keys::id(id)));
+  if (!value) return Status::Error(ESTALE, std::string(recordNoun(kind)) + " " + id.hex() + " is gone");
   ACIDFS_ASSIGN_OR_RETURN(Record record, decodeRecord<Record>(id, *value));
-  if (record.head.tombstone) return Status::Error(ESTALE, std::string(kNoun[kind]) + " " + id.hex() + " is gone");
+  if (record.head.tombstone) return Status::Error(ESTALE, std::string(recordNoun(kind)) + " " + id.hex() + " is gone");
   return record;
 }
 
@@ -125,7 +123,7 @@ Status ContentStore::checkPlace(const BlobRecord& blob, uint64_t p, const PageRe
 // `hashInput`, or creates one with `make(seed)` at the first free slot
 // (an empty key or a tombstone). Records probed past are marked collided.
 template <typename Record, typename Same, typename Make>
-Result<Id128> ContentStore::intern(Txn& txn, int kind, std::string_view hashInput, Same same, Make make) {
+Result<Id128> ContentStore::intern(Txn& txn, RecordKind kind, std::string_view hashInput, Same same, Make make) {
   struct Slot {
     uint32_t seed;
     Id128 id;
@@ -136,7 +134,7 @@ Result<Id128> ContentStore::intern(Txn& txn, int kind, std::string_view hashInpu
     Id128 id = options_.hash(hashInput.data(), hashInput.size(), seed);
     // Ids with a meaning of their own — the hole chunk (zero) and the empty
     // blob — have no record, but are taken: probe past them.
-    if ((kind == kChunks && id.isZero()) || (kind == kBlobs && id == emptyBlobId_)) continue;
+    if ((kind == kChunk && id.isZero()) || (kind == kBlob && id == emptyBlobId_)) continue;
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kind, id, true));
     if (!value) {
       if (!freeSlot) freeSlot = Slot{seed, id, false};
@@ -161,7 +159,7 @@ Result<Id128> ContentStore::intern(Txn& txn, int kind, std::string_view hashInpu
   // Reusing a tombstone keeps the slot collided: a probe chain runs through it.
   created.head.collided = freeSlot->tombstone;
   storeRecord(txn, kind, freeSlot->id, created.encode());
-  txn.created[kind].insert(freeSlot->id);
+  txn.content.created[kind].insert(freeSlot->id);
   return freeSlot->id;
 }
 
@@ -209,7 +207,7 @@ Result<Id128> ContentStore::internChunk(Txn& txn, std::string_view window) {
     record.length = extent.length;
     return record;
   };
-  return intern<ChunkRecord>(txn, kChunks, stored, same, make);
+  return intern<ChunkRecord>(txn, kChunk, stored, same, make);
 }
 
 Result<Id128> ContentStore::internPage(Txn& txn, const std::vector<Id128>& chunks) {
@@ -217,12 +215,12 @@ Result<Id128> ContentStore::internPage(Txn& txn, const std::vector<Id128>& chunk
   auto same = [&](const PageRecord& existing) -> Result<bool> { return existing.chunks == chunks; };
   auto make = [&](uint32_t) -> Result<PageRecord> {
     for (const Id128& c : chunks)
-      if (!c.isZero()) txn.refDeltas[kChunks][c] += 1;
+      if (!c.isZero()) txn.content.refDeltas[kChunk][c] += 1;
     PageRecord record;
     record.chunks = chunks;
     return record;
   };
-  return intern<PageRecord>(txn, kPages, body, same, make);
+  return intern<PageRecord>(txn, kPage, body, same, make);
 }
 
 Result<Id128> ContentStore::internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages,
@@ -233,19 +231,19 @@ Result<Id128> ContentStore::internBlob(Txn& txn, uint64_t size, const std::vecto
     return existing.size == size && existing.pages == pages;
   };
   auto make = [&](uint32_t) -> Result<BlobRecord> {
-    for (const Id128& p : pages) txn.refDeltas[kPages][p] += 1;
+    for (const Id128& p : pages) txn.content.refDeltas[kPage][p] += 1;
     BlobRecord record;
     record.size = size;
     record.dataChunks = dataChunks;
     record.pages = pages;
     return record;
   };
-  return intern<BlobRecord>(txn, kBlobs, body, same, make);
+  return intern<BlobRecord>(txn, kBlob, body, same, make);
 }
 
 Result<uint64_t> ContentStore::blobSize(Txn& txn, const Id128& blob) {
   if (blob == emptyBlobId_) return uint64_t{0};
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, blob, false));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlob, blob, false));
   if (!value) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
   ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, decodeRecord<BlobRecord>(blob, *value));
   if (record.head.tombstone) return Status::Error(ENOENT, "no blob " + blob.hex() + " in the store");
@@ -282,7 +280,7 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
   if (newSize > kMaxFileSize) return Status::Error(EFBIG, "files are limited to 1 TiB");
   BlobRecord baseRecord;
   if (base != emptyBlobId_) {
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlobs, base, false));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kBlob, base, false));
     if (!value) return Status::Error(ENOENT, "no blob " + base.hex() + " in the store");
     ACIDFS_ASSIGN_OR_RETURN(baseRecord, decodeRecord<BlobRecord>(base, *value));
     if (baseRecord.head.tombstone) return Status::Error(ENOENT, "no blob " + base.hex() + " in the store");
@@ -360,18 +358,18 @@ Result<Id128> ContentStore::blobFromBytes(Txn& txn, std::string_view bytes) {
 
 void ContentStore::addRef(Txn& txn, const Id128& blob, int64_t delta) {
   if (blob == emptyBlobId_ || delta == 0) return;
-  txn.refDeltas[kBlobs][blob] += delta;
+  txn.content.refDeltas[kBlob][blob] += delta;
 }
 
 Status ContentStore::applyRefDeltas(Txn& txn) {
   // Blobs before pages before chunks: freeing a blob adds page deltas, freeing
   // a page adds chunk deltas, so each kind is complete when its turn comes.
-  for (int kind = kBlobs; kind <= kChunks; ++kind) {
-    for (const Id128& id : txn.created[kind]) txn.refDeltas[kind].try_emplace(id, 0);
-    for (const auto& pending : txn.refDeltas[kind]) {
+  for (RecordKind kind : kRecordKinds) {
+    for (const Id128& id : txn.content.created[kind]) txn.content.refDeltas[kind].try_emplace(id, 0);
+    for (const auto& pending : txn.content.refDeltas[kind]) {
       const Id128& id = pending.first;  // (no structured binding: lambdas below capture these)
       const int64_t delta = pending.second;
-      if (delta == 0 && !txn.created[kind].count(id)) continue;
+      if (delta == 0 && !txn.content.created[kind].count(id)) continue;
       ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, loadRecord(txn, kind, id, true));
       if (!value) return corrupt("reference to a missing record", id);
 
@@ -390,12 +388,12 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
         // where a probe chain passes through).
         using R = decltype(record);
         if constexpr (std::is_same_v<R, BlobRecord>) {
-          for (const Id128& p : record.pages) txn.refDeltas[kPages][p] -= 1;
+          for (const Id128& p : record.pages) txn.content.refDeltas[kPage][p] -= 1;
           record.pages.clear();
           record.size = 0;
         } else if constexpr (std::is_same_v<R, PageRecord>) {
           for (const Id128& c : record.chunks)
-            if (!c.isZero()) txn.refDeltas[kChunks][c] -= 1;
+            if (!c.isZero()) txn.content.refDeltas[kChunk][c] -= 1;
           record.chunks.clear();
         } else {
           if (!record.isInline) txn.toRelease.push_back(Extent{record.segment, record.offset, record.length});
@@ -408,10 +406,10 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
         return Status::OK();
       };
       Status s;
-      if (kind == kBlobs) {
+      if (kind == kBlob) {
         auto r = BlobRecord::decode(*value);
         s = r ? update(std::move(*r)) : corrupt("undecodable blob", id);
-      } else if (kind == kPages) {
+      } else if (kind == kPage) {
         auto r = PageRecord::decode(*value);
         s = r ? update(std::move(*r)) : corrupt("undecodable page", id);
       } else {
@@ -421,9 +419,9 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
       ACIDFS_RETURN_IF_ERROR(s);
     }
   }
-  for (int kind = kBlobs; kind <= kChunks; ++kind) {
-    for (const auto& [id, value] : txn.unwritten[kind]) ACIDFS_RETURN_IF_ERROR(txn.put(kColumnOf[kind], keys::id(id), value));
-    txn.unwritten[kind].clear();
+  for (RecordKind kind : kRecordKinds) {
+    for (const auto& [id, value] : txn.content.unwritten[kind]) ACIDFS_RETURN_IF_ERROR(txn.put(columnOf(kind), keys::id(id), value));
+    txn.content.unwritten[kind].clear();
   }
   return Status::OK();
 }

@@ -115,11 +115,11 @@ class ContentStore {
   Result<Id128> internPage(Txn& txn, const std::vector<Id128>& chunks);
   Result<Id128> internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages, uint64_t dataChunks);
   template <typename Record, typename Same, typename Make>
-  Result<Id128> intern(Txn& txn, int kind, std::string_view hashInput, Same same, Make make);
+  Result<Id128> intern(Txn& txn, RecordKind kind, std::string_view hashInput, Same same, Make make);
   // A record as this transaction sees it: its own unwritten version first.
-  Result<std::optional<std::string>> loadRecord(Txn& txn, int kind, const Id128& id, bool lock);
-  void storeRecord(Txn& txn, int kind, const Id128& id, std::string value);
-  Status removeRecord(Txn& txn, int kind, const Id128& id);
+  Result<std::optional<std::string>> loadRecord(Txn& txn, RecordKind kind, const Id128& id, bool lock);
+  void storeRecord(Txn& txn, RecordKind kind, const Id128& id, std::string value);
+  Status removeRecord(Txn& txn, RecordKind kind, const Id128& id);
   // A record decoded and check()ed: EIO naming it when either fails.
   template <typename Record>
   Result<Record> decodeRecord(const Id128& id, std::string_view value) const;

@@ -39,6 +39,8 @@
 //     (fdatasync of their segment) before that transaction committed.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -66,6 +68,35 @@ inline const char* columnName(Column c) {
                                  "chunks",  "pages",  "blobs",    "leases",  "orphans"};
   return kNames[static_cast<int>(c)];
 }
+
+// The three kinds of content record, top down: a blob names pages, a page
+// names chunks (so freeing one releases references to the next kind).
+enum class RecordKind { kBlob, kPage, kChunk };
+inline constexpr std::array<RecordKind, 3> kRecordKinds = {RecordKind::kBlob, RecordKind::kPage, RecordKind::kChunk};
+inline constexpr Column columnOf(RecordKind kind) {
+  constexpr Column kColumns[] = {Column::kBlobs, Column::kPages, Column::kChunks};
+  return kColumns[static_cast<size_t>(kind)];
+}
+inline constexpr const char* recordNoun(RecordKind kind) {
+  constexpr const char* kNouns[] = {"blob", "page", "chunk"};
+  return kNouns[static_cast<size_t>(kind)];
+}
+// The kind of the records that name one of `kind`: a page's blobs, a
+// chunk's pages (nothing names a blob but inodes and leases).
+inline constexpr RecordKind namingKind(RecordKind kind) {
+  return kind == RecordKind::kChunk ? RecordKind::kPage : RecordKind::kBlob;
+}
+
+// One T per record kind, indexed by the kind only.
+template <typename T>
+class PerRecordKind {
+ public:
+  T& operator[](RecordKind kind) { return items_[static_cast<size_t>(kind)]; }
+  const T& operator[](RecordKind kind) const { return items_[static_cast<size_t>(kind)]; }
+
+ private:
+  std::array<T, kRecordKinds.size()> items_{};
+};
 
 namespace keys {
 inline std::string ino(uint64_t ino) {

@@ -23,8 +23,7 @@ namespace {
 
 using fsck::Source;
 
-constexpr int kBlobs = 0, kPages = 1, kChunks = 2;  // as in content_store.cc
-constexpr const char* kNounOf[3] = {"blob", "page", "chunk"};
+using enum RecordKind;
 
 // ---- the check -----------------------------------------------------------------
 
@@ -69,7 +68,7 @@ struct Checker {
   bool repair;
   FsckReport report;
   std::map<uint64_t, InodeState> inodes;
-  std::unordered_map<Id128, uint64_t, Id128Hash> expected[3];  // kBlobs, kPages, kChunks: references found
+  PerRecordKind<std::unordered_map<Id128, uint64_t, Id128Hash>> expected;  // references found
   // Chunks each page must list for its place in the blobs naming it
   // (kConflicting when two blobs disagree: one of them is wrong).
   std::unordered_map<Id128, uint64_t, Id128Hash> pageLength;
@@ -92,14 +91,14 @@ struct Checker {
   // names what, to tell the files it makes unreadable (reportUnreadableFiles).
   std::set<uint64_t> lostInodes;
   std::vector<std::pair<uint64_t, std::string>> lostEntries;  // directory, name: from the readdir index
-  std::vector<Id128> lost[3];                                   // kBlobs, kPages, kChunks
-  std::unordered_map<Id128, std::vector<Id128>, Id128Hash> namedBy[3];  // kPages: blobs naming it; kChunks: pages
+  PerRecordKind<std::vector<Id128>> lost;
+  PerRecordKind<std::unordered_map<Id128, std::vector<Id128>, Id128Hash>> namedBy;  // kPage: blobs naming it; kChunk: pages
   std::vector<Id128> leased;                                    // blobs that leases hold
   std::map<uint64_t, std::pair<uint64_t, std::string>> nameOf;  // inode → one entry naming it: directory, name
   // Counts that may be short of references sitting in what cannot be read:
   // one lower than its record says is then no finding (uncheckedCounts).
   bool linksMayBeShort = false;
-  bool countsMayBeShort[3] = {};
+  PerRecordKind<bool> countsMayBeShort;
   uint64_t uncheckedCounts = 0;
 
   void find(std::string what) { report.findings.push_back(std::move(what)); }
@@ -165,7 +164,7 @@ struct Checker {
   void loseInode(uint64_t ino) {
     lostInodes.insert(ino);
     unreadable = linksMayBeShort = true;
-    countsMayBeShort[kBlobs] = countsMayBeShort[kPages] = countsMayBeShort[kChunks] = true;
+    countsMayBeShort[kBlob] = countsMayBeShort[kPage] = countsMayBeShort[kChunk] = true;
   }
 
   // The inode `ino`, from the scan or by lookup(); null when there is none,
@@ -264,7 +263,7 @@ struct Checker {
     ACIDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> orphanList, orphans());
     for (uint64_t ino : orphanList) inodeAt(ino);  // the inodes' scan may not have reached it
     for (Column c : {Column::kInodes, Column::kLeases, Column::kOrphans})
-      if (!scanned[static_cast<int>(c)].whole) countsMayBeShort[kBlobs] = countsMayBeShort[kPages] = countsMayBeShort[kChunks] = true;
+      if (!scanned[static_cast<int>(c)].whole) countsMayBeShort[kBlob] = countsMayBeShort[kPage] = countsMayBeShort[kChunk] = true;
     for (auto& [ino, state] : inodes) {
       const InodeRecord& inode = state.inode;
       const bool orphan = std::find(orphanList.begin(), orphanList.end(), ino) != orphanList.end();
@@ -284,11 +283,11 @@ struct Checker {
         }
       }
       if (!orphan && state.links == 0 && ino != kRootIno && !linksMayBeShort) find("inode " + std::to_string(ino) + ": no entry names it");
-      if (inode.isRegular() && inode.blob != source.emptyBlobId()) expected[kBlobs][inode.blob]++;
+      if (inode.isRegular() && inode.blob != source.emptyBlobId()) expected[kBlob][inode.blob]++;
     }
     return scan(Column::kLeases, [&](std::string_view key, std::string_view) {
       leased.push_back(Id128::fromBytes(key.substr(0, 16)));
-      expected[kBlobs][leased.back()]++;
+      expected[kBlob][leased.back()]++;
     });
   }
 
@@ -301,8 +300,9 @@ struct Checker {
   // One level of the content tree: each live record's count against the
   // references found, and the references it makes to the next level.
   template <typename Record, typename Children>
-  Status checkLevel(int kind, Column column, uint64_t& counter, Children&& children) {
-    const char* noun = kNounOf[kind];
+  Status checkLevel(RecordKind kind, uint64_t& counter, Children&& children) {
+    const char* noun = recordNoun(kind);
+    const Column column = columnOf(kind);
     std::unordered_map<Id128, bool, Id128Hash> seen;
     auto visit = [&](std::string_view key, std::string_view value) {
       const Id128 id = Id128::fromBytes(key);
@@ -355,34 +355,35 @@ struct Checker {
     }
     // What the lost records reference is not counted: every level below may be short.
     if (!lost[kind].empty())
-      for (int below = kind + 1; below <= kChunks; ++below) countsMayBeShort[below] = true;
+      for (RecordKind below : kRecordKinds)
+        if (below > kind) countsMayBeShort[below] = true;
     return Status::OK();
   }
 
   Status checkContent() {
     const uint64_t C = source.chunkSize();
-    ACIDFS_RETURN_IF_ERROR(checkLevel<BlobRecord>(kBlobs, Column::kBlobs, report.blobs, [&](const Id128& id, const BlobRecord& b) {
+    ACIDFS_RETURN_IF_ERROR(checkLevel<BlobRecord>(kBlob, report.blobs, [&](const Id128& id, const BlobRecord& b) {
       const uint64_t chunks = b.size / C + (b.size % C != 0);
       for (uint64_t p = 0; p < b.pages.size(); ++p) {
-        expected[kPages][b.pages[p]]++;
-        namedBy[kPages][b.pages[p]].push_back(id);
+        expected[kPage][b.pages[p]]++;
+        namedBy[kPage][b.pages[p]].push_back(id);
         const uint64_t want = p * kChunksPerPage < chunks ? std::min<uint64_t>(kChunksPerPage, chunks - p * kChunksPerPage) : 0;
         auto [it, fresh] = pageLength.try_emplace(b.pages[p], want);
         if (!fresh && it->second != want) it->second = kConflicting;
       }
     }));
-    ACIDFS_RETURN_IF_ERROR(checkLevel<PageRecord>(kPages, Column::kPages, report.pages, [&](const Id128& id, const PageRecord& p) {
+    ACIDFS_RETURN_IF_ERROR(checkLevel<PageRecord>(kPage, report.pages, [&](const Id128& id, const PageRecord& p) {
       const uint64_t want = pageLength[id];
       if (p.chunks.size() != want)
         find("page " + id.hex() + ": lists " + std::to_string(p.chunks.size()) + " chunks, but " +
              (want == kConflicting ? std::string("the blobs naming it disagree on how many") : "its place in a blob needs " + std::to_string(want)));
       for (const Id128& c : p.chunks) {
         if (c.isZero()) continue;
-        expected[kChunks][c]++;
-        namedBy[kChunks][c].push_back(id);
+        expected[kChunk][c]++;
+        namedBy[kChunk][c].push_back(id);
       }
     }));
-    return checkLevel<ChunkRecord>(kChunks, Column::kChunks, report.chunks, [&](const Id128& id, const ChunkRecord& c) {
+    return checkLevel<ChunkRecord>(kChunk, report.chunks, [&](const Id128& id, const ChunkRecord& c) {
       report.chunkBytes += c.isInline ? c.inlineData.size() : c.length;
       if (!source.check(id, c).ok()) return;  // found already; its bytes are not read
       Status s = source.verifyChunk(id, c);
@@ -412,24 +413,24 @@ struct Checker {
   // to it (chunk → pages → blobs → inodes and leases).
   void reportUnreadableFiles() {
     std::map<std::string, std::map<std::string, std::set<std::string>>> damage;  // whose → kind of record → which
-    std::unordered_map<Id128, std::map<std::string, std::set<std::string>>, Id128Hash> under[3];
-    for (int kind = kChunks; kind >= kBlobs; --kind) {
-      for (const Id128& id : lost[kind]) under[kind][id][kNounOf[kind]].insert(kNounOf[kind] + (" " + id.hex()));
-      if (kind == kBlobs) break;
+    PerRecordKind<std::unordered_map<Id128, std::map<std::string, std::set<std::string>>, Id128Hash>> under;
+    for (RecordKind kind : {kChunk, kPage, kBlob}) {
+      for (const Id128& id : lost[kind]) under[kind][id][recordNoun(kind)].insert(recordNoun(kind) + (" " + id.hex()));
+      if (kind == kBlob) break;
       for (const auto& [id, lostBelow] : under[kind]) {
         auto namers = namedBy[kind].find(id);
         if (namers == namedBy[kind].end()) continue;
         for (const Id128& namer : namers->second)
-          for (const auto& [noun, which] : lostBelow) under[kind - 1][namer][noun].insert(which.begin(), which.end());
+          for (const auto& [noun, which] : lostBelow) under[namingKind(kind)][namer][noun].insert(which.begin(), which.end());
       }
     }
     auto add = [&](const std::string& whose, const std::map<std::string, std::set<std::string>>& lostHere) {
       for (const auto& [noun, which] : lostHere) damage[whose][noun].insert(which.begin(), which.end());
     };
     for (const auto& [ino, state] : inodes)
-      if (auto it = under[kBlobs].find(state.inode.blob); state.inode.isRegular() && it != under[kBlobs].end()) add(fileNamed(ino), it->second);
+      if (auto it = under[kBlob].find(state.inode.blob); state.inode.isRegular() && it != under[kBlob].end()) add(fileNamed(ino), it->second);
     for (const Id128& blob : leased)
-      if (auto it = under[kBlobs].find(blob); it != under[kBlobs].end()) add("leased content (blob " + blob.hex() + ")", it->second);
+      if (auto it = under[kBlob].find(blob); it != under[kBlob].end()) add("leased content (blob " + blob.hex() + ")", it->second);
     for (uint64_t ino : lostInodes) damage[fileNamed(ino)]["inode"].insert("inode " + std::to_string(ino));
     for (const auto& [dir, name] : lostEntries)
       damage["file " + pathOf(dir) + "/" + name]["directory entry"].insert("entry '" + name + "' of directory " + std::to_string(dir));

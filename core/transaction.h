@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/format.h"
 #include "core/id128.h"
 #include "core/meta_db.h"
 #include "core/segment_store.h"
@@ -25,6 +26,19 @@
 #include "core/thread_annotations.h"
 
 namespace acidfs {
+
+// What ContentStore keeps about content records during one transaction.
+struct ContentTxnState {
+  // Pending reference-count changes, applied once before commit so that a +1
+  // and a −1 on the same record cost nothing.
+  PerRecordKind<std::map<Id128, int64_t>> refDeltas;
+  // Records created by this transaction (visited even when their delta is 0).
+  PerRecordKind<std::set<Id128>> created;
+  // Encoded records created or changed by this transaction and not yet
+  // written: each is written once, with its final count, before commit (or
+  // never, when it ends unreferenced).
+  PerRecordKind<std::map<Id128, std::string>> unwritten;
+};
 
 class Txn {
  public:
@@ -47,16 +61,8 @@ class Txn {
   // the store's filesystem is nearly full.
   Status mayAppend(uint64_t bytes) { return space_ ? space_->mayAppend(bytes) : Status::OK(); }
 
-  // --- bookkeeping for content records (ContentStore) -----------------------
-  // Pending reference-count changes, applied once before commit so that a +1
-  // and a −1 on the same record cost nothing. Index: 0 blobs, 1 pages, 2 chunks.
-  std::map<Id128, int64_t> refDeltas[3];
-  // Records created by this transaction (visited even when their delta is 0).
-  std::set<Id128> created[3];
-  // Encoded records created or changed by this transaction and not yet
-  // written: each is written once, with its final count, before commit (or
-  // never, when it ends unreferenced).
-  std::map<Id128, std::string> unwritten[3];
+  // Bookkeeping for content records (ContentStore).
+  ContentTxnState content;
   std::vector<Extent> appended;       // segment bytes written by this attempt
   std::set<uint32_t> segmentsToSync;  // made durable before commit
   std::vector<Extent> toRelease;      // freed by this transaction: punched once its commit is durable

@@ -428,6 +428,39 @@ TEST_F(Concurrency, ALookupRacingWithReplacingRenamesAlwaysFindsTheName) {
   EXPECT_EQ(0, failures) << "of " << lookups << " lookups; first: " << firstFailure;
 }
 
+// Only a Status::Retry runs the body again; an error that happens to carry
+// the same errno (EDEADLK) is an answer, returned after one attempt.
+TEST_F(Concurrency, RunnerRetriesARetryStatusButNotItsErrno) {
+  TransactionRunner& runner = store_->runner();
+  const uint64_t retriesBefore = runner.counters().retries;
+  int attempts = 0;
+  Status s = runner.run([&](Txn&) { return ++attempts < 3 ? Status::Retry("lost a race") : Status::OK(); });
+  EXPECT_TRUE(s.ok()) << s.toString();
+  EXPECT_EQ(attempts, 3);
+  EXPECT_EQ(runner.counters().retries - retriesBefore, 2u);
+
+  attempts = 0;
+  s = runner.run([&](Txn&) {
+    ++attempts;
+    return Status::Error(EDEADLK, "a body's own EDEADLK");
+  });
+  EXPECT_EQ(attempts, 1);
+  EXPECT_EQ(s.errnum(), EDEADLK);
+  EXPECT_FALSE(s.isRetry());
+}
+
+TEST_F(Concurrency, RunnerGivesUpOnEndlessRetriesWithEbusy) {
+  int attempts = 0;
+  Status s = store_->runner().run([&](Txn&) {
+    ++attempts;
+    return Status::Retry("always conflicting");
+  });
+  EXPECT_EQ(s.errnum(), EBUSY);
+  EXPECT_FALSE(s.isRetry());
+  EXPECT_GT(attempts, 1);
+  EXPECT_EQ(Status::Retry("escaped").errnum(), EDEADLK) << "a Retry that reached a reply would read EDEADLK";
+}
+
 TEST_F(Concurrency, WriteSkewCannotTakeBothDoctorsOffCall) {
   constexpr int kPairs = kThreads / 2;
   constexpr int kRounds = 120;
