@@ -19,6 +19,7 @@
 #include "core/cas_ops.h"
 #include "core/format.h"
 #include "core/store.h"
+#include "tests/cas_test_util.h"
 #include "tests/test_util.h"
 
 namespace acidfs {
@@ -27,34 +28,13 @@ inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
 
 namespace {
 
+using ::acidfs::testing::Copy;
+using ::acidfs::testing::Delete;
+using ::acidfs::testing::Move;
 using ::acidfs::testing::StoreFixture;
 using ::acidfs::testing::writeFile;
 
 constexpr int kThreads = 8;
-
-TransactOp Move(std::string source, std::optional<Id128> sourceBlob, std::string dest, Basis basis = Basis::any()) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kMove;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  op.destPath = std::move(dest);
-  op.destBasis = basis;
-  return op;
-}
-
-TransactOp Copy(std::string source, std::optional<Id128> sourceBlob, std::string dest, Basis basis = Basis::any()) {
-  TransactOp op = Move(std::move(source), sourceBlob, std::move(dest), basis);
-  op.kind = TransactOp::Kind::kCopy;
-  return op;
-}
-
-TransactOp Delete(std::string source, std::optional<Id128> sourceBlob) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kDelete;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  return op;
-}
 
 // A failure that a client retries: a precondition that no longer holds, or
 // the runner giving up on lock conflicts.
