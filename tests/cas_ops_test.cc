@@ -25,14 +25,9 @@
 
 namespace acidfs {
 
-// Ids print as their hex form in failure messages.
-inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
-
 namespace {
 
-using ::acidfs::testing::Copy;
-using ::acidfs::testing::Delete;
-using ::acidfs::testing::Move;
+using namespace ::acidfs::testing::ops;
 using ::acidfs::testing::StoreFixture;
 using ::acidfs::testing::TempDir;
 using ::acidfs::testing::writeFile;
@@ -112,16 +107,6 @@ class CasTest : public StoreFixture {
     auto st = cas().stat(Caller::root(), path);
     EXPECT_TRUE(st.ok()) << path << ": " << st.status().toString();
     return st.ok() ? st->ino : 0;
-  }
-  std::string contentAt(const std::string& path) {
-    auto st = cas().stat(Caller::root(), path);
-    if (!st.ok()) return "<" + st.status().toString() + ">";
-    return readAll(st->ino);
-  }
-  StoreStats stats() {
-    auto s = store_->stats();
-    EXPECT_TRUE(s.ok()) << s.status().toString();
-    return s.ok() ? *s : StoreStats{};
   }
   Id128 put(const std::string& bytes, const Caller& caller = Caller::root()) {
     auto id = cas().put(caller, bytes);

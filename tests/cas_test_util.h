@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,13 +20,21 @@
 #include "core/status.h"
 #include "core/store.h"
 
-namespace acidfs::testing {
+namespace acidfs {
+
+// Ids print as their hex form in failure messages.
+inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
+
+}  // namespace acidfs
 
 // ---- building ops ----------------------------------------------------------
 //
 // Each builder has two forms: the full one, in the order of the op's fields
 // (source, its expected blob, dest, the dest's basis), and a short one for a
-// source of any content.
+// source of any content. A test file takes them all with
+// `using namespace ::acidfs::testing::ops;`.
+
+namespace acidfs::testing::ops {
 
 inline TransactOp Move(std::string source, std::optional<Id128> sourceBlob, std::string dest,
                        Basis basis = Basis::any()) {
@@ -58,6 +67,10 @@ inline TransactOp Delete(std::string source, std::optional<Id128> sourceBlob = s
   op.sourceBlob = sourceBlob;
   return op;
 }
+
+}  // namespace acidfs::testing::ops
+
+namespace acidfs::testing {
 
 // The Status of a call, whether it returns a Status or a Result.
 inline const Status& statusOf(const Status& s) { return s; }

@@ -24,13 +24,9 @@
 
 namespace acidfs {
 
-inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
-
 namespace {
 
-using ::acidfs::testing::Copy;
-using ::acidfs::testing::Delete;
-using ::acidfs::testing::Move;
+using namespace ::acidfs::testing::ops;
 using ::acidfs::testing::StoreFixture;
 using ::acidfs::testing::writeFile;
 
@@ -57,16 +53,6 @@ class Concurrency : public StoreFixture {
     return snap;
   }
   bool exists(const std::string& path) { return cas().stat(Caller::root(), path).ok(); }
-  std::string contentAt(const std::string& path) {
-    auto st = cas().stat(Caller::root(), path);
-    if (!st.ok()) return "<" + st.status().toString() + ">";
-    return readAll(st->ino);
-  }
-  StoreStats stats() {
-    auto s = store_->stats();
-    EXPECT_TRUE(s.ok()) << s.status().toString();
-    return s.ok() ? *s : StoreStats{};
-  }
   // Writes `content` at `path` through put + commit (basis any).
   Status commitText(const std::string& path, const std::string& content) {
     auto id = cas().put(Caller::root(), content);

@@ -23,13 +23,9 @@
 
 namespace acidfs {
 
-inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
-
 namespace {
 
-using ::acidfs::testing::Copy;
-using ::acidfs::testing::Delete;
-using ::acidfs::testing::Move;
+using namespace ::acidfs::testing::ops;
 using ::acidfs::testing::StoreFixture;
 using ::acidfs::testing::statusOf;
 using ::acidfs::testing::writeFile;
