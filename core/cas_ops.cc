@@ -4,23 +4,12 @@
 
 #include "core/format.h"
 #include "core/log.h"
+#include "core/paths.h"
 
 namespace acidfs {
 
 namespace {
 constexpr size_t kPathMax = 4096;
-
-std::vector<std::string_view> components(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t pos = 1;
-  while (pos <= path.size() && path.size() > 1) {
-    size_t next = path.find('/', pos);
-    if (next == std::string_view::npos) next = path.size();
-    parts.push_back(path.substr(pos, next - pos));
-    pos = next + 1;
-  }
-  return parts;
-}
 
 Status denied(std::string_view what, std::string_view path) {
   return Status::Error(EACCES, std::string(what) + " '" + std::string(path) + "': permission denied");
@@ -46,7 +35,7 @@ Status validatePath(std::string_view path) {
     return Status::Error(EINVAL, "path '" + std::string(path) + "' is not absolute within the mount");
   if (path.size() > kPathMax) return Status::Error(ENAMETOOLONG, "path longer than 4096 bytes");
   if (path == "/") return Status::OK();
-  for (std::string_view part : components(path)) {
+  for (std::string_view part : pathComponents(path)) {
     if (part.empty() || part == "." || part == "..")
       return Status::Error(EINVAL, "path '" + std::string(path) + "' has an empty, '.' or '..' component");
     if (part.find('\0') != std::string_view::npos) return Status::Error(EINVAL, "path contains a NUL byte");
@@ -70,7 +59,7 @@ CasOps::CasOps(TransactionRunner& runner, Namespace& ns, ContentStore& content, 
 
 Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::string_view path, Access access) {
   ACIDFS_RETURN_IF_ERROR(validatePath(path));
-  std::vector<std::string_view> parts = components(path);
+  std::vector<std::string_view> parts = pathComponents(path);
   // Components are locked shared; for a change, the last directory and the
   // last entry exclusive at once: taking them shared and upgrading later
   // would deadlock two writers of the same directory.

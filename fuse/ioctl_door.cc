@@ -7,6 +7,7 @@
 #include "acidfs/ioctl.h"
 #include "core/cas_ops.h"
 #include "core/log.h"
+#include "core/paths.h"
 #include "fuse/fuse_fs.h"
 #include "fuse/ioctl_parts.h"
 
@@ -158,17 +159,14 @@ json statJson(const PathStat& st) {
 // ---- the kernel's caches -------------------------------------------------------
 
 // The inode at `path`, found without permission checks (for the daemon's
-// own bookkeeping only), or 0.
+// own bookkeeping only), or 0. Like invalidatePath, for a path that passed
+// validatePath (pathField): no empty, "." or ".." component.
 uint64_t inodeAt(FuseFs& fs, const std::string& path) {
   uint64_t ino = kRootIno;
-  size_t start = 1;
-  while (start < path.size()) {
-    const size_t slash = path.find('/', start);
-    const size_t end = slash == std::string::npos ? path.size() : slash;
-    auto next = fs.store.ns().lookup(ino, std::string_view(path).substr(start, end - start));
+  for (std::string_view name : pathComponents(path)) {
+    auto next = fs.store.ns().lookup(ino, name);
     if (!next.ok()) return 0;
     ino = next->ino;
-    start = end + 1;
   }
   return ino;
 }
@@ -187,22 +185,17 @@ Status commitPendingWrites(FuseFs& fs, const std::string& path) {
 // link left: the kernel is told it was deleted, so that it lets go of it and
 // the orphan is freed (InodeTable::isKnown).
 void invalidatePath(FuseFs& fs, const std::string& path, uint64_t gone = 0) {
+  const std::vector<std::string_view> parts = pathComponents(path);
   uint64_t dir = kRootIno;
-  size_t start = 1;
-  while (true) {
-    const size_t slash = path.find('/', start);
-    const std::string_view name = std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (slash == std::string::npos) {
-      if (gone) fs.notifyDeleted(dir, gone, name);
-      else fs.invalidateEntry(dir, name);
-      fs.invalidateInode(dir, /*data=*/false);
-      return;
-    }
-    auto next = fs.store.ns().lookup(dir, name);
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    auto next = fs.store.ns().lookup(dir, parts[i]);
     if (!next.ok()) return;  // the directory is gone: nothing of it is cached correctly anyway
     dir = next->ino;
-    start = slash + 1;
   }
+  const std::string_view name = parts.empty() ? std::string_view() : parts.back();
+  if (gone) fs.notifyDeleted(dir, gone, name);
+  else fs.invalidateEntry(dir, name);
+  fs.invalidateInode(dir, /*data=*/false);
 }
 
 // ---- the requests --------------------------------------------------------------

@@ -18,63 +18,19 @@
 #include "core/id128.h"
 #include "core/namespace.h"
 #include "core/store.h"
+#include "tests/cas_test_util.h"
 #include "tests/test_util.h"
 
 namespace acidfs {
 
-inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
-
 namespace {
 
+using namespace ::acidfs::testing::ops;
 using ::acidfs::testing::StoreFixture;
 using ::acidfs::testing::writeFile;
 
 const std::string kLongName(256, 'n');     // one byte too long
 const std::string kLongestName(255, 'm');  // just fits
-
-TransactOp Move(std::string source, std::string dest, Basis basis = Basis::any(),
-                std::optional<Id128> sourceBlob = std::nullopt) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kMove;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  op.destPath = std::move(dest);
-  op.destBasis = basis;
-  return op;
-}
-
-TransactOp Copy(std::string source, std::string dest, Basis basis = Basis::any(),
-                std::optional<Id128> sourceBlob = std::nullopt) {
-  TransactOp op = Move(std::move(source), std::move(dest), basis, sourceBlob);
-  op.kind = TransactOp::Kind::kCopy;
-  return op;
-}
-
-TransactOp Delete(std::string source, std::optional<Id128> sourceBlob = std::nullopt) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kDelete;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  return op;
-}
-
-[[maybe_unused]] const Status& statusOf(const Status& s) { return s; }
-template <typename T>
-const Status& statusOf(const Result<T>& r) {
-  return r.status();
-}
-
-// The call fails with exactly `err`, is not a conflict, and changes nothing.
-#define EXPECT_REJECTED(call, err)                                                       \
-  do {                                                                                   \
-    const std::string before_ = describeTree();                                          \
-    auto&& result_ = (call);                                                             \
-    const Status& status_ = statusOf(result_);                                           \
-    EXPECT_EQ(status_.errnum(), (err)) << #call << " -> " << status_.toString();         \
-    EXPECT_FALSE(status_.isConflict()) << #call;                                         \
-    EXPECT_FALSE(status_.message().empty()) << #call << ": an error says what is wrong"; \
-    EXPECT_EQ(describeTree(), before_) << #call << " failed but changed the store";      \
-  } while (0)
 
 // Paths that are not absolute-and-clean, with the errno each must give.
 struct BadPath {
@@ -113,48 +69,7 @@ class BadInputTest : public StoreFixture {
     aBlob_ = blobOf("/a.txt");
   }
 
-  std::string describeTree() {
-    std::string out;
-    std::function<void(uint64_t, const std::string&)> walk = [&](uint64_t dir, const std::string& prefix) {
-      std::vector<DirEntry> entries;
-      Status s = ns().readdir(dir, 0, [&](const DirEntry& e) {
-        entries.push_back(e);
-        return true;
-      });
-      if (!s.ok()) {
-        out += prefix + " <readdir " + s.toString() + ">\n";
-        return;
-      }
-      std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
-      for (const DirEntry& e : entries) {
-        if (e.name == "." || e.name == "..") continue;
-        std::string path = prefix + "/" + e.name;
-        auto attr = ns().getattr(e.ino);
-        if (!attr.ok()) {
-          out += path + " <getattr " + attr.status().toString() + ">\n";
-          continue;
-        }
-        const InodeRecord& in = attr->inode;
-        out += path + " ino=" + std::to_string(e.ino) + " mode=" + std::to_string(in.mode) +
-               " nlink=" + std::to_string(in.nlink) + " size=" + std::to_string(in.size) +
-               " mtime=" + std::to_string(in.mtimeNs) + " ctime=" + std::to_string(in.ctimeNs);
-        if (in.isRegular()) out += " blob=" + in.blob.hex();
-        if (in.isSymlink()) out += " target=" + in.symlinkTarget;
-        out += "\n";
-        if (in.isDir()) walk(e.ino, path);
-      }
-    };
-    auto root = ns().getattr(kRootIno);
-    if (root.ok()) out += "/ nlink=" + std::to_string(root->inode.nlink) + " mtime=" + std::to_string(root->inode.mtimeNs) + "\n";
-    walk(kRootIno, "");
-    auto st = store_->stats();
-    if (st.ok()) {
-      out += "chunks=" + std::to_string(st->chunkCount) + " blobs=" + std::to_string(st->blobCount) +
-             " leases=" + std::to_string(st->leaseCount) + " inodes=" + std::to_string(st->inodeCount) +
-             " referenced=" + std::to_string(st->bytesReferenced) + "\n";
-    }
-    return out;
-  }
+  std::string describeTree() { return ::acidfs::testing::describeTree(*store_); }
   Result<std::vector<std::string>> transact(std::vector<TransactOp> ops) {
     return cas().transact(Caller::root(), ops);
   }
@@ -285,7 +200,7 @@ TEST_F(BadOps, ASourceThatIsADirectoryIsEISDIR) {
   EXPECT_REJECTED(transact({Copy("/d", "/d-copy")}), EISDIR);
   EXPECT_REJECTED(transact({Delete("/d")}), EISDIR);
   EXPECT_REJECTED(transact({Delete("/d/sub")}), EISDIR);
-  EXPECT_REJECTED(transact({Move("/d", "/d2", Basis::any(), aBlob_)}), EISDIR);
+  EXPECT_REJECTED(transact({Move("/d", aBlob_, "/d2")}), EISDIR);
   EXPECT_REJECTED(transact({Move("/d/sub", "/sub2")}), EISDIR);
   EXPECT_REJECTED(transact({Delete("/")}), EISDIR);
   // And after earlier ops that did apply.

@@ -20,44 +20,19 @@
 #include "core/format.h"
 #include "core/status.h"
 #include "core/store.h"
+#include "tests/cas_test_util.h"
 #include "tests/test_util.h"
 
 namespace acidfs {
 
-// Ids print as their hex form in failure messages.
-inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
-
 namespace {
 
+using namespace ::acidfs::testing::ops;
 using ::acidfs::testing::StoreFixture;
 using ::acidfs::testing::TempDir;
 using ::acidfs::testing::writeFile;
 
 // ---- building ops ----------------------------------------------------------
-
-TransactOp Move(std::string source, std::optional<Id128> sourceBlob, std::string dest, Basis basis = Basis::any()) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kMove;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  op.destPath = std::move(dest);
-  op.destBasis = basis;
-  return op;
-}
-
-TransactOp Copy(std::string source, std::optional<Id128> sourceBlob, std::string dest, Basis basis = Basis::any()) {
-  TransactOp op = Move(std::move(source), sourceBlob, std::move(dest), basis);
-  op.kind = TransactOp::Kind::kCopy;
-  return op;
-}
-
-TransactOp Delete(std::string source, std::optional<Id128> sourceBlob) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kDelete;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  return op;
-}
 
 // An id that no content in these tests has.
 Id128 bogusId(uint8_t fill = 0xab) {
@@ -133,16 +108,6 @@ class CasTest : public StoreFixture {
     EXPECT_TRUE(st.ok()) << path << ": " << st.status().toString();
     return st.ok() ? st->ino : 0;
   }
-  std::string contentAt(const std::string& path) {
-    auto st = cas().stat(Caller::root(), path);
-    if (!st.ok()) return "<" + st.status().toString() + ">";
-    return readAll(st->ino);
-  }
-  StoreStats stats() {
-    auto s = store_->stats();
-    EXPECT_TRUE(s.ok()) << s.status().toString();
-    return s.ok() ? *s : StoreStats{};
-  }
   Id128 put(const std::string& bytes, const Caller& caller = Caller::root()) {
     auto id = cas().put(caller, bytes);
     EXPECT_TRUE(id.ok()) << id.status().toString();
@@ -152,45 +117,7 @@ class CasTest : public StoreFixture {
 
   // Every path with its type, attributes and blobId, then the store's counts:
   // equal before and after means an operation left no trace.
-  std::string describeTree() {
-    std::string out;
-    std::function<void(uint64_t, const std::string&)> walk = [&](uint64_t dir, const std::string& prefix) {
-      std::vector<DirEntry> entries;
-      Status s = ns().readdir(dir, 0, [&](const DirEntry& e) {
-        entries.push_back(e);
-        return true;
-      });
-      if (!s.ok()) {
-        out += prefix + " <readdir " + s.toString() + ">\n";
-        return;
-      }
-      std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
-      for (const DirEntry& e : entries) {
-        if (e.name == "." || e.name == "..") continue;
-        std::string path = prefix + "/" + e.name;
-        auto attr = ns().getattr(e.ino);
-        if (!attr.ok()) {
-          out += path + " <getattr " + attr.status().toString() + ">\n";
-          continue;
-        }
-        const InodeRecord& in = attr->inode;
-        out += path + " ino=" + std::to_string(e.ino) + " mode=" + std::to_string(in.mode) +
-               " uid=" + std::to_string(in.uid) + " gid=" + std::to_string(in.gid) +
-               " nlink=" + std::to_string(in.nlink) + " size=" + std::to_string(in.size) +
-               " mtime=" + std::to_string(in.mtimeNs) + " ctime=" + std::to_string(in.ctimeNs);
-        if (in.isRegular()) out += " blob=" + in.blob.hex();
-        if (in.isSymlink()) out += " target=" + in.symlinkTarget;
-        out += "\n";
-        if (in.isDir()) walk(e.ino, path);
-      }
-    };
-    walk(kRootIno, "");
-    StoreStats st = stats();
-    out += "chunks=" + std::to_string(st.chunkCount) + " blobs=" + std::to_string(st.blobCount) +
-           " leases=" + std::to_string(st.leaseCount) + " inodes=" + std::to_string(st.inodeCount) +
-           " referenced=" + std::to_string(st.bytesReferenced) + "\n";
-    return out;
-  }
+  std::string describeTree() { return ::acidfs::testing::describeTree(*store_); }
 };
 
 class Transact : public CasTest {};

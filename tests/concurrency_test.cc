@@ -19,42 +19,18 @@
 #include "core/cas_ops.h"
 #include "core/format.h"
 #include "core/store.h"
+#include "tests/cas_test_util.h"
 #include "tests/test_util.h"
 
 namespace acidfs {
 
-inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
-
 namespace {
 
+using namespace ::acidfs::testing::ops;
 using ::acidfs::testing::StoreFixture;
 using ::acidfs::testing::writeFile;
 
 constexpr int kThreads = 8;
-
-TransactOp Move(std::string source, std::optional<Id128> sourceBlob, std::string dest, Basis basis = Basis::any()) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kMove;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  op.destPath = std::move(dest);
-  op.destBasis = basis;
-  return op;
-}
-
-TransactOp Copy(std::string source, std::optional<Id128> sourceBlob, std::string dest, Basis basis = Basis::any()) {
-  TransactOp op = Move(std::move(source), sourceBlob, std::move(dest), basis);
-  op.kind = TransactOp::Kind::kCopy;
-  return op;
-}
-
-TransactOp Delete(std::string source, std::optional<Id128> sourceBlob) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kDelete;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  return op;
-}
 
 // A failure that a client retries: a precondition that no longer holds, or
 // the runner giving up on lock conflicts.
@@ -77,16 +53,6 @@ class Concurrency : public StoreFixture {
     return snap;
   }
   bool exists(const std::string& path) { return cas().stat(Caller::root(), path).ok(); }
-  std::string contentAt(const std::string& path) {
-    auto st = cas().stat(Caller::root(), path);
-    if (!st.ok()) return "<" + st.status().toString() + ">";
-    return readAll(st->ino);
-  }
-  StoreStats stats() {
-    auto s = store_->stats();
-    EXPECT_TRUE(s.ok()) << s.status().toString();
-    return s.ok() ? *s : StoreStats{};
-  }
   // Writes `content` at `path` through put + commit (basis any).
   Status commitText(const std::string& path, const std::string& content) {
     auto id = cas().put(Caller::root(), content);

@@ -55,11 +55,6 @@ class ContentTest : public StoreFixture {
     EXPECT_TRUE(attr.ok()) << attr.status().toString();
     return attr.ok() ? attr->inode.blob : Id128::zero();
   }
-  StoreStats stats() {
-    auto s = store_->stats();
-    EXPECT_TRUE(s.ok()) << s.status().toString();
-    return s.ok() ? *s : StoreStats{};
-  }
   std::string readRange(uint64_t ino, uint64_t offset, size_t length) {
     std::string out;
     Status s = ns().read(ino, offset, length, out);

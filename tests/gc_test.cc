@@ -33,12 +33,6 @@ using testing::randomBytes;
 
 class Gc : public StoreFixture {
  protected:
-  StoreStats stats() {
-    auto s = store_->stats();
-    EXPECT_TRUE(s.ok()) << s.status().toString();
-    return s.ok() ? *s : StoreStats{};
-  }
-
   // The store's size once it has settled. diskUsage() counts the files in
   // the store directory, and some space is only given back at the next
   // step of a background process: RocksDB keeps deleted records (inline

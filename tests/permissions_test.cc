@@ -18,15 +18,16 @@
 #include "core/format.h"
 #include "core/store.h"
 #include "core/virtual_xattrs.h"
+#include "tests/cas_test_util.h"
 #include "tests/test_util.h"
 
 namespace acidfs {
 
-inline void PrintTo(const Id128& id, std::ostream* os) { *os << id.hex(); }
-
 namespace {
 
+using namespace ::acidfs::testing::ops;
 using ::acidfs::testing::StoreFixture;
+using ::acidfs::testing::statusOf;
 using ::acidfs::testing::writeFile;
 
 // The cast: root, the owner of most files, a member of the owner's group,
@@ -36,49 +37,6 @@ const Caller kOwner = Caller::of(1000, 100);
 const Caller kGroupMember = Caller::of(1001, 100);
 const Caller kOther = Caller::of(1002, 1002);
 const Caller kSupplementary = Caller::of(1003, 1003, {100, 200});
-
-TransactOp Move(std::string source, std::string dest, Basis basis = Basis::any(),
-                std::optional<Id128> sourceBlob = std::nullopt) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kMove;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  op.destPath = std::move(dest);
-  op.destBasis = basis;
-  return op;
-}
-
-TransactOp Copy(std::string source, std::string dest, Basis basis = Basis::any(),
-                std::optional<Id128> sourceBlob = std::nullopt) {
-  TransactOp op = Move(std::move(source), std::move(dest), basis, sourceBlob);
-  op.kind = TransactOp::Kind::kCopy;
-  return op;
-}
-
-TransactOp Delete(std::string source, std::optional<Id128> sourceBlob = std::nullopt) {
-  TransactOp op;
-  op.kind = TransactOp::Kind::kDelete;
-  op.sourcePath = std::move(source);
-  op.sourceBlob = sourceBlob;
-  return op;
-}
-
-[[maybe_unused]] const Status& statusOf(const Status& s) { return s; }
-template <typename T>
-const Status& statusOf(const Result<T>& r) {
-  return r.status();
-}
-
-// The call fails with exactly `err` and changes nothing at all.
-#define EXPECT_DENIED(call, err)                                                           \
-  do {                                                                                     \
-    const std::string before_ = describeTree();                                            \
-    auto&& result_ = (call);                                                               \
-    const Status& status_ = statusOf(result_);                                             \
-    EXPECT_EQ(status_.errnum(), (err)) << #call << " -> " << status_.toString();           \
-    EXPECT_FALSE(status_.isConflict()) << #call;                                           \
-    EXPECT_EQ(describeTree(), before_) << #call << " was denied but changed the store";    \
-  } while (0)
 
 #define EXPECT_ALLOWED(call)                                                              \
   do {                                                                                    \
@@ -164,45 +122,7 @@ class Permissions : public StoreFixture {
     return id.ok() ? *id : Id128::zero();
   }
 
-  std::string describeTree() {
-    std::string out;
-    std::function<void(uint64_t, const std::string&)> walk = [&](uint64_t d, const std::string& prefix) {
-      std::vector<DirEntry> entries;
-      Status s = ns().readdir(d, 0, [&](const DirEntry& e) {
-        entries.push_back(e);
-        return true;
-      });
-      if (!s.ok()) {
-        out += prefix + " <readdir " + s.toString() + ">\n";
-        return;
-      }
-      std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
-      for (const DirEntry& e : entries) {
-        if (e.name == "." || e.name == "..") continue;
-        std::string path = prefix + "/" + e.name;
-        auto attr = ns().getattr(e.ino);
-        if (!attr.ok()) {
-          out += path + " <getattr " + attr.status().toString() + ">\n";
-          continue;
-        }
-        const InodeRecord& in = attr->inode;
-        out += path + " ino=" + std::to_string(e.ino) + " mode=" + std::to_string(in.mode) +
-               " uid=" + std::to_string(in.uid) + " gid=" + std::to_string(in.gid) +
-               " nlink=" + std::to_string(in.nlink) + " size=" + std::to_string(in.size) +
-               " mtime=" + std::to_string(in.mtimeNs) + " ctime=" + std::to_string(in.ctimeNs);
-        if (in.isRegular()) out += " blob=" + in.blob.hex();
-        out += "\n";
-        if (in.isDir()) walk(e.ino, path);
-      }
-    };
-    walk(kRootIno, "");
-    auto st = store_->stats();
-    if (st.ok()) {
-      out += "chunks=" + std::to_string(st->chunkCount) + " blobs=" + std::to_string(st->blobCount) +
-             " leases=" + std::to_string(st->leaseCount) + " inodes=" + std::to_string(st->inodeCount) + "\n";
-    }
-    return out;
-  }
+  std::string describeTree() { return ::acidfs::testing::describeTree(*store_); }
 };
 
 // ---- stat -----------------------------------------------------------------------------
@@ -280,7 +200,7 @@ TEST_F(Permissions, MoveCheckingTheBlobOfAnUnreadableFileIsDenied) {
   // A source precondition reads the content's id: that needs read permission,
   // or the blobId would leak what the file holds.
   const Id128 secret = blobOf("/pub/secret.txt");
-  EXPECT_DENIED(transact(kOther, {Move("/pub/secret.txt", "/drop/secret.txt", Basis::any(), secret)}), EACCES);
+  EXPECT_DENIED(transact(kOther, {Move("/pub/secret.txt", secret, "/drop/secret.txt")}), EACCES);
   EXPECT_DENIED(transact(kOther, {Delete("/pub/secret.txt", secret)}), EACCES);
   // A dest basis reads the dest's blobId.
   EXPECT_DENIED(transact(kOther, {Move("/pub/open.txt", "/pub/secret.txt", Basis::of(secret))}), EACCES);
@@ -300,7 +220,7 @@ TEST_F(Permissions, CopyNeedsReadPermissionOnTheSource) {
 TEST_F(Permissions, KnowingTheBlobIdGrantsNothing) {
   // The right blobId in hand, a caller who may not read still cannot copy.
   const Id128 secret = blobOf("/pub/secret.txt");
-  EXPECT_DENIED(transact(kOther, {Copy("/pub/secret.txt", "/drop/stolen.txt", Basis::absent(), secret)}), EACCES);
+  EXPECT_DENIED(transact(kOther, {Copy("/pub/secret.txt", secret, "/drop/stolen.txt", Basis::absent())}), EACCES);
   // Nor commit it somewhere it can read: a commit needs the caller's own lease.
   EXPECT_DENIED(cas().commit(kOther, "/drop/stolen.txt", secret, Basis::absent()), ENOENT);
 }

@@ -115,6 +115,17 @@ class StoreFixture : public ::testing::Test {
     Status s = ns().read(ino, 0, 1ull << 32, out);
     return s.ok() ? out : "<" + s.toString() + ">";
   }
+  // The committed content of the file at `path`, or "<error>" text.
+  std::string contentAt(const std::string& path) {
+    auto st = cas().stat(Caller::root(), path);
+    if (!st.ok()) return "<" + st.status().toString() + ">";
+    return readAll(st->ino);
+  }
+  StoreStats stats() {
+    auto s = store_->stats();
+    EXPECT_TRUE(s.ok()) << s.status().toString();
+    return s.ok() ? *s : StoreStats{};
+  }
   Id128 blobOf(const std::string& path) {
     auto st = cas().stat(Caller::root(), path);
     EXPECT_TRUE(st.ok()) << st.status().toString();
