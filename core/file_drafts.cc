@@ -199,14 +199,13 @@ Status FileDrafts::commitWindowsLocked(uint64_t ino, Draft& draft) {
 }
 
 Status FileDrafts::dropIfLost(uint64_t ino, Draft& draft, Status failed) {
-  const int e = failed.errnum();
-  if (e != ENOSPC && e != EDQUOT && e != EIO) return failed;  // kept: a later commit may succeed
+  if (!dropsDraft(failed)) return failed;  // kept: a later commit may succeed
   ACIDFS_LOG(kError, "dropping uncommitted writes to inode %llu: %s", static_cast<unsigned long long>(ino),
              failed.toString().c_str());
   retire(ino, draft);
   if (droppedHandler_) droppedHandler_(ino);
   MutexLock lock(mutex_);
-  lostWrites_.insert_or_assign(ino, Status::Error(e, "writes to this file were dropped, their commit failed: " +
+  lostWrites_.insert_or_assign(ino, Status::Error(failed.errnum(), "writes to this file were dropped, their commit failed: " +
                                                          failed.message()));
   return failed;
 }

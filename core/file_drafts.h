@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -80,6 +81,12 @@ class FileDrafts {
   // kernel-cache invalidation it needs, since the kernel may still cache
   // the dropped writes). Set once, before any write.
   void setDroppedHandler(std::function<void(uint64_t ino)> handler) { droppedHandler_ = std::move(handler); }
+  // Whether a commit that failed so dropped its draft (see above): ENOSPC,
+  // EDQUOT, EIO. Other failures keep the draft for a later commit.
+  static bool dropsDraft(const Status& failed) {
+    const int e = failed.errnum();
+    return e == ENOSPC || e == EDQUOT || e == EIO;
+  }
   // Bytes held by all drafts together.
   size_t totalBytes() const { return totalBytes_.load(); }
 

@@ -382,7 +382,7 @@ void opFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Status s = (f && f->wrote) ? fs.drafts.commit(ino) : Status::OK();
   // Writes the commit lost may still be in the kernel's cache: drop them
   // before close returns (close holds no page locks; see droppedDrafts_).
-  if (!s.ok()) fs.invalidateInode(ino, /*data=*/true);
+  if (FileDrafts::dropsDraft(s)) fs.invalidateInode(ino, /*data=*/true);
   // relatime at the close of a readable descriptor, as well as at a read
   // that reaches us: with keep_cache the kernel serves cached pages without
   // asking (FUSE inodes are S_NOATIME in the kernel). Here and not at open,

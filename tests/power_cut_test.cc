@@ -243,6 +243,12 @@ class PowerCutRun {
     states_.push_back(std::move(next));
     totals_.operations++;
   }
+  // The tree after an operation that left `path` holding `content`.
+  void committedFile(const std::string& path, std::string content) {
+    Tree next = now();
+    next.files[path] = std::make_shared<std::string>(std::move(content));
+    committed(std::move(next));
+  }
   void check(const Status& s, const std::string& what) {
     ASSERT_TRUE(s.ok()) << where() << what << ": " << s.toString();
   }
@@ -314,9 +320,7 @@ class PowerCutRun {
     auto blob = store_->cas().put(Caller::root(), bytes);
     ASSERT_NO_FATAL_FAILURE(check(blob.status(), "put"));
     ASSERT_NO_FATAL_FAILURE(check(store_->cas().commit(Caller::root(), path, *blob, Basis::any()).status(), "commit " + path));
-    Tree next = now();
-    next.files[path] = std::make_shared<std::string>(bytes);
-    committed(std::move(next));
+    committedFile(path, bytes);
   }
 
   // mknod (when absent), then one write: two transactions.
@@ -328,9 +332,7 @@ class PowerCutRun {
       ASSERT_NO_FATAL_FAILURE(check(where.status(), "parent of " + path));
       ASSERT_NO_FATAL_FAILURE(
           check(ns.mknod(Caller::root(), where->first, where->second, S_IFREG | 0644, 0).status(), "mknod " + path));
-      Tree next = now();
-      next.files[path] = std::make_shared<std::string>();
-      committed(std::move(next));
+      committedFile(path, "");
     }
     auto ino = inoOf(path);
     ASSERT_NO_FATAL_FAILURE(check(ino.status(), "lookup " + path));
@@ -339,9 +341,7 @@ class PowerCutRun {
     ASSERT_NO_FATAL_FAILURE(check(::acidfs::testing::writeFile(ns, *ino, offset, bytes).status(), "write " + path));
     std::string content = *now().files.at(path);
     writeInto(content, offset, bytes);
-    Tree next = now();
-    next.files[path] = std::make_shared<std::string>(std::move(content));
-    committed(std::move(next));
+    committedFile(path, std::move(content));
   }
 
   // Several write() calls into a file's draft, then one commit (fsync).
@@ -359,9 +359,7 @@ class PowerCutRun {
       writeInto(content, offset, bytes);
     }
     ASSERT_NO_FATAL_FAILURE(check(drafts_->commit(*ino), "draft commit " + path));
-    Tree next = now();
-    next.files[path] = std::make_shared<std::string>(std::move(content));
-    committed(std::move(next));
+    committedFile(path, std::move(content));
   }
 
   void overwrite() {
@@ -373,9 +371,7 @@ class PowerCutRun {
     const std::string bytes = randomBytes(1 + rng_() % (3 * kChunk), rng_());
     ASSERT_NO_FATAL_FAILURE(check(::acidfs::testing::writeFile(store_->ns(), *ino, offset, bytes).status(), "overwrite " + path));
     writeInto(content, offset, bytes);
-    Tree next = now();
-    next.files[path] = std::make_shared<std::string>(std::move(content));
-    committed(std::move(next));
+    committedFile(path, std::move(content));
   }
 
   void truncate() {
@@ -387,9 +383,7 @@ class PowerCutRun {
     request.size = rng_() % (content.size() + 2 * kChunk);
     ASSERT_NO_FATAL_FAILURE(check(store_->ns().setattr(*ino, request).status(), "truncate " + path));
     content.resize(*request.size, '\0');
-    Tree next = now();
-    next.files[path] = std::make_shared<std::string>(std::move(content));
-    committed(std::move(next));
+    committedFile(path, std::move(content));
   }
 
   void unlink() {
