@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "core/clock.h"
+
 namespace acidfs {
 
 namespace {
@@ -12,7 +14,7 @@ constexpr size_t kBatch = 1024;  // inodes per persisting transaction
 Result<bool> AccessTimes::noteRead(uint64_t ino) {
   ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns_.getattr(ino));
   const InodeRecord& inode = attr.inode;
-  const int64_t now = nowNs();
+  const int64_t now = ns_.clock().nowNs();
   bool full = false;
   {
     MutexLock lock(mutex_);

@@ -2,9 +2,14 @@
 
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/content_store.h"
 #include "core/format.h"
+#include "core/leases.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/transaction.h"
+#include "core/tree.h"
 
 namespace acidfs {
 
@@ -54,8 +59,8 @@ struct CasOps::Resolved {
   std::optional<DentryRecord> entry;
 };
 
-CasOps::CasOps(TransactionRunner& runner, Namespace& ns, ContentStore& content, int64_t leaseTtlNs)
-    : runner_(runner), ns_(ns), content_(content), leaseTtlNs_(leaseTtlNs), nextLease_(static_cast<uint64_t>(nowNs())) {}
+CasOps::CasOps(TransactionRunner& runner, Namespace& ns, Tree& tree, ContentStore& content, Leases& leases)
+    : runner_(runner), ns_(ns), tree_(tree), content_(content), leases_(leases) {}
 
 Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::string_view path, Access access) {
   ACIDFS_RETURN_IF_ERROR(validatePath(path));
@@ -67,7 +72,7 @@ Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::st
     return access == Access::kWrite && depth + 1 == parts.size() ? Txn::Lock::kExclusive : Txn::Lock::kShared;
   };
   Resolved r;
-  ACIDFS_ASSIGN_OR_RETURN(r.parentInode, ns_.loadInode(txn, kRootIno, lockFor(0)));
+  ACIDFS_ASSIGN_OR_RETURN(r.parentInode, tree_.loadInode(txn, kRootIno, lockFor(0)));
   if (parts.empty()) {  // "/" itself
     r.entry = DentryRecord{kRootIno, 0, S_IFDIR};
     return r;
@@ -75,7 +80,7 @@ Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::st
   for (size_t i = 0; i < parts.size(); ++i) {
     if (!r.parentInode.isDir()) return Status::Error(ENOTDIR, "a component of '" + std::string(path) + "' is not a directory");
     if (!mayAccess(caller, r.parentInode, X_OK)) return denied("searching", path);
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, ns_.loadDentry(txn, r.parent, parts[i], lockFor(i)));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, tree_.loadDentry(txn, r.parent, parts[i], lockFor(i)));
     if (i + 1 == parts.size()) {
       r.name.assign(parts[i]);
       r.entry = entry;
@@ -83,7 +88,7 @@ Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::st
     }
     if (!entry) return Status::Error(ENOENT, "directory of '" + std::string(path) + "' does not exist");
     r.parent = entry->ino;
-    ACIDFS_ASSIGN_OR_RETURN(r.parentInode, ns_.loadInode(txn, entry->ino, lockFor(i + 1)));
+    ACIDFS_ASSIGN_OR_RETURN(r.parentInode, tree_.loadInode(txn, entry->ino, lockFor(i + 1)));
   }
   return r;
 }
@@ -93,7 +98,7 @@ Result<PathStat> CasOps::stat(const Caller& caller, std::string_view path) {
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
     ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path, Access::kRead));
     if (!r.entry) return Status::Error(ENOENT, "'" + std::string(path) + "' does not exist");
-    ACIDFS_ASSIGN_OR_RETURN(result.inode, ns_.loadInode(txn, r.entry->ino, Txn::Lock::kShared));
+    ACIDFS_ASSIGN_OR_RETURN(result.inode, tree_.loadInode(txn, r.entry->ino, Txn::Lock::kShared));
     // A blobId tells about content: reading it needs read permission.
     if (result.inode.isRegular() && !mayAccess(caller, result.inode, R_OK)) return denied("reading", path);
     result.path.assign(path);
@@ -110,7 +115,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   ACIDFS_ASSIGN_OR_RETURN(Resolved src, resolve(txn, caller, op.sourcePath,
                                                   op.kind == TransactOp::Kind::kCopy ? Access::kRead : Access::kWrite));
   if (!src.entry) return conflict(ConflictCode::kSourceNotFound, op.sourcePath, op.sourceBlob, caller, nullptr, index);
-  ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, ns_.loadInode(txn, src.entry->ino, Txn::Lock::kExclusive));
+  ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, tree_.loadInode(txn, src.entry->ino, Txn::Lock::kExclusive));
   if (source.isDir()) return Status::Error(EISDIR, "source '" + op.sourcePath + "' is a directory");
   if (!source.isRegular()) return Status::Error(EINVAL, "source '" + op.sourcePath + "' is not a regular file");
   const bool readsSource = op.kind == TransactOp::Kind::kCopy || op.sourceBlob.has_value();
@@ -124,10 +129,10 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   touched.push_back(op.sourcePath);
 
   if (op.kind == TransactOp::Kind::kDelete) {
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, ns_.loadInode(txn, src.parent, Txn::Lock::kExclusive));
-    ACIDFS_ASSIGN_OR_RETURN(Unlinked gone, ns_.unlinkInTxn(txn, src.parent, src.name, *src.entry));
-    dir.mtimeNs = dir.ctimeNs = nowNs();
-    ACIDFS_RETURN_IF_ERROR(ns_.storeInode(txn, src.parent, dir));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, src.parent, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(Unlinked gone, tree_.unlink(txn, src.parent, src.name, *src.entry));
+    dir.mtimeNs = dir.ctimeNs = tree_.clock().nowNs();
+    ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, src.parent, dir));
     txn.afterCommit.push_back([this, gone] { ns_.releaseIfUnused(gone); });
     return Status::OK();
   }
@@ -138,7 +143,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   if (!dst.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + op.destPath + "' is not a directory");
   std::optional<InodeRecord> dest;
   if (dst.entry) {
-    ACIDFS_ASSIGN_OR_RETURN(dest, ns_.loadInode(txn, dst.entry->ino, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(dest, tree_.loadInode(txn, dst.entry->ino, Txn::Lock::kExclusive));
   }
   const bool replaces = dest.has_value() && op.kind == TransactOp::Kind::kMove;
   if (!dest || replaces) {
@@ -169,7 +174,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
 
   if (op.kind == TransactOp::Kind::kMove) {
     ACIDFS_ASSIGN_OR_RETURN(std::optional<Unlinked> replaced,
-                            ns_.renameInTxn(txn, caller, src.parent, src.name, dst.parent, dst.name, 0));
+                            tree_.rename(txn, caller, src.parent, src.name, dst.parent, dst.name, 0));
     if (replaced) txn.afterCommit.push_back([this, gone = *replaced] { ns_.releaseIfUnused(gone); });
     return Status::OK();
   }
@@ -183,10 +188,10 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   } else {
     InodeRecord fresh;
     fresh.mode = S_IFREG | (source.mode & 0777);
-    ACIDFS_ASSIGN_OR_RETURN(destIno, ns_.createInTxn(txn, caller, dst.parent, dst.name, fresh));
-    ACIDFS_ASSIGN_OR_RETURN(target, ns_.loadInode(txn, destIno, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(destIno, tree_.create(txn, caller, dst.parent, dst.name, fresh));
+    ACIDFS_ASSIGN_OR_RETURN(target, tree_.loadInode(txn, destIno, Txn::Lock::kExclusive));
   }
-  return ns_.setBlobInTxn(txn, destIno, target, source.blob, source.size);
+  return tree_.setBlob(txn, destIno, target, source.blob, source.size);
 }
 
 Result<std::vector<std::string>> CasOps::transact(const Caller& caller, const std::vector<TransactOp>& ops) {
@@ -211,33 +216,12 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
   uint64_t ino = 0;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
     // The caller's own lease on the blob: proof they supplied its content.
-    if (blob != content_.emptyBlobId()) {
-      const std::string prefix = keys::leasePrefix(blob, caller.uid);
-      std::vector<std::string> candidates;
-      auto it = txn.iterate(Column::kLeases);
-      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
-        candidates.emplace_back(it->key().data(), it->key().size());
-      bool consumed = false;
-      for (const std::string& key : candidates) {
-        ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> lease, txn.read(Column::kLeases, key, Txn::Lock::kExclusive));
-        if (!lease) continue;  // another commit consumed it meanwhile
-        ACIDFS_RETURN_IF_ERROR(txn.del(Column::kLeases, key));
-        content_.addRef(txn, blob, -1);
-        consumed = true;
-        break;
-      }
-      // Every lease we saw was taken by a concurrent commit, but ours may have
-      // been put after our iterator was made: look again in a new attempt.
-      if (!consumed && !candidates.empty())
-        return Status::Retry("the leases seen were consumed concurrently");
-      if (!consumed)
-        return Status::Error(ENOENT, "no pending blob " + blob.hex() + " of yours: put it first (leases expire)");
-    }
+    if (blob != content_.emptyBlobId()) ACIDFS_RETURN_IF_ERROR(leases_.consume(txn, blob, caller.uid));
     ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path, Access::kWrite));
     if (r.name.empty()) return Status::Error(EISDIR, "'/' is a directory");
     if (!r.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + std::string(path) + "' is not a directory");
     if (r.entry) {
-      ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, ns_.loadInode(txn, r.entry->ino, Txn::Lock::kExclusive));
+      ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, r.entry->ino, Txn::Lock::kExclusive));
       if (inode.isDir()) return Status::Error(EISDIR, "'" + std::string(path) + "' is a directory");
       if (!inode.isRegular()) return Status::Error(EINVAL, "'" + std::string(path) + "' is not a regular file");
       if (!mayAccess(caller, inode, W_OK)) return denied("writing", path);
@@ -249,17 +233,17 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
       ino = r.entry->ino;
       dropSetIdOnWrite(caller, inode);
       ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
-      return ns_.setBlobInTxn(txn, ino, inode, blob, size);
+      return tree_.setBlob(txn, ino, inode, blob, size);
     }
     if (!mayAccess(caller, r.parentInode, W_OK | X_OK)) return denied("creating", path);
     if (basis.kind == Basis::Kind::kBlob)
       return conflict(ConflictCode::kCasConflict, path, basis.blob, caller, nullptr, 1);
     InodeRecord fresh;
     fresh.mode = S_IFREG | (createMode & 07777);
-    ACIDFS_ASSIGN_OR_RETURN(ino, ns_.createInTxn(txn, caller, r.parent, r.name, fresh));
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, ns_.loadInode(txn, ino, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, r.parent, r.name, fresh));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
     ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
-    return ns_.setBlobInTxn(txn, ino, inode, blob, size);
+    return tree_.setBlob(txn, ino, inode, blob, size);
   }));
   counters_.commits++;
   ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns_.getattr(ino));
@@ -271,42 +255,10 @@ Result<Id128> CasOps::put(const Caller& caller, std::string_view bytes) {
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
     ACIDFS_ASSIGN_OR_RETURN(blob, content_.blobFromBytes(txn, bytes));
     if (blob == content_.emptyBlobId()) return Status::OK();  // needs no lease
-    Encoder expiry;
-    expiry.i64(nowNs() + leaseTtlNs_);
-    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kLeases, keys::lease(blob, caller.uid, nextLease_++), expiry.str()));
-    content_.addRef(txn, blob, +1);
-    return Status::OK();
+    return leases_.grant(txn, blob, caller.uid);
   }));
   counters_.puts++;
   return blob;
-}
-
-Result<uint64_t> CasOps::expireLeases(int64_t now) {
-  uint64_t freed = 0;
-  std::vector<std::string> keysToCheck;
-  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    keysToCheck.clear();
-    auto it = txn.iterate(Column::kLeases);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      Decoder d(std::string_view(it->value().data(), it->value().size()));
-      int64_t expiry = 0;
-      if (d.i64(expiry) && expiry < now) keysToCheck.emplace_back(it->key().data(), it->key().size());
-    }
-    return fromRocks(it->status(), "listing leases");
-  }));
-  for (const std::string& key : keysToCheck) {
-    bool expiredNow = false;
-    ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> lease, txn.read(Column::kLeases, key, Txn::Lock::kExclusive));
-      expiredNow = lease.has_value();
-      if (!lease) return Status::OK();  // committed meanwhile
-      ACIDFS_RETURN_IF_ERROR(txn.del(Column::kLeases, key));
-      content_.addRef(txn, Id128::fromBytes(std::string_view(key).substr(0, 16)), -1);
-      return Status::OK();
-    }));
-    if (expiredNow) freed++;
-  }
-  return freed;
 }
 
 }  // namespace acidfs

@@ -9,6 +9,7 @@
 // the tool) do not pass through the kernel's checks.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,12 @@
 #include "core/status.h"
 
 namespace acidfs {
+
+class ContentStore;
+class Leases;
+class TransactionRunner;
+class Tree;
+class Txn;
 
 // A destination's expected state.
 struct Basis {
@@ -56,7 +63,7 @@ struct CasCounters {
 
 class CasOps {
  public:
-  CasOps(TransactionRunner& runner, Namespace& ns, ContentStore& content, int64_t leaseTtlNs);
+  CasOps(TransactionRunner& runner, Namespace& ns, Tree& tree, ContentStore& content, Leases& leases);
 
   // stat with blobId. Needs search permission on the path and read
   // permission on a regular file (a blobId tells about content).
@@ -76,11 +83,8 @@ class CasOps {
                           uint32_t createMode = 0644);
 
   // Stores `bytes` as a blob held by a lease of the caller's until committed
-  // or expired.
+  // or expired (leases.h).
   Result<Id128> put(const Caller& caller, std::string_view bytes);
-
-  // Frees the blobs of leases that expired before `nowNs`. Returns how many.
-  Result<uint64_t> expireLeases(int64_t nowNs);
 
   const CasCounters& counters() const { return counters_; }
 
@@ -91,10 +95,10 @@ class CasOps {
   Status applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index, std::vector<std::string>& touched);
 
   TransactionRunner& runner_;
-  Namespace& ns_;
+  Namespace& ns_;    // whole operations: getattr, releasing orphans
+  Tree& tree_;       // the steps inside a transaction (tree.h)
   ContentStore& content_;
-  const int64_t leaseTtlNs_;
-  std::atomic<uint64_t> nextLease_;
+  Leases& leases_;
   CasCounters counters_;
 };
 

@@ -1,12 +1,14 @@
 #include "core/file_drafts.h"
 
-#include "core/format.h"
-#include "core/log.h"
-
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <vector>
-#include <cstring>
+
+#include "core/clock.h"
+#include "core/content_store.h"
+#include "core/format.h"
+#include "core/log.h"
 
 namespace acidfs {
 
@@ -109,7 +111,7 @@ Status FileDrafts::write(uint64_t ino, uint64_t offset, std::string_view data) {
     }
     draft->size = std::max(draft->size, end);
     draft->writtenEnd = std::max(draft->writtenEnd, end);
-    draft->mtimeNs = nowNs();
+    draft->mtimeNs = ns_.clock().nowNs();
     if (draft->firstWriteNs == 0) draft->firstWriteNs = draft->mtimeNs;
     if (draft->bytes >= maxDraftBytes_ || totalBytes_ >= maxTotalBytes_) return commitLocked(ino, *draft);
     return Status::OK();
@@ -282,7 +284,7 @@ Status FileDrafts::commit(uint64_t ino) {
 
 Status FileDrafts::commitOlderThan(int64_t ageNs) {
   std::vector<uint64_t> due;
-  const int64_t cutoff = nowNs() - ageNs;
+  const int64_t cutoff = ns_.clock().nowNs() - ageNs;
   {
     MutexLock lock(mutex_);
     for (auto& [ino, draft] : drafts_) due.push_back(ino);

@@ -51,7 +51,6 @@
 namespace acidfs {
 
 inline constexpr uint32_t kFormatVersion = 1;
-inline constexpr uint64_t kRootIno = 1;
 // Chunk ids per page: a page is at most 16 KiB, so a small write to a huge
 // file rewrites one page, never the whole manifest.
 inline constexpr uint32_t kChunksPerPage = 1024;

@@ -1,33 +1,22 @@
 #include "core/namespace.h"
 
 #include <sys/xattr.h>
-#include <time.h>
 
 #include <algorithm>
 
+#include "core/clock.h"
+#include "core/content_store.h"
 #include "core/format.h"
 #include "core/log.h"
+#include "core/transaction.h"
+#include "core/tree.h"
 #include "core/virtual_xattrs.h"
 
 namespace acidfs {
 
 namespace {
 constexpr uint32_t kLinkMax = 65000;
-
-Status noEntry(uint64_t dir, std::string_view name) {
-  return Status::Error(ENOENT, "no entry '" + std::string(name) + "' in directory " + std::to_string(dir));
-}
-
-bool startsWith(const rocksdb::Slice& key, const std::string& prefix) {
-  return key.size() >= prefix.size() && memcmp(key.data(), prefix.data(), prefix.size()) == 0;
-}
 }  // namespace
-
-int64_t nowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 Status validateName(std::string_view name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
@@ -38,146 +27,17 @@ Status validateName(std::string_view name) {
   return Status::OK();
 }
 
-Namespace::Namespace(TransactionRunner& runner, ContentStore& content, MetaDb& db)
-    : runner_(runner), content_(content), db_(db), nextIno_(kRootIno + 1) {
-  auto it = db_.iterator(Column::kInodes);
-  it->SeekToLast();
-  if (it->Valid() && it->key().size() == 8)
-    nextIno_ = std::max<uint64_t>(kRootIno + 1, readBigEndian64(std::string_view(it->key().data(), 8)) + 1);
-}
+Namespace::Namespace(TransactionRunner& runner, Tree& tree, ContentStore& content, MetaDb& db)
+    : runner_(runner), tree_(tree), content_(content), db_(db) {}
 
-// ---- building blocks --------------------------------------------------------
+const Clock& Namespace::clock() const { return tree_.clock(); }
 
-Result<InodeRecord> Namespace::loadInode(Txn& txn, uint64_t ino, Txn::Lock lock) {
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(Column::kInodes, keys::ino(ino), lock));
-  if (!value) return Status::Error(ENOENT, "no inode " + std::to_string(ino));
-  auto inode = InodeRecord::decode(*value);
-  if (!inode) return Status::Error(EIO, "store corrupted: undecodable inode " + std::to_string(ino));
-  return std::move(*inode);
-}
-
-Status Namespace::storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode) {
-  return txn.put(Column::kInodes, keys::ino(ino), inode.encode());
-}
-
-Result<std::optional<DentryRecord>> Namespace::loadDentry(Txn& txn, uint64_t dir, std::string_view name,
-                                                           Txn::Lock lock) {
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(Column::kDentries, keys::dentry(dir, name), lock));
-  if (!value) return std::optional<DentryRecord>();
-  auto entry = DentryRecord::decode(*value);
-  if (!entry) return Status::Error(EIO, "store corrupted: undecodable entry '" + std::string(name) + "'");
-  return std::optional<DentryRecord>(*entry);
-}
-
-// The directory's inode must be exclusively locked and is stored by the caller.
-Status Namespace::addEntry(Txn& txn, uint64_t dir, InodeRecord& dirInode, std::string_view name, uint64_t ino,
-                           uint32_t type) {
-  DentryRecord entry{ino, dirInode.nextCookie++, type & S_IFMT};
-  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDentries, keys::dentry(dir, name), entry.encode()));
-  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kCookies, keys::cookie(dir, entry.cookie), name));
-  dirInode.mtimeNs = dirInode.ctimeNs = nowNs();
-  return Status::OK();
-}
-
-Status Namespace::removeEntry(Txn& txn, uint64_t dir, std::string_view name, const DentryRecord& entry) {
-  ACIDFS_RETURN_IF_ERROR(txn.del(Column::kDentries, keys::dentry(dir, name)));
-  return txn.del(Column::kCookies, keys::cookie(dir, entry.cookie));
-}
-
-// Valid only while the directory's inode is locked (format.h invariant).
-Result<bool> Namespace::dirIsEmpty(Txn& txn, uint64_t dir) {
-  std::string prefix = keys::ino(dir);
-  auto it = txn.iterate(Column::kDentries);
-  it->Seek(prefix);
-  if (!it->status().ok()) return fromRocks(it->status(), "listing a directory");
-  return !(it->Valid() && startsWith(it->key(), prefix));
-}
-
-Status Namespace::deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode) {
-  if (inode.isRegular()) content_.addRef(txn, inode.blob, -1);
-  std::string prefix = keys::ino(ino);
-  auto it = txn.iterate(Column::kXattrs);
-  std::vector<std::string> names;
-  for (it->Seek(prefix); it->Valid() && startsWith(it->key(), prefix); it->Next())
-    names.emplace_back(it->key().data(), it->key().size());
-  for (const auto& key : names) ACIDFS_RETURN_IF_ERROR(txn.del(Column::kXattrs, key));
-  ACIDFS_RETURN_IF_ERROR(txn.del(Column::kOrphans, keys::ino(ino)));
-  return txn.del(Column::kInodes, keys::ino(ino));
-}
-
-Result<uint64_t> Namespace::createInTxn(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
-                                        InodeRecord inode) {
-  ACIDFS_RETURN_IF_ERROR(validateName(name));
-  ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, loadInode(txn, parent, Txn::Lock::kExclusive));
-  if (!dir.isDir()) return Status::Error(ENOTDIR, "parent " + std::to_string(parent) + " is not a directory");
-  if (dir.nlink == 0) return Status::Error(ENOENT, "parent directory was removed");
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> existing, loadDentry(txn, parent, name, Txn::Lock::kExclusive));
-  if (existing) return Status::Error(EEXIST, "'" + std::string(name) + "' exists");
-
-  const uint64_t ino = allocateIno();
-  inode.uid = caller.uid;
-  inode.gid = caller.gid;
-  if (dir.mode & S_ISGID) {  // setgid directory: its group, and setgid for subdirectories
-    inode.gid = dir.gid;
-    if (inode.isDir()) inode.mode |= S_ISGID;
-  }
-  if (!inode.isDir() && (inode.mode & S_ISGID) && !caller.isRoot() && !caller.inGroup(inode.gid))
-    inode.mode &= ~S_ISGID;
-  inode.atimeNs = inode.mtimeNs = inode.ctimeNs = nowNs();
-  if (inode.isDir()) {
-    inode.nlink = 2;
-    inode.parent = parent;
-    dir.nlink++;
-  } else {
-    inode.nlink = 1;
-  }
-  if (inode.isRegular()) {
-    inode.blob = content_.emptyBlobId();
-    inode.size = 0;
-  }
-  ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
-  ACIDFS_RETURN_IF_ERROR(addEntry(txn, parent, dir, name, ino, inode.mode));
-  ACIDFS_RETURN_IF_ERROR(storeInode(txn, parent, dir));
-  return ino;
-}
-
-Result<Unlinked> Namespace::unlinkInTxn(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry) {
-  ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, loadInode(txn, entry.ino, Txn::Lock::kExclusive));
-  if (inode.isDir()) return Status::Error(EISDIR, "'" + std::string(name) + "' is a directory");
-  ACIDFS_RETURN_IF_ERROR(removeEntry(txn, parent, name, entry));
-  inode.nlink--;
-  inode.ctimeNs = nowNs();
-  if (inode.nlink == 0) return dropLastLinkInTxn(txn, entry.ino, inode);
-  ACIDFS_RETURN_IF_ERROR(storeInode(txn, entry.ino, inode));
-  return Unlinked{entry.ino, false, false};
-}
-
-Result<Unlinked> Namespace::dropLastLinkInTxn(Txn& txn, uint64_t ino, const InodeRecord& inode) {
-  if (inUse_ && inUse_(ino)) {  // still open: an orphan until its holder lets go
-    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(ino), ""));
-    ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
-    return Unlinked{ino, true, true};
-  }
-  ACIDFS_RETURN_IF_ERROR(deleteInode(txn, ino, inode));  // nobody holds it: gone in the same transaction
-  return Unlinked{ino, true, false};
-}
-
-Status Namespace::setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,
-                               int64_t mtimeNs) {
-  content_.addRef(txn, blob, +1);
-  content_.addRef(txn, inode.blob, -1);
-  ACIDFS_ASSIGN_OR_RETURN(inode.allocatedBytes, content_.allocatedBytes(txn, blob));
-  inode.blob = blob;
-  inode.size = size;
-  inode.ctimeNs = nowNs();
-  inode.mtimeNs = mtimeNs ? mtimeNs : inode.ctimeNs;
-  return storeInode(txn, ino, inode);
-}
+void Namespace::setInUseCheck(std::function<bool(uint64_t ino)> inUse) { tree_.setInUseCheck(std::move(inUse)); }
 
 void Namespace::releaseIfUnused(const Unlinked& unlinked) {
   // Orphans whose holder let go during the operation (otherwise the
   // holder releases them).
-  if (!unlinked.orphaned || (inUse_ && inUse_(unlinked.ino))) return;
+  if (!unlinked.orphaned || tree_.inUse(unlinked.ino)) return;
   Status s = releaseOrphan(unlinked.ino);
   if (!s.ok()) ACIDFS_LOG(kWarning, "freeing inode %llu failed: %s", static_cast<unsigned long long>(unlinked.ino),
                           s.toString().c_str());
@@ -228,7 +88,7 @@ Result<Attr> Namespace::mknod(const Caller& caller, uint64_t parent, std::string
   inode.rdev = (type == S_IFCHR || type == S_IFBLK) ? rdev : 0;
   uint64_t ino = 0;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(ino, createInTxn(txn, caller, parent, name, inode));
+    ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, parent, name, inode));
     return Status::OK();
   }));
   return getattr(ino);
@@ -239,7 +99,7 @@ Result<Attr> Namespace::mkdir(const Caller& caller, uint64_t parent, std::string
   inode.mode = S_IFDIR | (mode & (07777 & ~S_ISUID));
   uint64_t ino = 0;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(ino, createInTxn(txn, caller, parent, name, inode));
+    ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, parent, name, inode));
     return Status::OK();
   }));
   return getattr(ino);
@@ -254,7 +114,7 @@ Result<Attr> Namespace::symlink(const Caller& caller, uint64_t parent, std::stri
   inode.size = target.size();
   uint64_t ino = 0;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(ino, createInTxn(txn, caller, parent, name, inode));
+    ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, parent, name, inode));
     return Status::OK();
   }));
   return getattr(ino);
@@ -263,20 +123,20 @@ Result<Attr> Namespace::symlink(const Caller& caller, uint64_t parent, std::stri
 Result<Attr> Namespace::link(uint64_t ino, uint64_t newParent, std::string_view newName) {
   ACIDFS_RETURN_IF_ERROR(validateName(newName));
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, loadInode(txn, newParent, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, newParent, Txn::Lock::kExclusive));
     if (!dir.isDir()) return Status::Error(ENOTDIR, "link target parent is not a directory");
     if (dir.nlink == 0) return Status::Error(ENOENT, "parent directory was removed");
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, loadInode(txn, ino, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
     if (inode.isDir()) return Status::Error(EPERM, "hard links to directories are not allowed");
     if (inode.nlink == 0) return Status::Error(ENOENT, "the file was removed");
     if (inode.nlink >= kLinkMax) return Status::Error(EMLINK, "too many links");
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> existing, loadDentry(txn, newParent, newName, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> existing, tree_.loadDentry(txn, newParent, newName, Txn::Lock::kExclusive));
     if (existing) return Status::Error(EEXIST, "'" + std::string(newName) + "' exists");
-    ACIDFS_RETURN_IF_ERROR(addEntry(txn, newParent, dir, newName, ino, inode.mode));
-    ACIDFS_RETURN_IF_ERROR(storeInode(txn, newParent, dir));
+    ACIDFS_RETURN_IF_ERROR(tree_.addEntry(txn, newParent, dir, newName, ino, inode.mode));
+    ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, newParent, dir));
     inode.nlink++;
-    inode.ctimeNs = nowNs();
-    return storeInode(txn, ino, inode);
+    inode.ctimeNs = tree_.clock().nowNs();
+    return tree_.storeInode(txn, ino, inode);
   }));
   return getattr(ino);
 }
@@ -285,13 +145,13 @@ Result<Unlinked> Namespace::unlink(uint64_t parent, std::string_view name) {
   ACIDFS_RETURN_IF_ERROR(validateName(name));
   Unlinked result;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, loadInode(txn, parent, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, parent, Txn::Lock::kExclusive));
     if (!dir.isDir()) return Status::Error(ENOTDIR, "not a directory");
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, loadDentry(txn, parent, name, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, tree_.loadDentry(txn, parent, name, Txn::Lock::kExclusive));
     if (!entry) return noEntry(parent, name);
-    ACIDFS_ASSIGN_OR_RETURN(result, unlinkInTxn(txn, parent, name, *entry));
-    dir.mtimeNs = dir.ctimeNs = nowNs();
-    return storeInode(txn, parent, dir);
+    ACIDFS_ASSIGN_OR_RETURN(result, tree_.unlink(txn, parent, name, *entry));
+    dir.mtimeNs = dir.ctimeNs = tree_.clock().nowNs();
+    return tree_.storeInode(txn, parent, dir);
   }));
   releaseIfUnused(result);
   return result;
@@ -303,152 +163,33 @@ Status Namespace::rmdir(uint64_t parent, std::string_view name) {
   ACIDFS_RETURN_IF_ERROR(validateName(name));
   Unlinked removed;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, loadInode(txn, parent, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, parent, Txn::Lock::kExclusive));
     if (!dir.isDir()) return Status::Error(ENOTDIR, "not a directory");
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, loadDentry(txn, parent, name, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, tree_.loadDentry(txn, parent, name, Txn::Lock::kExclusive));
     if (!entry) return noEntry(parent, name);
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord victim, loadInode(txn, entry->ino, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord victim, tree_.loadInode(txn, entry->ino, Txn::Lock::kExclusive));
     if (!victim.isDir()) return Status::Error(ENOTDIR, "'" + std::string(name) + "' is not a directory");
     if (entry->ino == kRootIno) return Status::Error(EBUSY, "cannot remove the root");
-    ACIDFS_ASSIGN_OR_RETURN(bool empty, dirIsEmpty(txn, entry->ino));
+    ACIDFS_ASSIGN_OR_RETURN(bool empty, tree_.dirIsEmpty(txn, entry->ino));
     if (!empty) return Status::Error(ENOTEMPTY, "directory '" + std::string(name) + "' is not empty");
-    ACIDFS_RETURN_IF_ERROR(removeEntry(txn, parent, name, *entry));
+    ACIDFS_RETURN_IF_ERROR(tree_.removeEntry(txn, parent, name, *entry));
     dir.nlink--;
-    dir.mtimeNs = dir.ctimeNs = nowNs();
-    ACIDFS_RETURN_IF_ERROR(storeInode(txn, parent, dir));
+    dir.mtimeNs = dir.ctimeNs = tree_.clock().nowNs();
+    ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, parent, dir));
     victim.nlink = 0;
-    victim.ctimeNs = nowNs();
-    ACIDFS_ASSIGN_OR_RETURN(removed, dropLastLinkInTxn(txn, entry->ino, victim));
+    victim.ctimeNs = tree_.clock().nowNs();
+    ACIDFS_ASSIGN_OR_RETURN(removed, tree_.dropLastLink(txn, entry->ino, victim));
     return Status::OK();
   }));
   releaseIfUnused(removed);
   return Status::OK();
 }
 
-Result<std::optional<Unlinked>> Namespace::renameInTxn(Txn& txn, const Caller& caller, uint64_t parent,
-                                                       std::string_view name, uint64_t newParent,
-                                                       std::string_view newName, unsigned flags) {
-  if ((flags & kRenameNoReplace) && (flags & kRenameExchange))
-    return Status::Error(EINVAL, "RENAME_NOREPLACE and RENAME_EXCHANGE together");
-  if (flags & ~(kRenameNoReplace | kRenameExchange)) return Status::Error(EINVAL, "unknown rename flags");
-  ACIDFS_RETURN_IF_ERROR(validateName(name));
-  ACIDFS_RETURN_IF_ERROR(validateName(newName));
-
-  // Every inode this rename touches, loaded once and locked exclusively;
-  // written back together at the end (the two parents may be one directory).
-  std::map<uint64_t, InodeRecord> inodes;
-  auto inode = [&](uint64_t ino) -> Result<InodeRecord*> {
-    auto it = inodes.find(ino);
-    if (it != inodes.end()) return &it->second;
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord loaded, loadInode(txn, ino, Txn::Lock::kExclusive));
-    return &inodes.emplace(ino, std::move(loaded)).first->second;
-  };
-  ACIDFS_ASSIGN_OR_RETURN(InodeRecord * from, inode(std::min(parent, newParent)));
-  ACIDFS_ASSIGN_OR_RETURN(InodeRecord * to, inode(std::max(parent, newParent)));
-  if (parent > newParent) std::swap(from, to);
-  if (!from->isDir() || !to->isDir()) return Status::Error(ENOTDIR, "rename parent is not a directory");
-  if (to->nlink == 0) return Status::Error(ENOENT, "target directory was removed");
-
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> src, loadDentry(txn, parent, name, Txn::Lock::kExclusive));
-  if (!src) return noEntry(parent, name);
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> dst, loadDentry(txn, newParent, newName, Txn::Lock::kExclusive));
-  if ((flags & kRenameExchange) && !dst) return noEntry(newParent, newName);
-  if ((flags & kRenameNoReplace) && dst) return Status::Error(EEXIST, "'" + std::string(newName) + "' exists");
-  if (dst && dst->ino == src->ino) return std::optional<Unlinked>();  // same file: POSIX says do nothing
-
-  ACIDFS_ASSIGN_OR_RETURN(InodeRecord * moved, inode(src->ino));
-  InodeRecord* target = nullptr;
-  if (dst) {
-    ACIDFS_ASSIGN_OR_RETURN(target, inode(dst->ino));
-  }
-  // user.acidfs.dest_basis on the source (SPEC §4.2): checked here, in the
-  // rename's transaction, and consumed when the rename succeeds.
-  const std::string basisKey = keys::xattr(src->ino, kDestBasisXattr);
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> basis, txn.read(Column::kXattrs, basisKey, Txn::Lock::kExclusive));
-  if (basis) {
-    ACIDFS_RETURN_IF_ERROR(checkDestBasis(caller, *basis, target, newName));
-    ACIDFS_RETURN_IF_ERROR(txn.del(Column::kXattrs, basisKey));
-  }
-
-  // A directory may not move into its own subtree: walk up from the
-  // destination parent (shared locks: a concurrent rename that would close
-  // a cycle must write one of these inodes, so it waits or deadlocks-retries).
-  auto insideOf = [&](uint64_t dirIno, uint64_t start) -> Result<bool> {
-    for (uint64_t cursor = start; cursor != kRootIno;) {
-      if (cursor == dirIno) return true;
-      auto known = inodes.find(cursor);
-      if (known != inodes.end()) {
-        cursor = known->second.parent;
-        continue;
-      }
-      ACIDFS_ASSIGN_OR_RETURN(InodeRecord up, loadInode(txn, cursor, Txn::Lock::kShared));
-      cursor = up.parent;
-    }
-    return dirIno == kRootIno;
-  };
-  if (moved->isDir() && parent != newParent) {
-    ACIDFS_ASSIGN_OR_RETURN(bool cycle, insideOf(src->ino, newParent));
-    if (cycle) return Status::Error(EINVAL, "cannot move a directory into itself");
-  }
-  if ((flags & kRenameExchange) && target->isDir() && parent != newParent) {
-    ACIDFS_ASSIGN_OR_RETURN(bool cycle, insideOf(dst->ino, parent));
-    if (cycle) return Status::Error(EINVAL, "cannot move a directory into itself");
-  }
-
-  const int64_t now = nowNs();
-  std::optional<Unlinked> replaced;
-  if (flags & kRenameExchange) {
-    DentryRecord a = *src, b = *dst;
-    std::swap(a.ino, b.ino);
-    std::swap(a.type, b.type);
-    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDentries, keys::dentry(parent, name), a.encode()));
-    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDentries, keys::dentry(newParent, newName), b.encode()));
-    if (parent != newParent) {
-      if (moved->isDir()) moved->parent = newParent, from->nlink--, to->nlink++;
-      if (target->isDir()) target->parent = parent, to->nlink--, from->nlink++;
-    }
-    target->ctimeNs = now;
-  } else {
-    if (target) {
-      if (moved->isDir() && !target->isDir()) return Status::Error(ENOTDIR, "cannot replace a file with a directory");
-      if (!moved->isDir() && target->isDir()) return Status::Error(EISDIR, "cannot replace a directory with a file");
-      if (target->isDir()) {
-        ACIDFS_ASSIGN_OR_RETURN(bool empty, dirIsEmpty(txn, dst->ino));
-        if (!empty) return Status::Error(ENOTEMPTY, "target directory is not empty");
-        to->nlink--;
-        target->nlink = 0;
-      } else {
-        target->nlink--;
-      }
-      target->ctimeNs = now;
-      ACIDFS_RETURN_IF_ERROR(removeEntry(txn, newParent, newName, *dst));
-      replaced = Unlinked{dst->ino, false, false};
-      if (target->nlink == 0) {
-        ACIDFS_ASSIGN_OR_RETURN(replaced, dropLastLinkInTxn(txn, dst->ino, *target));
-        inodes.erase(dst->ino);  // stored or deleted already: not written back below
-        target = nullptr;
-      }
-    }
-    ACIDFS_RETURN_IF_ERROR(removeEntry(txn, parent, name, *src));
-    ACIDFS_RETURN_IF_ERROR(addEntry(txn, newParent, *to, newName, src->ino, moved->mode));
-    if (moved->isDir() && parent != newParent) {
-      moved->parent = newParent;
-      from->nlink--;
-      to->nlink++;
-    }
-  }
-  moved->ctimeNs = now;
-  from->mtimeNs = from->ctimeNs = now;
-  to->mtimeNs = to->ctimeNs = now;
-  for (const auto& [ino, record] : inodes) ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, record));
-  return replaced;
-}
-
 Result<std::optional<Unlinked>> Namespace::rename(const Caller& caller, uint64_t parent, std::string_view name,
                                                   uint64_t newParent, std::string_view newName, unsigned flags) {
   std::optional<Unlinked> replaced;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(replaced, renameInTxn(txn, caller, parent, name, newParent, newName, flags));
+    ACIDFS_ASSIGN_OR_RETURN(replaced, tree_.rename(txn, caller, parent, name, newParent, newName, flags));
     return Status::OK();
   }));
   if (replaced) releaseIfUnused(*replaced);
@@ -457,7 +198,7 @@ Result<std::optional<Unlinked>> Namespace::rename(const Caller& caller, uint64_t
 
 Result<Attr> Namespace::modifyInode(uint64_t ino, const std::function<Status(Txn&, InodeRecord&)>& change) {
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, loadInode(txn, ino, Txn::Lock::kExclusive));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
     return change(txn, inode);
   }));
   return getattr(ino);
@@ -465,7 +206,7 @@ Result<Attr> Namespace::modifyInode(uint64_t ino, const std::function<Status(Txn
 
 Result<Attr> Namespace::setattr(uint64_t ino, const SetAttrRequest& request) {
   return modifyInode(ino, [&](Txn& txn, InodeRecord& inode) -> Status {
-    const int64_t now = nowNs();
+    const int64_t now = tree_.clock().nowNs();
     if (request.mode) inode.mode = (inode.mode & S_IFMT) | (*request.mode & 07777);
     if (request.uid) inode.uid = *request.uid;
     if (request.gid) inode.gid = *request.gid;
@@ -487,25 +228,25 @@ Result<Attr> Namespace::setattr(uint64_t ino, const SetAttrRequest& request) {
       if (*request.size != inode.size) {
         ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, *request.size, {}));
         int64_t keepMtime = inode.mtimeNs;
-        ACIDFS_RETURN_IF_ERROR(setBlobInTxn(txn, ino, inode, blob, *request.size));
+        ACIDFS_RETURN_IF_ERROR(tree_.setBlob(txn, ino, inode, blob, *request.size));
         if (request.mtimeNs) inode.mtimeNs = keepMtime;
       } else if (!request.mtimeNs) {
         inode.mtimeNs = now;  // truncate to the same size still updates mtime
       }
     }
-    return storeInode(txn, ino, inode);
+    return tree_.storeInode(txn, ino, inode);
   });
 }
 
 Status Namespace::setAccessTimes(const std::vector<std::pair<uint64_t, AccessTime>>& times) {
   return runner_.run([&](Txn& txn) -> Status {
     for (const auto& [ino, time] : times) {
-      auto inode = loadInode(txn, ino, Txn::Lock::kExclusive);
+      auto inode = tree_.loadInode(txn, ino, Txn::Lock::kExclusive);
       if (!inode.ok() && inode.status().errnum() == ENOENT) continue;
       if (!inode.ok()) return inode.status();
       if (inode->atimeNs != time.stored) continue;  // set since the read: that wins
       inode->atimeNs = time.atimeNs;
-      ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, *inode));
+      ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, ino, *inode));
     }
     return Status::OK();
   });
@@ -522,7 +263,7 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
   if (!attr.inode.isDir()) return Status::Error(ENOTDIR, "not a directory");
   const std::string prefix = keys::ino(dir);
   auto it = db_.iterator(Column::kCookies);
-  for (it->Seek(keys::cookie(dir, afterCookie + 1)); it->Valid() && startsWith(it->key(), prefix); it->Next()) {
+  for (it->Seek(keys::cookie(dir, afterCookie + 1)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != 16) continue;  // malformed (fsck reports it): no cookie to read
     DirEntry entry;
     entry.cookie = readBigEndian64(std::string_view(it->key().data() + 8, 8));
@@ -569,8 +310,8 @@ Status Namespace::setxattr(uint64_t ino, std::string_view name, std::string_view
     if ((flags & XATTR_CREATE) && old) return Status::Error(EEXIST, "attribute exists");
     if ((flags & XATTR_REPLACE) && !old) return Status::Error(ENODATA, "no attribute " + std::string(name));
     ACIDFS_RETURN_IF_ERROR(txn.put(Column::kXattrs, keys::xattr(ino, name), value));
-    inode.ctimeNs = nowNs();
-    return storeInode(txn, ino, inode);
+    inode.ctimeNs = tree_.clock().nowNs();
+    return tree_.storeInode(txn, ino, inode);
   }).status();
 }
 
@@ -579,7 +320,7 @@ Result<std::vector<std::string>> Namespace::listxattr(uint64_t ino) {
   std::vector<std::string> names;
   const std::string prefix = keys::ino(ino);
   auto it = db_.iterator(Column::kXattrs);
-  for (it->Seek(prefix); it->Valid() && startsWith(it->key(), prefix); it->Next()) {
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view name(it->key().data() + 8, it->key().size() - 8);
     if (!isVirtualXattr(name)) names.emplace_back(name);  // never listed (SPEC §4.2)
   }
@@ -593,8 +334,8 @@ Status Namespace::removexattr(uint64_t ino, std::string_view name) {
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> old, txn.read(Column::kXattrs, keys::xattr(ino, name), Txn::Lock::kExclusive));
     if (!old) return Status::Error(ENODATA, "no attribute " + std::string(name));
     ACIDFS_RETURN_IF_ERROR(txn.del(Column::kXattrs, keys::xattr(ino, name)));
-    inode.ctimeNs = nowNs();
-    return storeInode(txn, ino, inode);
+    inode.ctimeNs = tree_.clock().nowNs();
+    return tree_.storeInode(txn, ino, inode);
   }).status();
 }
 
@@ -620,17 +361,33 @@ Result<Attr> Namespace::commitWindows(uint64_t ino, uint64_t newSize, const std:
     if (expectedBase && inode.blob != *expectedBase)
       return Status::Error(ECANCELED, "the file's content changed since the windows were read");
     ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, newSize, windows));
-    return setBlobInTxn(txn, ino, inode, blob, newSize, mtimeNs);
+    return tree_.setBlob(txn, ino, inode, blob, newSize, mtimeNs);
   });
 }
 
 Result<Attr> Namespace::shareContent(uint64_t sourceIno, uint64_t destIno) {
   return modifyInode(destIno, [&](Txn& txn, InodeRecord& dest) -> Status {
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, loadInode(txn, sourceIno, Txn::Lock::kShared));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, tree_.loadInode(txn, sourceIno, Txn::Lock::kShared));
     if (source.isDir() || dest.isDir()) return Status::Error(EISDIR, "is a directory");
     if (!source.isRegular() || !dest.isRegular()) return Status::Error(EINVAL, "not a regular file");
-    return setBlobInTxn(txn, destIno, dest, source.blob, source.size);
+    return tree_.setBlob(txn, destIno, dest, source.blob, source.size);
   });
+}
+
+Result<uint64_t> Namespace::seek(uint64_t ino, uint64_t offset, bool data) {
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino));
+  if (attr.inode.isDir()) return Status::Error(EISDIR, "is a directory");
+  if (!attr.inode.isRegular()) return Status::Error(EINVAL, "not a regular file");
+  const uint64_t size = attr.inode.size;
+  if (offset >= size) return Status::Error(ENXIO, "seeking at or past the end");
+  ACIDFS_ASSIGN_OR_RETURN(BlobLayout layout, content_.layout(attr.inode.blob));
+  const uint64_t C = content_.chunkSize();
+  for (uint64_t index = offset / C; index * C < size; ++index) {
+    const bool hasData = index < layout.chunkHasData.size() && layout.chunkHasData[index];
+    if (hasData == data) return std::max(offset, index * C);
+  }
+  if (!data) return size;  // the implicit hole at the end
+  return Status::Error(ENXIO, "no data after the offset");
 }
 
 // ---- orphans ------------------------------------------------------------------
@@ -642,7 +399,7 @@ Status Namespace::releaseOrphan(uint64_t ino) {
     auto inode = InodeRecord::decode(*value);
     if (!inode) return Status::Error(EIO, "store corrupted: undecodable inode");
     if (inode->nlink > 0) return Status::OK();  // linked again: not an orphan
-    return deleteInode(txn, ino, *inode);
+    return tree_.deleteInode(txn, ino, *inode);
   });
 }
 

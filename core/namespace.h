@@ -15,12 +15,17 @@
 #include <vector>
 
 #include "core/caller.h"
-#include "core/content_store.h"
 #include "core/records.h"
 #include "core/status.h"
-#include "core/transaction.h"
 
 namespace acidfs {
+
+class Clock;
+class ContentStore;
+class MetaDb;
+class TransactionRunner;
+class Tree;
+class Txn;
 
 struct Attr {
   uint64_t ino = 0;
@@ -55,11 +60,9 @@ inline constexpr size_t kNameMax = 255;
 inline constexpr size_t kSymlinkMax = 4095;
 inline constexpr size_t kXattrValueMax = 64 * 1024;
 
-int64_t nowNs();
-
 class Namespace {
  public:
-  Namespace(TransactionRunner& runner, ContentStore& content, MetaDb& db);
+  Namespace(TransactionRunner& runner, Tree& tree, ContentStore& content, MetaDb& db);
 
   Result<Attr> lookup(uint64_t parent, std::string_view name);
   Result<Attr> getattr(uint64_t ino);
@@ -127,42 +130,29 @@ class Namespace {
   // an inode with no name, it is deleted in that same transaction unless
   // this says it is in use; then releaseOrphan is the holder's job.
   // Set once, before the store is shared between threads.
-  void setInUseCheck(std::function<bool(uint64_t ino)> inUse) { inUse_ = std::move(inUse); }
+  void setInUseCheck(std::function<bool(uint64_t ino)> inUse);
   // Deletes `unlinked` now if it lost its last name and nobody uses it.
   void releaseIfUnused(const Unlinked& unlinked);
   // Deletes every orphan left by a crash (called when the store opens).
   Status releaseAllOrphans();
 
-  // Shared by cas_ops: the building blocks, inside a caller's transaction.
-  Result<InodeRecord> loadInode(Txn& txn, uint64_t ino, Txn::Lock lock);
-  Status storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
-  Result<std::optional<DentryRecord>> loadDentry(Txn& txn, uint64_t dir, std::string_view name, Txn::Lock lock);
-  Result<uint64_t> createInTxn(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
-                               InodeRecord inode);
-  Result<Unlinked> unlinkInTxn(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry);
-  // An inode lost its last name: deleted now, or kept as an orphan while in use.
-  Result<Unlinked> dropLastLinkInTxn(Txn& txn, uint64_t ino, const InodeRecord& inode);
-  Result<std::optional<Unlinked>> renameInTxn(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
-                                              uint64_t newParent, std::string_view newName, unsigned flags);
-  // Points a file at `blob` (moving one reference), sets size, ctime and
-  // mtime (`mtimeNs`, or now when 0), and stores the inode.
-  Status setBlobInTxn(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,
-                      int64_t mtimeNs = 0);
+  // Where SEEK_DATA (`data`) or SEEK_HOLE finds the next data or hole at or
+  // after `offset` in the committed content: ENXIO at or past the end.
+  Result<uint64_t> seek(uint64_t ino, uint64_t offset, bool data);
+
+  const Clock& clock() const;
+  // The store's content, for FileDrafts (which reads a file's committed
+  // chunks to fill a draft's windows).
   ContentStore& content() { return content_; }
-  uint64_t allocateIno() { return nextIno_.fetch_add(1); }
 
  private:
-  Status addEntry(Txn& txn, uint64_t dir, InodeRecord& dirInode, std::string_view name, uint64_t ino, uint32_t type);
-  Status removeEntry(Txn& txn, uint64_t dir, std::string_view name, const DentryRecord& entry);
-  Result<bool> dirIsEmpty(Txn& txn, uint64_t dir);
-  Status deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  // Runs `change` on the inode, locked exclusively, in one transaction.
   Result<Attr> modifyInode(uint64_t ino, const std::function<Status(Txn&, InodeRecord&)>& change);
 
   TransactionRunner& runner_;
+  Tree& tree_;  // the steps inside a transaction (tree.h)
   ContentStore& content_;
   MetaDb& db_;
-  std::atomic<uint64_t> nextIno_;  // one past the largest inode number in use
-  std::function<bool(uint64_t)> inUse_;  // constant once the store is shared
 };
 
 // Name validation shared by every entry point: EINVAL for "", ".", ".." or a

@@ -12,6 +12,9 @@
 
 namespace acidfs {
 
+// The root directory's inode number (FUSE_ROOT_ID).
+inline constexpr uint64_t kRootIno = 1;
+
 struct InodeRecord {
   uint32_t mode = 0;  // st_mode: type bits and permission bits
   uint32_t uid = 0, gid = 0;

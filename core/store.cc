@@ -11,8 +11,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/content_store.h"
 #include "core/format.h"
+#include "core/leases.h"
 #include "core/log.h"
+#include "core/meta_db.h"
+#include "core/segment_store.h"
+#include "core/space_guard.h"
+#include "core/transaction.h"
+#include "core/tree.h"
 
 namespace acidfs {
 
@@ -145,6 +152,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   std::unique_ptr<Store> store(new Store());
   store->path_ = path;
   if (!options.segmentFiles) options.segmentFiles = posixSegmentFiles();
+  if (!options.clock) options.clock = std::shared_ptr<const Clock>(&Clock::real(), [](const Clock*) {});
   store->options_ = options;
   // One process per store: an exclusive flock held while open, released by
   // the kernel however the process ends.
@@ -192,9 +200,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   store->runner_ = std::make_unique<TransactionRunner>(
       *store->db_, *store->segments_, store->space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
       options.durability == Durability::kSync);
-  store->ns_ = std::make_unique<Namespace>(*store->runner_, *store->content_, *store->db_);
-  store->cas_ = std::make_unique<CasOps>(*store->runner_, *store->ns_, *store->content_,
-                                         options.leaseTtlSeconds * 1000000000);
+  const Clock& clock = *store->options_.clock;
+  store->tree_ = std::make_unique<Tree>(*store->content_, *store->db_, clock);
+  store->ns_ = std::make_unique<Namespace>(*store->runner_, *store->tree_, *store->content_, *store->db_);
+  store->leases_ = std::make_unique<Leases>(*store->runner_, *store->content_, clock,
+                                            options.leaseTtlSeconds * 1000000000);
+  store->cas_ = std::make_unique<CasOps>(*store->runner_, *store->ns_, *store->tree_, *store->content_,
+                                         *store->leases_);
 
   if (!version) {  // format: the root directory, then the version that says it is done
     // db/ and segments/ may be new: their names are durable before any record is.
@@ -204,8 +216,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
       root.mode = S_IFDIR | 0755;
       root.nlink = 2;
       root.parent = kRootIno;
-      root.atimeNs = root.mtimeNs = root.ctimeNs = nowNs();
-      ACIDFS_RETURN_IF_ERROR(store->ns_->storeInode(txn, kRootIno, root));
+      root.atimeNs = root.mtimeNs = root.ctimeNs = clock.nowNs();
+      ACIDFS_RETURN_IF_ERROR(store->tree_->storeInode(txn, kRootIno, root));
       return txn.put(Column::kDefault, "format_version", std::to_string(kFormatVersion));
     }));
     ACIDFS_RETURN_IF_ERROR(store->runner_->syncCommitted());
@@ -231,7 +243,9 @@ Store::~Store() {
     if (!s.ok()) ACIDFS_LOG(kError, "final sync failed: %s", s.toString().c_str());
   }
   cas_.reset();
+  leases_.reset();
   ns_.reset();
+  tree_.reset();
   runner_.reset();
   content_.reset();
   segments_.reset();
@@ -249,25 +263,25 @@ Status Store::makeRoom() {
 }
 
 void Store::backgroundLoop() {
-  using Clock = std::chrono::steady_clock;
-  auto nextSync = Clock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
-  auto nextGc = Clock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
+  using SteadyClock = std::chrono::steady_clock;
+  auto nextSync = SteadyClock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
+  auto nextGc = SteadyClock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
   std::unique_lock<std::mutex> lock(backgroundMutex_);
   while (!stopping_) {
-    auto wake = Clock::now() + std::chrono::seconds(1);
+    auto wake = SteadyClock::now() + std::chrono::seconds(1);
     if (options_.commitIntervalSeconds > 0) wake = std::min(wake, nextSync);
     backgroundWake_.wait_until(lock, wake);
     if (stopping_) break;
     lock.unlock();
-    if (options_.durability == Durability::kDefault && options_.commitIntervalSeconds > 0 && Clock::now() >= nextSync) {
+    if (options_.durability == Durability::kDefault && options_.commitIntervalSeconds > 0 && SteadyClock::now() >= nextSync) {
       Status s = sync();
       if (!s.ok()) ACIDFS_LOG(kError, "periodic sync failed: %s", s.toString().c_str());
-      nextSync = Clock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
+      nextSync = SteadyClock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
     }
-    if (options_.gcIntervalSeconds > 0 && Clock::now() >= nextGc) {
-      auto freed = cas_->expireLeases(nowNs());
+    if (options_.gcIntervalSeconds > 0 && SteadyClock::now() >= nextGc) {
+      auto freed = leases_->expire();
       if (!freed.ok()) ACIDFS_LOG(kError, "lease expiry failed: %s", freed.status().toString().c_str());
-      nextGc = Clock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
+      nextGc = SteadyClock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
     }
     lock.lock();
   }
@@ -281,7 +295,7 @@ Status Store::sync() {
 }
 
 Result<uint64_t> Store::collectGarbage() {
-  ACIDFS_ASSIGN_OR_RETURN(uint64_t freed, cas_->expireLeases(nowNs()));
+  ACIDFS_ASSIGN_OR_RETURN(uint64_t freed, leases_->expire());
   // Let RocksDB drop deleted records now rather than at its next compaction.
   rocksdb::FlushOptions flush;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

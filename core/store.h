@@ -6,18 +6,32 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "core/cas_ops.h"
-#include "core/content_store.h"
-#include "core/meta_db.h"
+#include "core/clock.h"
+#include "core/id128.h"
 #include "core/namespace.h"
-#include "core/segment_store.h"
 #include "core/status.h"
-#include "core/transaction.h"
+
+namespace rocksdb {
+class FileSystem;
+}
 
 namespace acidfs {
+
+// The engine's parts (internal headers: meta_db.h, segment_store.h, ...).
+class ContentStore;
+class Leases;
+class MetaDb;
+class SegmentFiles;
+class SegmentStore;
+class SpaceGuard;
+class TransactionRunner;
+class Tree;
 
 enum class Durability {
   // Atomic and prefix-consistent: each transaction reaches the OS when it
@@ -50,6 +64,9 @@ struct StoreOptions {
   // `metadataFileSystem`; the marker and LOCK are written directly.
   std::shared_ptr<SegmentFiles> segmentFiles;
   std::shared_ptr<rocksdb::FileSystem> metadataFileSystem;
+  // The time of day for timestamps and lease expiry: null means the real
+  // clock. Tests put a ManualClock here to move time.
+  std::shared_ptr<const Clock> clock;
 };
 
 struct StoreStats {
@@ -83,7 +100,8 @@ class Store {
   // Everything committed so far is on stable storage when this returns;
   // then the space those commits freed is handed to the reclaimer.
   Status sync();
-  // Expires leases now (GC of blobs they held). Unreferenced chunks are
+  // Expires leases (leases.h) that ended before the clock's now, freeing
+  // the blobs only they held. Unreferenced chunks are
   // freed by the transactions that drop them; this only sweeps leases.
   Result<uint64_t> collectGarbage();
   Result<StoreStats> stats();
@@ -103,14 +121,17 @@ class Store {
   static constexpr uint64_t kMinFlushBytes = 64u << 10;
 
   std::string path_;
-  StoreOptions options_;
+  StoreOptions options_;  // options_.clock is never null once open() has begun
   int lockFd_ = -1;
+  // In the order they are built; the destructor takes them down in reverse.
   std::unique_ptr<MetaDb> db_;
   std::unique_ptr<SegmentStore> segments_;
   std::unique_ptr<SpaceGuard> space_;
   std::unique_ptr<ContentStore> content_;
   std::unique_ptr<TransactionRunner> runner_;
+  std::unique_ptr<Tree> tree_;
   std::unique_ptr<Namespace> ns_;
+  std::unique_ptr<Leases> leases_;
   std::unique_ptr<CasOps> cas_;
 
   std::mutex backgroundMutex_;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace acidfs {
@@ -33,7 +34,7 @@ FuseFs::~FuseFs() {
 
 void FuseFs::committerLoop() {
   const int64_t intervalNs = static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000;
-  int64_t lastAtimePersistNs = nowNs();
+  int64_t lastAtimePersistNs = Clock::real().nowNs();
   std::unique_lock<std::mutex> lock(committerMutex_);
   while (!stopping_) {
     committerWake_.wait_for(lock, std::chrono::milliseconds(500));
@@ -44,12 +45,12 @@ void FuseFs::committerLoop() {
     }
     if (stopping_ || options.commitIntervalSeconds <= 0) continue;
     lock.unlock();
-    ioctlParts.expire(nowNs());
+    ioctlParts.expire(Clock::real().nowNs());
     // A draft is committed at the latest commit_interval after its first write.
     Status s = drafts.commitOlderThan(static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000 - 500000000);
     if (!s.ok()) ACIDFS_LOG(kError, "interval commit failed: %s", s.toString().c_str());
-    if (accessTimes.pendingCount() > 0 && nowNs() - lastAtimePersistNs >= intervalNs) {
-      lastAtimePersistNs = nowNs();
+    if (accessTimes.pendingCount() > 0 && Clock::real().nowNs() - lastAtimePersistNs >= intervalNs) {
+      lastAtimePersistNs = Clock::real().nowNs();
       s = accessTimes.persist();
       if (!s.ok()) ACIDFS_LOG(kError, "writing access times failed: %s", s.toString().c_str());
     }

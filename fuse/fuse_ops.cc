@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/virtual_xattrs.h"
 #include "fuse/ioctl_door.h"
@@ -43,7 +44,7 @@ Caller callerOf(fuse_req_t req) {
 // -o debug: one log line per request, with its result and latency.
 class RequestTrace {
  public:
-  RequestTrace(fuse_req_t req, const char* op, uint64_t ino) : req_(req), op_(op), ino_(ino), start_(nowNs()) {
+  RequestTrace(fuse_req_t req, const char* op, uint64_t ino) : req_(req), op_(op), ino_(ino), start_(Clock::real().nowNs()) {
     current_ = this;
   }
   ~RequestTrace() {
@@ -51,7 +52,7 @@ class RequestTrace {
     const fuse_ctx* ctx = fuse_req_ctx(req_);
     logLine(LogLevel::kDebug, "%s ino=%llu uid=%u pid=%d -> %s (%lld us)", op_, static_cast<unsigned long long>(ino_),
             ctx ? ctx->uid : 0, ctx ? ctx->pid : 0, errno_ ? errnoName(errno_).c_str() : "ok",
-            static_cast<long long>((nowNs() - start_) / 1000));
+            static_cast<long long>((Clock::real().nowNs() - start_) / 1000));
   }
   static void noteError(int err) {
     if (current_) current_->errno_ = err;
@@ -517,7 +518,7 @@ void opIoctl(fuse_req_t req, fuse_ino_t, unsigned cmd, void*, fuse_file_info* fi
 
   const Caller caller = callerOf(req);
   IoctlParts::Step step = fs.ioctlParts.add(fi->fh, caller.uid, code, std::string_view(msg.data, msg.length),
-                                            (msg.flags & ACIDFS_IOC_MORE) != 0, nowNs());
+                                            (msg.flags & ACIDFS_IOC_MORE) != 0, Clock::real().nowNs());
   IoctlAnswer reply;
   switch (step.kind) {
     case IoctlParts::Step::Kind::kMore:
@@ -657,19 +658,10 @@ void opLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_in
   if (whence != SEEK_DATA && whence != SEEK_HOLE) return replyErrno(req, EINVAL);
   Status s = fs.drafts.commit(ino);
   if (!s.ok()) return replyError(req, s, "lseek");
-  auto attr = fs.store.ns().getattr(ino);
-  if (!attr.ok()) return replyError(req, attr.status(), "lseek");
-  const uint64_t size = attr->inode.size;
-  if (off < 0 || static_cast<uint64_t>(off) >= size) return replyErrno(req, ENXIO);
-  auto layout = fs.store.content().layout(attr->inode.blob);
-  if (!layout.ok()) return replyError(req, layout.status(), "lseek");
-  const uint64_t C = fs.store.content().chunkSize();
-  for (uint64_t index = static_cast<uint64_t>(off) / C; index * C < size; ++index) {
-    bool data = index < layout->chunkHasData.size() && layout->chunkHasData[index];
-    if (data == (whence == SEEK_DATA)) return (void)fuse_reply_lseek(req, std::max<off_t>(off, static_cast<off_t>(index * C)));
-  }
-  if (whence == SEEK_HOLE) return (void)fuse_reply_lseek(req, static_cast<off_t>(size));
-  fuse_reply_err(req, ENXIO);
+  if (off < 0) return replyErrno(req, ENXIO);
+  auto found = fs.store.ns().seek(ino, static_cast<uint64_t>(off), whence == SEEK_DATA);
+  if (!found.ok()) return replyError(req, found.status(), "lseek");
+  fuse_reply_lseek(req, static_cast<off_t>(*found));
 }
 
 void opCopyFileRange(fuse_req_t req, fuse_ino_t inoIn, off_t offIn, fuse_file_info*, fuse_ino_t inoOut, off_t offOut,

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "core/cas_ops.h"
+#include "core/clock.h"
+#include "core/content_store.h"
 #include "core/format.h"
 #include "core/status.h"
 #include "core/store.h"
@@ -777,12 +779,23 @@ TEST_F(Commit, EachPutGrantsOneCommit) {
   EXPECT_EQ(contentAt("/two.txt"), "twice");
 }
 
-TEST_F(Commit, AnExpiredLeaseCannotBeCommittedAndItsChunksAreFreed) {
+// Leases end by the store's clock (StoreOptions::clock): these tests move it.
+class LeaseExpiry : public CasTest {
+ protected:
+  void SetUp() override {
+    options_.clock = clock_;
+    CasTest::SetUp();
+  }
+  int64_t ttlNs() const { return options_.leaseTtlSeconds * 1'000'000'000LL; }
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(Clock::real().nowNs());
+};
+
+TEST_F(LeaseExpiry, AnExpiredLeaseCannotBeCommittedAndItsChunksAreFreed) {
   StoreStats baseline = stats();
   Id128 id = put(randomBytes(512 * 1024, 5));
   EXPECT_GT(stats().chunkCount, baseline.chunkCount);
-  int64_t later = nowNs() + 2 * options_.leaseTtlSeconds * 1'000'000'000LL;
-  auto expired = cas().expireLeases(later);
+  clock_->advance(ttlNs() + 1);
+  auto expired = store_->collectGarbage();
   ASSERT_TRUE(expired.ok()) << expired.status().toString();
   EXPECT_EQ(*expired, 1u);
   EXPECT_EQ(cas().commit(Caller::root(), "/late.txt", id, Basis::absent()).status().errnum(), ENOENT);
@@ -792,12 +805,25 @@ TEST_F(Commit, AnExpiredLeaseCannotBeCommittedAndItsChunksAreFreed) {
   EXPECT_EQ(after.blobCount, baseline.blobCount);
 }
 
-TEST_F(Commit, ALeaseThatHasNotExpiredSurvivesExpiry) {
+TEST_F(LeaseExpiry, ALeaseLivesExactlyItsTtl) {
   Id128 id = put("young");
-  auto expired = cas().expireLeases(nowNs());
+  clock_->advance(ttlNs());  // expiry is "before now": at exactly the ttl it still holds
+  auto expired = store_->collectGarbage();
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(*expired, 0u);
   EXPECT_TRUE(cas().commit(Caller::root(), "/young.txt", id, Basis::absent()).ok());
+}
+
+TEST_F(LeaseExpiry, OnlyTheLeasesPastTheirTtlExpire) {
+  Id128 old = put("put first");
+  clock_->advance(ttlNs() / 2);
+  Id128 young = put("put later");
+  clock_->advance(ttlNs() / 2 + 1);
+  auto expired = store_->collectGarbage();
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 1u);
+  EXPECT_EQ(cas().commit(Caller::root(), "/old.txt", old, Basis::absent()).status().errnum(), ENOENT);
+  EXPECT_TRUE(cas().commit(Caller::root(), "/young.txt", young, Basis::absent()).ok());
 }
 
 // ---- blobIds (SPEC §2) ---------------------------------------------------------------

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "core/cas_ops.h"
+#include "core/content_store.h"
 #include "core/format.h"
 #include "core/store.h"
+#include "core/transaction.h"
 #include "tests/cas_test_util.h"
 #include "tests/test_util.h"
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/content_store.h"
 #include "core/format.h"
 #include "core/fsck.h"
 #include "core/meta_db.h"

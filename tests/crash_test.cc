@@ -37,7 +37,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/content_store.h"
 #include "core/format.h"
+#include "core/meta_db.h"
 #include "core/namespace.h"
 #include "tests/test_util.h"
 

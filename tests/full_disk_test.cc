@@ -23,6 +23,7 @@
 
 #include "core/file_drafts.h"
 #include "core/fsck.h"
+#include "core/meta_db.h"
 #include "tests/test_util.h"
 
 namespace acidfs {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/content_store.h"
 #include "core/format.h"
 #include "core/namespace.h"
 #include "tests/test_util.h"

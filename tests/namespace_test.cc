@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/content_store.h"
 #include "core/format.h"
 #include "core/namespace.h"
 #include "tests/test_util.h"
@@ -242,15 +244,39 @@ TEST_F(Create, UpdatesParentMtimeAndCtime) {
   EXPECT_GT(inode(d).mtimeNs, 1000);
 }
 
-TEST_F(Create, NewInodeTimesAreNow) {
-  int64_t before = nowNs();
-  auto made = ns().mknod(kAlice, kRoot, "f", S_IFREG | 0644, 0);
-  int64_t after = nowNs();
-  ASSERT_TRUE(made.ok());
-  for (int64_t t : {made->inode.atimeNs, made->inode.mtimeNs, made->inode.ctimeNs}) {
-    EXPECT_GE(t, before - 1'000'000'000);  // clocks may be coarse, not wrong
-    EXPECT_LE(t, after + 1'000'000'000);
+// Times come from the store's clock (StoreOptions::clock): held still here,
+// every time an operation sets is exactly the clock's.
+class Times : public NamespaceTest {
+ protected:
+  void SetUp() override {
+    options_.clock = clock_;
+    NamespaceTest::SetUp();
   }
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(1'700'000'000'000'000'000);
+};
+
+TEST_F(Times, NewInodeTimesAreTheClocksNow) {
+  clock_->advance(5);
+  auto made = ns().mknod(kAlice, kRoot, "f", S_IFREG | 0644, 0);
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(made->inode.atimeNs, clock_->nowNs());
+  EXPECT_EQ(made->inode.mtimeNs, clock_->nowNs());
+  EXPECT_EQ(made->inode.ctimeNs, clock_->nowNs());
+  EXPECT_EQ(inode(kRoot).mtimeNs, clock_->nowNs()) << "the parent changed too";
+}
+
+TEST_F(Times, RenameMovesBothParentsAndTheSourcesCtimeToNow) {
+  auto madeA = ns().mkdir(kAlice, kRoot, "a", 0755);
+  auto madeB = ns().mkdir(kAlice, kRoot, "b", 0755);
+  ASSERT_TRUE(madeA.ok() && madeB.ok());
+  const uint64_t a = madeA->ino, b = madeB->ino;
+  uint64_t f = makeFile(a, "f", "x");
+  clock_->advance(1'000'000'000);
+  ASSERT_TRUE(ns().rename(kAlice, a, "f", b, "g", 0).ok());
+  EXPECT_EQ(inode(a).mtimeNs, clock_->nowNs());
+  EXPECT_EQ(inode(b).mtimeNs, clock_->nowNs());
+  EXPECT_EQ(inode(f).ctimeNs, clock_->nowNs());
+  EXPECT_LT(inode(f).mtimeNs, clock_->nowNs()) << "a rename does not change the content's time";
 }
 
 // ---- mkdir, rmdir -----------------------------------------------------------
@@ -898,14 +924,15 @@ TEST_F(SetAttr, NanosecondTimesAreKeptExactly) {
   EXPECT_EQ(inode(f).atimeNs, 1'234'567'890'123'456'789);
 }
 
-TEST_F(SetAttr, TimeNowSetsTheCurrentTime) {
+TEST_F(Times, SetAttrTimeNowSetsTheClocksTime) {
   uint64_t f = makeFile(kRoot, "f", "x");
   ageTimes(f);
+  clock_->advance(7);
   SetAttrRequest r;
   r.mtimeNow = true;
-  int64_t before = nowNs();
   ASSERT_TRUE(ns().setattr(f, r).ok());
-  EXPECT_GE(inode(f).mtimeNs, before - 1'000'000'000);
+  EXPECT_EQ(inode(f).mtimeNs, clock_->nowNs());
+  EXPECT_EQ(inode(f).ctimeNs, clock_->nowNs());
   EXPECT_EQ(inode(f).atimeNs, 1000);  // not asked for
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/content_store.h"
 #include "core/file_drafts.h"
 #include "core/store.h"
 

@@ -1,0 +1,68 @@
+#include "core/leases.h"
+
+#include "core/clock.h"
+#include "core/content_store.h"
+#include "core/encoding.h"
+#include "core/format.h"
+#include "core/transaction.h"
+
+namespace acidfs {
+
+Leases::Leases(TransactionRunner& runner, ContentStore& content, const Clock& clock, int64_t ttlNs)
+    : runner_(runner), content_(content), clock_(clock), ttlNs_(ttlNs), nextLease_(static_cast<uint64_t>(clock.nowNs())) {}
+
+Status Leases::grant(Txn& txn, const Id128& blob, uint32_t uid) {
+  Encoder expiry;
+  expiry.i64(clock_.nowNs() + ttlNs_);
+  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kLeases, keys::lease(blob, uid, nextLease_++), expiry.str()));
+  content_.addRef(txn, blob, +1);
+  return Status::OK();
+}
+
+Status Leases::consume(Txn& txn, const Id128& blob, uint32_t uid) {
+  const std::string prefix = keys::leasePrefix(blob, uid);
+  std::vector<std::string> candidates;
+  auto it = txn.iterate(Column::kLeases);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    candidates.emplace_back(it->key().data(), it->key().size());
+  for (const std::string& key : candidates) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> lease, txn.read(Column::kLeases, key, Txn::Lock::kExclusive));
+    if (!lease) continue;  // another commit consumed it meanwhile
+    ACIDFS_RETURN_IF_ERROR(txn.del(Column::kLeases, key));
+    content_.addRef(txn, blob, -1);
+    return Status::OK();
+  }
+  if (!candidates.empty()) return Status::Retry("the leases seen were consumed concurrently");
+  return Status::Error(ENOENT, "no pending blob " + blob.hex() + " of yours: put it first (leases expire)");
+}
+
+Result<uint64_t> Leases::expire() {
+  const int64_t now = clock_.nowNs();
+  uint64_t freed = 0;
+  std::vector<std::string> keysToCheck;
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    keysToCheck.clear();
+    auto it = txn.iterate(Column::kLeases);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      Decoder d(std::string_view(it->value().data(), it->value().size()));
+      int64_t expiry = 0;
+      if (d.i64(expiry) && expiry < now) keysToCheck.emplace_back(it->key().data(), it->key().size());
+    }
+    return fromRocks(it->status(), "listing leases");
+  }));
+  for (const std::string& key : keysToCheck) {
+    bool expiredNow = false;
+    ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+      ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> lease, txn.read(Column::kLeases, key, Txn::Lock::kExclusive));
+      expiredNow = lease.has_value();
+      if (!lease) return Status::OK();  // committed meanwhile
+      ACIDFS_RETURN_IF_ERROR(txn.del(Column::kLeases, key));
+      content_.addRef(txn, Id128::fromBytes(std::string_view(key).substr(0, 16)), -1);
+      return Status::OK();
+    }));
+    if (expiredNow) freed++;
+  }
+  return freed;
+}
+
+}  // namespace acidfs

@@ -1,0 +1,147 @@
+#include "core/tree.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "core/clock.h"
+#include "core/content_store.h"
+#include "core/format.h"
+
+namespace acidfs {
+
+Status noEntry(uint64_t dir, std::string_view name) {
+  return Status::Error(ENOENT, "no entry '" + std::string(name) + "' in directory " + std::to_string(dir));
+}
+
+Tree::Tree(ContentStore& content, MetaDb& db, const Clock& clock)
+    : content_(content), clock_(clock), nextIno_(kRootIno + 1) {
+  auto it = db.iterator(Column::kInodes);
+  it->SeekToLast();
+  if (it->Valid() && it->key().size() == 8)
+    nextIno_ = std::max<uint64_t>(kRootIno + 1, readBigEndian64(std::string_view(it->key().data(), 8)) + 1);
+}
+
+Result<InodeRecord> Tree::loadInode(Txn& txn, uint64_t ino, Txn::Lock lock) {
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(Column::kInodes, keys::ino(ino), lock));
+  if (!value) return Status::Error(ENOENT, "no inode " + std::to_string(ino));
+  auto inode = InodeRecord::decode(*value);
+  if (!inode) return Status::Error(EIO, "store corrupted: undecodable inode " + std::to_string(ino));
+  return std::move(*inode);
+}
+
+Status Tree::storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode) {
+  return txn.put(Column::kInodes, keys::ino(ino), inode.encode());
+}
+
+Result<std::optional<DentryRecord>> Tree::loadDentry(Txn& txn, uint64_t dir, std::string_view name, Txn::Lock lock) {
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(Column::kDentries, keys::dentry(dir, name), lock));
+  if (!value) return std::optional<DentryRecord>();
+  auto entry = DentryRecord::decode(*value);
+  if (!entry) return Status::Error(EIO, "store corrupted: undecodable entry '" + std::string(name) + "'");
+  return std::optional<DentryRecord>(*entry);
+}
+
+Status Tree::addEntry(Txn& txn, uint64_t dir, InodeRecord& dirInode, std::string_view name, uint64_t ino,
+                      uint32_t type) {
+  DentryRecord entry{ino, dirInode.nextCookie++, type & S_IFMT};
+  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDentries, keys::dentry(dir, name), entry.encode()));
+  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kCookies, keys::cookie(dir, entry.cookie), name));
+  dirInode.mtimeNs = dirInode.ctimeNs = clock_.nowNs();
+  return Status::OK();
+}
+
+Status Tree::removeEntry(Txn& txn, uint64_t dir, std::string_view name, const DentryRecord& entry) {
+  ACIDFS_RETURN_IF_ERROR(txn.del(Column::kDentries, keys::dentry(dir, name)));
+  return txn.del(Column::kCookies, keys::cookie(dir, entry.cookie));
+}
+
+Result<bool> Tree::dirIsEmpty(Txn& txn, uint64_t dir) {
+  const std::string prefix = keys::ino(dir);
+  auto it = txn.iterate(Column::kDentries);
+  it->Seek(prefix);
+  if (!it->status().ok()) return fromRocks(it->status(), "listing a directory");
+  return !(it->Valid() && it->key().starts_with(prefix));
+}
+
+Status Tree::deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode) {
+  if (inode.isRegular()) content_.addRef(txn, inode.blob, -1);
+  const std::string prefix = keys::ino(ino);
+  auto it = txn.iterate(Column::kXattrs);
+  std::vector<std::string> names;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    names.emplace_back(it->key().data(), it->key().size());
+  for (const auto& key : names) ACIDFS_RETURN_IF_ERROR(txn.del(Column::kXattrs, key));
+  ACIDFS_RETURN_IF_ERROR(txn.del(Column::kOrphans, keys::ino(ino)));
+  return txn.del(Column::kInodes, keys::ino(ino));
+}
+
+Result<uint64_t> Tree::create(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
+                              InodeRecord inode) {
+  ACIDFS_RETURN_IF_ERROR(validateName(name));
+  ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, loadInode(txn, parent, Txn::Lock::kExclusive));
+  if (!dir.isDir()) return Status::Error(ENOTDIR, "parent " + std::to_string(parent) + " is not a directory");
+  if (dir.nlink == 0) return Status::Error(ENOENT, "parent directory was removed");
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> existing, loadDentry(txn, parent, name, Txn::Lock::kExclusive));
+  if (existing) return Status::Error(EEXIST, "'" + std::string(name) + "' exists");
+
+  const uint64_t ino = nextIno_.fetch_add(1);
+  inode.uid = caller.uid;
+  inode.gid = caller.gid;
+  if (dir.mode & S_ISGID) {  // setgid directory: its group, and setgid for subdirectories
+    inode.gid = dir.gid;
+    if (inode.isDir()) inode.mode |= S_ISGID;
+  }
+  if (!inode.isDir() && (inode.mode & S_ISGID) && !caller.isRoot() && !caller.inGroup(inode.gid))
+    inode.mode &= ~S_ISGID;
+  inode.atimeNs = inode.mtimeNs = inode.ctimeNs = clock_.nowNs();
+  if (inode.isDir()) {
+    inode.nlink = 2;
+    inode.parent = parent;
+    dir.nlink++;
+  } else {
+    inode.nlink = 1;
+  }
+  if (inode.isRegular()) {
+    inode.blob = content_.emptyBlobId();
+    inode.size = 0;
+  }
+  ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
+  ACIDFS_RETURN_IF_ERROR(addEntry(txn, parent, dir, name, ino, inode.mode));
+  ACIDFS_RETURN_IF_ERROR(storeInode(txn, parent, dir));
+  return ino;
+}
+
+Result<Unlinked> Tree::unlink(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry) {
+  ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, loadInode(txn, entry.ino, Txn::Lock::kExclusive));
+  if (inode.isDir()) return Status::Error(EISDIR, "'" + std::string(name) + "' is a directory");
+  ACIDFS_RETURN_IF_ERROR(removeEntry(txn, parent, name, entry));
+  inode.nlink--;
+  inode.ctimeNs = clock_.nowNs();
+  if (inode.nlink == 0) return dropLastLink(txn, entry.ino, inode);
+  ACIDFS_RETURN_IF_ERROR(storeInode(txn, entry.ino, inode));
+  return Unlinked{entry.ino, false, false};
+}
+
+Result<Unlinked> Tree::dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& inode) {
+  if (inUse(ino)) {  // still open: an orphan until its holder lets go
+    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(ino), ""));
+    ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
+    return Unlinked{ino, true, true};
+  }
+  ACIDFS_RETURN_IF_ERROR(deleteInode(txn, ino, inode));  // nobody holds it: gone in the same transaction
+  return Unlinked{ino, true, false};
+}
+
+Status Tree::setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size, int64_t mtimeNs) {
+  content_.addRef(txn, blob, +1);
+  content_.addRef(txn, inode.blob, -1);
+  ACIDFS_ASSIGN_OR_RETURN(inode.allocatedBytes, content_.allocatedBytes(txn, blob));
+  inode.blob = blob;
+  inode.size = size;
+  inode.ctimeNs = clock_.nowNs();
+  inode.mtimeNs = mtimeNs ? mtimeNs : inode.ctimeNs;
+  return storeInode(txn, ino, inode);
+}
+
+}  // namespace acidfs

@@ -1,0 +1,85 @@
+// The namespace's records — inodes, directory entries, orphans — read and
+// changed inside a caller's transaction. These are the steps Namespace (one
+// POSIX call per transaction) and CasOps (a ConvexFS transact of several
+// steps in one transaction) are both built from. Internal to core/.
+//
+// Locking: a step reads every record its decision rests on through
+// Txn::read with the lock it names, so two transactions can never both act
+// on a state that one of them has changed (transaction.h). A step that loads
+// an inode to change it takes it exclusively. Directory inodes are locked
+// before their entries; rename locks its two parents in inode order.
+// Times come from the store's Clock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "core/caller.h"
+#include "core/namespace.h"
+#include "core/records.h"
+#include "core/status.h"
+#include "core/transaction.h"
+
+namespace acidfs {
+
+class Clock;
+class ContentStore;
+
+// ENOENT naming the missing entry.
+Status noEntry(uint64_t dir, std::string_view name);
+
+class Tree {
+ public:
+  // Finds the next free inode number by reading `db`'s inode column.
+  Tree(ContentStore& content, MetaDb& db, const Clock& clock);
+
+  const Clock& clock() const { return clock_; }
+  ContentStore& content() { return content_; }
+
+  // Tells whether an inode is open (FUSE); set once, before the store is
+  // shared between threads. Without it nothing is in use.
+  void setInUseCheck(std::function<bool(uint64_t ino)> inUse) { inUse_ = std::move(inUse); }
+  bool inUse(uint64_t ino) const { return inUse_ && inUse_(ino); }
+
+  Result<InodeRecord> loadInode(Txn& txn, uint64_t ino, Txn::Lock lock);
+  Status storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  Result<std::optional<DentryRecord>> loadDentry(Txn& txn, uint64_t dir, std::string_view name, Txn::Lock lock);
+
+  // Adds `name` → `ino` to `dir` with the next cookie; moves the directory's
+  // times. `dirInode` must be locked exclusively; the caller stores it.
+  Status addEntry(Txn& txn, uint64_t dir, InodeRecord& dirInode, std::string_view name, uint64_t ino, uint32_t type);
+  Status removeEntry(Txn& txn, uint64_t dir, std::string_view name, const DentryRecord& entry);
+  // Valid only while the directory's inode is locked (format.h invariant).
+  Result<bool> dirIsEmpty(Txn& txn, uint64_t dir);
+
+  // Creates `name` in `parent` for `inode` (its type and mode; owner, times,
+  // links and, for files, the empty blob are filled in). EEXIST, ENOENT
+  // (parent removed), ENOTDIR, EINVAL/ENAMETOOLONG for a bad name.
+  Result<uint64_t> create(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name, InodeRecord inode);
+  // Removes the non-directory `entry` named `name` from `parent` (whose
+  // inode the caller locked and stores). EISDIR for a directory.
+  Result<Unlinked> unlink(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry);
+  // An inode lost its last name: deleted now, or kept as an orphan while in use.
+  Result<Unlinked> dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  // rename(2)/renameat2(2): see Namespace::rename. Stores every inode it changes.
+  Result<std::optional<Unlinked>> rename(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
+                                         uint64_t newParent, std::string_view newName, unsigned flags);
+  // Points a file at `blob` (moving one reference), sets size, ctime and
+  // mtime (`mtimeNs`, or now when 0), and stores the inode.
+  Status setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size, int64_t mtimeNs = 0);
+  // Deletes the inode's records and drops its blob's reference.
+  Status deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
+
+ private:
+  class Rename;  // tree_rename.cc
+
+  ContentStore& content_;
+  const Clock& clock_;
+  std::atomic<uint64_t> nextIno_;  // one past the largest inode number in use
+  std::function<bool(uint64_t)> inUse_;  // constant once the store is shared
+};
+
+}  // namespace acidfs
