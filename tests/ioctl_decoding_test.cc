@@ -603,5 +603,29 @@ TEST(IoctlPartsAssembly, PartsFromTwoUidsAreAllGivenBackWhenTheRequestEnds) {
   EXPECT_EQ(parts.add(2, 8, ACIDFS_IOC_PUT, bytes(1000), false, 0).kind, Kind::kRun);
 }
 
+// A middle part from another uid makes the request that uid's: what was
+// sent so far counts against it from then on, or, when it cannot hold that,
+// the part is ENOBUFS and the request holds nothing.
+TEST(IoctlPartsAssembly, AMiddlePartFromAnotherUidMovesTheRequestToItOrIsEnobufs) {
+  IoctlParts parts(IoctlParts::Limits{1000, 5000, kPartialIdleNs});
+  parts.add(1, 7, ACIDFS_IOC_PUT, bytes(100), true, 0);
+  EXPECT_EQ(parts.add(1, 8, ACIDFS_IOC_PUT, bytes(50), true, 0).kind, Kind::kMore);
+  EXPECT_EQ(parts.heldBy(7), 0u);
+  EXPECT_EQ(parts.heldBy(8), 150u);
+  EXPECT_EQ(parts.heldTotal(), 150u);
+  parts.drop(1);
+
+  parts.add(1, 7, ACIDFS_IOC_PUT, bytes(600), true, 0);
+  parts.add(2, 8, ACIDFS_IOC_PUT, bytes(500), true, 0);
+  IoctlParts::Step refused = parts.add(1, 8, ACIDFS_IOC_PUT, bytes(10), true, 0);
+  EXPECT_EQ(refused.kind, Kind::kRefused);
+  EXPECT_EQ(refused.refusal.errnum(), ENOBUFS);
+  EXPECT_EQ(parts.heldBy(7), 0u);
+  EXPECT_EQ(parts.heldBy(8), 500u) << "only its own other request";
+  EXPECT_EQ(parts.add(1, 8, ACIDFS_IOC_PUT, "x", false, 0).refusal.errnum(), E2BIG) << "refused up to the last part";
+  parts.drop(2);
+  EXPECT_EQ(parts.heldTotal(), 0u);
+}
+
 }  // namespace
 }  // namespace acidfs
