@@ -11,7 +11,10 @@
 
 #include <sys/stat.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -67,6 +70,10 @@ class RecordingFiles : public SegmentFiles {
     std::lock_guard<std::mutex> lock(mutex_);
     faults_ = faults;
   }
+  // Writes succeed without reaching the file (nor reading their data): a
+  // segment can be filled to its target size for free.
+  void setDiscardWrites(bool discard) { discardWrites_ = discard; }
+  bool discardWrites() const { return discardWrites_; }
 
   Result<bool> createDirectory(const std::string& path) override {
     if (int err = note("mkdir " + path, &Faults::createDirectory)) return Status::Error(err, "injected mkdir");
@@ -98,6 +105,7 @@ class RecordingFiles : public SegmentFiles {
   mutable std::mutex mutex_;
   std::vector<std::string> log_;
   Faults faults_;
+  std::atomic<bool> discardWrites_{false};
 };
 
 // "00000001.seg" → "1".
@@ -114,6 +122,7 @@ class RecordingFile : public SegmentFile {
     if (int err = files_.note("write " + number_ + " " + std::to_string(offset) + " " + std::to_string(data.size()),
                               &RecordingFiles::Faults::write))
       return Status::Error(err, "injected write");
+    if (files_.discardWrites()) return Status::OK();
     return real_->write(offset, data);
   }
   Status read(uint64_t offset, char* out, size_t length) const override {
@@ -208,6 +217,62 @@ TEST_F(SegmentStoreTest, ExtentsAre4KiBAlignedAndFollowEachOtherWithoutOverlap) 
     EXPECT_EQ(e.offset, previous.offset + aligned(previous.length)) << "the next aligned offset, nothing skipped";
     previous = e;
   }
+}
+
+// 256 MiB of data that costs nothing: an untouched read-only anonymous
+// mapping (the discarding files never read it).
+class UntouchedBytes {
+ public:
+  explicit UntouchedBytes(size_t n) : size_(n) {
+    at_ = mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  }
+  ~UntouchedBytes() {
+    if (at_ != MAP_FAILED) munmap(at_, size_);
+  }
+  bool ok() const { return at_ != MAP_FAILED; }
+  std::string_view view() const { return {static_cast<const char*>(at_), size_}; }
+
+ private:
+  size_t size_;
+  void* at_;
+};
+
+TEST_F(SegmentStoreTest, ASegmentFilledToItsTargetIsSealedAndTheNextAppendStartsANewOne) {
+  open();
+  UntouchedBytes full(SegmentStore::kSegmentTarget - kAlign);
+  ASSERT_TRUE(full.ok());
+  files_->setDiscardWrites(true);
+  const Extent big = append(full.view());
+  const Extent last = append(std::string(1, 'l'));  // the last 4 KiB: still this segment
+  files_->setDiscardWrites(false);
+  EXPECT_EQ(last.segment, big.segment);
+  EXPECT_EQ(last.offset, SegmentStore::kSegmentTarget - kAlign);
+  const Extent next = append("next");
+  EXPECT_EQ(next.segment, big.segment + 1) << "the segment reached its target";
+  EXPECT_EQ(next.offset, 0u);
+  EXPECT_EQ(read(next), "next");
+  // The sealed segment goes once nothing in it is live.
+  store_->release({big, last});
+  store_->drainReleases();
+  EXPECT_FALSE(exists(big.segment));
+  EXPECT_TRUE(exists(next.segment));
+  EXPECT_EQ(store_->liveBytes(), kAlign);
+}
+
+TEST_F(SegmentStoreTest, ASegmentReleasedWhileActiveIsUnlinkedWhenSealed) {
+  open();
+  UntouchedBytes full(SegmentStore::kSegmentTarget);
+  ASSERT_TRUE(full.ok());
+  files_->setDiscardWrites(true);
+  const Extent big = append(full.view());
+  files_->setDiscardWrites(false);
+  store_->release(big);
+  store_->drainReleases();
+  EXPECT_TRUE(exists(big.segment)) << "still the active segment";
+  const Extent next = append("next");
+  EXPECT_EQ(next.segment, big.segment + 1);
+  EXPECT_FALSE(exists(big.segment)) << "sealed with nothing live: unlinked as the next one starts";
+  EXPECT_EQ(read(next), "next");
 }
 
 TEST_F(SegmentStoreTest, LiveBytesCountAlignedLengthsOfAppends) {
