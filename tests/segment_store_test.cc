@@ -17,10 +17,12 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -356,6 +358,33 @@ TEST_F(SegmentStoreTest, ASealedSegmentIsUnlinkedOnceItsLastLiveExtentIsReleased
   EXPECT_EQ(read(b), "<EIO>") << "its extents are gone with it";
   EXPECT_EQ(read(fresh), "fresh");
   EXPECT_EQ(store_->liveBytes(), aligned(5));
+}
+
+// releaseLock(): a reader holding it shared reads the bytes of the extent
+// it found, however a release races it; the punch waits for it.
+TEST_F(SegmentStoreTest, AReaderHoldingTheReleaseLockReadsBytesAReleaseWouldPunch) {
+  open();
+  const std::string data = randomBytes(8192, 5);
+  const Extent e = append(data);
+  {
+    std::shared_lock<std::shared_mutex> reading(store_->releaseLock());
+    store_->release(e);
+    EXPECT_EQ(read(e), data);
+  }
+  store_->drainReleases();
+  EXPECT_EQ(read(e), std::string(data.size(), '\0'));
+}
+
+TEST_F(SegmentStoreTest, ClosingTheStorePunchesWhatWasQueuedFirst) {
+  open();
+  const Extent a = append(std::string(4096, 'a'));
+  append(std::string(4096, 'b'));
+  store_->release(a);
+  store_.reset();
+  std::ifstream in(segmentPath(a.segment), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes, std::string(4096, '\0') + std::string(4096, 'b'));
+  EXPECT_EQ(files_->logged("punch "), std::vector<std::string>{"punch " + std::to_string(a.segment) + " 0 4096"});
 }
 
 TEST_F(SegmentStoreTest, DrainWithNothingQueuedReturnsAndEmptyReleaseIsANoOp) {
