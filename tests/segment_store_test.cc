@@ -535,6 +535,25 @@ TEST_F(SegmentStoreTest, OpenIgnoresFilesThatAreNotSegments) {
   EXPECT_LT(append("x").segment, 9u) << "a name that is not NNNNNNNN.seg is no segment number";
 }
 
+// Names that sscanf would read as a number but that are not the eight
+// digits of NNNNNNNN.seg: no segment (there is no file under the name the
+// number gives), so the store opens around them — also without the sweep,
+// which opens every segment it finds.
+TEST_F(SegmentStoreTest, OpenIgnoresNamesThatOnlyLookLikeSegmentNumbers) {
+  open();
+  const Extent x = append("x");
+  store_.reset();
+  const std::vector<std::string> strays = {"1.seg", "+2.seg", " 3.seg", "0000004.seg", "-5.seg"};
+  for (const std::string& name : strays) std::ofstream(segmentsDir() + "/" + name) << "not a segment";
+  for (bool sweep : {false, true}) {
+    SCOPED_TRACE(sweep ? "sweep" : "no sweep");
+    open({x}, sweep);
+    if (!store_) continue;
+    EXPECT_EQ(read(x), "x");
+    for (const std::string& name : strays) EXPECT_TRUE(std::filesystem::exists(segmentsDir() + "/" + name)) << name;
+  }
+}
+
 TEST_F(SegmentStoreTest, OpenWithoutSweepPunchesAndRemovesNothing) {
   open();
   const Extent a = append("a"), b = append("b");
