@@ -24,8 +24,6 @@ using nlohmann::json;
 using ::acidfs::testing::StoreFixture;
 using Kind = IoctlParts::Step::Kind;
 
-const std::string kZeroId(32, '0');
-
 class IoctlDoor : public StoreFixture {
  protected:
   void SetUp() override {
@@ -65,8 +63,8 @@ class IoctlDoor : public StoreFixture {
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
-// One transaction op, `a` as its source unless given.
-std::string opJson(const std::string& fields) { return "[" + fields + "]"; }
+// A transaction of the one op `op` (a JSON object's text).
+std::string opJson(const std::string& op) { return "[" + op + "]"; }
 
 // ---- the command and the bounds checked before any parsing --------------------------------
 
