@@ -11,6 +11,19 @@ namespace acidfs {
 namespace {
 uint64_t alignUp(uint64_t v) { return (v + SegmentStore::kAlign - 1) / SegmentStore::kAlign * SegmentStore::kAlign; }
 
+// A segment's name is exactly eight decimal digits and ".seg" (pathOf):
+// sscanf's "%8u" also took "1.seg", "+2.seg" or "-5.seg" (as 4294967291),
+// names under which pathOf() finds no file.
+bool parseSegmentName(const std::string& name, uint32_t& number) {
+  if (name.size() != 12 || name.compare(8, 4, ".seg") != 0) return false;
+  number = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    number = number * 10 + static_cast<uint32_t>(name[i] - '0');
+  }
+  return true;
+}
+
 std::string parentOf(const std::string& dir) {
   const size_t slash = dir.find_last_of('/');
   return slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
@@ -43,9 +56,8 @@ Result<std::unique_ptr<SegmentStore>> SegmentStore::open(const std::string& dir,
   std::vector<uint32_t> numbers;
   ACIDFS_ASSIGN_OR_RETURN(std::vector<std::string> names, store->files_->list(dir));
   for (const std::string& name : names) {
-    unsigned n;
-    char tail[8];
-    if (sscanf(name.c_str(), "%8u.%4s", &n, tail) == 2 && strcmp(tail, "seg") == 0) numbers.push_back(n);
+    uint32_t n;
+    if (parseSegmentName(name, n)) numbers.push_back(n);
   }
   std::sort(numbers.begin(), numbers.end());
 

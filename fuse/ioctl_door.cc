@@ -125,9 +125,11 @@ json parseJson(std::string_view payload) {
   std::unique_lock<std::mutex> oneAtATime(largeParse, std::defer_lock);
   if (payload.size() > kLargeJson) oneAtATime.lock();
   // The depth limit is checked as each object or array opens, before any
-  // deeper value exists; nothing recursive ever meets a deep value.
+  // deeper value exists; nothing recursive ever meets a deep value. `depth`
+  // counts the containers around the one opening (0 for the outermost), so
+  // the one opening is the (depth+1)-th level.
   const json::parser_callback_t depthLimit = [](int depth, json::parse_event_t event, json&) {
-    if (depth > kMaxJsonDepth && (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
+    if (depth >= kMaxJsonDepth && (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
       throw TooDeep{};
     return true;
   };

@@ -148,17 +148,32 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
       refuse(Status::Error(ENOBUFS, mine ? "this user has " + mib(limits_.perUid) + " of requests in flight already"
                                    : "the daemon holds " + mib(limits_.total) + " of unfinished requests"));
     } else if (more) {
+      bool counted = true;
       if (!partial) {
         partial = &partials_[fh];
         partial->cmd = cmd;
         partial->uid = uid;
+      } else if (partial->uid != uid) {
+        // The descriptor passed to another uid (as for the last part below):
+        // the request is now that uid's, and so are the bytes held for it,
+        // which are then given back to the uid they are counted against.
+        releaseLocked(partial->uid, held);
+        partial->uid = uid;
+        counted = reserveLocked(uid, held);
+        if (!counted) {
+          releaseLocked(uid, data.size());
+          partial->bytes = Bytes();  // counted against nobody now
+          refuse(Status::Error(ENOBUFS, "this user has " + mib(limits_.perUid) + " of requests in flight already"));
+        }
       }
-      partial->lastPartNs = nowNs;
-      if (partial->bytes.append(data)) {
-        step.kind = Step::Kind::kMore;
-      } else {
-        releaseLocked(uid, data.size());
-        refuse(Status::Error(ENOMEM, "out of memory for this request"));
+      if (counted) {
+        partial->lastPartNs = nowNs;
+        if (partial->bytes.append(data)) {
+          step.kind = Step::Kind::kMore;
+        } else {
+          releaseLocked(uid, data.size());
+          refuse(Status::Error(ENOMEM, "out of memory for this request"));
+        }
       }
     } else {
       step.kind = Step::Kind::kRun;
