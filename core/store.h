@@ -15,6 +15,7 @@
 #include "core/namespace.h"
 #include "core/segment_store.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 #include "core/transaction.h"
 
 namespace acidfs {
@@ -113,9 +114,9 @@ class Store {
   std::unique_ptr<Namespace> ns_;
   std::unique_ptr<CasOps> cas_;
 
-  std::mutex backgroundMutex_;
-  std::condition_variable backgroundWake_;
-  bool stopping_ = false;  // guarded by backgroundMutex_
+  Mutex backgroundMutex_;
+  std::condition_variable_any backgroundWake_;
+  bool stopping_ GUARDED_BY(backgroundMutex_) = false;
   std::thread background_;
 };
 

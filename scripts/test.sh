@@ -20,5 +20,5 @@ fi
 # The lock annotations (core/thread_annotations.h) checked by Clang.
 if command -v clang++ >/dev/null; then
   CC=clang CXX=clang++ cmake -S . -B build-clang -DACIDFS_THREAD_SAFETY=ON -DACIDFS_WERROR=ON -DBUILD_TESTING=OFF >/dev/null
-  cmake --build build-clang -j"$jobs" --target acidfs_core
+  cmake --build build-clang -j"$jobs" --target acidfs_core acidfs_fuse acidfsd
 fi
