@@ -232,7 +232,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
 Store::~Store() {
   if (background_.joinable()) {
     {
-      std::lock_guard<std::mutex> lock(backgroundMutex_);
+      MutexLock lock(backgroundMutex_);
       stopping_ = true;
     }
     backgroundWake_.notify_all();
@@ -266,13 +266,13 @@ void Store::backgroundLoop() {
   using SteadyClock = std::chrono::steady_clock;
   auto nextSync = SteadyClock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
   auto nextGc = SteadyClock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
-  std::unique_lock<std::mutex> lock(backgroundMutex_);
+  MutexLock lock(backgroundMutex_);
   while (!stopping_) {
     auto wake = SteadyClock::now() + std::chrono::seconds(1);
     if (options_.commitIntervalSeconds > 0) wake = std::min(wake, nextSync);
-    backgroundWake_.wait_until(lock, wake);
+    backgroundWake_.wait_until(backgroundMutex_, wake);
     if (stopping_) break;
-    lock.unlock();
+    backgroundMutex_.unlock();
     if (options_.durability == Durability::kDefault && options_.commitIntervalSeconds > 0 && SteadyClock::now() >= nextSync) {
       Status s = sync();
       if (!s.ok()) ACIDFS_LOG(kError, "periodic sync failed: %s", s.toString().c_str());
@@ -283,7 +283,7 @@ void Store::backgroundLoop() {
       if (!freed.ok()) ACIDFS_LOG(kError, "lease expiry failed: %s", freed.status().toString().c_str());
       nextGc = SteadyClock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
     }
-    lock.lock();
+    backgroundMutex_.lock();
   }
 }
 

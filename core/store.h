@@ -16,6 +16,7 @@
 #include "core/id128.h"
 #include "core/namespace.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace rocksdb {
 class FileSystem;
@@ -134,9 +135,9 @@ class Store {
   std::unique_ptr<Leases> leases_;
   std::unique_ptr<CasOps> cas_;
 
-  std::mutex backgroundMutex_;
-  std::condition_variable backgroundWake_;
-  bool stopping_ = false;  // guarded by backgroundMutex_
+  Mutex backgroundMutex_;
+  std::condition_variable_any backgroundWake_;
+  bool stopping_ GUARDED_BY(backgroundMutex_) = false;
   std::thread background_;
 };
 

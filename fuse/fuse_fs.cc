@@ -12,7 +12,7 @@ FuseFs::FuseFs(Store& s, FuseOptions o)
   store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isKnown(ino); });
   drafts.setDroppedHandler([this](uint64_t ino) {
     {
-      std::lock_guard<std::mutex> lock(committerMutex_);
+      MutexLock lock(committerMutex_);
       droppedDrafts_.push_back(ino);
     }
     committerWake_.notify_all();
@@ -22,7 +22,7 @@ FuseFs::FuseFs(Store& s, FuseOptions o)
 
 FuseFs::~FuseFs() {
   {
-    std::lock_guard<std::mutex> lock(committerMutex_);
+    MutexLock lock(committerMutex_);
     stopping_ = true;
   }
   committerWake_.notify_all();
@@ -35,17 +35,17 @@ FuseFs::~FuseFs() {
 void FuseFs::committerLoop() {
   const int64_t intervalNs = static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000;
   int64_t lastAtimePersistNs = Clock::real().nowNs();
-  std::unique_lock<std::mutex> lock(committerMutex_);
+  MutexLock lock(committerMutex_);
   while (!stopping_) {
-    committerWake_.wait_for(lock, std::chrono::milliseconds(500));
+    committerWake_.wait_for(committerMutex_, std::chrono::milliseconds(500));
     if (!droppedDrafts_.empty()) {
-      lock.unlock();
+      committerMutex_.unlock();
       invalidateDroppedDrafts();
-      lock.lock();
+      committerMutex_.lock();
     }
     if (stopping_ || options.commitIntervalSeconds <= 0) continue;
-    lock.unlock();
-    ioctlParts.expire(Clock::real().nowNs());
+  int64_t lastAtimePersistNs = Clock::real().nowNs();
+  MutexLock lock(committerMutex_);
     // A draft is committed at the latest commit_interval after its first write.
     Status s = drafts.commitOlderThan(static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000 - 500000000);
     if (!s.ok()) ACIDFS_LOG(kError, "interval commit failed: %s", s.toString().c_str());
@@ -54,14 +54,14 @@ void FuseFs::committerLoop() {
       s = accessTimes.persist();
       if (!s.ok()) ACIDFS_LOG(kError, "writing access times failed: %s", s.toString().c_str());
     }
-    lock.lock();
+    committerMutex_.lock();
   }
 }
 
 void FuseFs::invalidateDroppedDrafts() {
   std::vector<uint64_t> dropped;
   {
-    std::lock_guard<std::mutex> lock(committerMutex_);
+    MutexLock lock(committerMutex_);
     dropped.swap(droppedDrafts_);
   }
   for (uint64_t ino : dropped) invalidateInode(ino, /*data=*/true);
@@ -74,21 +74,21 @@ Status FuseFs::commitAll() {
 }
 
 uint64_t FuseFs::addOpenFile(uint64_t ino, int openFlags) {
-  std::lock_guard<std::mutex> lock(openMutex_);
+  MutexLock lock(openMutex_);
   uint64_t fh = nextFh_++;
   open_.try_emplace(fh, ino, (openFlags & O_ACCMODE) != O_WRONLY);
   return fh;
 }
 
 OpenFile* FuseFs::openFile(uint64_t fh) {
-  std::lock_guard<std::mutex> lock(openMutex_);
+  MutexLock lock(openMutex_);
   auto it = open_.find(fh);
   return it == open_.end() ? nullptr : &it->second;  // stable: unordered_map nodes do not move
 }
 
 void FuseFs::removeOpenFile(uint64_t fh) {
   ioctlParts.drop(fh);
-  std::lock_guard<std::mutex> lock(openMutex_);
+  MutexLock lock(openMutex_);
   open_.erase(fh);
 }
 

@@ -16,8 +16,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +24,7 @@
 #include "core/access_times.h"
 #include "core/file_drafts.h"
 #include "core/store.h"
+#include "core/thread_annotations.h"
 #include "fuse/inode_table.h"
 #include "fuse/ioctl_parts.h"
 
@@ -72,9 +71,9 @@ class FuseFs {
   InodeTable inodes;
   IoctlParts ioctlParts;  // requests sent in parts, by descriptor; bounded
 
-  uint64_t addOpenFile(uint64_t ino, int openFlags);
-  OpenFile* openFile(uint64_t fh);
-  void removeOpenFile(uint64_t fh);
+  uint64_t addOpenFile(uint64_t ino, int openFlags) EXCLUDES(openMutex_);
+  OpenFile* openFile(uint64_t fh) EXCLUDES(openMutex_);
+  void removeOpenFile(uint64_t fh) EXCLUDES(openMutex_);
   // Deletes an orphan once the kernel has let go of it.
   void releaseIfOrphan(uint64_t ino);
   // After a read: relatime, and the kernel's cached attributes refreshed.
@@ -85,7 +84,7 @@ class FuseFs {
   // user.acidfs.blob_id) holds it shared. So no one sees a new blobId while
   // the kernel still serves the old content from its caches: a reader that
   // saw it, then reads through the kernel, reads that content or newer.
-  std::shared_mutex behindKernelMutex;
+  SharedMutex behindKernelMutex;
 
   // Tell the kernel to forget a cached name (it may now name another inode
   // or none), or an inode's attributes and, with `data`, its cached pages:
@@ -99,23 +98,23 @@ class FuseFs {
   void setSession(fuse_session* session) { session_ = session; }
 
  private:
-  void committerLoop();
+  void committerLoop() EXCLUDES(committerMutex_);
 
-  std::mutex openMutex_;
-  std::unordered_map<uint64_t, OpenFile> open_;  // guarded by openMutex_
-  uint64_t nextFh_ = 1;                           // guarded by openMutex_
+  Mutex openMutex_;
+  std::unordered_map<uint64_t, OpenFile> open_ GUARDED_BY(openMutex_);
+  uint64_t nextFh_ GUARDED_BY(openMutex_) = 1;
 
   fuse_session* session_ = nullptr;
 
-  std::mutex committerMutex_;
-  std::condition_variable committerWake_;
-  bool stopping_ = false;  // guarded by committerMutex_
+  Mutex committerMutex_;
+  std::condition_variable_any committerWake_;
+  bool stopping_ GUARDED_BY(committerMutex_) = false;
   // Files whose draft a failed commit dropped: the kernel may still cache
   // the lost writes. The committer thread invalidates their pages — not the
   // thread that dropped them, which may be serving a write() whose pages the
   // kernel holds locked (the invalidation would wait on them forever).
-  std::vector<uint64_t> droppedDrafts_;  // guarded by committerMutex_
-  void invalidateDroppedDrafts();
+  std::vector<uint64_t> droppedDrafts_ GUARDED_BY(committerMutex_);
+  void invalidateDroppedDrafts() EXCLUDES(committerMutex_);
   std::thread committer_;
 };
 

@@ -589,9 +589,11 @@ void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     Status committed = fs.drafts.commit(ino);
     if (!committed.ok()) return replyError(req, committed, "getxattr");
   }
-  std::shared_lock<std::shared_mutex> seen(fs.behindKernelMutex, std::defer_lock);
-  if (name == kBlobIdXattr) seen.lock();  // see FuseFs::behindKernelMutex
-  auto value = fs.store.ns().getxattr(ino, name);
+  auto value = [&]() -> Result<std::string> {
+    if (name != kBlobIdXattr) return fs.store.ns().getxattr(ino, name);
+    ReaderMutexLock seen(fs.behindKernelMutex);  // see FuseFs::behindKernelMutex
+    return fs.store.ns().getxattr(ino, name);
+  }();
   if (!value.ok()) return replyError(req, value.status(), "getxattr");
   replyXattrValue(req, *value, size);
 }

@@ -207,7 +207,7 @@ IoctlAnswer runStat(FuseFs& fs, const Caller& caller, const json& request) {
   const std::string path = pathField(request, "stat");
   Status committed = commitPendingWrites(fs, path);  // the blobId names what a read returns now
   if (!committed.ok()) return ioctlFailure(committed);
-  std::shared_lock<std::shared_mutex> seen(fs.behindKernelMutex);
+  ReaderMutexLock seen(fs.behindKernelMutex);
   auto st = fs.store.cas().stat(caller, path);
   if (!st.ok()) return ioctlFailure(st.status());
   return answer(statJson(*st));
@@ -222,7 +222,7 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
       if (!committed.ok()) return ioctlFailure(committed);
     }
   }
-  std::unique_lock<std::shared_mutex> behind(fs.behindKernelMutex);
+  WriterMutexLock behind(fs.behindKernelMutex);
   std::unordered_map<std::string, uint64_t> before;  // what each path named
   for (const TransactOp& op : ops)
     for (const std::string* path : {&op.sourcePath, &op.destPath})
@@ -240,7 +240,6 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
     }
     invalidatePath(fs, path, gone);
   }
-  behind.unlock();
   return answer(json{{"applied", ops.size()}});
 }
 
@@ -269,7 +268,7 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
     st = fs.store.cas().commit(caller, path, blob, basis, mode);
     return st.status();
   };
-  std::unique_lock<std::shared_mutex> behind(fs.behindKernelMutex);
+  WriterMutexLock behind(fs.behindKernelMutex);
   const uint64_t ino = inodeAt(fs, path);
   Status done = ino ? fs.drafts.changeContent(ino, commit) : commit();
   if (!done.ok()) return ioctlFailure(done);
@@ -279,7 +278,6 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
   }
   fs.invalidateInode(st->ino, /*data=*/true);
   invalidatePath(fs, path);
-  behind.unlock();
   return answer(statJson(*st));
 }
 

@@ -50,7 +50,7 @@ void IoctlParts::releaseLocked(uint32_t uid, size_t bytes) {
 }
 
 void IoctlParts::release(uint32_t uid, size_t bytes) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   releaseLocked(uid, bytes);
 }
 
@@ -114,7 +114,7 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
                                  int64_t nowNs) {
   Step step;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = partials_.find(fh);
     if (it != partials_.end() && it->second.cmd != cmd) {  // another request abandons this one
       releaseLocked(it->second.uid, it->second.bytes.size());
@@ -123,7 +123,7 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
     }
     Partial* partial = it == partials_.end() ? nullptr : &it->second;
     const size_t held = partial ? partial->bytes.size() : 0;
-    auto refuse = [&](Status answer) {
+    auto refuse = [&](Status answer) REQUIRES(mutex_) {
       if (partial) releaseLocked(partial->uid, partial->bytes.size());
       if (more) {  // refuse every further part too, up to the last
         Partial& r = partials_[fh];
@@ -210,7 +210,7 @@ IoctlParts::Step IoctlParts::add(uint64_t fh, uint32_t uid, unsigned cmd, std::s
 }
 
 void IoctlParts::drop(uint64_t fh) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = partials_.find(fh);
   if (it == partials_.end()) return;
   releaseLocked(it->second.uid, it->second.bytes.size());
@@ -219,7 +219,7 @@ void IoctlParts::drop(uint64_t fh) {
 
 size_t IoctlParts::expire(int64_t nowNs) {
   size_t dropped = 0;
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   for (auto it = partials_.begin(); it != partials_.end();) {
     if (nowNs - it->second.lastPartNs < limits_.idleNs) {
       ++it;
@@ -233,13 +233,13 @@ size_t IoctlParts::expire(int64_t nowNs) {
 }
 
 size_t IoctlParts::heldBy(uint32_t uid) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = heldByUid_.find(uid);
   return it == heldByUid_.end() ? 0 : it->second;
 }
 
 size_t IoctlParts::heldTotal() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return heldTotal_;
 }
 

@@ -20,12 +20,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace acidfs {
 
@@ -119,15 +119,15 @@ class IoctlParts {
     bool refused = false;  // refuse every further part, up to the last
     int64_t lastPartNs = 0;
   };
-  bool reserveLocked(uint32_t uid, size_t bytes);
-  void releaseLocked(uint32_t uid, size_t bytes);
-  void release(uint32_t uid, size_t bytes);
+  bool reserveLocked(uint32_t uid, size_t bytes) REQUIRES(mutex_);
+  void releaseLocked(uint32_t uid, size_t bytes) REQUIRES(mutex_);
+  void release(uint32_t uid, size_t bytes) EXCLUDES(mutex_);
 
   const Limits limits_;
-  mutable std::mutex mutex_;
-  std::unordered_map<uint64_t, Partial> partials_;  // by descriptor; guarded by mutex_
-  std::unordered_map<uint32_t, size_t> heldByUid_;  // guarded by mutex_; no zero entries
-  size_t heldTotal_ = 0;                            // root's excluded; guarded by mutex_
+  mutable Mutex mutex_;
+  std::unordered_map<uint64_t, Partial> partials_ GUARDED_BY(mutex_);  // by descriptor
+  std::unordered_map<uint32_t, size_t> heldByUid_ GUARDED_BY(mutex_);  // no zero entries
+  size_t heldTotal_ GUARDED_BY(mutex_) = 0;                            // root's excluded
 };
 
 }  // namespace acidfs

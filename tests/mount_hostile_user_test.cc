@@ -28,6 +28,16 @@ bool becomeNobody() {
          setresuid(kNobody, kNobody, kNobody) == 0;
 }
 
+// Under ThreadSanitizer (ACIDFS_TSAN) the daemon's resident size is no
+// measure of what it holds: shadow memory for every byte touched, and an
+// allocator that keeps what was freed. The memory bounds are checked by the
+// other builds; the TSan build checks only the answers.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kRssMeasuresHeldMemory = false;
+#else
+constexpr bool kRssMeasuresHeldMemory = true;
+#endif
+
 // The daemon's resident and peak resident memory, in KiB.
 long memoryKiB(pid_t pid, const char* field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -165,12 +175,16 @@ TEST_F(HostileUser, UnfinishedRequestsOfOneUserAreBoundedAndFreedAtClose) {
   ASSERT_NE('x', c) << "the child died";
   const long held = memoryKiB(daemon, "VmRSS:");
   EXPECT_EQ('y', c) << "past 64 MiB in flight, a user's parts must get ENOBUFS";
-  EXPECT_LT(held - before, 80 * 1024) << "the daemon grew by " << (held - before) / 1024 << " MiB for one user";
+  if (kRssMeasuresHeldMemory) {
+    EXPECT_LT(held - before, 80 * 1024) << "the daemon grew by " << (held - before) / 1024 << " MiB for one user";
+  }
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   // The kernel releases the descriptors; the daemon drops the partials.
-  EXPECT_TRUE(waitUntil([&] { return memoryKiB(daemon, "VmRSS:") - before < 8 * 1024; }, 30))
-      << "still " << (memoryKiB(daemon, "VmRSS:") - before) / 1024 << " MiB above the start after close";
+  if (kRssMeasuresHeldMemory) {
+    EXPECT_TRUE(waitUntil([&] { return memoryKiB(daemon, "VmRSS:") - before < 8 * 1024; }, 30))
+        << "still " << (memoryKiB(daemon, "VmRSS:") - before) / 1024 << " MiB above the start after close";
+  }
   EXPECT_TRUE(daemonAlive());
 }
 
@@ -203,7 +217,9 @@ TEST_F(HostileUser, OneRequestCostsABoundedAmountOfMemory) {
   });
   EXPECT_EQ(0, code);
   const long peak = memoryKiB(daemon, "VmHWM:");
-  EXPECT_LT(peak - before, 256 * 1024) << "a 4 MiB request peaked at +" << (peak - before) / 1024 << " MiB";
+  if (kRssMeasuresHeldMemory) {
+    EXPECT_LT(peak - before, 256 * 1024) << "a 4 MiB request peaked at +" << (peak - before) / 1024 << " MiB";
+  }
   RecordProperty("peak_mib_for_4mib_json", std::to_string((peak - before) / 1024));
   EXPECT_TRUE(daemonAlive());
 }
