@@ -44,8 +44,8 @@ void FuseFs::committerLoop() {
       committerMutex_.lock();
     }
     if (stopping_ || options.commitIntervalSeconds <= 0) continue;
-  int64_t lastAtimePersistNs = Clock::real().nowNs();
-  MutexLock lock(committerMutex_);
+    committerMutex_.unlock();
+    ioctlParts.expire(Clock::real().nowNs());
     // A draft is committed at the latest commit_interval after its first write.
     Status s = drafts.commitOlderThan(static_cast<int64_t>(options.commitIntervalSeconds) * 1000000000 - 500000000);
     if (!s.ok()) ACIDFS_LOG(kError, "interval commit failed: %s", s.toString().c_str());
