@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -530,6 +531,26 @@ class MountTest : public ::testing::Test {
     if (isMountPoint(mnt_)) trouble += " still mounted";
     if (!trouble.empty()) return ::testing::AssertionFailure() << "unmount " << mnt_ << ":" << trouble;
     return ::testing::AssertionSuccess();
+  }
+
+  // Unmounts as a script does — umount(8), or umount2(2) itself — and waits
+  // for nothing more: the daemon may still be closing the store when this
+  // returns. The fixture forgets that daemon (start() may follow at once);
+  // its pid is returned, 0 when the unmount failed (`error` says why).
+  pid_t unmountWithoutWaiting(bool withUmountCommand, std::string* error) {
+    if (withUmountCommand) {
+      CommandResult r = runArgv({"umount", mnt_}, "/", 60);
+      if (!r.ok()) {
+        if (error) *error = "umount " + mnt_ + ": " + r.err;
+        return 0;
+      }
+    } else if (umount2(mnt_.c_str(), 0) != 0) {
+      if (error) *error = "umount2 " + mnt_ + ": " + strerror(errno);
+      return 0;
+    }
+    const pid_t old = pid_;
+    pid_ = 0;
+    return old;
   }
 
   // Unmounts (or clears a dead mount) and starts acidfsd again on the same store.
