@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/store.h"
 #include "daemon/mount_options.h"
+#include "daemon/store_handover.h"
 #include "fuse/fuse_fs.h"
 
 using namespace acidfs;
@@ -84,7 +85,9 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   // the chunks they held. Leases left by an earlier read-write mount expire
   // at the next one. (What a read-only mount still writes: see main().)
   if (mount.readOnly) storeOptions.gcIntervalSeconds = 0;
-  auto store = Store::open(storePath, storeOptions);
+  // The daemon that served the last mount of this store may still be
+  // closing it: umount(2) does not wait for that (store_handover.h).
+  auto store = openStoreAfterPreviousDaemon(storePath, storeOptions);
   if (!store.ok()) {
     fprintf(stderr, "acidfsd: cannot open store: %s\n", store.status().toString().c_str());
     readiness.failed();
