@@ -68,11 +68,11 @@ Result<std::unique_ptr<Store>> openStoreAfterPreviousDaemon(const std::string& p
   bool said = false;
   std::string holder;
   for (;;) {
+    const auto attempt = SteadyClock::now();
     auto store = Store::open(path, options);
     if (store.ok() && !holder.empty())
-      ACIDFS_LOG(kInfo, "%s closed store %s after %lld ms", holder.c_str(), path.c_str(),
-                 static_cast<long long>(
-                     std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - begun).count()));
+      ACIDFS_LOG(kInfo, "%s closed store %s within %lld ms", holder.c_str(), path.c_str(),
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(attempt - begun).count()));
     if (store.ok() || store.status().errnum() != EBUSY) return store;
     holder = holderOf(store.status());
     // Mounted: its daemon is serving, and may go on for days. Refused now.
