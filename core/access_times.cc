@@ -21,7 +21,7 @@ Result<bool> AccessTimes::noteRead(uint64_t ino) {
     auto it = pending_.find(ino);
     const bool stillPending = it != pending_.end() && it->second.stored == inode.atimeNs;
     const int64_t atime = stillPending ? it->second.atimeNs : inode.atimeNs;
-    if (atime > inode.mtimeNs && atime > inode.ctimeNs && now - atime < kDayNs) return false;
+    if (!strict_ && atime > inode.mtimeNs && atime > inode.ctimeNs && now - atime < kDayNs) return false;
     pending_[ino] = Namespace::AccessTime{now, inode.atimeNs};
     pendingCount_.store(pending_.size(), std::memory_order_relaxed);
     full = pending_.size() >= kMaxPending;

@@ -23,11 +23,14 @@ class AccessTimes {
  public:
   static constexpr size_t kMaxPending = 4096;
 
-  explicit AccessTimes(Namespace& ns) : ns_(ns) {}
+  // `strict` (-o strictatime): every read moves atime, not only those
+  // relatime picks.
+  explicit AccessTimes(Namespace& ns, bool strict = false) : ns_(ns), strict_(strict) {}
 
   // A read of `ino`: moves atime when relatime says so (atime not newer than
-  // mtime or ctime, or a day old). Returns whether it moved, so that the
-  // caller can tell the kernel its cached attributes are stale.
+  // mtime or ctime, or a day old), or always when strict. Returns whether it
+  // moved, so that the caller can tell the kernel its cached attributes are
+  // stale.
   Result<bool> noteRead(uint64_t ino);
 
   // The atime a stat shows for `inode`: the pending one, unless atime was
@@ -42,6 +45,7 @@ class AccessTimes {
  private:
   mutable Mutex mutex_;
   Namespace& ns_;
+  const bool strict_;
   // Invariant: an entry holds the atime a read set and the stored atime it
   // replaces (`stored`); it applies only while the stored atime is still
   // `stored`, so an explicit utimensat after the read is never overwritten.

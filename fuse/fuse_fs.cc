@@ -8,7 +8,7 @@
 namespace acidfs {
 
 FuseFs::FuseFs(Store& s, FuseOptions o)
-    : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes), accessTimes(s.ns()) {
+    : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes), accessTimes(s.ns(), o.strictAtime) {
   store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isKnown(ino); });
   drafts.setDroppedHandler([this](uint64_t ino) {
     {

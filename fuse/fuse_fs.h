@@ -37,6 +37,7 @@ struct FuseOptions {
   size_t maxWrite = 1 << 20;
   bool readdirplus = true;
   bool atime = true;  // relatime updates on read (off with -o noatime)
+  bool strictAtime = false;  // -o strictatime: every read that reaches us moves atime
   size_t maxDraftBytes = FileDrafts::kDefaultMaxDraftBytes;  // per file, before an early commit
   bool debug = false;
   bool syncWrites = false;  // -o sync: every write() is committed and durable when it returns
@@ -67,7 +68,7 @@ class FuseFs {
   Store& store;
   const FuseOptions options;
   FileDrafts drafts;
-  AccessTimes accessTimes;  // relatime, persisted at each commit interval
+  AccessTimes accessTimes;  // relatime (or strictatime), persisted at each commit interval
   InodeTable inodes;
   IoctlParts ioctlParts;  // requests sent in parts, by descriptor; bounded
 

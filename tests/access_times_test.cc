@@ -52,6 +52,18 @@ TEST_F(AccessTimesTest, ASecondReadDoesNotMoveAtimeAgain) {
   EXPECT_FALSE(*times.noteRead(f)) << "stored atime is newer than mtime";
 }
 
+TEST_F(AccessTimesTest, StrictMovesAtimeAtEveryRead) {
+  AccessTimes times(ns(), /*strict=*/true);
+  const uint64_t f = makeFile(kRootIno, "f", "x");
+  makeUnread(f);
+  ASSERT_TRUE(*times.noteRead(f));
+  ASSERT_TRUE(times.persist().ok());
+  const int64_t first = storedAtime(f);
+  EXPECT_TRUE(*times.noteRead(f)) << "strictatime: a read after a read moves atime too";
+  ASSERT_TRUE(times.persist().ok());
+  EXPECT_GE(storedAtime(f), first);
+}
+
 TEST_F(AccessTimesTest, AnExplicitAtimeSetAfterTheReadWins) {
   AccessTimes times(ns());
   const uint64_t f = makeFile(kRootIno, "f", "x");
