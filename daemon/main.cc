@@ -104,6 +104,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   // ro: no access time is written (the kernel has no say: FUSE leaves
   // access times to the daemon).
   fuseOptions.atime = mount.atime && !mount.readOnly;
+  fuseOptions.strictAtime = mount.strictAtime;
   fuseOptions.readOnly = mount.readOnly;
   int status = kExitFailure;
   {
@@ -184,12 +185,16 @@ int main(int argc, char** argv) {
                  "attr_timeout=SECS and entry_timeout=SECS (default 60), max_write=BYTES (default 1048576), "
                  "readdirplus=yes|no (default yes)\n"
                  "  kernel: ro|rw, noexec|exec, nosuid|suid and nodev|dev (default nosuid,nodev), "
-                 "noatime|atime|relatime (default relatime), nodiratime, dirsync\n"
+                 "noatime|atime|relatime|norelatime (default relatime), strictatime, nodiratime, dirsync\n"
+                 "  generic, changing nothing: noacl, lazytime, nolazytime, nomand, noiversion, silent, loud, "
+                 "symfollow, dax=never\n"
                  "  libfuse: fsname=NAME, allow_root, auto_unmount, max_read=BYTES, context=, fscontext=, "
                  "defcontext=, rootcontext=\n"
                  "  mount(8), fstab: defaults (rw,suid,dev,exec,async), user and users (noexec,nosuid,nodev), "
-                 "nouser, auto, noauto, nofail, _netdev, comment=..., x-...\n"
-                 "  refused (exit 2): strictatime, norelatime, diratime, lazytime, mand, and any other option")
+                 "owner and group (nosuid,nodev), nouser, nousers, noowner, nogroup, auto, noauto, nofail, _netdev, "
+                 "helper=, uhelper=, comment=..., x-...\n"
+                 "  refused (exit 2): acl, diratime, mand, iversion, nosymfollow, dax, inlinecrypt, remount, "
+                 "and any other option")
       ->allow_extra_args(false);
   try {
     app.parse(argc, argv);

@@ -55,22 +55,49 @@ bool isLibfuseOption(const std::string& o) {
 //   auto, noauto: whether `mount -a` (and systemd's local-fs.target) mounts it;
 //   nofail: a failed mount does not fail the boot (mount -a, systemd);
 //   _netdev: mounted after the network is up (systemd, mount -a -O);
-//   nouser: only root may mount it (mount(8)'s default);
+//   nouser, nousers, noowner, nogroup: only root may mount and unmount it
+//   (mount(8)'s default);
+//   helper=, uhelper=: which mount.TYPE and umount.TYPE helper mount(8)
+//   runs (libmount records them and hands them on to the helper);
 //   comment=..., x-... (x-systemd.automount, x-mount.mkdir...), X-...: fstab
 //   notes for mount(8) and systemd; libmount never hands them to helpers.
 bool isForMountOrSystemd(const std::string& o) {
-  return isOneOf(o, {"auto", "noauto", "nofail", "_netdev", "nouser"}) || startsWith(o, "comment=") ||
-         startsWith(o, "x-") || startsWith(o, "X-");
+  return isOneOf(o, {"auto", "noauto", "nofail", "_netdev", "nouser", "nousers", "noowner", "nogroup"}) ||
+         startsWith(o, "helper=") || startsWith(o, "uhelper=") || startsWith(o, "comment=") || startsWith(o, "x-") ||
+         startsWith(o, "X-");
+}
+
+// Generic options of Linux filesystems (libmount's linux_flags_map, and
+// ext4's acl/noacl) that ask for what acidfs does anyway: accepted, and
+// nothing more to do. libfuse 3.14 knows none of them.
+//   noacl: acidfs has no POSIX ACLs (system.posix_acl_* are EOPNOTSUPP);
+//   lazytime, nolazytime: lazytime lets a filesystem keep timestamp updates
+//     in memory for a while; acidfs writes mtime and ctime in the
+//     transaction of the change, and access times in batches (AccessTimes),
+//     either way;
+//   nomand: no mandatory locks (Linux has none since 5.15);
+//   noiversion: no i_version counter (the kernel clears SB_I_VERSION for FUSE);
+//   silent, loud: how much the kernel prints while mounting (MS_SILENT);
+//   symfollow: symbolic links are followed (the default);
+//   dax=never: no direct access to file pages (FUSE offers it on virtiofs only).
+bool isAlreadySo(const std::string& o) {
+  return isOneOf(o, {"noacl", "lazytime", "nolazytime", "nomand", "noiversion", "silent", "loud", "symfollow",
+                     "dax=never"});
 }
 
 // Options acidfs cannot honour, with the reason given to the user.
 const char* whyRefused(const std::string& o) {
-  if (isOneOf(o, {"strictatime", "norelatime"}))
-    return "acidfs updates access times the relatime way (the default) or not at all (noatime)";
   if (o == "diratime") return "acidfs does not update access times of directories";
-  if (o == "lazytime")
-    return "acidfs does not defer timestamp updates: mtime and ctime change in the transaction that changes the file";
   if (o == "mand") return "mandatory locks are not supported (Linux removed them in 5.15)";
+  if (o == "acl") return "acidfs has no POSIX ACLs (permissions are the mode bits; noacl is accepted)";
+  if (o == "iversion") return "acidfs keeps no i_version change counter (the kernel clears it for FUSE mounts)";
+  if (o == "nosymfollow") return "libfuse 3.14 cannot set MS_NOSYMFOLLOW on a mount";
+  if (o == "dax" || startsWith(o, "dax="))
+    return "direct access maps a device's memory, which acidfs has none of (FUSE offers it on virtiofs only; "
+           "dax=never is accepted)";
+  if (o == "inlinecrypt") return "inline encryption is a block device's, for fscrypt: acidfs uses neither";
+  if (o == "remount")
+    return "acidfsd makes a new mount; to change a mount's options, unmount it and mount the store again";
   return nullptr;
 }
 
@@ -142,9 +169,19 @@ Result<MountOptions> parseMountOptions(const std::vector<std::string>& lists) {
         // makes every transaction durable before it answers (main.cc).
         if (option == "dirsync") options.dirsync = true;
         options.fuseOptions.push_back(option);
-      } else if (option == "relatime" || option == "nostrictatime") {
+      } else if (option == "relatime" || option == "norelatime") {
         // Our access-time behaviour already (FuseFs::noteAccess). Like the
-        // kernel's MS_RELATIME, it does not undo noatime.
+        // kernel's MS_RELATIME, relatime does not undo noatime; norelatime
+        // alone leaves relatime, as on every Linux filesystem since 2.6.30
+        // (the kernel's default unless strictatime is given).
+      } else if (option == "strictatime" || option == "nostrictatime") {
+        // The kernel cannot be told (libfuse 3.14 knows no MS_STRICTATIME),
+        // nor need it be: FUSE leaves access times to the daemon. Reads
+        // served from the kernel's page cache never reach us; the close of
+        // a descriptor that read does, and moves atime too.
+        options.strictAtime = option == "strictatime";
+      } else if (isAlreadySo(option)) {
+        // see isAlreadySo
       } else if (option == "nodiratime") {
         // Already so: acidfs never moves the access time of a directory.
       } else if (option == "defaults") {
@@ -157,6 +194,10 @@ Result<MountOptions> parseMountOptions(const std::vector<std::string>& lists) {
         // exec, suid or dev lifts. mount(8) has already written them out and
         // mount.fuse3 drops these two; given by hand, they take effect here.
         for (const char* implied : {"noexec", "nosuid", "nodev"}) options.fuseOptions.push_back(implied);
+      } else if (option == "owner" || option == "group") {
+        // mount(8): the owner (a member of the group) of the device may
+        // mount it; both imply nosuid,nodev, which a later suid or dev lifts.
+        for (const char* implied : {"nosuid", "nodev"}) options.fuseOptions.push_back(implied);
       } else if (isLibfuseOption(option)) {
         options.fuseOptions.push_back(option);
       } else if (isForMountOrSystemd(option)) {
@@ -170,6 +211,12 @@ Result<MountOptions> parseMountOptions(const std::vector<std::string>& lists) {
   }
   // First, so that every explicit flag overrides it: libfuse applies them in order.
   if (defaults) options.fuseOptions.insert(options.fuseOptions.begin(), {"rw", "suid", "dev", "exec"});
+  // strictatime clears noatime wherever it stands, as MS_STRICTATIME clears
+  // MNT_NOATIME in the kernel; so the mount does not show noatime either.
+  if (options.strictAtime) {
+    options.atime = true;
+    options.fuseOptions.push_back("atime");
+  }
   return options;
 }
 

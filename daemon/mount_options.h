@@ -1,6 +1,9 @@
 // acidfsd's -o options. Every option a user may write is either
 //  - ours, taken out and recorded here (sync, commit_interval=SECS, debug,
-//    attr_timeout=SECS, entry_timeout=SECS, max_write=BYTES, readdirplus=...),
+//    attr_timeout=SECS, entry_timeout=SECS, max_write=BYTES, readdirplus=...,
+//    strictatime),
+//  - a generic option of Linux filesystems that asks for what acidfs does
+//    anyway (relatime, norelatime, noacl, lazytime, ...), accepted,
 //  - a kernel mount flag passed to libfuse, which sets it in mount(2) so the
 //    kernel enforces it (ro, rw, suid, nosuid, dev, nodev, exec, noexec,
 //    atime, noatime, dirsync), some also recorded here (ro, noatime),
@@ -35,6 +38,10 @@ struct MountOptions {
   size_t maxWrite = 1 << 20;
   bool readdirplus = true;
   bool atime = true;  // relatime; "noatime" turns access-time updates off
+  // strictatime: every read that reaches the daemon, and every close of a
+  // descriptor open for reading, moves atime. Implies atime (as the kernel's
+  // MS_STRICTATIME clears MNT_NOATIME, wherever it stands).
+  bool strictAtime = false;
   // For libfuse (fuse_session_new), in order; default_permissions, fsname
   // and subtype are added by main.cc.
   std::vector<std::string> fuseOptions;

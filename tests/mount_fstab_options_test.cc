@@ -152,6 +152,37 @@ TEST_F(MountFstabOptions, RelatimeAndNodiratimeAsMountFuse3PassesThemMountFine) 
   EXPECT_GT(statOf(path("f")).st_atim.tv_sec, aged) << "relatime: a read moves an atime older than the mtime";
 }
 
+TEST_F(MountFstabOptions, GenericOptionsOfLinuxFilesystemsMountFine) {
+  // As xfstests and fstab lines give them (issue 18): each asks for what
+  // acidfs does anyway (daemon/mount_options.cc, isAlreadySo).
+  ASSERT_TRUE(remountWith("rw,relatime,norelatime,noacl,lazytime,nolazytime,nomand,noiversion,silent,symfollow,"
+                          "dax=never,nousers,uhelper=acidfs"));
+  EXPECT_EQ(0u, mountFlags() & (ST_RDONLY | ST_NOATIME));
+  ASSERT_EQ("OK", writeFile(path("f"), "x"));
+  EXPECT_EQ("x", readOr(path("f")));
+  // noacl is true of acidfs: no POSIX ACL can be set.
+  // user::rw-, group::r--, other::r-- (struct posix_acl_xattr_header, then entries {tag, perm, id}).
+  const uint32_t header = 2;
+  const struct { uint16_t tag, perm; uint32_t id; } entries[] = {{0x01, 6, ~0u}, {0x04, 4, ~0u}, {0x20, 4, ~0u}};
+  std::string acl(reinterpret_cast<const char*>(&header), sizeof header);
+  acl.append(reinterpret_cast<const char*>(entries), sizeof entries);
+  EXPECT_EQ("EOPNOTSUPP",
+            errnoAfter(setxattr(path("f").c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0)));
+}
+
+TEST_F(MountFstabOptions, StrictatimeMovesAtimeAtEveryReadAndOverridesNoatime) {
+  ASSERT_TRUE(remountWith("noatime,strictatime"));
+  EXPECT_EQ(0u, mountFlags() & ST_NOATIME) << "MS_STRICTATIME clears noatime";
+  ASSERT_EQ("OK", writeFile(path("f"), "content"));
+  EXPECT_EQ("content", readOr(path("f")));
+  const struct timespec first = statOf(path("f")).st_atim;
+  sleepMs(20);
+  EXPECT_EQ("content", readOr(path("f")));  // from the page cache: the close still reaches the daemon
+  const struct timespec second = statOf(path("f")).st_atim;
+  EXPECT_TRUE(second.tv_sec > first.tv_sec || (second.tv_sec == first.tv_sec && second.tv_nsec > first.tv_nsec))
+      << "strictatime: the second read moves atime again (relatime would not)";
+}
+
 TEST_F(MountFstabOptions, DirsyncReachesTheKernelAndTheMountWorks) {
   ASSERT_TRUE(remountWith("dirsync"));
   EXPECT_EQ(1u, optionsShown().count("dirsync"));
@@ -287,7 +318,7 @@ TEST_F(MountFstabOptions, UsersImpliesNoexecNosuidNodevUnlessLifted) {
 TEST_F(MountFstabOptions, UnknownOrRefusedOptionsFailByNameAndMountNothing) {
   ASSERT_TRUE(unmount());
   const std::string freshStore = storeDir() + "-never-made";
-  for (const char* bad : {"frobnicate", "strictatime", "lazytime"}) {
+  for (const char* bad : {"frobnicate", "acl", "inlinecrypt", "dax"}) {
     for (bool foreground : {false, true}) {
       SCOPED_TRACE(std::string(bad) + (foreground ? " with -f" : " in the background"));
       std::vector<std::string> args = {"-o", std::string("rw,") + bad + ",nofail"};

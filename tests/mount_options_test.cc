@@ -82,6 +82,56 @@ TEST(MountOptions, RelatimeIsTheDefaultAndDoesNotUndoNoatime) {
   EXPECT_FALSE(o->atime);
 }
 
+TEST(MountOptions, NorelatimeAloneLeavesRelatimeAsTheKernelDoes) {
+  auto o = parseMountOptions({"norelatime"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_TRUE(o->atime);
+  EXPECT_FALSE(o->strictAtime);
+  EXPECT_TRUE(o->fuseOptions.empty());
+}
+
+TEST(MountOptions, StrictatimeMovesAtimeAtEveryReadAndOverridesNoatime) {
+  auto o = parseMountOptions({"strictatime"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_TRUE(o->atime);
+  EXPECT_TRUE(o->strictAtime);
+  // MS_STRICTATIME clears MNT_NOATIME wherever it stands: the mount shows no noatime.
+  for (const char* list : {"noatime,strictatime", "strictatime,noatime"}) {
+    o = parseMountOptions({list});
+    ASSERT_TRUE(o.ok()) << list;
+    EXPECT_TRUE(o->atime) << list;
+    EXPECT_TRUE(o->strictAtime) << list;
+    EXPECT_EQ("atime", o->fuseOptions.back()) << list;
+  }
+  o = parseMountOptions({"strictatime,nostrictatime"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->strictAtime);
+  EXPECT_TRUE(o->fuseOptions.empty());
+}
+
+// Generic options of Linux filesystems that ask for what acidfs does anyway.
+TEST(MountOptions, GenericOptionsThatChangeNothingAreAccepted) {
+  for (const char* same : {"noacl", "lazytime", "nolazytime", "nomand", "noiversion", "silent", "loud", "symfollow",
+                           "dax=never", "nousers", "noowner", "nogroup", "helper=fuse", "uhelper=acidfs"}) {
+    auto o = parseMountOptions({same});
+    ASSERT_TRUE(o.ok()) << same << ": " << o.status().toString();
+    EXPECT_TRUE(o->fuseOptions.empty()) << same;
+    EXPECT_TRUE(o->atime) << same;
+    EXPECT_FALSE(o->strictAtime) << same;
+    EXPECT_FALSE(o->sync) << same;
+  }
+}
+
+TEST(MountOptions, OwnerAndGroupImplyNosuidNodevAsMountSays) {
+  for (const char* who : {"owner", "group"}) {
+    auto o = parseMountOptions({who});
+    ASSERT_TRUE(o.ok()) << who;
+    EXPECT_EQ(o->fuseOptions, (Options{"nosuid", "nodev"})) << who;
+    o = parseMountOptions({std::string(who) + ",suid"});
+    EXPECT_EQ(o->fuseOptions, (Options{"nosuid", "nodev", "suid"})) << who;
+  }
+}
+
 TEST(MountOptions, NodiratimeIsAlreadySo) {
   auto o = parseMountOptions({"nodiratime"});
   ASSERT_TRUE(o.ok()) << o.status().toString();
@@ -179,8 +229,8 @@ TEST(MountOptions, LibfuseOptionsPassThrough) {
 // ---- refused: EINVAL, with the option's name in the message --------------------
 
 TEST(MountOptions, UnknownOptionsAreRefusedByName) {
-  for (const char* bad : {"frobnicate", "frob=1", "subtype=other", "blkdev", "blksize=4096", "iversion",
-                          "nosymfollow", "silent", "owner", "EXEC", "noexec "}) {
+  for (const char* bad : {"frobnicate", "frob=1", "subtype=other", "blkdev", "blksize=4096", "loop", "bind",
+                          "NOACL", "EXEC", "noexec "}) {
     auto o = parseMountOptions({std::string("rw,") + bad + ",nodev"});
     ASSERT_FALSE(o.ok()) << bad;
     EXPECT_EQ(o.status().errnum(), EINVAL) << bad;
@@ -189,7 +239,8 @@ TEST(MountOptions, UnknownOptionsAreRefusedByName) {
 }
 
 TEST(MountOptions, OptionsAcidfsCannotHonourAreRefusedByNameWithTheReason) {
-  for (const char* bad : {"strictatime", "norelatime", "diratime", "lazytime", "mand"}) {
+  for (const char* bad : {"diratime", "mand", "acl", "iversion", "nosymfollow", "dax", "dax=always", "dax=inode",
+                          "inlinecrypt", "remount"}) {
     auto o = parseMountOptions({bad});
     ASSERT_FALSE(o.ok()) << bad;
     EXPECT_EQ(o.status().errnum(), EINVAL) << bad;
@@ -220,8 +271,13 @@ TEST(MountOptions, EveryFstabOptionHasAnEffectOrIsRefused) {
            {"sync", true},      {"async", true},     {"dirsync", true},     {"nofail", true},
            {"_netdev", true},   {"defaults", true},  {"auto", true},        {"noauto", true},
            {"user", true},      {"users", true},     {"nouser", true},      {"x-systemd.automount", true},
-           {"x-anything", true}, {"comment=foo", true}, {"strictatime", false}, {"norelatime", false},
-           {"lazytime", false}, {"diratime", false}, {"mand", false},       {"frobnicate", false}}) {
+           {"x-anything", true}, {"comment=foo", true}, {"strictatime", true}, {"norelatime", true},
+           {"nostrictatime", true}, {"lazytime", true}, {"nolazytime", true}, {"noacl", true},
+           {"nomand", true},    {"noiversion", true}, {"silent", true},     {"loud", true},
+           {"symfollow", true}, {"owner", true},     {"group", true},       {"nousers", true},
+           {"dax=never", true}, {"acl", false},      {"iversion", false},   {"nosymfollow", false},
+           {"dax", false},      {"inlinecrypt", false}, {"remount", false}, {"diratime", false},
+           {"mand", false},     {"frobnicate", false}}) {
     auto o = parseMountOptions({c.option});
     EXPECT_EQ(c.accepted, o.ok()) << c.option << ": " << o.status().toString();
   }
