@@ -102,6 +102,9 @@ class Namespace {
   // Lists entries with cookie > afterCookie in cookie order (the order in
   // which they were created), until `emit` returns false. Memory does not
   // grow with the directory; a cookie stays valid while entries come and go.
+  // A listing resumed page by page meets each cookie once: a name that
+  // exists throughout is listed once (a rename onto it keeps its cookie),
+  // and so is an entry renamed within the directory, under one of its names.
   Status readdir(uint64_t dir, uint64_t afterCookie, const std::function<bool(const DirEntry&)>& emit);
 
   // Extended attributes. setxattr flags: XATTR_CREATE, XATTR_REPLACE.

@@ -43,8 +43,8 @@ Result<std::optional<DentryRecord>> Tree::loadDentry(Txn& txn, uint64_t dir, std
 }
 
 Status Tree::addEntry(Txn& txn, uint64_t dir, InodeRecord& dirInode, std::string_view name, uint64_t ino,
-                      uint32_t type) {
-  DentryRecord entry{ino, dirInode.nextCookie++, type & S_IFMT};
+                      uint32_t type, std::optional<uint64_t> cookie) {
+  DentryRecord entry{ino, cookie ? *cookie : dirInode.nextCookie++, type & S_IFMT};
   ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDentries, keys::dentry(dir, name), entry.encode()));
   ACIDFS_RETURN_IF_ERROR(txn.put(Column::kCookies, keys::cookie(dir, entry.cookie), name));
   dirInode.mtimeNs = dirInode.ctimeNs = clock_.nowNs();

@@ -48,9 +48,12 @@ class Tree {
   Status storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
   Result<std::optional<DentryRecord>> loadDentry(Txn& txn, uint64_t dir, std::string_view name, Txn::Lock lock);
 
-  // Adds `name` → `ino` to `dir` with the next cookie; moves the directory's
-  // times. `dirInode` must be locked exclusively; the caller stores it.
-  Status addEntry(Txn& txn, uint64_t dir, InodeRecord& dirInode, std::string_view name, uint64_t ino, uint32_t type);
+  // Adds `name` → `ino` to `dir` with the next cookie, or with `cookie`: one
+  // this transaction took from an entry of `dir` (a rename, which keeps a
+  // listing's place); moves the directory's times. `dirInode` must be locked
+  // exclusively; the caller stores it.
+  Status addEntry(Txn& txn, uint64_t dir, InodeRecord& dirInode, std::string_view name, uint64_t ino, uint32_t type,
+                  std::optional<uint64_t> cookie = std::nullopt);
   Status removeEntry(Txn& txn, uint64_t dir, std::string_view name, const DentryRecord& entry);
   // Valid only while the directory's inode is locked (format.h invariant).
   Result<bool> dirIsEmpty(Txn& txn, uint64_t dir);

@@ -4,7 +4,7 @@
 //              target) or the source's user.acidfs.dest_basis (SPEC §4.2);
 //   exchange — RENAME_EXCHANGE: the two entries trade inodes;
 //   replace  — otherwise: the target (if any) loses a link, the source's
-//              entry moves;
+//              entry moves (keeping a readdir cookie where it can: see there);
 // and then every loaded inode is stored, once.
 #include <sys/stat.h>
 
@@ -167,8 +167,20 @@ Result<std::optional<Unlinked>> Tree::Rename::replace(int64_t now) {
       target_ = nullptr;
     }
   }
+  // The moved entry's readdir cookie. A listing visits each cookie once, in
+  // order, so a name listed once is listed again only under a new cookie:
+  // onto an existing name, that name's cookie (it never stops existing);
+  // within one directory, the source's (the entry keeps its place, and a
+  // rename away and back cannot send it past a listing, xfstests
+  // generic/736); into another directory, a new one, as any new name.
+  std::optional<uint64_t> cookie;
+  if (dst_) {
+    cookie = dst_->cookie;
+  } else if (parent_ == newParent_) {
+    cookie = src_.cookie;
+  }
   ACIDFS_RETURN_IF_ERROR(tree_.removeEntry(txn_, parent_, name_, src_));
-  ACIDFS_RETURN_IF_ERROR(tree_.addEntry(txn_, newParent_, *to_, newName_, src_.ino, moved_->mode));
+  ACIDFS_RETURN_IF_ERROR(tree_.addEntry(txn_, newParent_, *to_, newName_, src_.ino, moved_->mode, cookie));
   if (moved_->isDir() && parent_ != newParent_) {
     moved_->parent = newParent_;
     from_->nlink--;

@@ -458,13 +458,17 @@ void readdirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool 
   Status s = fs.store.ns().readdir(ino, std::max<uint64_t>(after, 2), [&](const DirEntry& entry) {
     size_t need;
     if (plus) {
+      // The entry was read before its inode: a rename onto the name may have
+      // replaced (and deleted) that inode since. The name never vanished,
+      // so look it up again, as lookup does; skip it only when it is gone.
       auto attr = fs.store.ns().getattr(entry.ino);
-      if (!attr.ok()) return true;  // removed meanwhile: skip it
+      if (!attr.ok() && attr.status().errnum() == ENOENT) attr = fs.store.ns().lookup(ino, entry.name);
+      if (!attr.ok()) return true;
       fuse_entry_param e = entryOf(fs, *attr);
       need = fuse_add_direntry_plus(req, buf.data() + used, size - used, entry.name.c_str(), &e,
                                     static_cast<off_t>(entry.cookie));
       if (need > size - used) return false;
-      fs.inodes.lookedUp(entry.ino);
+      fs.inodes.lookedUp(attr->ino);
     } else {
       struct stat st;
       memset(&st, 0, sizeof st);

@@ -396,6 +396,71 @@ TEST_F(Concurrency, ALookupRacingWithReplacingRenamesAlwaysFindsTheName) {
   EXPECT_EQ(0, failures) << "of " << lookups << " lookups; first: " << firstFailure;
 }
 
+// Listings racing with renames in the directory they list (xfstests
+// generic/736, the renames in another thread): no listing returns a name
+// twice or more entries than the directory holds; an entry renamed away and
+// back is listed at most once under either name; and names that exist
+// throughout, untouched or replaced by a rename onto them, are in every
+// listing exactly once.
+TEST_F(Concurrency, ReaddirRacingWithRenamesListsNoNameTwice) {
+  constexpr int n = 400;
+  const uint64_t d = makeDir(kRootIno, "d"), other = makeDir(kRootIno, "other");
+  for (int i = 0; i < n; ++i) makeFile(d, "e" + std::to_string(i), "");
+  std::atomic<bool> done{false};
+  std::atomic<int> renames{0};
+  std::thread renamer([&] {
+    std::mt19937 rng(736);
+    for (int round = 0; round < 3000 && !::testing::Test::HasFailure(); ++round) {
+      const int i = static_cast<int>(rng() % n);
+      const std::string name = "e" + std::to_string(i), away = "t" + std::to_string(i);
+      if (i % 2 == 0) {  // away and back
+        EXPECT_TRUE(ns().rename(Caller::root(), d, name, d, away, 0).ok()) << name;
+        EXPECT_TRUE(ns().rename(Caller::root(), d, away, d, name, 0).ok()) << name;
+      } else if (i % 4 == 1) {  // replaced, as an editor saves
+        makeFile(other, "tmp", "");
+        EXPECT_TRUE(ns().rename(Caller::root(), other, "tmp", d, name, 0).ok()) << name;
+      }
+      ++renames;
+    }
+    done = true;
+  });
+  auto scan = [&](int& scans) {
+    while (!done && !::testing::Test::HasFailure()) {
+      std::map<std::string, int> seen;
+      size_t listed = 0;
+      uint64_t cookie = 0;
+      for (size_t inPage = 16; inPage == 16;) {  // pages of 16, as a small getdents buffer
+        inPage = 0;
+        Status s = ns().readdir(d, cookie, [&](const DirEntry& e) {
+          if (inPage == 16) return false;
+          ++inPage;
+          ++listed;
+          ++seen[e.name];
+          cookie = e.cookie;
+          return true;
+        });
+        EXPECT_TRUE(s.ok()) << s.toString();
+      }
+      ++scans;
+      EXPECT_LE(listed, static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) {
+        const std::string name = "e" + std::to_string(i);
+        if (i % 2 == 0) {
+          EXPECT_LE(seen[name] + seen["t" + std::to_string(i)], 1) << name << " listed twice";
+        } else {
+          EXPECT_EQ(seen[name], 1) << name << " exists throughout";
+        }
+      }
+    }
+  };
+  int scansHere = 0, scansThere = 0;
+  std::thread scanner([&] { scan(scansThere); });
+  scan(scansHere);
+  scanner.join();
+  renamer.join();
+  EXPECT_GT(scansHere + scansThere, 2) << "after " << renames << " renames";
+}
+
 // Only a Status::Retry runs the body again; an error that happens to carry
 // the same errno (EDEADLK) is an answer, returned after one attempt.
 TEST_F(Concurrency, RunnerRetriesARetryStatusButNotItsErrno) {

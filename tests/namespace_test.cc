@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/content_store.h"
 #include "core/format.h"
+#include "core/fsck.h"
 #include "core/namespace.h"
 #include "tests/test_util.h"
 
@@ -63,6 +64,13 @@ Listing listDir(Namespace& ns, uint64_t dir, uint64_t afterCookie = 0, size_t li
     return true;
   });
   return listing;
+}
+
+// The cookie `name` is listed at in `dir`, or 0 when it is not listed.
+uint64_t cookieOf(Namespace& ns, uint64_t dir, const std::string& name) {
+  for (const DirEntry& e : listDir(ns, dir).entries)
+    if (e.name == name) return e.cookie;
+  return 0;
 }
 
 class NamespaceTest : public StoreFixture {
@@ -694,6 +702,63 @@ TEST_F(Rename, MissingSourceIsEnoent) {
   EXPECT_EQ(readAll(inoOf(kRoot, "g")), "x");
 }
 
+// A listing visits each cookie once, in order (see Readdir below), so the
+// cookie a renamed entry carries decides whether a listing under way meets
+// it again: a name keeps its cookie while it exists, and a rename within a
+// directory keeps the entry's.
+TEST_F(Rename, WithinADirectoryTheEntryKeepsItsCookie) {
+  makeFile(kRoot, "a", "");
+  makeFile(kRoot, "b", "");
+  const uint64_t cookie = cookieOf(ns(), kRoot, "a");
+  ASSERT_NE(cookie, 0u);
+  ASSERT_EQ(code(ns().rename(Caller::root(), kRoot, "a", kRoot, "renamed", 0)), "OK");
+  EXPECT_EQ(cookieOf(ns(), kRoot, "renamed"), cookie);
+  EXPECT_EQ(listDir(ns(), kRoot).names(), (std::vector<std::string>{"renamed", "b"}));
+  ASSERT_EQ(code(ns().rename(Caller::root(), kRoot, "renamed", kRoot, "a", kRenameNoReplace)), "OK");
+  EXPECT_EQ(cookieOf(ns(), kRoot, "a"), cookie);
+  EXPECT_EQ(inode(kRoot).nextCookie, kFirstEntryCookie + 2) << "no cookie handed out";
+}
+
+TEST_F(Rename, OntoAnExistingNameTheEntryTakesThatNamesCookie) {
+  uint64_t d = makeDir(kRoot, "d");
+  makeFile(kRoot, "target", "old");
+  makeFile(kRoot, "middle", "");
+  makeFile(kRoot, "src", "new");
+  makeFile(d, "elsewhere", "newer");
+  const uint64_t cookie = cookieOf(ns(), kRoot, "target");
+  ASSERT_EQ(code(ns().rename(Caller::root(), kRoot, "src", kRoot, "target", 0)), "OK");
+  EXPECT_EQ(cookieOf(ns(), kRoot, "target"), cookie);
+  EXPECT_EQ(listDir(ns(), kRoot).names(), (std::vector<std::string>{"d", "target", "middle"}));
+  // From another directory, too: "target" never stops existing.
+  ASSERT_EQ(code(ns().rename(Caller::root(), d, "elsewhere", kRoot, "target", 0)), "OK");
+  EXPECT_EQ(cookieOf(ns(), kRoot, "target"), cookie);
+  EXPECT_EQ(readAll(inoOf(kRoot, "target")), "newer");
+  EXPECT_EQ(listDir(ns(), kRoot).names(), (std::vector<std::string>{"d", "target", "middle"}));
+  EXPECT_TRUE(listDir(ns(), d).entries.empty());
+}
+
+TEST_F(Rename, IntoAnotherDirectoryTheEntryTakesANewCookie) {
+  uint64_t a = makeDir(kRoot, "a");
+  uint64_t b = makeDir(kRoot, "b");
+  makeFile(a, "f", "");
+  makeFile(b, "first", "");
+  makeFile(b, "second", "");
+  ASSERT_EQ(code(ns().rename(Caller::root(), a, "f", b, "f", 0)), "OK");
+  EXPECT_GT(cookieOf(ns(), b, "f"), cookieOf(ns(), b, "second"));
+  EXPECT_EQ(listDir(ns(), b).names(), (std::vector<std::string>{"first", "second", "f"}));
+}
+
+TEST_F(Rename, ExchangeKeepsBothNamesCookies) {
+  uint64_t d = makeDir(kRoot, "d");
+  makeFile(kRoot, "x", "x");
+  makeFile(d, "y", "y");
+  const uint64_t x = cookieOf(ns(), kRoot, "x"), y = cookieOf(ns(), d, "y");
+  ASSERT_EQ(code(ns().rename(Caller::root(), kRoot, "x", d, "y", kRenameExchange)), "OK");
+  EXPECT_EQ(cookieOf(ns(), kRoot, "x"), x);
+  EXPECT_EQ(cookieOf(ns(), d, "y"), y);
+  EXPECT_EQ(readAll(inoOf(kRoot, "x")), "y");
+}
+
 TEST_F(Rename, NoReplaceOntoAnExistingNameIsEexist) {
   uint64_t f = makeFile(kRoot, "f", "one");
   uint64_t g = makeFile(kRoot, "g", "two");
@@ -1214,6 +1279,111 @@ TEST_F(Readdir, EntriesAddedAndRemovedDuringAListingDoNotDisturbTheOthers) {
   for (const std::string& name : removedUnlisted) EXPECT_EQ(seen.count(name), 0u) << name << " was removed";
   // New entries may or may not show (POSIX leaves it open), but only once,
   // which the count check above covers.
+}
+
+// xfstests generic/736: each entry, once read, is renamed to TEMPFILE and
+// back before the next is read. While a rename gave the entry a new, later
+// cookie, the listing met every entry again, without end ("Found too many
+// directory entries").
+TEST_F(Readdir, EntriesRenamedAwayAndBackDuringAListingAreListedOnce) {
+  constexpr size_t n = 500;
+  uint64_t d = makeDir(kRoot, "d");
+  for (size_t i = 1; i <= n; ++i) makeFile(d, std::to_string(i), "");
+  std::map<std::string, int> seen;
+  size_t listed = 0;
+  uint64_t cookie = 0;
+  for (size_t pages = 0;; ++pages) {
+    ASSERT_LE(pages, n) << "the listing does not end";
+    Listing page = listDir(ns(), d, cookie, 7);
+    ASSERT_EQ(code(page.status), "OK");
+    if (page.entries.empty()) break;
+    for (const DirEntry& e : page.entries) {
+      ++seen[e.name];
+      ASSERT_LE(++listed, n) << "more entries listed than the directory holds; again: " << e.name;
+      ASSERT_EQ(code(ns().rename(Caller::root(), d, e.name, d, "TEMPFILE", 0)), "OK");
+      ASSERT_EQ(code(ns().rename(Caller::root(), d, "TEMPFILE", d, e.name, 0)), "OK");
+      cookie = e.cookie;
+    }
+  }
+  EXPECT_EQ(listed, n);
+  for (size_t i = 1; i <= n; ++i) EXPECT_EQ(seen[std::to_string(i)], 1) << i;
+}
+
+// What find, rsync and tar rely on: while other entries are renamed (within
+// the directory, out of it, onto its names, exchanged), a name that exists
+// throughout a listing is listed exactly once, an entry renamed within the
+// directory once under one of its names, and no listing returns more
+// entries than the directory held.
+TEST_F(Readdir, NamesThatExistThroughoutAreListedOnceWhileOthersAreRenamed) {
+  constexpr int n = 300;
+  enum Kind { kUntouched, kReplacedFromOutside, kReplacedFromInside, kExchanged, kRenamedAndBack, kMovedOut, kKinds };
+  uint64_t d = makeDir(kRoot, "d");
+  uint64_t other = makeDir(kRoot, "other");
+  for (int i = 0; i < n; ++i) makeFile(d, "e" + std::to_string(i), "");
+  for (int i = 0; i < n; ++i)
+    if (i % kKinds == kExchanged) makeFile(other, "x" + std::to_string(i), "");
+  std::vector<bool> renamed(n, false), movedOut(n, false);
+  // Between pages, a few entries spread over the directory, before and after
+  // the cursor, each changed as its kind says.
+  auto changeSome = [&](int round) {
+    for (int k = 0; k < 6; ++k) {
+      const int i = (round * 37 + k * 53) % n;
+      const std::string name = "e" + std::to_string(i), away = "r" + std::to_string(i);
+      Result<std::optional<Unlinked>> r = std::optional<Unlinked>();
+      switch (i % kKinds) {
+        case kUntouched: break;
+        case kReplacedFromOutside:
+          makeFile(other, "tmp", "");
+          r = ns().rename(Caller::root(), other, "tmp", d, name, 0);
+          break;
+        case kReplacedFromInside:
+          makeFile(d, "tmp", "");
+          r = ns().rename(Caller::root(), d, "tmp", d, name, 0);
+          break;
+        case kExchanged:
+          r = ns().rename(Caller::root(), d, name, other, "x" + std::to_string(i), kRenameExchange);
+          break;
+        case kRenamedAndBack:
+          r = renamed[i] ? ns().rename(Caller::root(), d, away, d, name, 0)
+                         : ns().rename(Caller::root(), d, name, d, away, 0);
+          renamed[i] = !renamed[i];
+          break;
+        case kMovedOut:
+          if (!movedOut[i]) r = ns().rename(Caller::root(), d, name, other, name, 0);
+          movedOut[i] = true;
+          break;
+      }
+      ASSERT_EQ(code(r), "OK") << name;
+    }
+  };
+
+  std::map<std::string, int> seen;
+  size_t listed = 0;
+  uint64_t cookie = 0;
+  for (int round = 0;; ++round) {
+    ASSERT_LE(round, n) << "the listing does not end";
+    Listing page = listDir(ns(), d, cookie, 5);
+    ASSERT_EQ(code(page.status), "OK");
+    if (page.entries.empty()) break;
+    for (const DirEntry& e : page.entries) {
+      EXPECT_EQ(++seen[e.name], 1) << e.name << " listed again";
+      cookie = e.cookie;
+    }
+    listed += page.entries.size();
+    changeSome(round);
+  }
+  EXPECT_LE(listed, static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const std::string name = "e" + std::to_string(i);
+    switch (i % kKinds) {
+      case kRenamedAndBack: EXPECT_EQ(seen[name] + seen["r" + std::to_string(i)], 1) << name; break;
+      case kMovedOut: EXPECT_LE(seen[name], 1) << name; break;
+      default: EXPECT_EQ(seen[name], 1) << name << " exists throughout"; break;
+    }
+  }
+  auto report = fsckStore(*store_, false);
+  ASSERT_TRUE(report.ok()) << report.status().toString();
+  EXPECT_TRUE(report->clean()) << report->findings.front();
 }
 
 TEST_F(Readdir, OfAFileIsEnotdir) {
