@@ -8,6 +8,7 @@
 #include "core/content_store.h"
 #include "core/format.h"
 #include "core/log.h"
+#include "core/meta_db.h"
 #include "core/transaction.h"
 #include "core/tree.h"
 #include "core/virtual_xattrs.h"
@@ -263,11 +264,15 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
   if (!attr.inode.isDir()) return Status::Error(ENOTDIR, "not a directory");
   const std::string prefix = keys::ino(dir);
   auto it = db_.iterator(Column::kCookies);
-  for (it->Seek(keys::cookie(dir, afterCookie + 1)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (it->key().size() != 16) continue;  // malformed (fsck reports it): no cookie to read
+  // Renames and creates write this column while we list it: keys and values
+  // are copied out (MetaDb::copyOut) before they are read.
+  for (it->Seek(keys::cookie(dir, afterCookie + 1)); it->Valid(); it->Next()) {
+    const std::string key = MetaDb::copyOut(it->key());
+    if (!key.starts_with(prefix)) break;
+    if (key.size() != 16) continue;  // malformed (fsck reports it): no cookie to read
     DirEntry entry;
-    entry.cookie = readBigEndian64(std::string_view(it->key().data() + 8, 8));
-    entry.name.assign(it->value().data(), it->value().size());
+    entry.cookie = readBigEndian64(std::string_view(key).substr(8, 8));
+    entry.name = MetaDb::copyOut(it->value());
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kDentries, keys::dentry(dir, entry.name)));
     if (!value) continue;  // removed since the cookie was read
     auto dentry = DentryRecord::decode(*value);
@@ -320,8 +325,10 @@ Result<std::vector<std::string>> Namespace::listxattr(uint64_t ino) {
   std::vector<std::string> names;
   const std::string prefix = keys::ino(ino);
   auto it = db_.iterator(Column::kXattrs);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    std::string_view name(it->key().data() + 8, it->key().size() - 8);
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    const std::string key = MetaDb::copyOut(it->key());
+    if (!key.starts_with(prefix)) break;
+    std::string_view name = std::string_view(key).substr(8);
     if (!isVirtualXattr(name)) names.emplace_back(name);  // never listed (SPEC §4.2)
   }
   ACIDFS_RETURN_IF_ERROR(fromRocks(it->status(), "listing attributes"));
