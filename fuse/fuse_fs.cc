@@ -1,5 +1,6 @@
 #include "fuse/fuse_fs.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/clock.h"
@@ -10,13 +11,7 @@ namespace acidfs {
 FuseFs::FuseFs(Store& s, FuseOptions o)
     : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes), accessTimes(s.ns(), o.strictAtime) {
   store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isKnown(ino); });
-  drafts.setDroppedHandler([this](uint64_t ino) {
-    {
-      MutexLock lock(committerMutex_);
-      droppedDrafts_.push_back(ino);
-    }
-    committerWake_.notify_all();
-  });
+  drafts.setDroppedHandler([this](uint64_t ino) { dropPagesLater(ino); });
   committer_ = std::thread([this] { committerLoop(); });
 }
 
@@ -38,9 +33,9 @@ void FuseFs::committerLoop() {
   MutexLock lock(committerMutex_);
   while (!stopping_) {
     committerWake_.wait_for(committerMutex_, std::chrono::milliseconds(500));
-    if (!droppedDrafts_.empty()) {
+    if (!pagesToDrop_.empty()) {
       committerMutex_.unlock();
-      invalidateDroppedDrafts();
+      dropQueuedPages();
       committerMutex_.lock();
     }
     if (stopping_ || options.commitIntervalSeconds <= 0) continue;
@@ -58,13 +53,30 @@ void FuseFs::committerLoop() {
   }
 }
 
-void FuseFs::invalidateDroppedDrafts() {
-  std::vector<uint64_t> dropped;
+void FuseFs::dropPagesLater(uint64_t ino) {
   {
     MutexLock lock(committerMutex_);
-    dropped.swap(droppedDrafts_);
+    if (std::find(pagesToDrop_.begin(), pagesToDrop_.end(), ino) != pagesToDrop_.end()) return;
+    pagesToDrop_.push_back(ino);
   }
-  for (uint64_t ino : dropped) invalidateInode(ino, /*data=*/true);
+  committerWake_.notify_all();
+}
+
+void FuseFs::dropQueuedPages() {
+  std::vector<uint64_t> queued;
+  {
+    MutexLock lock(committerMutex_);
+    queued.swap(pagesToDrop_);
+  }
+  for (uint64_t ino : queued) {
+    const uint64_t directWrites = inodes.directWrites(ino);
+    if (invalidateInode(ino, /*data=*/true)) inodes.pagesDropped(ino, directWrites);
+  }
+}
+
+void FuseFs::wroteDirectly(uint64_t ino) {
+  inodes.wroteDirectly(ino);
+  dropPagesLater(ino);
 }
 
 Status FuseFs::commitAll() {
@@ -126,12 +138,13 @@ void FuseFs::notifyDeleted(uint64_t parent, uint64_t child, std::string_view nam
                name.data(), static_cast<unsigned long long>(parent), strerror(-rc));
 }
 
-void FuseFs::invalidateInode(uint64_t ino, bool data) {
-  if (!session_) return;
+bool FuseFs::invalidateInode(uint64_t ino, bool data) {
+  if (!session_) return false;
   // offset -1: attributes only; 0 with length 0: attributes and all pages.
   int rc = fuse_lowlevel_notify_inval_inode(session_, ino, data ? 0 : -1, 0);
-  if (rc != 0 && rc != -ENOENT)
-    ACIDFS_LOG(kWarning, "invalidating inode %llu: %s", static_cast<unsigned long long>(ino), strerror(-rc));
+  if (rc == 0 || rc == -ENOENT) return true;
+  ACIDFS_LOG(kWarning, "invalidating inode %llu: %s", static_cast<unsigned long long>(ino), strerror(-rc));
+  return false;
 }
 
 }  // namespace acidfs

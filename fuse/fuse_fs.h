@@ -91,7 +91,12 @@ class FuseFs {
   // or none), or an inode's attributes and, with `data`, its cached pages:
   // for changes that did not come through the kernel (the ioctl door).
   void invalidateEntry(uint64_t parent, std::string_view name);
-  void invalidateInode(uint64_t ino, bool data);
+  // True when the kernel has acted on it (or did not know the inode).
+  bool invalidateInode(uint64_t ino, bool data);
+  // A direct write to `ino` has completed: opens drop the kernel's pages
+  // until the committer thread has dropped them (InodeTable::wroteDirectly),
+  // for descriptors that are open already too.
+  void wroteDirectly(uint64_t ino) EXCLUDES(committerMutex_);
   // `name` in `parent` named `child`, which has no link left: the kernel
   // drops the name and, once unused, forgets the inode (and we free it).
   void notifyDeleted(uint64_t parent, uint64_t child, std::string_view name);
@@ -110,12 +115,14 @@ class FuseFs {
   Mutex committerMutex_;
   std::condition_variable_any committerWake_;
   bool stopping_ GUARDED_BY(committerMutex_) = false;
-  // Files whose draft a failed commit dropped: the kernel may still cache
-  // the lost writes. The committer thread invalidates their pages — not the
-  // thread that dropped them, which may be serving a write() whose pages the
-  // kernel holds locked (the invalidation would wait on them forever).
-  std::vector<uint64_t> droppedDrafts_ GUARDED_BY(committerMutex_);
-  void invalidateDroppedDrafts() EXCLUDES(committerMutex_);
+  // Files whose cached pages may be wrong: a failed commit dropped their
+  // draft (the kernel may still cache the lost writes), or a direct write
+  // completed beside buffered reads. The committer thread invalidates their
+  // pages — not the thread that serves the write, whose pages the kernel may
+  // hold locked (the invalidation would wait on them forever).
+  std::vector<uint64_t> pagesToDrop_ GUARDED_BY(committerMutex_);
+  void dropPagesLater(uint64_t ino) EXCLUDES(committerMutex_);
+  void dropQueuedPages() EXCLUDES(committerMutex_);
   std::thread committer_;
 };
 

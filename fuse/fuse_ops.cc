@@ -310,7 +310,9 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Status s = truncateOnOpen(fs, ino, fi->flags);
   if (!s.ok()) return replyError(req, s, "open");
   fi->fh = fs.addOpenFile(ino, fi->flags);
-  fi->keep_cache = 1;  // every content change passes through this kernel (see fuse_fs.h)
+  // Every content change passes through this kernel (see fuse_fs.h), which
+  // keeps its pages current, but for direct writes (InodeTable::wroteDirectly).
+  fi->keep_cache = !fs.inodes.pagesMayBeStale(ino);
   fs.inodes.opened(ino);
   if (fuse_reply_open(req, fi) != 0) {
     fs.removeOpenFile(fi->fh);
@@ -345,7 +347,7 @@ void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
   if (!attr.ok()) return replyError(req, attr.status(), "create");
   fuse_entry_param e = entryOf(fs, *attr);
   fi->fh = fs.addOpenFile(attr->ino, openFlags);
-  fi->keep_cache = 1;
+  fi->keep_cache = !fs.inodes.pagesMayBeStale(attr->ino);
   fs.inodes.lookedUp(attr->ino);
   fs.inodes.opened(attr->ino);
   if (fuse_reply_create(req, &e, fi) != 0) {
@@ -373,6 +375,7 @@ void opWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
   if (s.ok() && fs.options.syncWrites) s = fs.drafts.commit(ino);  // the store syncs each commit
   if (!s.ok()) return replyError(req, s, "write");
   if (OpenFile* f = fs.openFile(fi->fh)) f->wrote = true;
+  if (fi->flags & O_DIRECT) fs.wroteDirectly(ino);  // fi->flags: the descriptor's flags now (fcntl too)
   fuse_reply_write(req, size);
 }
 
@@ -382,7 +385,7 @@ void opFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   OpenFile* f = fs.openFile(fi->fh);
   Status s = (f && f->wrote) ? fs.drafts.commit(ino) : Status::OK();
   // Writes the commit lost may still be in the kernel's cache: drop them
-  // before close returns (close holds no page locks; see droppedDrafts_).
+  // before close returns (close holds no page locks; see pagesToDrop_).
   if (FileDrafts::dropsDraft(s)) fs.invalidateInode(ino, /*data=*/true);
   // relatime at the close of a readable descriptor, as well as at a read
   // that reaches us: with keep_cache the kernel serves cached pages without

@@ -42,4 +42,28 @@ bool InodeTable::isKnown(uint64_t ino) {
   return it != refs_.end() && (it->second.opens > 0 || it->second.lookups > 0);
 }
 
+void InodeTable::wroteDirectly(uint64_t ino) {
+  MutexLock lock(mutex_);
+  auto it = refs_.find(ino);
+  if (it != refs_.end()) it->second.directWrites++;  // written through a descriptor: known
+}
+
+bool InodeTable::pagesMayBeStale(uint64_t ino) {
+  MutexLock lock(mutex_);
+  auto it = refs_.find(ino);
+  return it != refs_.end() && it->second.directWrites != it->second.directWritesDropped;
+}
+
+uint64_t InodeTable::directWrites(uint64_t ino) {
+  MutexLock lock(mutex_);
+  auto it = refs_.find(ino);
+  return it == refs_.end() ? 0 : it->second.directWrites;
+}
+
+void InodeTable::pagesDropped(uint64_t ino, uint64_t directWritesBefore) {
+  MutexLock lock(mutex_);
+  auto it = refs_.find(ino);
+  if (it != refs_.end()) it->second.directWritesDropped = std::max(it->second.directWritesDropped, directWritesBefore);
+}
+
 }  // namespace acidfs

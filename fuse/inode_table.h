@@ -25,10 +25,30 @@ class InodeTable {
   // last use, and the orphan is freed then.
   bool isKnown(uint64_t ino);
 
+  // Direct writes (O_DIRECT). The kernel drops a file's cached pages before
+  // a direct write, but a buffered read running meanwhile can cache the old
+  // bytes again, and after an asynchronous one (io_submit) nothing drops
+  // them (xfstests generic/451). So from a direct write until the kernel's
+  // pages have been dropped after it (FuseFs's committer thread does that),
+  // the pages may be stale: every open of the inode is without keep_cache,
+  // which makes the kernel drop them before the new descriptor reads.
+  // Taking the mark at the first such open would not do: a second open
+  // could read the stale pages before the kernel has acted on the first.
+  void wroteDirectly(uint64_t ino);
+  bool pagesMayBeStale(uint64_t ino);
+  // Around dropping the kernel's pages: the count of direct writes before,
+  // then pagesDropped(count): only writes that completed before it are covered.
+  uint64_t directWrites(uint64_t ino);
+  void pagesDropped(uint64_t ino, uint64_t directWritesBefore);
+
  private:
   struct Refs {
     uint64_t lookups = 0;
     uint64_t opens = 0;
+    // Direct writes, and how many of them the kernel's pages were dropped
+    // after. An inode the kernel forgets has no pages left: dropped with it.
+    uint64_t directWrites = 0;
+    uint64_t directWritesDropped = 0;
   };
   bool dropIfUnused(uint64_t ino, Refs& refs) REQUIRES(mutex_);
   Mutex mutex_;
