@@ -258,6 +258,22 @@ Result<uint64_t> ContentStore::allocatedBytes(Txn& txn, const Id128& blob) {
   return std::min(roundedSize, record.dataChunks * options_.chunkSize);
 }
 
+Result<std::vector<uint64_t>> ContentStore::dataWindows(Txn& txn, const Id128& blob, uint64_t first, uint64_t end) {
+  std::vector<uint64_t> found;
+  if (blob == emptyBlobId_ || first >= end) return found;
+  ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, loadReferenced<BlobRecord>(txn, blob));
+  end = std::min(end, chunksOf(record.size));
+  for (uint64_t p = first / kChunksPerPage; p * kChunksPerPage < end && p < record.pages.size(); ++p) {
+    ACIDFS_ASSIGN_OR_RETURN(PageRecord page, loadReferenced<PageRecord>(txn, record.pages[p]));
+    ACIDFS_RETURN_IF_ERROR(checkPlace(record, p, page));
+    for (uint64_t slot = 0; slot < page.chunks.size(); ++slot) {
+      const uint64_t index = p * kChunksPerPage + slot;
+      if (index >= first && index < end && !page.chunks[slot].isZero()) found.push_back(index);
+    }
+  }
+  return found;
+}
+
 Result<std::string> ContentStore::readWindow(Txn& txn, const Id128& blob, uint64_t index) {
   if (blob == emptyBlobId_) return std::string();
   ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, loadReferenced<BlobRecord>(txn, blob));

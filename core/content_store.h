@@ -69,6 +69,9 @@ class ContentStore {
   // The space a blob's content takes, holes excluded: its size rounded up to
   // 4 KiB when it has no holes, else its data chunks (what st_blocks shows).
   Result<uint64_t> allocatedBytes(Txn& txn, const Id128& blob);
+  // The windows in [first, end) that hold data (not holes), in order;
+  // windows past the blob's size hold none.
+  Result<std::vector<uint64_t>> dataWindows(Txn& txn, const Id128& blob, uint64_t first, uint64_t end);
   // Reads window `index` of a blob (stored bytes, no padding), verified.
   Result<std::string> readWindow(Txn& txn, const Id128& blob, uint64_t index);
   // Applies the transaction's reference deltas; frees what drops to zero.

@@ -14,7 +14,10 @@
 //   default  "format_version"                 → the text "1" (decimal kFormatVersion)
 //            "flush_mark"                     never present: deleted before each
 //                                             flush (MetaDb::flush), a tombstone only
-//   inodes   ino(8)                           → InodeRecord (u8 version 1 first)
+//            "reserved_windows"               → u64: chunk windows fallocate reserved,
+//                                             all files together (absent: 0)
+//   inodes   ino(8)                           → InodeRecord (u8 version 1 first;
+//                                             2 when it lists reserved windows)
 //   dentries dir(8) name                      → DentryRecord {ino, cookie, type}
 //   cookies  dir(8) cookie(8)                 → name   (readdir cursor index)
 //   xattrs   ino(8) name                      → value
@@ -35,6 +38,8 @@
 //     a blob's refcount = number of file inodes with that blob + number of leases.
 //     The empty blob and the hole chunk (all-zero id) are implicit: no record,
 //     no count.
+//   - reserved_windows = the sum of every inode's reserved window counts;
+//     a reserved window is a hole of its file's blob, or past its size.
 //   - Chunk bytes referenced by a committed ChunkRecord were made durable
 //     (fdatasync of their segment) before that transaction committed.
 #pragma once

@@ -9,6 +9,7 @@
 #include "core/format.h"
 #include "core/log.h"
 #include "core/meta_db.h"
+#include "core/reservations.h"
 #include "core/transaction.h"
 #include "core/tree.h"
 #include "core/virtual_xattrs.h"
@@ -367,8 +368,22 @@ Result<Attr> Namespace::commitWindows(uint64_t ino, uint64_t newSize, const std:
     if (!inode.isRegular()) return Status::Error(inode.isDir() ? EISDIR : EINVAL, "not a regular file");
     if (expectedBase && inode.blob != *expectedBase)
       return Status::Error(ECANCELED, "the file's content changed since the windows were read");
+    txn.reservedCredit = tree_.reservations().coveredBytes(inode, windows);
     ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, newSize, windows));
     return tree_.setBlob(txn, ino, inode, blob, newSize, mtimeNs);
+  });
+}
+
+Result<Attr> Namespace::allocate(uint64_t ino, uint64_t offset, uint64_t length, bool keepSize) {
+  return modifyInode(ino, [&](Txn& txn, InodeRecord& inode) -> Status {
+    if (!inode.isRegular()) return Status::Error(inode.isDir() ? EISDIR : ENODEV, "not a regular file");
+    ACIDFS_RETURN_IF_ERROR(tree_.reservations().reserve(txn, inode, offset, length));
+    if (!keepSize && offset + length > inode.size) {  // reserve() checked the sum against the largest file
+      ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, offset + length, {}));
+      return tree_.setBlob(txn, ino, inode, blob, offset + length);
+    }
+    inode.ctimeNs = tree_.clock().nowNs();
+    return tree_.storeInode(txn, ino, inode);
   });
 }
 

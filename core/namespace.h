@@ -123,6 +123,12 @@ class Namespace {
   // `mtimeNs` (when not 0) is the time of the last write the windows hold.
   Result<Attr> commitWindows(uint64_t ino, uint64_t newSize, const std::map<uint64_t, std::string_view>& windows,
                              std::optional<Id128> expectedBase, int64_t mtimeNs = 0);
+  // fallocate(2), modes 0 and FALLOC_FL_KEEP_SIZE: reserves space for the
+  // holes among the chunk windows [offset, offset + length) touches, so that
+  // writing there later is not refused for space (core/reservations.h), and
+  // unless `keepSize` grows the file to offset + length. ENOSPC when the
+  // space is not there (nothing changes), EFBIG past the largest file.
+  Result<Attr> allocate(uint64_t ino, uint64_t offset, uint64_t length, bool keepSize);
   // Points `ino` at the content of `sourceIno` (copy_file_range of a whole
   // file): O(1) whatever the size.
   Result<Attr> shareContent(uint64_t sourceIno, uint64_t destIno);

@@ -5,7 +5,10 @@
 namespace acidfs {
 
 namespace {
+// Version 2 is version 1 followed by the reserved windows; written only
+// when there are some, so a file fallocate never touched keeps version 1.
 constexpr uint8_t kInodeVersion = 1;
+constexpr uint8_t kInodeVersionReserved = 2;
 
 void encodeHead(Encoder& e, const ContentHead& h) {
   e.u64(h.refcount).u32(h.seed).u8(static_cast<uint8_t>((h.collided ? 1 : 0) | (h.tombstone ? 2 : 0)));
@@ -36,11 +39,21 @@ bool decodeIds(Decoder& d, std::vector<Id128>& ids) {
 }
 }  // namespace
 
+uint64_t InodeRecord::reservedWindowCount() const {
+  uint64_t n = 0;
+  for (const ReservedWindows& r : reserved) n += r.count;
+  return n;
+}
+
 std::string InodeRecord::encode() const {
   Encoder e;
-  e.u8(kInodeVersion).u32(mode).u32(uid).u32(gid).u32(nlink).u64(size).u64(allocatedBytes).u64(rdev);
+  e.u8(reserved.empty() ? kInodeVersion : kInodeVersionReserved).u32(mode).u32(uid).u32(gid).u32(nlink).u64(size).u64(allocatedBytes).u64(rdev);
   e.i64(atimeNs).i64(mtimeNs).i64(ctimeNs).raw(blob.view()).u64(parent).u64(nextCookie);
   e.bytes(symlinkTarget);
+  if (!reserved.empty()) {
+    e.u32(static_cast<uint32_t>(reserved.size()));
+    for (const ReservedWindows& r : reserved) e.u64(r.first).u64(r.count);
+  }
   return e.take();
 }
 
@@ -49,10 +62,22 @@ std::optional<InodeRecord> InodeRecord::decode(std::string_view in) {
   InodeRecord r;
   uint8_t version;
   std::string_view blob;
-  if (!d.u8(version) || version != kInodeVersion) return std::nullopt;
+  if (!d.u8(version) || (version != kInodeVersion && version != kInodeVersionReserved)) return std::nullopt;
   d.u32(r.mode), d.u32(r.uid), d.u32(r.gid), d.u32(r.nlink), d.u64(r.size), d.u64(r.allocatedBytes), d.u64(r.rdev);
   d.i64(r.atimeNs), d.i64(r.mtimeNs), d.i64(r.ctimeNs), d.raw(16, blob);
   d.u64(r.parent), d.u64(r.nextCookie), d.bytes(r.symlinkTarget);
+  if (version == kInodeVersionReserved) {
+    // Exactly what encode() writes: at least one range, sorted, disjoint,
+    // not adjacent, none empty or reaching past 2^64.
+    uint32_t n = 0;
+    if (!d.count(n, 16) || n == 0) return std::nullopt;
+    r.reserved.resize(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      ReservedWindows& w = r.reserved[i];
+      if (!d.u64(w.first) || !d.u64(w.count) || w.count == 0 || w.first + w.count < w.first) return std::nullopt;
+      if (i > 0 && w.first <= r.reserved[i - 1].first + r.reserved[i - 1].count) return std::nullopt;
+    }
+  }
   if (!d.done()) return std::nullopt;
   r.blob = Id128::fromBytes(blob);
   return r;

@@ -15,6 +15,14 @@ namespace acidfs {
 // The root directory's inode number (FUSE_ROOT_ID).
 inline constexpr uint64_t kRootIno = 1;
 
+// Chunk windows [first, first + count) that fallocate holds space for
+// (core/reservations.h).
+struct ReservedWindows {
+  uint64_t first = 0;
+  uint64_t count = 0;
+  bool operator==(const ReservedWindows&) const = default;
+};
+
 struct InodeRecord {
   uint32_t mode = 0;  // st_mode: type bits and permission bits
   uint32_t uid = 0, gid = 0;
@@ -27,6 +35,11 @@ struct InodeRecord {
   uint64_t parent = 0;    // directories: the one directory that names this one
   uint64_t nextCookie = kFirstCookie;  // directories: next readdir cookie to hand out
   std::string symlinkTarget;           // symlinks
+  // Regular files: windows fallocate reserved. Invariants: sorted, disjoint,
+  // not adjacent, each count > 0; each window a hole of `blob` or past its
+  // size; the store's reserved total counts every one (reservations.h).
+  std::vector<ReservedWindows> reserved;
+  uint64_t reservedWindowCount() const;
 
   static constexpr uint64_t kFirstCookie = 3;
   bool isDir() const { return S_ISDIR(mode); }

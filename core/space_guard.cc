@@ -20,8 +20,12 @@ std::string mib(uint64_t bytes) { return std::to_string((bytes + (1u << 19)) >> 
 
 }  // namespace
 
-SpaceGuard::SpaceGuard(std::string path, std::function<uint64_t()> unflushedBytes, std::function<Status()> makeRoom)
-    : path_(std::move(path)), unflushedBytes_(std::move(unflushedBytes)), makeRoom_(std::move(makeRoom)) {
+SpaceGuard::SpaceGuard(std::string path, std::function<uint64_t()> unflushedBytes, std::function<Status()> makeRoom,
+                       std::function<uint64_t()> reservedBytes)
+    : path_(std::move(path)),
+      unflushedBytes_(std::move(unflushedBytes)),
+      makeRoom_(std::move(makeRoom)),
+      reservedBytes_(std::move(reservedBytes)) {
   measure();
 }
 
@@ -64,18 +68,29 @@ uint64_t SpaceGuard::makeRoom() {
   return measuredFree_.load();
 }
 
-Status SpaceGuard::mayAppend(uint64_t bytes) {
-  uint64_t floor = hardFloor_.load() + growthMargin_.load();
-  uint64_t free = estimatedFree(bytes, floor);
-  if (free < floor + bytes) {
-    free = makeRoom();
-    floor = hardFloor_.load() + growthMargin_.load();
-  }
-  if (free < floor + bytes)
+Status SpaceGuard::mayAppend(uint64_t bytes, uint64_t covered) {
+  const uint64_t reserved = reservedBytes_ ? reservedBytes_() : 0;
+  const uint64_t othersReserved = reserved - std::min(reserved, covered);
+  auto floor = [&] { return hardFloor_.load() + growthMargin_.load() + othersReserved; };
+  uint64_t free = estimatedFree(bytes, floor());
+  if (free < floor() + bytes) free = makeRoom();
+  if (free < floor() + bytes)
     return Status::Error(ENOSPC, "no space for " + std::to_string(bytes) + " more bytes: " + mib(free) +
-                                     " free on the store's filesystem, " + mib(floor) + " kept for removals and metadata");
+                                     " free on the store's filesystem, " + mib(floor()) +
+                                     " kept for removals, metadata and fallocate's reservations");
   appendedSince_ += bytes;
   return Status::OK();
+}
+
+Status SpaceGuard::mayReserve(uint64_t bytes, uint64_t reserved) {
+  auto floor = [&] { return hardFloor_.load() + growthMargin_.load() + reserved; };
+  measure();
+  uint64_t free = measuredFree_.load();
+  if (free < floor() + bytes) free = makeRoom();
+  if (free >= floor() + bytes) return Status::OK();
+  return Status::Error(ENOSPC, "no space to reserve " + mib(bytes) + ": " + mib(free) +
+                                   " free on the store's filesystem, " + mib(reserved) + " reserved already, " +
+                                   mib(hardFloor_.load() + growthMargin_.load()) + " kept for removals and metadata");
 }
 
 Status SpaceGuard::mayCommit(bool removes) {

@@ -30,6 +30,12 @@
 // Chunk bytes are checked before they are appended (mayAppend), not only at
 // commit: a large append could otherwise take the space a concurrent
 // commit's log record needs.
+//
+// Space that fallocate reserved (core/reservations.h) is kept free too: an
+// append must leave the growth floor plus every reservation, except the
+// bytes it writes into the windows reserved for it (`covered`), which need
+// only the growth floor. So a write into a reserved range is not refused
+// for space that other writes took.
 #pragma once
 
 #include <atomic>
@@ -50,12 +56,17 @@ class SpaceGuard {
   };
   // `path` is on the filesystem that holds the store; `unflushedBytes`
   // reports what RocksDB would write to flush its memtables; `makeRoom` is
-  // described above.
-  SpaceGuard(std::string path, std::function<uint64_t()> unflushedBytes, std::function<Status()> makeRoom);
+  // described above; `reservedBytes` reports the store's reservations.
+  SpaceGuard(std::string path, std::function<uint64_t()> unflushedBytes, std::function<Status()> makeRoom,
+             std::function<uint64_t()> reservedBytes = nullptr);
 
-  // May a transaction append `bytes` of chunk data? ENOSPC when the append
-  // would leave less than the growth floor.
-  Status mayAppend(uint64_t bytes);
+  // May a transaction append `bytes` of chunk data, `covered` of them into
+  // windows reserved for it? ENOSPC when the append would leave less than
+  // the growth floor plus the other reservations.
+  Status mayAppend(uint64_t bytes, uint64_t covered = 0);
+  // May fallocate reserve `bytes` more, beside `reserved` reserved already?
+  // ENOSPC when free space above the growth floor does not hold them all.
+  Status mayReserve(uint64_t bytes, uint64_t reserved);
   // May a transaction commit? `removes`: it deletes something and appended
   // no chunk bytes (see above). ENOSPC with the free space in the message.
   Status mayCommit(bool removes);
@@ -78,6 +89,7 @@ class SpaceGuard {
   const std::string path_;
   const std::function<uint64_t()> unflushedBytes_;
   const std::function<Status()> makeRoom_;
+  const std::function<uint64_t()> reservedBytes_;
   Mutex makeRoomMutex_;  // one at a time; the others wait for it and measure again
   // Racy by design: a check reads them without a lock; the margins between
   // the floors and zero absorb the error of a few concurrent checks.

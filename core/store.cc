@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/meta_db.h"
 #include "core/segment_store.h"
+#include "core/reservations.h"
 #include "core/space_guard.h"
 #include "core/transaction.h"
 #include "core/tree.h"
@@ -196,12 +197,15 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   store->content_ = std::make_unique<ContentStore>(*store->db_, *store->segments_, contentOptions);
   ContentStore* content = store->content_.get();
   MetaDb* db = store->db_.get();
-  store->space_ = std::make_unique<SpaceGuard>(path, [db] { return db->unflushedBytes(); }, [s = store.get()] { return s->makeRoom(); });
+  store->space_ = std::make_unique<SpaceGuard>(
+      path, [db] { return db->unflushedBytes(); }, [s = store.get()] { return s->makeRoom(); },
+      [s = store.get()] { return s->reservations_ ? s->reservations_->totalBytes() : 0; });
+  ACIDFS_ASSIGN_OR_RETURN(store->reservations_, Reservations::open(*store->db_, *store->content_, store->space_.get()));
   store->runner_ = std::make_unique<TransactionRunner>(
       *store->db_, *store->segments_, store->space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
       options.durability == Durability::kSync);
   const Clock& clock = *store->options_.clock;
-  store->tree_ = std::make_unique<Tree>(*store->content_, *store->db_, clock);
+  store->tree_ = std::make_unique<Tree>(*store->content_, *store->reservations_, *store->db_, clock);
   store->ns_ = std::make_unique<Namespace>(*store->runner_, *store->tree_, *store->content_, *store->db_);
   store->leases_ = std::make_unique<Leases>(*store->runner_, *store->content_, clock,
                                             options.leaseTtlSeconds * 1000000000);
@@ -247,6 +251,7 @@ Store::~Store() {
   ns_.reset();
   tree_.reset();
   runner_.reset();
+  reservations_.reset();
   content_.reset();
   segments_.reset();
   db_.reset();
@@ -347,6 +352,10 @@ Result<StoreStats> Store::stats() {
   }));
   return s;
 }
+
+uint64_t Store::reservedBytes() const { return reservations_->totalBytes(); }
+
+uint32_t Store::chunkSize() const { return content_->chunkSize(); }
 
 uint64_t Store::diskUsage() {
   segments_->drainReleases();

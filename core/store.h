@@ -28,6 +28,7 @@ namespace acidfs {
 class ContentStore;
 class Leases;
 class MetaDb;
+class Reservations;
 class SegmentFiles;
 class SegmentStore;
 class SpaceGuard;
@@ -107,6 +108,10 @@ class Store {
   Result<uint64_t> collectGarbage();
   Result<StoreStats> stats();
   uint64_t diskUsage();  // bytes the store occupies in the filesystem
+  // Space fallocate holds for files, all together (core/reservations.h):
+  // statfs leaves it out of the free space.
+  uint64_t reservedBytes() const;
+  uint32_t chunkSize() const;  // a reserved window holds this much
   const std::string& path() const { return path_; }
   // For offline tools (fsck) that read every record.
   MetaDb& db() { return *db_; }
@@ -128,6 +133,7 @@ class Store {
   std::unique_ptr<MetaDb> db_;
   std::unique_ptr<SegmentStore> segments_;
   std::unique_ptr<SpaceGuard> space_;
+  std::unique_ptr<Reservations> reservations_;
   std::unique_ptr<ContentStore> content_;
   std::unique_ptr<TransactionRunner> runner_;
   std::unique_ptr<Tree> tree_;

@@ -7,6 +7,7 @@
 
 #include <rocksdb/utilities/transaction.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -59,7 +60,14 @@ class Txn {
   std::unique_ptr<rocksdb::Iterator> iterate(Column c);
   // Asks before appending `bytes` of chunk data (SpaceGuard): ENOSPC when
   // the store's filesystem is nearly full.
-  Status mayAppend(uint64_t bytes) { return space_ ? space_->mayAppend(bytes) : Status::OK(); }
+  // Bytes up to `reservedCredit` count as written into windows fallocate
+  // reserved for this transaction's file (Reservations::coveredBytes).
+  Status mayAppend(uint64_t bytes) {
+    const uint64_t covered = std::min(bytes, reservedCredit);
+    reservedCredit -= covered;
+    return space_ ? space_->mayAppend(bytes, covered) : Status::OK();
+  }
+  uint64_t reservedCredit = 0;
 
   // Bookkeeping for content records (ContentStore).
   ContentTxnState content;

@@ -1,5 +1,7 @@
 #include "core/tree.h"
 
+#include "core/reservations.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include "core/clock.h"
 #include "core/content_store.h"
 #include "core/format.h"
+#include "core/reservations.h"
 
 namespace acidfs {
 
@@ -14,8 +17,8 @@ Status noEntry(uint64_t dir, std::string_view name) {
   return Status::Error(ENOENT, "no entry '" + std::string(name) + "' in directory " + std::to_string(dir));
 }
 
-Tree::Tree(ContentStore& content, MetaDb& db, const Clock& clock)
-    : content_(content), clock_(clock), nextIno_(kRootIno + 1) {
+Tree::Tree(ContentStore& content, Reservations& reservations, MetaDb& db, const Clock& clock)
+    : content_(content), reservations_(reservations), clock_(clock), nextIno_(kRootIno + 1) {
   auto it = db.iterator(Column::kInodes);
   it->SeekToLast();
   if (it->Valid() && it->key().size() == 8)
@@ -66,6 +69,8 @@ Result<bool> Tree::dirIsEmpty(Txn& txn, uint64_t dir) {
 
 Status Tree::deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode) {
   if (inode.isRegular()) content_.addRef(txn, inode.blob, -1);
+  InodeRecord released = inode;
+  ACIDFS_RETURN_IF_ERROR(reservations_.release(txn, released));
   const std::string prefix = keys::ino(ino);
   auto it = txn.iterate(Column::kXattrs);
   std::vector<std::string> names;
@@ -137,10 +142,12 @@ Status Tree::setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& bl
   content_.addRef(txn, blob, +1);
   content_.addRef(txn, inode.blob, -1);
   ACIDFS_ASSIGN_OR_RETURN(inode.allocatedBytes, content_.allocatedBytes(txn, blob));
+  const uint64_t oldSize = inode.size;
   inode.blob = blob;
   inode.size = size;
   inode.ctimeNs = clock_.nowNs();
   inode.mtimeNs = mtimeNs ? mtimeNs : inode.ctimeNs;
+  ACIDFS_RETURN_IF_ERROR(reservations_.contentChanged(txn, inode, oldSize));
   return storeInode(txn, ino, inode);
 }
 

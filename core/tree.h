@@ -27,6 +27,7 @@ namespace acidfs {
 
 class Clock;
 class ContentStore;
+class Reservations;
 
 // ENOENT naming the missing entry.
 Status noEntry(uint64_t dir, std::string_view name);
@@ -34,10 +35,11 @@ Status noEntry(uint64_t dir, std::string_view name);
 class Tree {
  public:
   // Finds the next free inode number by reading `db`'s inode column.
-  Tree(ContentStore& content, MetaDb& db, const Clock& clock);
+  Tree(ContentStore& content, Reservations& reservations, MetaDb& db, const Clock& clock);
 
   const Clock& clock() const { return clock_; }
   ContentStore& content() { return content_; }
+  Reservations& reservations() { return reservations_; }
 
   // Tells whether an inode is open (FUSE); set once, before the store is
   // shared between threads. Without it nothing is in use.
@@ -71,15 +73,18 @@ class Tree {
   Result<std::optional<Unlinked>> rename(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
                                          uint64_t newParent, std::string_view newName, unsigned flags);
   // Points a file at `blob` (moving one reference), sets size, ctime and
-  // mtime (`mtimeNs`, or now when 0), and stores the inode.
+  // mtime (`mtimeNs`, or now when 0), gives back reserved windows that now
+  // hold data or lie past a shrunk size, and stores the inode.
   Status setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size, int64_t mtimeNs = 0);
-  // Deletes the inode's records and drops its blob's reference.
+  // Deletes the inode's records, drops its blob's reference and gives back
+  // its reserved windows.
   Status deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
 
  private:
   class Rename;  // tree_rename.cc
 
   ContentStore& content_;
+  Reservations& reservations_;
   const Clock& clock_;
   std::atomic<uint64_t> nextIno_;  // one past the largest inode number in use
   std::function<bool(uint64_t)> inUse_;  // constant once the store is shared

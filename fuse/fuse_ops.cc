@@ -89,8 +89,10 @@ void fillStat(const FuseFs& fs, uint64_t ino, const InodeRecord& inode, struct s
   st.st_rdev = static_cast<dev_t>(inode.rdev);
   st.st_size = static_cast<off_t>(inode.size);
   st.st_blksize = static_cast<blksize_t>(fs.options.maxWrite);
-  // Regular files count their data, not their holes; others their size.
-  const uint64_t used = inode.isRegular() ? inode.allocatedBytes : inode.size;
+  // Regular files count their data and the windows fallocate reserved,
+  // not their holes; others their size.
+  const uint64_t used =
+      inode.isRegular() ? inode.allocatedBytes + inode.reservedWindowCount() * fs.store.chunkSize() : inode.size;
   st.st_blocks = static_cast<blkcnt_t>((used + 511) / 512);
   const int64_t atimeNs = fs.accessTimes.effectiveAtime(ino, inode);  // a read's, until persisted
   st.st_atim = {static_cast<time_t>(atimeNs / 1000000000), static_cast<long>(atimeNs % 1000000000)};
@@ -557,8 +559,11 @@ void opStatfs(fuse_req_t req, fuse_ino_t) {
   st.f_frsize = 4096;
   const double scale = static_cast<double>(host.f_frsize) / 4096.0;
   st.f_blocks = static_cast<fsblkcnt_t>(host.f_blocks * scale);
-  st.f_bfree = static_cast<fsblkcnt_t>(host.f_bfree * scale);
-  st.f_bavail = static_cast<fsblkcnt_t>(host.f_bavail * scale);
+  // What fallocate reserved is taken, though not written yet.
+  const uint64_t reservedBlocks = (fs.store.reservedBytes() + 4095) / 4096;
+  auto lessReserved = [&](uint64_t blocks) { return blocks > reservedBlocks ? blocks - reservedBlocks : 0; };
+  st.f_bfree = static_cast<fsblkcnt_t>(lessReserved(static_cast<uint64_t>(host.f_bfree * scale)));
+  st.f_bavail = static_cast<fsblkcnt_t>(lessReserved(static_cast<uint64_t>(host.f_bavail * scale)));
   // Inodes are RocksDB records: bounded by space, not by a table.
   st.f_files = 1ull << 40;
   st.f_ffree = st.f_favail = (1ull << 40) - 1;
@@ -652,12 +657,10 @@ void opFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
     if ((mode & FALLOC_FL_PUNCH_HOLE) && !keepSize) return replyErrno(req, EINVAL);
     uint64_t end = keepSize ? std::min(inode.size, off + len) : off + len;
     if (end > off) s = zeroRange(fs, ino, off, end - off);
-  } else if (!keepSize && off + len > inode.size) {
-    // Space is not reserved (content-addressed chunks are allocated when
-    // written); the file grows, reading zeros.
-    SetAttrRequest r;
-    r.size = off + len;
-    s = fs.drafts.changeContent(ino, [&] { return fs.store.ns().setattr(ino, r).status(); });
+  } else {
+    // Space for the holes is reserved (core/reservations.h); without
+    // KEEP_SIZE the file grows, reading zeros.
+    s = fs.drafts.changeContent(ino, [&] { return fs.store.ns().allocate(ino, off, len, keepSize).status(); });
   }
   replyStatus(req, s, "fallocate");
 }
