@@ -62,6 +62,8 @@ inline constexpr uint32_t kChunksPerPage = 1024;
 // The largest file: 1 TiB keeps a blob record (its page list) under 256 KiB.
 // Writes or truncates past it are EFBIG.
 inline constexpr uint64_t kMaxFileSize = 1ull << 40;
+// default column: chunk windows fallocate reserved, all files together (u64).
+inline constexpr char kReservedWindowsKey[] = "reserved_windows";
 // Readdir cookies 1 and 2 belong to "." and ".."; entries start at 3.
 inline constexpr uint64_t kFirstEntryCookie = 3;
 

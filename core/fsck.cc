@@ -291,6 +291,28 @@ struct Checker {
     });
   }
 
+  // fallocate's reservations (core/reservations.h): the store's total is
+  // the sum of the files' reserved windows.
+  Status checkReservations() {
+    if (!scanned[static_cast<int>(Column::kInodes)].whole) return Status::OK();
+    uint64_t sum = 0;
+    for (const auto& [ino, state] : inodes) sum += state.inode.reservedWindowCount();
+    auto value = source.get(Column::kDefault, kReservedWindowsKey);
+    if (!value.ok()) return Status::OK();  // unreadable: the metadata findings say so
+    uint64_t recorded = 0;
+    bool decodable = true;
+    if (*value) {
+      Decoder d(**value);
+      decodable = d.u64(recorded) && d.done();
+    }
+    if (decodable && recorded == sum) return Status::OK();
+    find(decodable ? "reserved_windows: " + std::to_string(recorded) + " recorded, but the files reserve " + std::to_string(sum)
+                   : std::string("reserved_windows: undecodable"));
+    fix("set reserved_windows to " + std::to_string(sum),
+        [=](Txn& txn) { return txn.put(Column::kDefault, kReservedWindowsKey, Encoder().u64(sum).take()); });
+    return Status::OK();
+  }
+
   Result<std::vector<uint64_t>> orphans() {
     std::vector<uint64_t> list;
     ACIDFS_RETURN_IF_ERROR(scan(Column::kOrphans, [&](std::string_view key, std::string_view) { list.push_back(readBigEndian64(key)); }));
@@ -472,6 +494,7 @@ struct Checker {
     ACIDFS_RETURN_IF_ERROR(checkInodes());
     ACIDFS_RETURN_IF_ERROR(checkEntries());
     ACIDFS_RETURN_IF_ERROR(checkLinksAndReferences());
+    ACIDFS_RETURN_IF_ERROR(checkReservations());
     ACIDFS_RETURN_IF_ERROR(checkContent());
     reportUnreadableFiles();
     if (repair && !fixes.empty()) ACIDFS_RETURN_IF_ERROR(applyFixes());

@@ -368,7 +368,7 @@ Result<Attr> Namespace::commitWindows(uint64_t ino, uint64_t newSize, const std:
     if (!inode.isRegular()) return Status::Error(inode.isDir() ? EISDIR : EINVAL, "not a regular file");
     if (expectedBase && inode.blob != *expectedBase)
       return Status::Error(ECANCELED, "the file's content changed since the windows were read");
-    txn.reservedCredit = tree_.reservations().coveredBytes(inode, windows);
+    txn.useReservation(tree_.reservations().coveredBytes(inode, windows));
     ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, newSize, windows));
     return tree_.setBlob(txn, ino, inode, blob, newSize, mtimeNs);
   });

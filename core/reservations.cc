@@ -14,8 +14,6 @@ namespace acidfs {
 
 namespace {
 
-constexpr char kTotalKey[] = "reserved_windows";
-
 // Window ranges as first → end, for set arithmetic.
 using RangeMap = std::map<uint64_t, uint64_t>;
 
@@ -81,7 +79,7 @@ Reservations::Reservations(ContentStore& content, SpaceGuard* space, uint64_t to
     : content_(content), space_(space), chunkSize_(content.chunkSize()), totalWindows_(totalWindows) {}
 
 Result<std::unique_ptr<Reservations>> Reservations::open(MetaDb& db, ContentStore& content, SpaceGuard* space) {
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db.get(Column::kDefault, kTotalKey));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db.get(Column::kDefault, kReservedWindowsKey));
   uint64_t total = 0;
   if (value) {
     Decoder d(*value);
@@ -91,7 +89,7 @@ Result<std::unique_ptr<Reservations>> Reservations::open(MetaDb& db, ContentStor
 }
 
 Result<uint64_t> Reservations::lockTotal(Txn& txn) {
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(Column::kDefault, kTotalKey, Txn::Lock::kExclusive));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(Column::kDefault, kReservedWindowsKey, Txn::Lock::kExclusive));
   uint64_t total = 0;
   if (value) {
     Decoder d(*value);
@@ -108,7 +106,7 @@ Status Reservations::adjustTotal(Txn& txn, uint64_t total, int64_t delta) {
                static_cast<long long>(-delta), static_cast<unsigned long long>(total));
     updated = 0;
   }
-  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDefault, kTotalKey, Encoder().u64(updated).take()));
+  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDefault, kReservedWindowsKey, Encoder().u64(updated).take()));
   const int64_t applied = static_cast<int64_t>(updated) - static_cast<int64_t>(total);
   txn.afterCommit.push_back([this, applied] { totalWindows_ += static_cast<uint64_t>(applied); });
   return Status::OK();

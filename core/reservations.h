@@ -59,7 +59,7 @@ class Reservations {
   // `inode` is being deleted: all its windows are given back.
   Status release(Txn& txn, InodeRecord& inode);
   // The chunk bytes a commit of `windows` to `inode` writes into its
-  // reserved windows (at most a chunk each): set as Txn::reservedCredit.
+  // reserved windows (at most a chunk each), for Txn::useReservation.
   uint64_t coveredBytes(const InodeRecord& inode, const std::map<uint64_t, std::string_view>& windows) const;
 
  private:

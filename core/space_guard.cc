@@ -69,14 +69,24 @@ uint64_t SpaceGuard::makeRoom() {
 }
 
 Status SpaceGuard::mayAppend(uint64_t bytes, uint64_t covered) {
+  covered = std::min(covered, bytes);
   const uint64_t reserved = reservedBytes_ ? reservedBytes_() : 0;
   const uint64_t othersReserved = reserved - std::min(reserved, covered);
-  auto floor = [&] { return hardFloor_.load() + growthMargin_.load() + othersReserved; };
-  uint64_t free = estimatedFree(bytes, floor());
-  if (free < floor() + bytes) free = makeRoom();
-  if (free < floor() + bytes)
+  // The whole append must leave the hard floor and the other reservations;
+  // its uncovered part must also leave the growth floor and every reservation.
+  auto shortBy = [&](uint64_t free) -> uint64_t {
+    const uint64_t needAll = hardFloor_.load() + othersReserved + bytes;
+    const uint64_t needUncovered = covered == bytes ? 0 : hardFloor_.load() + growthMargin_.load() + reserved + (bytes - covered);
+    const uint64_t need = std::max(needAll, needUncovered);
+    return free >= need ? 0 : need - free;
+  };
+  const uint64_t floor = covered == bytes ? hardFloor_.load() + othersReserved
+                                          : hardFloor_.load() + growthMargin_.load() + reserved;
+  uint64_t free = estimatedFree(bytes, floor);
+  if (shortBy(free) > 0) free = makeRoom();
+  if (shortBy(free) > 0)
     return Status::Error(ENOSPC, "no space for " + std::to_string(bytes) + " more bytes: " + mib(free) +
-                                     " free on the store's filesystem, " + mib(floor()) +
+                                     " free on the store's filesystem, " + mib(floor) +
                                      " kept for removals, metadata and fallocate's reservations");
   appendedSince_ += bytes;
   return Status::OK();
@@ -93,13 +103,18 @@ Status SpaceGuard::mayReserve(uint64_t bytes, uint64_t reserved) {
                                    mib(hardFloor_.load() + growthMargin_.load()) + " kept for removals and metadata");
 }
 
-Status SpaceGuard::mayCommit(bool removes) {
-  auto floor = [&] { return removes ? hardFloor_.load() : hardFloor_.load() + growthMargin_.load(); };
+Status SpaceGuard::mayCommit(bool removes, bool usesReservation) {
+  const uint64_t reserved = reservedBytes_ ? reservedBytes_() : 0;
+  auto floor = [&] {
+    if (removes || usesReservation) return hardFloor_.load();
+    return hardFloor_.load() + growthMargin_.load() + reserved;
+  };
   uint64_t free = estimatedFree(0, floor());
   if (free < floor()) free = makeRoom();
   if (free >= floor()) return Status::OK();
   return Status::Error(ENOSPC, std::string("no space: ") + mib(free) + " free on the store's filesystem, " + mib(floor()) +
-                                   (removes ? " kept for the metadata database" : " kept for removals and metadata"));
+                                   (removes || usesReservation ? " kept for the metadata database"
+                                                               : " kept for removals, metadata and fallocate's reservations"));
 }
 
 uint64_t SpaceGuard::freeBytes() {

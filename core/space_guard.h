@@ -31,11 +31,14 @@
 // commit: a large append could otherwise take the space a concurrent
 // commit's log record needs.
 //
-// Space that fallocate reserved (core/reservations.h) is kept free too: an
-// append must leave the growth floor plus every reservation, except the
-// bytes it writes into the windows reserved for it (`covered`), which need
-// only the growth floor. So a write into a reserved range is not refused
-// for space that other writes took.
+// Space that fallocate reserved (core/reservations.h) is kept free too:
+// every growing transaction — its appends and its commit — must leave the
+// growth floor plus every reservation. A transaction that writes into
+// windows reserved for it (`covered` bytes) is held to less: it must leave
+// the hard floor plus the other reservations, so the metadata that other
+// commits added since the reservation (their log records) comes out of the
+// growth margin, not out of the reserved space. So a write into a reserved
+// range is not refused for space that other writes took.
 #pragma once
 
 #include <atomic>
@@ -62,14 +65,15 @@ class SpaceGuard {
 
   // May a transaction append `bytes` of chunk data, `covered` of them into
   // windows reserved for it? ENOSPC when the append would leave less than
-  // the growth floor plus the other reservations.
+  // the floors above.
   Status mayAppend(uint64_t bytes, uint64_t covered = 0);
   // May fallocate reserve `bytes` more, beside `reserved` reserved already?
   // ENOSPC when free space above the growth floor does not hold them all.
   Status mayReserve(uint64_t bytes, uint64_t reserved);
   // May a transaction commit? `removes`: it deletes something and appended
   // no chunk bytes (see above). ENOSPC with the free space in the message.
-  Status mayCommit(bool removes);
+  // `usesReservation`: it writes into windows reserved for it.
+  Status mayCommit(bool removes, bool usesReservation = false);
 
   // Free bytes now (a fresh statvfs), and the floors for them.
   uint64_t freeBytes();

@@ -79,7 +79,9 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
 
   Status s = body(txn);
   if (s.ok() && beforeCommit_) s = beforeCommit_(txn);
-  if (s.ok() && space_) s = space_->mayCommit(txn.appended.empty() && raw->GetWriteBatch()->GetWriteBatch()->HasDelete());
+  if (s.ok() && space_)
+    s = space_->mayCommit(txn.appended.empty() && raw->GetWriteBatch()->GetWriteBatch()->HasDelete(),
+                          txn.usesReservation());
   if (s.ok() && db_.writesStopped() != 0) s = resumeWrites();
   if (!s.ok()) return abandon(s);
   // Chunk bytes are on stable storage before any record naming them commits.

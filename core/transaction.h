@@ -60,14 +60,19 @@ class Txn {
   std::unique_ptr<rocksdb::Iterator> iterate(Column c);
   // Asks before appending `bytes` of chunk data (SpaceGuard): ENOSPC when
   // the store's filesystem is nearly full.
-  // Bytes up to `reservedCredit` count as written into windows fallocate
-  // reserved for this transaction's file (Reservations::coveredBytes).
   Status mayAppend(uint64_t bytes) {
-    const uint64_t covered = std::min(bytes, reservedCredit);
-    reservedCredit -= covered;
+    const uint64_t covered = std::min(bytes, reservedCredit_);
+    reservedCredit_ -= covered;
     return space_ ? space_->mayAppend(bytes, covered) : Status::OK();
   }
-  uint64_t reservedCredit = 0;
+  // This transaction writes `bytes` into windows fallocate reserved for its
+  // file (Reservations::coveredBytes): its appends, up to that many bytes,
+  // and its commit are held to the lower floors (space_guard.h).
+  void useReservation(uint64_t bytes) {
+    reservedCredit_ = bytes;
+    usesReservation_ = bytes > 0;
+  }
+  bool usesReservation() const { return usesReservation_; }
 
   // Bookkeeping for content records (ContentStore).
   ContentTxnState content;
@@ -80,6 +85,8 @@ class Txn {
   MetaDb& db_;
   rocksdb::Transaction* txn_;
   SpaceGuard* space_;  // null: no space checks
+  uint64_t reservedCredit_ = 0;
+  bool usesReservation_ = false;
 };
 
 struct TransactionCounters {

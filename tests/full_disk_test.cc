@@ -286,5 +286,44 @@ TEST_F(FullDisk, AFailedCommitDropsTheDraftAndTheNextCloseReportsIt) {
   expectClean();
 }
 
+// fallocate's promise (core/reservations.h): space reserved for a file's
+// holes is not taken by other writes, so writing the reserved range succeeds
+// on a disk that is otherwise full.
+TEST_F(FullDisk, WritesIntoAReservedRangeSucceedWhenOtherWritesFindTheDiskFull) {
+  constexpr uint64_t kReserved = 1u << 20;
+  auto held = createFile("held", "");
+  ASSERT_EQ("OK", code(held));
+  ASSERT_EQ("OK", code(store_->ns().allocate(*held, 0, kReserved, /*keepSize=*/false)));
+  EXPECT_EQ(kReserved, store_->reservedBytes());
+  const int made = fillWithFiles(0);
+  ASSERT_GT(made, 10);
+  // Others are refused; the reserved range takes its bytes, none of them zero.
+  const std::string content = randomBytes(kReserved, 7);
+  for (uint64_t at = 0; at < kReserved; at += 256 * 1024) {
+    ASSERT_EQ("OK", code(drafts_->write(*held, at, std::string_view(content).substr(at, 256 * 1024)))) << at;
+    ASSERT_EQ("OK", code(drafts_->commit(*held))) << "a write into reserved windows refused at " << at;
+  }
+  EXPECT_EQ(content, readFile("held"));
+  EXPECT_EQ(0u, store_->reservedBytes()) << "written windows are no longer reserved";
+  EXPECT_EQ("ENOSPC", code(createFile("after", randomBytes(256 * 1024, 8))));
+  expectClean();
+}
+
+TEST_F(FullDisk, ReservingMoreThanIsFreeIsEnospcAndChangesNothing) {
+  auto file = createFile("f", "abc");
+  ASSERT_EQ("OK", code(file));
+  EXPECT_EQ("ENOSPC", code(store_->ns().allocate(*file, 0, 2 * kDiskBytes, /*keepSize=*/false)));
+  auto attr = store_->ns().getattr(*file);
+  ASSERT_EQ("OK", code(attr));
+  EXPECT_EQ(3u, attr->inode.size);
+  EXPECT_TRUE(attr->inode.reserved.empty());
+  EXPECT_EQ(0u, store_->reservedBytes());
+  // What fits is reserved; the next request that does not fit is refused.
+  ASSERT_EQ("OK", code(store_->ns().allocate(*file, 0, 2u << 20, true)));
+  EXPECT_EQ("ENOSPC", code(store_->ns().allocate(*file, 0, kDiskBytes, true)));
+  EXPECT_EQ(2u << 20, store_->reservedBytes() + options_.chunkSize) << "window 0 holds data: not reserved";
+  expectClean();
+}
+
 }  // namespace
 }  // namespace acidfs

@@ -789,6 +789,59 @@ TEST_F(MountPosix, FallocateModeZeroGrowsTheFileWithZeros) {
   EXPECT_TRUE(sameBytes(std::string(kMiB, '\0'), readFile(path("f"))));
 }
 
+// xfstests generic/568: the space fallocate reserved is counted in
+// st_blocks, and writing inside the range does not grow it.
+TEST_F(MountPosix, FallocateCountsItsSpaceAndAWriteInsideItDoesNotGrowTheFile) {
+  Fd fd(open(path("f").c_str(), O_RDWR | O_CREAT, 0644));
+  ASSERT_TRUE(fd.ok());
+  struct stat st;
+  ASSERT_EQ(0, fstat(fd.get(), &st));
+  const off_t block = st.st_blksize;
+  ASSERT_EQ(0, fallocate(fd.get(), 0, block - 1, 2)) << strerror(errno);
+  ASSERT_EQ(0, fstat(fd.get(), &st));
+  const blkcnt_t before = st.st_blocks;
+  EXPECT_GE(before * 512, 2) << "the two bytes' space is counted";
+  ASSERT_EQ(2, pwrite(fd.get(), "ab", 2, block - 1));
+  ASSERT_EQ(0, fd.close());
+  EXPECT_LE(statOf(path("f")).st_blocks, before) << "the file grew when written inside its allocated range";
+}
+
+// xfstests generic/213: more than the free space is refused, and what was
+// reserved leaves the free space statfs shows.
+TEST_F(MountPosix, FallocateBeyondTheFreeSpaceIsRefusedAndAReservationLeavesStatfs) {
+  struct statvfs vfs;
+  ASSERT_EQ(0, statvfs(mountpoint().c_str(), &vfs));
+  const uint64_t avail = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  Fd fd(open(path("big").c_str(), O_RDWR | O_CREAT, 0644));
+  ASSERT_TRUE(fd.ok());
+  const int rc = fallocate(fd.get(), 0, 0, static_cast<off_t>(2 * avail));
+  // Past the 1 TiB file limit the refusal is EFBIG; either way nothing changes.
+  EXPECT_EQ(2 * avail > (1ull << 40) ? "EFBIG" : "ENOSPC", errnoAfter(rc));
+  struct stat st;
+  ASSERT_EQ(0, fstat(fd.get(), &st));
+  EXPECT_EQ(0, st.st_size);
+  EXPECT_EQ(0, st.st_blocks);
+
+  constexpr uint64_t kGiB = 1ull << 30;
+  ASSERT_EQ(0, fallocate(fd.get(), FALLOC_FL_KEEP_SIZE, 0, kGiB)) << strerror(errno);
+  ASSERT_EQ(0, statvfs(mountpoint().c_str(), &vfs));
+  const uint64_t availAfter = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  EXPECT_LE(availAfter + kGiB / 2, avail) << "a reservation of 1 GiB left the free space as it was";
+  ASSERT_EQ(0, fstat(fd.get(), &st));
+  EXPECT_EQ(0, st.st_size);
+  EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, kGiB);
+  // The same range without KEEP_SIZE grows the file and reserves nothing
+  // more; truncating to 100 bytes then gives back all but the first window
+  // (generic/213).
+  ASSERT_EQ(0, fallocate(fd.get(), 0, 0, kGiB)) << strerror(errno);
+  ASSERT_EQ(0, fstat(fd.get(), &st));
+  EXPECT_EQ(static_cast<off_t>(kGiB), st.st_size);
+  EXPECT_EQ(kGiB, static_cast<uint64_t>(st.st_blocks) * 512);
+  ASSERT_EQ(0, ftruncate(fd.get(), 100));
+  ASSERT_EQ(0, fstat(fd.get(), &st));
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, kGiB / 1024);
+}
+
 TEST_F(MountPosix, PunchHoleKeepSizeReadsZeros) {
   const std::string content(300000, 'x');
   Fd fd(open(path("f").c_str(), O_RDWR | O_CREAT, 0644));

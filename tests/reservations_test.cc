@@ -5,6 +5,10 @@
 // full disk) is tested in full_disk_test.cc.
 #include <gtest/gtest.h>
 
+#include "core/encoding.h"
+#include "core/format.h"
+#include "core/fsck.h"
+#include "core/meta_db.h"
 #include "core/records.h"
 #include "tests/test_util.h"
 
@@ -115,6 +119,22 @@ TEST_F(Reservations, TheTotalAndEachFilesWindowsSurviveARestart) {
   reopen();
   EXPECT_EQ(3 * C, store_->reservedBytes());
   EXPECT_EQ((std::vector<ReservedWindows>{{1, 3}}), reservedOf(ino));
+}
+
+TEST_F(Reservations, FsckFindsAndRepairsATotalThatDisagreesWithTheFiles) {
+  const uint64_t ino = makeFile(kRootIno, "f", "");
+  ASSERT_EQ("OK", code(ns().allocate(ino, 0, 3 * C, false)));
+  auto clean = fsckStore(*store_, false);
+  ASSERT_EQ("OK", code(clean));
+  EXPECT_TRUE(clean->clean()) << clean->findings.front();
+  ASSERT_EQ("OK", code(store_->db().put(Column::kDefault, kReservedWindowsKey, Encoder().u64(7).take(), true)));
+  auto found = fsckStore(*store_, /*repair=*/true);
+  ASSERT_EQ("OK", code(found));
+  ASSERT_EQ(1u, found->findings.size());
+  EXPECT_EQ("reserved_windows: 7 recorded, but the files reserve 3", found->findings[0]);
+  auto again = fsckStore(*store_, false);
+  ASSERT_EQ("OK", code(again));
+  EXPECT_TRUE(again->clean()) << again->findings.front();
 }
 
 TEST(ReservedWindowsRecord, RoundTripsAndRefusesRangesOutOfOrder) {
