@@ -195,6 +195,22 @@ TEST(FormatGolden, InodeRecordBytes) {
   EXPECT_EQ(r->symlinkTarget, want.symlinkTarget);
 }
 
+// Version 2: the same fields, then the windows fallocate reserved.
+TEST(FormatGolden, InodeRecordWithReservedWindowsBytes) {
+  InodeRecord want = goldenInode();
+  want.reserved = {{0, 2}, {5, 1}};
+  const std::string golden = std::string("02") + (kGoldenInode + 2) +
+                             "02000000"                            // 2 ranges
+                             "0000000000000000" "0200000000000000"  // windows 0..1
+                             "0500000000000000" "0100000000000000";  // window 5
+  EXPECT_EQ(hexOf(want.encode()), golden);
+  auto r = InodeRecord::decode(bytesOf(golden.c_str()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reserved, want.reserved);
+  EXPECT_EQ(r->symlinkTarget, want.symlinkTarget);
+  EXPECT_EQ(r->blob, want.blob);
+}
+
 TEST(FormatGolden, DentryRecordBytes) {
   EXPECT_EQ(hexOf(goldenDentry().encode()), kGoldenDentry);
   auto r = DentryRecord::decode(bytesOf(kGoldenDentry));
