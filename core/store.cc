@@ -163,7 +163,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
     char owner[32] = {0};
     ssize_t n = pread(store->lockFd_, owner, sizeof owner - 1, 0);
     std::string who = n > 0 ? std::string(owner, static_cast<size_t>(n)) : std::string("?");
-    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+    who = who.substr(0, who.find('\n'));  // the pid; a use may follow (recordUse)
+    while (!who.empty() && who.back() == ' ') who.pop_back();
     return Status::Error(EBUSY, "store " + path + " is in use by another process (pid " + who + ")");
   }
   std::string pid = std::to_string(getpid()) + "\n";
@@ -351,6 +352,12 @@ Result<StoreStats> Store::stats() {
     if (r->isRegular()) s.bytesReferenced += r->size;
   }));
   return s;
+}
+
+void Store::recordUse(const std::string& use) {
+  const std::string content = std::to_string(getpid()) + "\n" + use + "\n";
+  if (ftruncate(lockFd_, 0) != 0 || pwrite(lockFd_, content.data(), content.size(), 0) < 0)
+    ACIDFS_LOG(kWarning, "could not record our use of %s in its LOCK", path_.c_str());
 }
 
 uint64_t Store::reservedBytes() const { return reservations_->totalBytes(); }

@@ -108,6 +108,10 @@ class Store {
   Result<uint64_t> collectGarbage();
   Result<StoreStats> stats();
   uint64_t diskUsage();  // bytes the store occupies in the filesystem
+  // Adds what the holder does with the store to STORE/LOCK, after its pid
+  // (acidfsd: the mount point), for a process that finds the store in use
+  // to tell a serving daemon from one that is closing (store_handover.h).
+  void recordUse(const std::string& use);
   // Space fallocate holds for files, all together (core/reservations.h):
   // statfs leaves it out of the free space.
   uint64_t reservedBytes() const;

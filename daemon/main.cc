@@ -130,6 +130,11 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
       return kExitUsage;
     }
     fs.setSession(se);
+    // Resolved before mounting: afterwards a lookup of it would ask this
+    // daemon, whose loop is not running yet.
+    std::error_code ec;
+    const std::filesystem::path resolved = std::filesystem::canonical(mountpoint, ec);
+    const std::string canonicalPoint = ec ? mountpoint : resolved.string();
     if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint.c_str()) != 0) {
       fprintf(stderr, "acidfsd: cannot mount %s\n", mountpoint.c_str());
       fuse_session_destroy(se);
@@ -137,6 +142,8 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
       return kExitFailure;
     }
     ACIDFS_LOG(kInfo, "serving %s on %s", storePath.c_str(), mountpoint.c_str());
+    // So a second daemon knows this one serves, whatever fsname= says.
+    store.value()->recordUse(mountedOnRecord(canonicalPoint));
     // Ready means the mount answers: a stat through it must come back.
     std::thread probe([&] {
       struct stat st;

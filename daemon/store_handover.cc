@@ -46,16 +46,28 @@ std::string holderOf(const Status& busy) {
 
 }  // namespace
 
+std::string mountedOnRecord(const std::string& mountpoint) { return "mounted on " + mountpoint; }
+
 bool storeIsMounted(const std::string& path) {
+  // LOCK: "PID\nmounted on MOUNTPOINT\n" once its holder has mounted it.
+  std::string recordedPoint;
+  {
+    std::ifstream lock(path + "/LOCK");
+    std::string pid, use;
+    if (std::getline(lock, pid) && std::getline(lock, use) && use.rfind(mountedOnRecord(""), 0) == 0)
+      recordedPoint = use.substr(mountedOnRecord("").size());
+  }
   std::ifstream in("/proc/self/mountinfo");
   for (std::string line; std::getline(in, line);) {
     // ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTIONS
     const size_t separator = line.find(" - ");
     if (separator == std::string::npos) continue;
-    std::istringstream fields(line.substr(separator + 3));
-    std::string type, source;
-    if (!(fields >> type >> source)) continue;
-    if (type == "fuse.acidfsd" && sameDirectory(unescapeMountField(source), path)) return true;
+    std::istringstream head(line.substr(0, separator)), fields(line.substr(separator + 3));
+    std::string id, parent, device, root, point, type, source;
+    if (!(head >> id >> parent >> device >> root >> point) || !(fields >> type >> source)) continue;
+    if (type != "fuse.acidfsd") continue;
+    if (sameDirectory(unescapeMountField(source), path)) return true;
+    if (!recordedPoint.empty() && unescapeMountField(point) == recordedPoint) return true;
   }
   return false;
 }

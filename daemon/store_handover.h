@@ -37,9 +37,12 @@ Result<std::unique_ptr<Store>> openStoreAfterPreviousDaemon(const std::string& p
 
 // Whether a FUSE mount in our mount namespace (/proc/self/mountinfo) serves
 // the store at `path`: an acidfsd mount whose source (fsname=, which acidfsd
-// sets to the store's absolute path) names that directory. A mount given
-// another fsname= is not recognised; a second daemon then waits for the bound
-// before it is refused.
+// sets to the store's absolute path) names that directory, or whose mount
+// point is the one the store's LOCK says its holder serves (recordUse: so a
+// mount given another fsname= is recognised too).
 bool storeIsMounted(const std::string& path);
+
+// What acidfsd records in STORE/LOCK once mounted (Store::recordUse).
+std::string mountedOnRecord(const std::string& mountpoint);
 
 }  // namespace acidfs

@@ -63,6 +63,24 @@ TEST_F(MountRemount, SecondDaemonOnAMountedStoreIsRefusedAtOnce) {
   EXPECT_TRUE(daemonAlive());
 }
 
+// A mount named otherwise (fsname=, as xfstests names its mounts) is still
+// recognised as serving: the daemon records its mount point in STORE/LOCK.
+TEST_F(MountRemount, SecondDaemonIsRefusedAtOnceWhenTheMountHasAnotherFsname) {
+  mountOptions_ = "fsname=some-tag";
+  ASSERT_TRUE(restart());
+  const std::string other = scratchDir() + "/other-mnt";
+  ASSERT_EQ(0, mkdir(other.c_str(), 0755));
+  const auto begun = Clock::now();
+  CommandResult second = runArgv({ACIDFS_DAEMON_PATH, storeDir(), other}, "/", 120);
+  const double took = Seconds(Clock::now() - begun).count();
+  EXPECT_EQ(1, second.exitStatus) << second;
+  EXPECT_EQ(std::string::npos, second.err.find("waiting for")) << second;
+  EXPECT_LT(took, kHandoverBoundSeconds / 2) << "refused only after " << took << " s";
+  if (isMountPoint(other)) runArgv({"fusermount3", "-u", "-z", other}, "/", 30);
+  EXPECT_TRUE(daemonAlive());
+  EXPECT_EQ("OK", writeFile(path("still"), "serving"));
+}
+
 // Holds STORE/LOCK as a daemon holds it (an flock, our pid inside) until
 // destroyed, or until release().
 class StoreLockHolder {
