@@ -2,8 +2,11 @@
 # Runs the public xfstests suite (by default its generic "quick" group) against
 # fresh acidfs mounts, or, for a baseline, against libfuse's passthrough_ll.
 #   scripts/run-xfstests.sh [--acidfsd PATH] [--peer passthrough_ll PATH]
-#                           XFSTESTS_DIR [CHECK_ARGS...]
-# CHECK_ARGS go to xfstests' ./check (default: -g quick).
+#                           [--options OPTS] XFSTESTS_DIR [CHECK_ARGS...]
+# CHECK_ARGS go to xfstests' ./check (default: -g quick). OPTS are more mount
+# options for both mounts (e.g. dev,suid: without them the mounts are nosuid,
+# nodev, acidfsd's default and libfuse's, and tests that make device nodes or
+# setuid binaries fail).
 #
 # XFSTESTS_DIR is a built checkout of xfstests kept OUTSIDE this repository
 # (never commit it), e.g. on Debian 12:
@@ -43,9 +46,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 acidfsd=$repo/build/bin/acidfsd
 peer=
 peer_bin=
+extra=
 while [ $# -gt 0 ]; do
   case $1 in
     --acidfsd) acidfsd=$2; shift 2 ;;
+    --options) extra=,${2:?--options OPTS}; shift 2 ;;
     --peer)
       [ "${2-}" = passthrough_ll ] || { echo "$0: the only --peer is passthrough_ll" >&2; exit 2; }
       peer=$2 peer_bin=$(realpath "${3:?--peer passthrough_ll PATH}"); shift 3 ;;
@@ -96,7 +101,7 @@ if [ "$target" = acidfs ]; then
   install -m 755 "$repo/scripts/xfstests/mount.fuse.acidfsd" /sbin/mount.fuse.acidfsd
   # acidfsd formats a missing or empty store directory itself, and adds
   # default_permissions (and refuses it as an option).
-  common="daemon=$acidfsd,log=$work/mounts.log,allow_other"
+  common="daemon=$acidfsd,log=$work/mounts.log,allow_other$extra"
   cat >"$work/local.config" <<EOF
 export FSTYP=fuse
 export FUSE_SUBTYP=.acidfsd
@@ -126,8 +131,8 @@ export TEST_DEV=passthrough-test
 export TEST_DIR=$work/test
 export SCRATCH_DEV=passthrough-scratch
 export SCRATCH_MNT=$work/scratch
-export TEST_FS_MOUNT_OPTS="-osource=$work/source-test,allow_other,default_permissions"
-export MOUNT_OPTIONS="-osource=$work/source-scratch,allow_other,default_permissions"
+export TEST_FS_MOUNT_OPTS="-osource=$work/source-test,allow_other,default_permissions$extra"
+export MOUNT_OPTIONS="-osource=$work/source-scratch,allow_other,default_permissions$extra"
 export RESULT_BASE=$work/results
 EOF
 fi
@@ -140,7 +145,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "xfstests ($(git -C "$suite" describe --always --tags 2>/dev/null || echo "?")) ./check $* on $target; results in $work"
+echo "xfstests ($(git -C "$suite" describe --always --tags 2>/dev/null || echo "?")) ./check $* on $target${extra:+ -o ${extra#,}}; results in $work"
 set +e
 (cd "$suite" && HOST_OPTIONS=$work/local.config ./check "$@") 2>&1 | tee "$work/check.log"
 set -e
@@ -154,7 +159,7 @@ list "Not run" >"$work/notrun.txt"
 list Failures >"$work/failed.txt"
 passed=$(sort -u "$work/notrun.txt" "$work/failed.txt" | comm -23 "$work/ran.txt" - | wc -l)
 echo
-echo "== xfstests $* on $target: $passed passed, $(wc -l <"$work/failed.txt") failed," \
+echo "== xfstests $* on $target${extra:+ -o ${extra#,}}: $passed passed, $(wc -l <"$work/failed.txt") failed," \
   "$(wc -l <"$work/notrun.txt") not run (results: $work/results)"
 [ ! -s "$work/failed.txt" ] || echo "failed: $(tr '\n' ' ' <"$work/failed.txt")"
 if [ "$target" = acidfs ]; then
