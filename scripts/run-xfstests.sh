@@ -170,9 +170,11 @@ if [ "$target" = acidfs ]; then
   # for it quietly ("closed store ... within N ms"), says so past a moment
   # ("waiting for ... to close store"), and gives up after 10 s ("in use").
   count() { awk -v re="$1" '$0 ~ re { f = 1 } /^exit / { n += f; f = 0 } END { print n + 0 }' "$work/mounts.log"; }
-  longest=$(grep -o 'within [0-9]* ms' "$work/mounts.log" | sort -k2n | tail -1 | cut -d' ' -f2-)
+  slowest=$(sed -n 's/^exit .* after \([0-9]*\) ms$/\1/p' "$work/mounts.log" | sort -n | tail -1)
+  longest=$(grep -o 'within [0-9]* ms' "$work/mounts.log" | sort -k2n | tail -1 | cut -d' ' -f2- || true)
   echo "mounts: $(grep -c '^exit ' "$work/mounts.log"), refused or failed $(grep -c '^exit [^0]' "$work/mounts.log");" \
     "handed over from the previous daemon $(count 'closed store .* within') (longest ${longest:-0 ms}), waited" \
-    "noticeably $(count 'waiting for .* to close store'), store in use $(count 'in use by another process')" \
+    "noticeably $(count 'waiting for .* to close store'), store in use $(count 'in use by another process');" \
+    "slowest mount ${slowest:-?} ms" \
     "(log: $work/mounts.log)"
 fi
