@@ -59,7 +59,7 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-suite=$(cd "${1:?usage: $0 [--acidfsd PATH] [--peer passthrough_ll PATH] XFSTESTS_DIR [CHECK_ARGS...]}" && pwd)
+suite=$(cd "${1:?usage: $0 [--acidfsd PATH] [--peer passthrough_ll PATH] [--options OPTS] XFSTESTS_DIR [CHECK_ARGS...]}" && pwd)
 shift
 [ $# -gt 0 ] || set -- -g quick
 [ "$(id -u)" = 0 ] || { echo "$0: xfstests must run as root" >&2; exit 2; }
