@@ -29,7 +29,9 @@
 # - installs the mount(8) helper /sbin/mount.fuse.acidfsd (from
 #   scripts/xfstests/), or /sbin/mount.fuse.passthrough_ll (as README.fuse
 #   of xfstests has it) for the baseline: xfstests mounts FSTYP=fuse as
-#   "mount -t fuse$FUSE_SUBTYP TAG DIR", TAG a plain name;
+#   "mount -t fuse$FUSE_SUBTYP TAG DIR", TAG a plain name. It is removed
+#   when the run ends (mount(8) would otherwise prefer it to mount.fuse3 for
+#   fstab lines of type fuse.acidfsd, which it hands on to mount.fuse3 anyway);
 # - edits XFSTESTS_DIR/common/rc once, so that _fs_type reports the type
 #   "fuse.acidfsd" (acidfsd always sets subtype=acidfsd) as "fuse", as it
 #   already does for fuse.glusterfs and fuse.ceph-fuse; otherwise xfstests
@@ -98,6 +100,14 @@ fi
 work=$(mktemp -d "/var/tmp/acidfs-xfstests.$target.XXXXXX")
 mkdir -p "$work/test" "$work/scratch"
 touch "$work/mounts.log"
+cleanup() {
+  cd /
+  for m in "$work/scratch" "$work/test"; do
+    if mountpoint -q "$m"; then fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || umount -l "$m" || true; fi
+  done
+  rm -f /sbin/mount.fuse.acidfsd /sbin/mount.fuse.passthrough_ll
+}
+trap cleanup EXIT
 if [ "$target" = acidfs ]; then
   install -m 755 "$repo/scripts/xfstests/mount.fuse.acidfsd" /sbin/mount.fuse.acidfsd
   # acidfsd formats a missing or empty store directory itself, and adds
@@ -139,13 +149,6 @@ export RESULT_BASE=$work/results
 EOF
 fi
 
-cleanup() {
-  cd /
-  for m in "$work/scratch" "$work/test"; do
-    if mountpoint -q "$m"; then fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || umount -l "$m" || true; fi
-  done
-}
-trap cleanup EXIT
 
 echo "xfstests ($(git -C "$suite" describe --always --tags 2>/dev/null || echo "?")) ./check $* on $target${extra:+ -o ${extra#,}}; results in $work"
 set +e
