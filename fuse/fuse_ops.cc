@@ -154,6 +154,7 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_PARALLEL_DIROPS);
   want(FUSE_CAP_CACHE_SYMLINKS);
   want(FUSE_CAP_IOCTL_DIR);
+  want(FUSE_CAP_EXPORT_SUPPORT);  // file handles outlive the kernel's caches (lookupByHandle)
   // Writes must reach us at once to be committed on time (SPEC §3).
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   // Cached pages stay valid when a getattr shows a new mtime: every write
@@ -172,7 +173,34 @@ void opDestroy(void* userdata) {
 
 // ---- names -------------------------------------------------------------------
 
+// File handles (name_to_handle_at, open_by_handle_at, NFS export; the
+// kernel's FUSE_EXPORT_SUPPORT): for a handle whose inode it has forgotten,
+// the kernel asks for "." of the inode number, and for ".." of a directory
+// to reconnect it. Inode numbers are never reused, so generation 0 is
+// enough for a handle to name one inode only. A file without links is gone
+// for a handle (ESTALE), as on local filesystems.
+void lookupByHandle(fuse_req_t req, uint64_t ino, bool parentOf) {
+  FuseFs& fs = fsOf(req);
+  auto attr = fs.store.ns().getattr(ino);
+  if (attr.ok() && parentOf) {
+    if (!attr->inode.isDir()) return replyErrno(req, ENOTDIR);
+    attr = fs.store.ns().getattr(attr->inode.parent ? attr->inode.parent : ino);
+  }
+  if (attr.ok() && attr->inode.nlink == 0) return replyErrno(req, ESTALE);
+  if (!attr.ok()) return replyError(req, attr.status().errnum() == ENOENT ? Status::Error(ESTALE, "no such inode") : attr.status(), "lookup");
+  fs.inodes.lookedUp(attr->ino);
+  // Counted now, so it stays; deleted meanwhile, it is gone for the handle.
+  if (!fs.store.ns().getattr(attr->ino).ok()) {
+    fs.inodes.forget(attr->ino, 1);
+    return replyErrno(req, ESTALE);
+  }
+  fuse_entry_param e = entryOf(fs, *attr);
+  if (fuse_reply_entry(req, &e) != 0) fs.inodes.forget(attr->ino, 1);
+}
+
 void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+    return lookupByHandle(req, parent, name[1] == '.');
   FuseFs& fs = fsOf(req);
   auto attr = fs.store.ns().lookup(parent, name);
   // The kernel's reference keeps an unlinked inode alive (InodeTable::isKnown)

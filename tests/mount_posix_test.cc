@@ -1485,5 +1485,46 @@ TEST_F(MountPosix, BadRequestsGetErrorsAndTheDaemonLivesOn) {
   EXPECT_EQ(std::string(100, 'v'), xattrOf(path("f"), "user.big"));
 }
 
+// ---- file handles (name_to_handle_at / open_by_handle_at; xfstests generic/426, 477)
+
+// A handle's bytes, as name_to_handle_at gives them.
+std::optional<std::vector<char>> handleOf(const std::string& p) {
+  std::vector<char> buf(sizeof(file_handle) + MAX_HANDLE_SZ);
+  auto* h = reinterpret_cast<file_handle*>(buf.data());
+  h->handle_bytes = MAX_HANDLE_SZ;
+  int mountId = 0;
+  if (name_to_handle_at(AT_FDCWD, p.c_str(), h, &mountId, 0) != 0) return std::nullopt;
+  return buf;
+}
+
+TEST_F(MountPosix, FileHandlesOpenTheirFilesAfterTheDaemonRestartsAndAreStaleOnceUnlinked) {
+  ASSERT_EQ("OK", writeFile(path("kept"), "kept content"));
+  ASSERT_EQ("OK", writeFile(path("gone"), "gone content"));
+  ASSERT_EQ(0, mkdir(path("dir").c_str(), 0755));
+  ASSERT_EQ("OK", writeFile(path("dir/inner"), "inner"));
+  auto kept = handleOf(path("kept"));
+  auto gone = handleOf(path("gone"));
+  auto dir = handleOf(path("dir"));
+  ASSERT_TRUE(kept && gone && dir) << strerror(errno);
+  ASSERT_EQ(0, unlink(path("gone").c_str()));
+  // A new daemon and a new kernel mount: nothing cached knows the inodes.
+  ASSERT_TRUE(restart());
+  Fd mountFd(open(mountpoint().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(mountFd.ok());
+  Fd file(open_by_handle_at(mountFd.get(), reinterpret_cast<file_handle*>(kept->data()), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(file.ok()) << "open_by_handle_at of a linked file: " << errnoName(errno);
+  char buf[64] = {0};
+  EXPECT_EQ(12, pread(file.get(), buf, sizeof buf, 0));
+  EXPECT_STREQ("kept content", buf);
+  // A directory is reconnected to its parent (a lookup of "..").
+  Fd d(open_by_handle_at(mountFd.get(), reinterpret_cast<file_handle*>(dir->data()), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(d.ok()) << "open_by_handle_at of a directory: " << errnoName(errno);
+  EXPECT_EQ("inner", readOr(path("dir/inner")));
+  struct stat st;
+  EXPECT_EQ(0, fstatat(d.get(), "inner", &st, 0));
+  EXPECT_EQ("ESTALE", errnoAfter(open_by_handle_at(mountFd.get(), reinterpret_cast<file_handle*>(gone->data()),
+                                                   O_RDONLY | O_CLOEXEC)));
+}
+
 }  // namespace
 }  // namespace acidfs::mounttest
