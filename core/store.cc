@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -363,6 +364,18 @@ void Store::recordUse(const std::string& use) {
 uint64_t Store::reservedBytes() const { return reservations_->totalBytes(); }
 
 uint32_t Store::chunkSize() const { return content_->chunkSize(); }
+
+Result<Store::Space> Store::space() {
+  struct statvfs host;
+  if (statvfs(path_.c_str(), &host) != 0) return Status::FromErrno("statvfs " + path_);
+  auto less = [](uint64_t bytes, uint64_t taken) { return bytes > taken ? bytes - taken : 0; };
+  const uint64_t reserved = reservedBytes();
+  Space s;
+  s.total = static_cast<uint64_t>(host.f_blocks) * host.f_frsize;
+  s.free = less(static_cast<uint64_t>(host.f_bfree) * host.f_frsize, reserved);
+  s.available = less(static_cast<uint64_t>(host.f_bavail) * host.f_frsize, reserved + space_->floors().growth);
+  return s;
+}
 
 uint64_t Store::diskUsage() {
   segments_->drainReleases();

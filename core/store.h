@@ -116,6 +116,14 @@ class Store {
   // statfs leaves it out of the free space.
   uint64_t reservedBytes() const;
   uint32_t chunkSize() const;  // a reserved window holds this much
+  // Space as statfs shows it, in bytes: the store's filesystem's, less what
+  // fallocate reserved (taken, though not written yet); `available` is also
+  // less what the space guard keeps for removals and metadata (as ext4's
+  // reserved blocks), so a program may take all it is shown.
+  struct Space {
+    uint64_t total = 0, free = 0, available = 0;
+  };
+  Result<Space> space();
   const std::string& path() const { return path_; }
   // For offline tools (fsck) that read every record.
   MetaDb& db() { return *db_; }

@@ -579,19 +579,15 @@ void opIoctl(fuse_req_t req, fuse_ino_t, unsigned cmd, void*, fuse_file_info* fi
 
 void opStatfs(fuse_req_t req, fuse_ino_t) {
   FuseFs& fs = fsOf(req);
-  struct statvfs host;
-  if (statvfs(fs.store.path().c_str(), &host) != 0) return replyErrno(req, errno);
+  auto space = fs.store.space();  // reservations and the space guard's floor left out (store.h)
+  if (!space.ok()) return replyError(req, space.status(), "statfs");
   struct statvfs st;
   memset(&st, 0, sizeof st);
   st.f_bsize = 4096;
   st.f_frsize = 4096;
-  const double scale = static_cast<double>(host.f_frsize) / 4096.0;
-  st.f_blocks = static_cast<fsblkcnt_t>(host.f_blocks * scale);
-  // What fallocate reserved is taken, though not written yet.
-  const uint64_t reservedBlocks = (fs.store.reservedBytes() + 4095) / 4096;
-  auto lessReserved = [&](uint64_t blocks) { return blocks > reservedBlocks ? blocks - reservedBlocks : 0; };
-  st.f_bfree = static_cast<fsblkcnt_t>(lessReserved(static_cast<uint64_t>(host.f_bfree * scale)));
-  st.f_bavail = static_cast<fsblkcnt_t>(lessReserved(static_cast<uint64_t>(host.f_bavail * scale)));
+  st.f_blocks = static_cast<fsblkcnt_t>(space->total / 4096);
+  st.f_bfree = static_cast<fsblkcnt_t>(space->free / 4096);
+  st.f_bavail = static_cast<fsblkcnt_t>(space->available / 4096);
   // Inodes are RocksDB records: bounded by space, not by a table.
   st.f_files = 1ull << 40;
   st.f_ffree = st.f_favail = (1ull << 40) - 1;

@@ -309,6 +309,23 @@ TEST_F(FullDisk, WritesIntoAReservedRangeSucceedWhenOtherWritesFindTheDiskFull) 
   expectClean();
 }
 
+// xfstests generic/103: fallocate of all the space statfs shows available,
+// less 512 KiB, succeeds; the space shown then is what is left.
+TEST_F(FullDisk, FallocateTakesAllTheSpaceStatfsShowsAvailable) {
+  auto file = createFile("spc", "");
+  ASSERT_EQ("OK", code(file));
+  auto before = store_->space();
+  ASSERT_EQ("OK", code(before));
+  ASSERT_GT(before->available, 1u << 20);
+  EXPECT_LT(before->available, before->free) << "the space guard's floor is not shown as available";
+  ASSERT_EQ("OK", code(store_->ns().allocate(*file, 0, before->available - (512u << 10), /*keepSize=*/false)));
+  auto after = store_->space();
+  ASSERT_EQ("OK", code(after));
+  EXPECT_LE(after->available, 512u << 10);
+  EXPECT_EQ("ENOSPC", code(store_->ns().allocate(*file, before->available, 1u << 20, false)));
+  expectClean();
+}
+
 TEST_F(FullDisk, ReservingMoreThanIsFreeIsEnospcAndChangesNothing) {
   auto file = createFile("f", "abc");
   ASSERT_EQ("OK", code(file));
