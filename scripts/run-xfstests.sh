@@ -108,22 +108,27 @@ cleanup() {
   rm -f /sbin/mount.fuse.acidfsd /sbin/mount.fuse.passthrough_ll
 }
 trap cleanup EXIT
+# xfstests' configuration: FUSE subtype, device tag prefix, and the mount
+# options of the test and of the scratch filesystem.
+write_config() {
+  cat >"$work/local.config" <<EOF
+export FSTYP=fuse
+export FUSE_SUBTYP=.$1
+export TEST_DEV=$2-test
+export TEST_DIR=$work/test
+export SCRATCH_DEV=$2-scratch
+export SCRATCH_MNT=$work/scratch
+export TEST_FS_MOUNT_OPTS="$3"
+export MOUNT_OPTIONS="$4"
+export RESULT_BASE=$work/results
+EOF
+}
 if [ "$target" = acidfs ]; then
   install -m 755 "$repo/scripts/xfstests/mount.fuse.acidfsd" /sbin/mount.fuse.acidfsd
   # acidfsd formats a missing or empty store directory itself, and adds
   # default_permissions (and refuses it as an option).
   common="daemon=$acidfsd,log=$work/mounts.log,allow_other$extra"
-  cat >"$work/local.config" <<EOF
-export FSTYP=fuse
-export FUSE_SUBTYP=.acidfsd
-export TEST_DEV=acidfs-test
-export TEST_DIR=$work/test
-export SCRATCH_DEV=acidfs-scratch
-export SCRATCH_MNT=$work/scratch
-export TEST_FS_MOUNT_OPTS="-o store=$work/store-test,$common"
-export MOUNT_OPTIONS="-o store=$work/store-scratch,$common"
-export RESULT_BASE=$work/results
-EOF
+  write_config acidfsd acidfs "-o store=$work/store-test,$common" "-o store=$work/store-scratch,$common"
 else
   mkdir -p "$work/source-test" "$work/source-scratch"
   cat >/sbin/mount.fuse.passthrough_ll <<EOF
@@ -136,17 +141,8 @@ ulimit -n 1048576 2>/dev/null || ulimit -n "\$(ulimit -Hn)"
 exec $peer_bin -ofsname="\$1" -odev,suid "\${@:2}"
 EOF
   chmod 755 /sbin/mount.fuse.passthrough_ll
-  cat >"$work/local.config" <<EOF
-export FSTYP=fuse
-export FUSE_SUBTYP=.passthrough_ll
-export TEST_DEV=passthrough-test
-export TEST_DIR=$work/test
-export SCRATCH_DEV=passthrough-scratch
-export SCRATCH_MNT=$work/scratch
-export TEST_FS_MOUNT_OPTS="-osource=$work/source-test,allow_other,default_permissions$extra"
-export MOUNT_OPTIONS="-osource=$work/source-scratch,allow_other,default_permissions$extra"
-export RESULT_BASE=$work/results
-EOF
+  write_config passthrough_ll passthrough "-osource=$work/source-test,allow_other,default_permissions$extra" \
+    "-osource=$work/source-scratch,allow_other,default_permissions$extra"
 fi
 
 

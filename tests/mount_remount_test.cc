@@ -16,7 +16,26 @@ using Seconds = std::chrono::duration<double>;
 // What acidfsd waits at most for the store's previous holder (daemon/store_handover.h).
 constexpr double kHandoverBoundSeconds = 10;
 
-using MountRemount = MountTest;
+class MountRemount : public MountTest {
+ protected:
+  // A second acidfsd on the mounted store, at another mount point: refused
+  // at once (its mount is there to see: no waiting for a daemon that is
+  // serving), and the first goes on serving.
+  void expectSecondDaemonRefusedAtOnce() {
+    const std::string other = scratchDir() + "/other-mnt";
+    ASSERT_EQ(0, mkdir(other.c_str(), 0755));
+    const auto begun = Clock::now();
+    CommandResult second = runArgv({ACIDFS_DAEMON_PATH, storeDir(), other}, "/", 120);
+    const double took = Seconds(Clock::now() - begun).count();
+    EXPECT_EQ(1, second.exitStatus) << second;
+    EXPECT_NE(std::string::npos, second.err.find("is in use by another process (pid " + std::to_string(daemonPid())))
+        << second;
+    EXPECT_EQ(std::string::npos, second.err.find("waiting for")) << second;
+    EXPECT_LT(took, kHandoverBoundSeconds / 2) << "refused only after " << took << " s";
+    if (isMountPoint(other)) runArgv({"fusermount3", "-u", "-z", other}, "/", 30);
+    EXPECT_TRUE(daemonAlive());
+  }
+};
 
 TEST_F(MountRemount, MountRightAfterUmountSucceedsEveryTime) {
   constexpr int kRounds = 20;
@@ -48,36 +67,14 @@ TEST_F(MountRemount, MountRightAfterUmountSucceedsEveryTime) {
   printf("slowest mount straight after umount: %.0f ms (%d rounds)\n", slowest * 1000, kRounds);
 }
 
-TEST_F(MountRemount, SecondDaemonOnAMountedStoreIsRefusedAtOnce) {
-  const std::string other = scratchDir() + "/other-mnt";
-  ASSERT_EQ(0, mkdir(other.c_str(), 0755));
-  const auto begun = Clock::now();
-  CommandResult second = runArgv({ACIDFS_DAEMON_PATH, storeDir(), other}, "/", 120);
-  const double took = Seconds(Clock::now() - begun).count();
-  EXPECT_EQ(1, second.exitStatus) << second;
-  EXPECT_NE(std::string::npos, second.err.find("is in use by another process (pid " + std::to_string(daemonPid())))
-      << second;
-  // Its mount is there to see: no waiting for a daemon that is serving.
-  EXPECT_LT(took, kHandoverBoundSeconds / 2) << "refused only after " << took << " s";
-  if (isMountPoint(other)) runArgv({"fusermount3", "-u", "-z", other}, "/", 30);
-  EXPECT_TRUE(daemonAlive());
-}
+TEST_F(MountRemount, SecondDaemonOnAMountedStoreIsRefusedAtOnce) { expectSecondDaemonRefusedAtOnce(); }
 
 // A mount named otherwise (fsname=, as xfstests names its mounts) is still
 // recognised as serving: the daemon records its mount point in STORE/LOCK.
 TEST_F(MountRemount, SecondDaemonIsRefusedAtOnceWhenTheMountHasAnotherFsname) {
   mountOptions_ = "fsname=some-tag";
   ASSERT_TRUE(restart());
-  const std::string other = scratchDir() + "/other-mnt";
-  ASSERT_EQ(0, mkdir(other.c_str(), 0755));
-  const auto begun = Clock::now();
-  CommandResult second = runArgv({ACIDFS_DAEMON_PATH, storeDir(), other}, "/", 120);
-  const double took = Seconds(Clock::now() - begun).count();
-  EXPECT_EQ(1, second.exitStatus) << second;
-  EXPECT_EQ(std::string::npos, second.err.find("waiting for")) << second;
-  EXPECT_LT(took, kHandoverBoundSeconds / 2) << "refused only after " << took << " s";
-  if (isMountPoint(other)) runArgv({"fusermount3", "-u", "-z", other}, "/", 30);
-  EXPECT_TRUE(daemonAlive());
+  expectSecondDaemonRefusedAtOnce();
   EXPECT_EQ("OK", writeFile(path("still"), "serving"));
 }
 
