@@ -124,11 +124,10 @@ Result<UniqueFd> lockShared(const std::string& path) {
   UniqueFd fd(::open(lockPath.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return errno == ENOENT ? Result<UniqueFd>(UniqueFd()) : Status::FromErrno("opening " + lockPath);
   if (flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
-    char owner[32] = {0};
-    ssize_t n = pread(fd.get(), owner, sizeof owner - 1, 0);
-    std::string who = n > 0 ? std::string(owner, static_cast<size_t>(n)) : std::string("?");
-    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
-    return Status::Error(EBUSY, "in use by another process (pid " + who + ")");
+    std::string content(kLockContentMax, '\0');
+    ssize_t n = pread(fd.get(), content.data(), content.size(), 0);
+    content.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return Status::Error(EBUSY, "in use by another process (" + describeLockHolder(content) + ")");
   }
   return fd;
 }

@@ -161,12 +161,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   store->lockFd_ = ::open((path + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (store->lockFd_ < 0) return Status::FromErrno("opening " + path + "/LOCK");
   if (flock(store->lockFd_, LOCK_EX | LOCK_NB) != 0) {
-    char owner[32] = {0};
-    ssize_t n = pread(store->lockFd_, owner, sizeof owner - 1, 0);
-    std::string who = n > 0 ? std::string(owner, static_cast<size_t>(n)) : std::string("?");
-    who = who.substr(0, who.find('\n'));  // the pid; a use may follow (recordUse)
-    while (!who.empty() && who.back() == ' ') who.pop_back();
-    return Status::Error(EBUSY, "store " + path + " is in use by another process (pid " + who + ")");
+    std::string content(kLockContentMax, '\0');
+    ssize_t n = pread(store->lockFd_, content.data(), content.size(), 0);
+    content.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return Status::Error(EBUSY, "store " + path + " is in use by another process (" + describeLockHolder(content) + ")");
   }
   std::string pid = std::to_string(getpid()) + "\n";
   if (ftruncate(store->lockFd_, 0) != 0 || pwrite(store->lockFd_, pid.data(), pid.size(), 0) < 0)
@@ -353,6 +351,18 @@ Result<StoreStats> Store::stats() {
     if (r->isRegular()) s.bytesReferenced += r->size;
   }));
   return s;
+}
+
+std::string describeLockHolder(std::string_view lockContent) {
+  const size_t end = lockContent.find('\n');
+  std::string pid(lockContent.substr(0, end));
+  while (!pid.empty() && pid.back() == ' ') pid.pop_back();
+  std::string out = "pid " + (pid.empty() ? std::string("?") : pid);
+  if (end == std::string_view::npos) return out;
+  std::string_view use = lockContent.substr(end + 1);
+  use = use.substr(0, use.find('\n'));
+  if (!use.empty()) out += ", " + std::string(use);
+  return out;
 }
 
 void Store::recordUse(const std::string& use) {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "core/cas_ops.h"
@@ -85,6 +86,12 @@ struct StoreMarker {
   uint32_t chunkSize = 0;
 };
 std::optional<StoreMarker> readStoreMarker(const std::string& storePath);
+
+// Who holds a store, from what its LOCK holds: "pid N", then ", mounted on
+// POINT" once acidfsd has recorded that (Store::recordUse). For messages.
+std::string describeLockHolder(std::string_view lockContent);
+// The LOCK file's content, as far as describeLockHolder reads it.
+inline constexpr size_t kLockContentMax = 4200;
 
 class Store {
  public:

@@ -35,12 +35,13 @@ bool sameDirectory(const std::string& a, const std::string& b) {
   return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-// "(pid N)" from Store::open's EBUSY message, or "another process".
+// "pid N" from Store::open's EBUSY message ("(pid N[, mounted on ...])"),
+// or "another process".
 std::string holderOf(const Status& busy) {
   const std::string& m = busy.message();
   const size_t at = m.rfind("(pid ");
   if (at == std::string::npos) return "another process";
-  const size_t end = m.find(')', at);
+  const size_t end = m.find_first_of(",)", at);
   return m.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
 }
 

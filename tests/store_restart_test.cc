@@ -46,5 +46,25 @@ TEST_F(StoreRestart, FiftyRestartsLeaveABoundedNumberOfLogFiles) {
   }
 }
 
+// A second open is refused naming the holder, and its mount point once the
+// holder recorded one (acidfsd does); so does fsck (one line each).
+TEST_F(StoreRestart, ASecondOpenNamesTheHolderAndWhereItIsMounted) {
+  const std::string path = dir_.path() + "/store";
+  const std::string pid = std::to_string(getpid());
+  auto second = Store::open(path, options_);
+  ASSERT_EQ(EBUSY, second.status().errnum());
+  EXPECT_NE(std::string::npos, second.status().message().find("in use by another process (pid " + pid + ")"))
+      << second.status().toString();
+  store_->recordUse("mounted on /some/where");
+  second = Store::open(path, options_);
+  ASSERT_EQ(EBUSY, second.status().errnum());
+  EXPECT_NE(std::string::npos,
+            second.status().message().find("in use by another process (pid " + pid + ", mounted on /some/where)"))
+      << second.status().toString();
+  EXPECT_EQ("pid 12, mounted on /m", describeLockHolder("12\nmounted on /m\n"));
+  EXPECT_EQ("pid 12", describeLockHolder("12\n"));
+  EXPECT_EQ("pid ?", describeLockHolder(""));
+}
+
 }  // namespace
 }  // namespace acidfs
