@@ -35,6 +35,16 @@ def fail(message):
     sys.exit(1)
 
 
+def fail_on_exception(kind, value, traceback):
+    """An error in this script fails the test like a failed check: the daemon
+    is stopped too, or it would hold the caller's output open for ever."""
+    sys.__excepthook__(kind, value, traceback)
+    fail(f"{kind.__name__}: {value}")
+
+
+sys.excepthook = fail_on_exception
+
+
 def unit_lines(key):
     lines = []
     with open(unit_path) as unit:
@@ -73,7 +83,7 @@ def main_pid():
     """The daemon's pid, as systemd's MainPID: acidfsd writes it into STORE/LOCK.
     (The process we start may be strace or setpriv in front of it.)"""
     with open(os.path.join(state, instance, "LOCK")) as lock:
-        return int(lock.read().strip())
+        return int(lock.readline().strip())  # the first line; "mounted on ..." follows
 
 
 def stop(sig):
