@@ -123,12 +123,8 @@ Result<UniqueFd> lockShared(const std::string& path) {
   const std::string lockPath = path + "/LOCK";
   UniqueFd fd(::open(lockPath.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return errno == ENOENT ? Result<UniqueFd>(UniqueFd()) : Status::FromErrno("opening " + lockPath);
-  if (flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
-    std::string content(kLockContentMax, '\0');
-    ssize_t n = pread(fd.get(), content.data(), content.size(), 0);
-    content.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return Status::Error(EBUSY, "in use by another process (" + describeLockHolder(content) + ")");
-  }
+  if (flock(fd.get(), LOCK_SH | LOCK_NB) != 0)
+    return Status::Error(EBUSY, "in use by another process (" + readLockHolder(fd.get()).describe() + ")");
   return fd;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -160,15 +161,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   // the kernel however the process ends.
   store->lockFd_ = ::open((path + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (store->lockFd_ < 0) return Status::FromErrno("opening " + path + "/LOCK");
-  if (flock(store->lockFd_, LOCK_EX | LOCK_NB) != 0) {
-    std::string content(kLockContentMax, '\0');
-    ssize_t n = pread(store->lockFd_, content.data(), content.size(), 0);
-    content.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return Status::Error(EBUSY, "store " + path + " is in use by another process (" + describeLockHolder(content) + ")");
-  }
-  std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(store->lockFd_, 0) != 0 || pwrite(store->lockFd_, pid.data(), pid.size(), 0) < 0)
-    ACIDFS_LOG(kWarning, "could not record our pid in %s/LOCK", path.c_str());
+  if (flock(store->lockFd_, LOCK_EX | LOCK_NB) != 0)
+    return Status::Error(EBUSY, "store " + path + " is in use by another process (" +
+                                    readLockHolder(store->lockFd_).describe() + ")");
+  store->writeLock("");
 
   // Again under the lock: another process may have formatted it meanwhile.
   ACIDFS_ASSIGN_OR_RETURN(marker, inspect(path));
@@ -353,22 +349,42 @@ Result<StoreStats> Store::stats() {
   return s;
 }
 
-std::string describeLockHolder(std::string_view lockContent) {
-  const size_t end = lockContent.find('\n');
-  std::string pid(lockContent.substr(0, end));
-  while (!pid.empty() && pid.back() == ' ') pid.pop_back();
-  std::string out = "pid " + (pid.empty() ? std::string("?") : pid);
-  if (end == std::string_view::npos) return out;
-  std::string_view use = lockContent.substr(end + 1);
-  use = use.substr(0, use.find('\n'));
-  if (!use.empty()) out += ", " + std::string(use);
-  return out;
+std::string LockHolder::describe() const { return "pid " + pid + (use.empty() ? "" : ", " + use); }
+
+std::string LockHolder::encode() const { return pid + "\n" + (use.empty() ? "" : use + "\n"); }
+
+LockHolder LockHolder::decode(std::string_view content) {
+  LockHolder h;
+  const size_t end = content.find('\n');
+  h.pid = std::string(content.substr(0, end));
+  while (!h.pid.empty() && h.pid.back() == ' ') h.pid.pop_back();
+  if (h.pid.empty()) h.pid = "?";
+  if (end != std::string_view::npos) {
+    const std::string_view use = content.substr(end + 1);
+    h.use = std::string(use.substr(0, use.find('\n')));
+  }
+  return h;
 }
 
-void Store::recordUse(const std::string& use) {
-  const std::string content = std::to_string(getpid()) + "\n" + use + "\n";
+LockHolder readLockHolder(int lockFd) {
+  std::string content(PATH_MAX + 64, '\0');  // a pid and a use naming a path
+  const ssize_t n = pread(lockFd, content.data(), content.size(), 0);
+  content.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return LockHolder::decode(content);
+}
+
+LockHolder readLockHolder(const std::string& storePath) {
+  const int fd = ::open((storePath + "/LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return LockHolder::decode("");
+  LockHolder h = readLockHolder(fd);
+  ::close(fd);
+  return h;
+}
+
+void Store::writeLock(const std::string& use) {
+  const std::string content = LockHolder{std::to_string(getpid()), use}.encode();
   if (ftruncate(lockFd_, 0) != 0 || pwrite(lockFd_, content.data(), content.size(), 0) < 0)
-    ACIDFS_LOG(kWarning, "could not record our use of %s in its LOCK", path_.c_str());
+    ACIDFS_LOG(kWarning, "could not record our pid in %s/LOCK", path_.c_str());
 }
 
 uint64_t Store::reservedBytes() const { return reservations_->totalBytes(); }

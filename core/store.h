@@ -87,11 +87,21 @@ struct StoreMarker {
 };
 std::optional<StoreMarker> readStoreMarker(const std::string& storePath);
 
-// Who holds a store, from what its LOCK holds: "pid N", then ", mounted on
-// POINT" once acidfsd has recorded that (Store::recordUse). For messages.
-std::string describeLockHolder(std::string_view lockContent);
-// The LOCK file's content, as far as describeLockHolder reads it.
-inline constexpr size_t kLockContentMax = 4200;
+// What STORE/LOCK holds: the pid of the process that has the store open, a
+// newline, and, once it has said what it does with the store
+// (Store::recordUse; acidfsd: "mounted on POINT"), that and a newline.
+// Every reader and writer of the file goes through these.
+struct LockHolder {
+  std::string pid;  // "?" when the file holds none
+  std::string use;  // empty until recorded
+  std::string describe() const;  // "pid N" or "pid N, USE", for messages
+  std::string encode() const;
+  static LockHolder decode(std::string_view content);
+};
+// Reads the LOCK file open at `lockFd`, or the one in `storePath` (no pid
+// when it cannot be read).
+LockHolder readLockHolder(int lockFd);
+LockHolder readLockHolder(const std::string& storePath);
 
 class Store {
  public:
@@ -118,7 +128,7 @@ class Store {
   // Adds what the holder does with the store to STORE/LOCK, after its pid
   // (acidfsd: the mount point), for a process that finds the store in use
   // to tell a serving daemon from one that is closing (store_handover.h).
-  void recordUse(const std::string& use);
+  void recordUse(const std::string& use) { writeLock(use); }
   // Space fallocate holds for files, all together (core/reservations.h):
   // statfs leaves it out of the free space.
   uint64_t reservedBytes() const;
@@ -138,6 +148,8 @@ class Store {
 
  private:
   Store() = default;
+  // Rewrites STORE/LOCK as held by this process, doing `use`.
+  void writeLock(const std::string& use);
   void backgroundLoop();
   // What SpaceGuard asks for when the filesystem is nearly full: gives back
   // the space held for durability, and flushes the metadata's log to tables

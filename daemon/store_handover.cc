@@ -35,29 +35,15 @@ bool sameDirectory(const std::string& a, const std::string& b) {
   return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-// "pid N" from Store::open's EBUSY message ("(pid N[, mounted on ...])"),
-// or "another process".
-std::string holderOf(const Status& busy) {
-  const std::string& m = busy.message();
-  const size_t at = m.rfind("(pid ");
-  if (at == std::string::npos) return "another process";
-  const size_t end = m.find_first_of(",)", at);
-  return m.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
-}
-
 }  // namespace
 
 std::string mountedOnRecord(const std::string& mountpoint) { return "mounted on " + mountpoint; }
 
 bool storeIsMounted(const std::string& path) {
-  // LOCK: "PID\nmounted on MOUNTPOINT\n" once its holder has mounted it.
-  std::string recordedPoint;
-  {
-    std::ifstream lock(path + "/LOCK");
-    std::string pid, use;
-    if (std::getline(lock, pid) && std::getline(lock, use) && use.rfind(mountedOnRecord(""), 0) == 0)
-      recordedPoint = use.substr(mountedOnRecord("").size());
-  }
+  // The mount point its holder recorded, once it has mounted the store.
+  const std::string use = readLockHolder(path).use;
+  const std::string prefix = mountedOnRecord("");
+  const std::string recordedPoint = use.starts_with(prefix) ? use.substr(prefix.size()) : "";
   std::ifstream in("/proc/self/mountinfo");
   for (std::string line; std::getline(in, line);) {
     // ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTIONS
@@ -87,7 +73,7 @@ Result<std::unique_ptr<Store>> openStoreAfterPreviousDaemon(const std::string& p
       ACIDFS_LOG(kInfo, "%s closed store %s within %lld ms", holder.c_str(), path.c_str(),
                  static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(attempt - begun).count()));
     if (store.ok() || store.status().errnum() != EBUSY) return store;
-    holder = holderOf(store.status());
+    holder = "pid " + readLockHolder(path).pid;
     // Mounted: its daemon is serving, and may go on for days. Refused now.
     if (storeIsMounted(path)) return store;
     const auto waited = SteadyClock::now() - begun;

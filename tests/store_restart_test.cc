@@ -61,9 +61,10 @@ TEST_F(StoreRestart, ASecondOpenNamesTheHolderAndWhereItIsMounted) {
   EXPECT_NE(std::string::npos,
             second.status().message().find("in use by another process (pid " + pid + ", mounted on /some/where)"))
       << second.status().toString();
-  EXPECT_EQ("pid 12, mounted on /m", describeLockHolder("12\nmounted on /m\n"));
-  EXPECT_EQ("pid 12", describeLockHolder("12\n"));
-  EXPECT_EQ("pid ?", describeLockHolder(""));
+  EXPECT_EQ("pid 12, mounted on /m", LockHolder::decode("12\nmounted on /m\n").describe());
+  EXPECT_EQ("pid 12", LockHolder::decode("12\n").describe());
+  EXPECT_EQ("pid ?", LockHolder::decode("").describe());
+  EXPECT_EQ("12\nmounted on /m\n", (LockHolder{"12", "mounted on /m"}.encode()));
 }
 
 }  // namespace
