@@ -151,10 +151,9 @@ Status Reservations::contentChanged(Txn& txn, InodeRecord& inode, uint64_t oldSi
   return adjustTotal(txn, total, -static_cast<int64_t>(before - after));
 }
 
-Status Reservations::release(Txn& txn, InodeRecord& inode) {
+Status Reservations::release(Txn& txn, const InodeRecord& inode) {
   const uint64_t count = inode.reservedWindowCount();
   if (count == 0) return Status::OK();
-  inode.reserved.clear();
   ACIDFS_ASSIGN_OR_RETURN(uint64_t total, lockTotal(txn));
   return adjustTotal(txn, total, -static_cast<int64_t>(count));
 }

@@ -57,7 +57,7 @@ class Reservations {
   // windows past its new size, are no longer reserved.
   Status contentChanged(Txn& txn, InodeRecord& inode, uint64_t oldSize);
   // `inode` is being deleted: all its windows are given back.
-  Status release(Txn& txn, InodeRecord& inode);
+  Status release(Txn& txn, const InodeRecord& inode);
   // The chunk bytes a commit of `windows` to `inode` writes into its
   // reserved windows (at most a chunk each), for Txn::useReservation.
   uint64_t coveredBytes(const InodeRecord& inode, const std::map<uint64_t, std::string_view>& windows) const;

@@ -80,13 +80,14 @@ Status SpaceGuard::mayAppend(uint64_t bytes, uint64_t covered) {
     const uint64_t need = std::max(needAll, needUncovered);
     return free >= need ? 0 : need - free;
   };
-  const uint64_t floor = covered == bytes ? hardFloor_.load() + othersReserved
-                                          : hardFloor_.load() + growthMargin_.load() + reserved;
-  uint64_t free = estimatedFree(bytes, floor);
+  auto floor = [&] {
+    return covered == bytes ? hardFloor_.load() + othersReserved : hardFloor_.load() + growthMargin_.load() + reserved;
+  };
+  uint64_t free = estimatedFree(bytes, floor());
   if (shortBy(free) > 0) free = makeRoom();
   if (shortBy(free) > 0)
     return Status::Error(ENOSPC, "no space for " + std::to_string(bytes) + " more bytes: " + mib(free) +
-                                     " free on the store's filesystem, " + mib(floor) +
+                                     " free on the store's filesystem, " + mib(floor()) +
                                      " kept for removals, metadata and fallocate's reservations");
   appendedSince_ += bytes;
   return Status::OK();

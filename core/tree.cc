@@ -1,7 +1,5 @@
 #include "core/tree.h"
 
-#include "core/reservations.h"
-
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -69,8 +67,7 @@ Result<bool> Tree::dirIsEmpty(Txn& txn, uint64_t dir) {
 
 Status Tree::deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode) {
   if (inode.isRegular()) content_.addRef(txn, inode.blob, -1);
-  InodeRecord released = inode;
-  ACIDFS_RETURN_IF_ERROR(reservations_.release(txn, released));
+  ACIDFS_RETURN_IF_ERROR(reservations_.release(txn, inode));
   const std::string prefix = keys::ino(ino);
   auto it = txn.iterate(Column::kXattrs);
   std::vector<std::string> names;
