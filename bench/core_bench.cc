@@ -220,11 +220,12 @@ struct Config {
   std::string dir = "/tmp";
   int runs = 3;
   bool quick = false;
+  bool transactionsOnly = false;  // section 1 alone (--transactions-only): for profiling
   uint64_t bigBytes = 1024 * kMiB;    // section 2 and 4
   uint64_t chunkBytes = 256 * kMiB;   // section 3
   // Section 1 operation counts. kSync runs do fewer: each of their commits
   // waits for the disk (~4 ms here), and a rate does not depend on the count.
-  uint64_t creates = 10000, renames = 10000, casCommits = 2000, transacts = 1000;
+  uint64_t creates = 10000, renames = 10000, unlinks = 10000, casCommits = 2000, transacts = 1000;
   uint64_t syncCreates = 2000, syncCasCommits = 500;
   int smallWrites = 16;   // 4 KiB overwrites measured per run in section 3
   int fsyncProbes = 200;  // 4 KiB write+fdatasync probes of the disk
@@ -251,12 +252,14 @@ Config parseArgs(int argc, char** argv) {
     else if (a == "--runs") runs = static_cast<int>(number());
     else if (a == "--size-mib") sizeMiB = number();
     else if (a == "--quick") c.quick = true;
+    else if (a == "--transactions-only") c.transactionsOnly = true;
     else if (a == "-h" || a == "--help") {
-      printf("usage: core_bench [--dir DIR] [--runs N] [--size-mib M] [--quick]\n"
+      printf("usage: core_bench [--dir DIR] [--runs N] [--size-mib M] [--quick] [--transactions-only]\n"
              "  --dir DIR      where stores and the peer file are made (default /tmp)\n"
              "  --runs N       runs per figure; figures are medians (default 3, --quick 1)\n"
              "  --size-mib M   bytes written and read in sections 2 and 4 (default 1024, --quick 64)\n"
-             "  --quick        small sizes and counts: a smoke run of well under a minute\n");
+             "  --quick        small sizes and counts: a smoke run of well under a minute\n"
+             "  --transactions-only  table 1 alone (to profile the transaction path)\n");
       exit(0);
     } else fail("unknown argument " + a + " (see --help)");
   }
@@ -264,7 +267,7 @@ Config parseArgs(int argc, char** argv) {
     c.runs = 1;
     c.bigBytes = 64 * kMiB;
     c.chunkBytes = 32 * kMiB;
-    c.creates = c.renames = 1000;
+    c.creates = c.renames = c.unlinks = 1000;
     c.casCommits = 200, c.transacts = 100;
     c.syncCreates = 100, c.syncCasCommits = 50;
     c.smallWrites = 8, c.fsyncProbes = 50;
@@ -490,6 +493,18 @@ double renameRun(Durability d, int threads, uint64_t n) {
       check(s.ns().rename(Caller::root(), kRootIno, format("f%llu", (unsigned long long)i), kRootIno,
                           format("r%llu", (unsigned long long)i), 0),
             "rename");
+  });
+}
+
+// unlink of f<i> from the root directory; the (empty) files exist beforehand.
+double unlinkRun(Durability d, int threads, uint64_t n) {
+  auto setup = [n](Store& s, int) {
+    for (uint64_t i = 0; i < n; ++i)
+      check(s.ns().mknod(kRoot, kRootIno, format("f%llu", (unsigned long long)i), S_IFREG | 0644, 0), "mknod");
+  };
+  return runTransactions(d, threads, n, setup, [](Store& s, int, uint64_t begin, uint64_t end) {
+    for (uint64_t i = begin; i < end; ++i)
+      check(s.ns().unlink(kRootIno, format("f%llu", (unsigned long long)i)), "unlink");
   });
 }
 
@@ -723,6 +738,26 @@ void printHeader(const Config& cfg, int argc, char** argv) {
   fflush(stdout);
 }
 
+void printTransactions(const std::vector<TxRow>& txRows) {
+  printf("1. Transactions per second (fresh store per run; default options, chunk 64 KiB)\n\n");
+  Table t1({"operation", "durability", "ops", "1 thread, tx/s", "us/tx", "2 threads, tx/s", "2T/1T", "disk flush/s", "1T/flush"});
+  for (const TxRow& row : txRows) {
+    const bool sync = row.durability == Durability::kSync;
+    t1.row({row.name, sync ? "sync" : "default", format("%llu", (unsigned long long)row.n), withSpread(row.oneThread),
+            format("%.1f", 1e6 / row.oneThread.median()),
+            withSpread(row.twoThreads), ratio(row.twoThreads.median(), row.oneThread.median()),
+            sync ? withSpread(row.flushRate) : "-", sync ? ratio(row.oneThread.median(), row.flushRate.median()) : "-"});
+  }
+  t1.print();
+  printf("create: mknod of empty files in the root directory (2 threads: both in it). rename: f<i> -> r<i> in\n"
+         "the root. unlink: of those files. CAS commit: CasOps::put of 200 new bytes + CasOps::commit with the previous blobId as basis\n"
+         "(two transactions; each thread its own file). transact: 10 moves a<k> <-> b<k>, each with the source\n"
+         "blobId precondition and an absent destination (each thread its own directory). disk flush/s: 4 KiB\n"
+         "appends + fdatasync per second to a preallocated file (like RocksDB's WAL), probed right before each\n"
+         "kSync run; 1T/flush: sync tx/s over it. kSync rows run fewer operations (each commit waits for the\n"
+         "disk); a rate does not depend on the count. us/tx: 1 / the 1-thread median.\n\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -744,6 +779,7 @@ int main(int argc, char** argv) {
       {"create (mknod, one directory)", Durability::kDefault, cfg.creates, createRun, {}, {}, {}},
       {"create (mknod, one directory)", Durability::kSync, cfg.syncCreates, createRun, {}, {}, {}},
       {"rename (same directory)", Durability::kDefault, cfg.renames, renameRun, {}, {}, {}},
+      {"unlink (empty file)", Durability::kDefault, cfg.unlinks, unlinkRun, {}, {}, {}},
       {"CAS commit (put + commit, basis)", Durability::kDefault, cfg.casCommits, casCommitRun, {}, {}, {}},
       {"CAS commit (put + commit, basis)", Durability::kSync, cfg.syncCasCommits, casCommitRun, {}, {}, {}},
       {"transact, 10 moves with preconditions", Durability::kDefault, cfg.transacts, transactRun, {}, {}, {}},
@@ -756,6 +792,12 @@ int main(int argc, char** argv) {
       row.oneThread.add(row.run(row.durability, 1, row.n));
       row.twoThreads.add(row.run(row.durability, 2, row.n));
     }
+
+  if (cfg.transactionsOnly) {
+    printTransactions(txRows);
+    std::filesystem::remove_all(gScratchRoot, ec);
+    return 0;
+  }
 
   fprintf(stderr, "sections 2 and 4: throughput, and the disk peer just before each run\n");
   DiskPeer disk;
@@ -772,23 +814,7 @@ int main(int argc, char** argv) {
   for (ChunkRow& row : chunkRows) measureChunkSize(cfg, data, row);
 
   // ---- the tables ----
-  printf("1. Transactions per second (fresh store per run; default options, chunk 64 KiB)\n\n");
-  Table t1({"operation", "durability", "ops", "1 thread, tx/s", "2 threads, tx/s", "2T/1T", "disk flush/s", "1T/flush"});
-  for (const TxRow& row : txRows) {
-    const bool sync = row.durability == Durability::kSync;
-    t1.row({row.name, sync ? "sync" : "default", format("%llu", (unsigned long long)row.n), withSpread(row.oneThread),
-            withSpread(row.twoThreads), ratio(row.twoThreads.median(), row.oneThread.median()),
-            sync ? withSpread(row.flushRate) : "-", sync ? ratio(row.oneThread.median(), row.flushRate.median()) : "-"});
-  }
-  t1.print();
-  printf("create: mknod of empty files in the root directory (2 threads: both in it). rename: f<i> -> r<i> in\n"
-         "the root. CAS commit: CasOps::put of 200 new bytes + CasOps::commit with the previous blobId as basis\n"
-         "(two transactions; each thread its own file). transact: 10 moves a<k> <-> b<k>, each with the source\n"
-         "blobId precondition and an absent destination (each thread its own directory). disk flush/s: 4 KiB\n"
-         "appends + fdatasync per second to a preallocated file (like RocksDB's WAL), probed right before each\n"
-         "kSync run; 1T/flush: sync tx/s over it. kSync rows run fewer operations (each commit waits for the\n"
-         "disk); a rate does not depend on the count.\n\n");
-
+  printTransactions(txRows);
   printf("2. Throughput, %s through the Namespace (1 MiB calls, chunk 64 KiB), MB/s\n\n", sizeLabel(cfg.bigBytes).c_str());
   Table t2({"workload", "MB/s", "x disk", "store grew, MiB"});
   t2.row({"write new data (FileDrafts, a commit per " + sizeLabel(FileDrafts::kDefaultMaxDraftBytes) + ")",

@@ -1,5 +1,6 @@
 #include "core/transaction.h"
 
+#include <rocksdb/perf_level.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <chrono>
@@ -63,16 +64,40 @@ Status TransactionRunner::run(const std::function<Status(Txn&)>& body) {
   }
 }
 
-Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
-  rocksdb::WriteOptions writeOptions;
-  writeOptions.sync = syncEachCommit_;
+std::unique_ptr<rocksdb::Transaction> TransactionRunner::begin(const rocksdb::WriteOptions& writeOptions) {
+  std::unique_ptr<rocksdb::Transaction> old;
+  {
+    MutexLock lock(idleMutex_);
+    if (!idle_.empty()) {
+      old = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
   rocksdb::TransactionOptions txnOptions;
   txnOptions.deadlock_detect = true;
-  std::unique_ptr<rocksdb::Transaction> raw(db_.db()->BeginTransaction(writeOptions, txnOptions));
+  rocksdb::Transaction* raw = db_.db()->BeginTransaction(writeOptions, txnOptions, old.get());
+  if (raw == old.get()) old.release();  // reinitialised in place
+  return std::unique_ptr<rocksdb::Transaction>(raw);
+}
+
+void TransactionRunner::recycle(std::unique_ptr<rocksdb::Transaction> txn) {
+  MutexLock lock(idleMutex_);
+  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(txn));
+}
+
+Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
+  // RocksDB's per-thread performance counters cost a thread-local lookup in
+  // every memtable and lock operation; nothing here reads them.
+  thread_local bool countersOff = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);
+  (void)countersOff;
+  rocksdb::WriteOptions writeOptions;
+  writeOptions.sync = syncEachCommit_;
+  std::unique_ptr<rocksdb::Transaction> raw = begin(writeOptions);
   Txn txn(db_, raw.get(), space_);
 
   auto abandon = [&](Status why) {
     raw->Rollback().PermitUncheckedError();
+    recycle(std::move(raw));
     segments_.release(txn.appended);
     return why;
   };
@@ -97,6 +122,7 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
     return abandon(s);
   }
   db_.noteCommitted(batchBytes);
+  recycle(std::move(raw));
   if (syncEachCommit_)
     segments_.release(txn.toRelease);  // this commit is on stable storage already
   else

@@ -127,6 +127,13 @@ class TransactionRunner {
   static constexpr int kMaxAttempts = 64;
   Status attempt(const std::function<Status(Txn&)>& body);
 
+  // RocksDB transaction objects are reused (BeginTransaction's old_txn):
+  // building one allocates its write batch, index and lock tracker, about a
+  // tenth of a small transaction's cost. At most kMaxIdle are kept.
+  static constexpr size_t kMaxIdle = 32;
+  std::unique_ptr<rocksdb::Transaction> begin(const rocksdb::WriteOptions& writeOptions) EXCLUDES(idleMutex_);
+  void recycle(std::unique_ptr<rocksdb::Transaction> txn) EXCLUDES(idleMutex_);
+
   // After RocksDB stopped taking writes (MetaDb::writesStopped): resumes
   // them once the filesystem has room again, else the error (ENOSPC, EIO).
   Status resumeWrites() EXCLUDES(resumeMutex_);
@@ -159,6 +166,11 @@ class TransactionRunner {
   // along the queue. Losing the queue (a crash) only leaks the space until
   // the next open, whose sweep frees every extent no record names.
   Mutex resumeMutex_;
+
+  // Finished transactions (committed or rolled back), ready for reuse.
+  // They belong to db_, which outlives the runner (Store's member order).
+  Mutex idleMutex_;
+  std::vector<std::unique_ptr<rocksdb::Transaction>> idle_ GUARDED_BY(idleMutex_);
 
   Mutex releaseMutex_;
   uint64_t syncEpoch_ GUARDED_BY(releaseMutex_) = 0;

@@ -108,8 +108,11 @@ Result<bool> Tree::Rename::check(const Caller& caller) {
   }
   // user.acidfs.dest_basis on the source (SPEC §4.2): checked here, in the
   // rename's transaction, and consumed when the rename succeeds.
+  // Read without a lock of its own: an inode's attributes change only under
+  // its exclusive lock (setxattr, removexattr, a rename that consumes this
+  // one), which we hold on the source already.
   const std::string basisKey = keys::xattr(src_.ino, kDestBasisXattr);
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> basis, txn_.read(Column::kXattrs, basisKey, Txn::Lock::kExclusive));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> basis, txn_.peek(Column::kXattrs, basisKey));
   if (basis) {
     ACIDFS_RETURN_IF_ERROR(checkDestBasis(caller, *basis, target_, newName_));
     ACIDFS_RETURN_IF_ERROR(txn_.del(Column::kXattrs, basisKey));
@@ -159,7 +162,8 @@ Result<std::optional<Unlinked>> Tree::Rename::replace(int64_t now) {
       target_->nlink--;
     }
     target_->ctimeNs = now;
-    ACIDFS_RETURN_IF_ERROR(tree_.removeEntry(txn_, newParent_, newName_, *dst_));
+    // Its entry and cookie are not deleted: addEntry below writes both keys
+    // again (the name, and the cookie the moved entry takes over).
     replaced = Unlinked{dst_->ino, false, false};
     if (target_->nlink == 0) {
       ACIDFS_ASSIGN_OR_RETURN(replaced, tree_.dropLastLink(txn_, dst_->ino, *target_));
@@ -179,7 +183,12 @@ Result<std::optional<Unlinked>> Tree::Rename::replace(int64_t now) {
   } else if (parent_ == newParent_) {
     cookie = src_.cookie;
   }
-  ACIDFS_RETURN_IF_ERROR(tree_.removeEntry(txn_, parent_, name_, src_));
+  // The source's cookie record is rewritten by addEntry when the entry keeps
+  // it, so only its name goes then (one record fewer to commit).
+  if (parent_ == newParent_ && cookie == src_.cookie)
+    ACIDFS_RETURN_IF_ERROR(txn_.del(Column::kDentries, keys::dentry(parent_, name_)));
+  else
+    ACIDFS_RETURN_IF_ERROR(tree_.removeEntry(txn_, parent_, name_, src_));
   ACIDFS_RETURN_IF_ERROR(tree_.addEntry(txn_, newParent_, *to_, newName_, src_.ino, moved_->mode, cookie));
   if (moved_->isDir() && parent_ != newParent_) {
     moved_->parent = newParent_;
