@@ -1,23 +1,31 @@
 #!/usr/bin/python3
-"""mount_bench.py: acidfs beside bindfs and the native directory, on one disk.
+"""mount_bench.py: acidfs beside bindfs, passthrough_hp and the native directory, on one disk.
 
 One invocation runs the same workloads, in the same work directory (so on the
-same disk), on three targets:
+same disk), on four targets:
 
-  acidfs  a fresh store and mount point per run (acidfsd -f, default options);
-  bindfs  `bindfs SRC MNT` on a fresh SRC per run: a plain FUSE passthrough,
-          the peer named in issue 3;
-  native  a fresh directory per run, no FUSE.
+  acidfs          a fresh store and mount point per run (acidfsd -f, default
+                  options);
+  bindfs          `bindfs -f SRC MNT` on a fresh SRC per run: a plain FUSE
+                  passthrough (libfuse 2, single-threaded), the peer of issue 3;
+  passthrough_hp  `passthrough_hp --foreground SRC MNT` on a fresh SRC per run:
+                  libfuse 3.14.0's example/passthrough_hp, a multi-threaded C++
+                  passthrough on the low-level API, the second peer of issue 12,
+                  built by bench/build-peers.sh (left out, loudly, when absent);
+  native          a fresh directory per run, no FUSE.
 
 Workloads: create, stat, read, rename and unlink N files of 4 KiB in one
 directory (default 10,000); `tar -x` of a tar of /usr/include (made once per
 invocation in the work dir, checked afterwards with `diff -r`, untimed);
-sequential write of S MiB + fsync, then sequential read of it after
-`sync; echo 3 > /proc/sys/vm/drop_caches` (default 1 GiB); `cp` of that file
-to a new file on the same mount. Every figure is the median of --runs runs;
-the order of the three targets rotates from one run to the next so that none
-always goes first. The table prints every figure with its speed ratio to
-bindfs and to native and marks it against the targets of issue 3.
+4 processes x 300 write transactions on one SQLite database in WAL mode
+(checked afterwards, untimed); sequential write of S MiB + fsync, then
+sequential read of it after `sync; echo 3 > /proc/sys/vm/drop_caches`
+(default 1 GiB); `cp` of that file to a new file on the same mount. The peak
+RSS of every FUSE daemon (VmHWM, read just before its unmount) is recorded per
+run. Every figure is the median of --runs runs; the order of the targets
+rotates from one run to the next so that none always goes first. The table
+prints every figure with its speed ratio to each peer and to native and marks
+it against the targets of issue 12.
 
 Why Python and not a shell script: the small-file phases must time the
 filesystem, not process creation. A shell loop forks a process per file
@@ -34,10 +42,12 @@ ran and every check passed, 1 otherwise, 2 for usage errors.
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -47,8 +57,14 @@ KIB = 1024
 MIB = 1024 * 1024
 SMALL_FILE_SIZE = 4 * KIB
 IO_BLOCK = MIB  # sequential I/O is done in 1 MiB calls, as `dd bs=1M` would
-TARGETS = ("acidfs", "bindfs", "native")
+TARGETS = ("acidfs", "bindfs", "passthrough_hp", "native")  # the run order rotates over these
+FUSE_TARGETS = ("acidfs", "bindfs", "passthrough_hp")
+PEERS = ("bindfs", "passthrough_hp")  # an acidfs/<peer> ratio column each
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where bench/build-peers.sh builds libfuse 3.14.0's example (Debian's fuse3 source package).
+DEFAULT_PASSTHROUGH_HP = "/var/tmp/acidfs-peers/fuse3-3.14.0/build/example/passthrough_hp"
+SQLITE_PROCESSES = 4
+MB = 1000 * 1000  # MB/s and the RSS limit are decimal, as the table says "MB"
 
 
 def log(message):
@@ -102,11 +118,13 @@ def remove_tree(directory):
 class Mount:
     """A FUSE daemon we started in the foreground (so we hold its pid)."""
 
-    def __init__(self, name, argv, mountpoint, log_path):
+    def __init__(self, target, name, argv, mountpoint, log_path):
+        self.target = target
         self.name = name
         self.mountpoint = mountpoint
         self.log_path = log_path
         self.exit_status = None
+        self.peak_rss_kib = None  # VmHWM just before the unmount, set by stop()
         started = time.perf_counter()
         self.log_file = open(log_path, "w")
         # Own session: a Ctrl-C reaches only the harness, which unmounts in order.
@@ -139,6 +157,18 @@ class Mount:
         except (OSError, IndexError, ValueError):
             return 0.0
 
+    def read_peak_rss_kib(self):
+        """VmHWM: the most resident memory the daemon (all its threads: one address space)
+        has had since it started, in KiB (the kernel's "kB"). None once it has exited."""
+        try:
+            with open(f"/proc/{self.process.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+        return None
+
     def settle(self, limit=30.0):
         """Waits until the daemon has been idle (< 20 ms CPU in 0.5 s) so that its background
         work is not charged to the next target. Returns (seconds waited, CPU seconds used)."""
@@ -155,6 +185,7 @@ class Mount:
     def stop(self):
         """Unmounts and waits for the daemon to exit (it commits pending work first)."""
         if self.process.poll() is None:
+            self.peak_rss_kib = self.read_peak_rss_kib()
             for attempt in range(10):
                 if not os.path.ismount(self.mountpoint):
                     break
@@ -282,25 +313,143 @@ def check_sampled_blocks(path, data):
                 raise RuntimeError(f"{path}: block {b} (1 MiB) differs from what was written")
 
 
+# The SQLite writer, run as `python3 -c SQLITE_WORKER DB WORKER TRANSACTIONS`. It opens the
+# database, reports its journal mode and synchronous setting, waits for "go" on stdin (so the
+# timing starts with every process open and ready, and not with four interpreter start-ups),
+# then commits TRANSACTIONS write transactions. BEGIN IMMEDIATE takes the write lock at the
+# start, so a busy database is waited for by the busy handler (timeout=) instead of failing
+# a deferred transaction's upgrade with SQLITE_BUSY, which no busy handler retries.
+SQLITE_WORKER = r"""
+import os, sqlite3, sys
+path, worker, transactions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+db = sqlite3.connect(path, timeout=120, isolation_level=None)
+mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+synchronous = db.execute("PRAGMA synchronous").fetchone()[0]
+print(f"ready {mode} {synchronous}", flush=True)
+if sys.stdin.readline().strip() != "go":
+    sys.exit("no go")
+for seq in range(transactions):
+    value = worker * 1000000 + seq + 1
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO log(worker, seq, value, payload) VALUES (?, ?, ?, ?)",
+               (worker, seq, value, os.urandom(100)))
+    db.execute("UPDATE counter SET n = n + 1, total = total + ? WHERE id = 0", (value,))
+    db.execute("COMMIT")
+db.close()
+"""
+
+
+def sqlite_expected(processes, transactions):
+    """(rows, sum of values) that the workers must leave behind."""
+    values = [w * 1000000 + s + 1 for w in range(processes) for s in range(transactions)]
+    return len(values), sum(values)
+
+
+def sqlite_prepare(path):
+    """The database, untimed: WAL mode (persistent in the file), the log table, the counter row."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            raise RuntimeError(f"PRAGMA journal_mode=WAL left the database in {mode!r} mode")
+        db.execute("CREATE TABLE log(worker INTEGER NOT NULL, seq INTEGER NOT NULL, value INTEGER NOT NULL, "
+                   "payload BLOB, PRIMARY KEY (worker, seq))")
+        db.execute("CREATE TABLE counter(id INTEGER PRIMARY KEY, n INTEGER NOT NULL, total INTEGER NOT NULL)")
+        db.execute("INSERT INTO counter VALUES (0, 0, 0)")
+    finally:
+        db.close()
+
+
+def sqlite_wal(path, processes, transactions):
+    """Runs the writers concurrently. Returns (seconds from "go" until the last one exited,
+    the set of (journal_mode, synchronous) the workers reported)."""
+    workers = []
+    try:
+        for w in range(processes):
+            workers.append(subprocess.Popen(
+                [sys.executable, "-c", SQLITE_WORKER, path, str(w), str(transactions)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        settings = set()
+        for p in workers:
+            words = p.stdout.readline().split()
+            if len(words) != 3 or words[0] != "ready":
+                p.wait(timeout=30)
+                raise RuntimeError(f"sqlite worker did not start: {p.stderr.read().strip()[-300:]}")
+            settings.add((words[1], words[2]))
+        start = time.perf_counter()
+        for p in workers:
+            p.stdin.write("go\n")
+            p.stdin.close()
+        failures = []
+        for p in workers:
+            err = p.stderr.read()
+            if p.wait() != 0:
+                failures.append(f"status {p.returncode}: {err.strip()[-300:]}")
+        elapsed = time.perf_counter() - start
+        if failures:
+            raise RuntimeError(f"{len(failures)} of {processes} sqlite workers failed; {failures[0]}")
+        return elapsed, settings
+    finally:  # never leave a writer holding files open on a mount that is about to go
+        for p in workers:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            for stream in (p.stdin, p.stdout, p.stderr):
+                if stream and not stream.closed:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+
+
+def sqlite_check(path, processes, transactions):
+    """Untimed: every transaction is in, exactly once, and the database is intact."""
+    rows, total = sqlite_expected(processes, transactions)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        got_rows, got_sum = db.execute("SELECT count(*), coalesce(sum(value), 0) FROM log").fetchone()
+        n, counter_total = db.execute("SELECT n, total FROM counter WHERE id = 0").fetchone()
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+    problems = []
+    if (got_rows, got_sum) != (rows, total):
+        problems.append(f"log has {got_rows} rows summing to {got_sum}, expected {rows} and {total}")
+    if (n, counter_total) != (rows, total):
+        problems.append(f"counter is n={n} total={counter_total}, expected {rows} and {total}")
+    if integrity != "ok":
+        problems.append(f"integrity_check: {integrity}")
+    if problems:
+        raise RuntimeError("; ".join(problems))
+
+
 # ------------------------------------------------------------- the bench ---
 
-# (key, label, unit, kind, target) — kind "rate": figure = count / seconds,
-# "mbps": figure = bytes / 1e6 / seconds, "seconds": figure = seconds.
-# target: ("ratio", x) = acidfs at least x times bindfs's speed;
-#         ("below", s) = acidfs median under s seconds.
+# (key, label, unit, kind, targets) — kind "rate": figure = count / seconds,
+# "mbps": figure = bytes / 1e6 / seconds, "seconds": figure = seconds, "rss": figure = the
+# largest VmHWM of any run, in MB (not a median: the limit holds through the whole bench).
+# targets, those of issue 12, each one of:
+#   ("ratio", target, x)  acidfs at least x times the speed of target (a peer or native);
+#   ("below", s)          acidfs median under s seconds;
+#   ("below_mb", m)       acidfs daemon's peak RSS under m MB in every run.
 def workload_table(args):
     n = f"{args.files:,}"
     s = f"{args.size_mib} MiB" if args.size_mib % 1024 else f"{args.size_mib // 1024} GiB"
+    metadata = [("ratio", "bindfs", 1.0), ("ratio", "passthrough_hp", 1.5)]
+    lookups = [("ratio", "bindfs", 1.5), ("ratio", "passthrough_hp", 1.5)]
     return [
-        ("create", f"create {n} x 4 KiB", "files/s", "rate", ("ratio", 1.0)),
-        ("stat", f"stat {n}", "files/s", "rate", ("ratio", 1.0)),
-        ("read", f"read {n} x 4 KiB", "files/s", "rate", ("ratio", 1.0)),
-        ("rename", f"rename {n}", "files/s", "rate", ("ratio", 1.0)),
-        ("unlink", f"unlink {n}", "files/s", "rate", ("ratio", 1.0)),
-        ("tar", f"tar x ({args.tar_entries:,} entries)", "s", "seconds", ("ratio", 1.0)),
-        ("write", f"seq write {s} + fsync", "MB/s", "mbps", ("ratio", 0.8)),
-        ("readseq", f"seq read {s} (cold)", "MB/s", "mbps", ("ratio", 0.8)),
-        ("cp", f"cp {s} file (same mount)", "s", "seconds", ("below", 0.050)),
+        ("create", f"create {n} x 4 KiB", "files/s", "rate", metadata),
+        ("stat", f"stat {n}", "files/s", "rate", lookups),
+        ("read", f"read {n} x 4 KiB", "files/s", "rate", lookups),
+        ("rename", f"rename {n}", "files/s", "rate", metadata),
+        ("unlink", f"unlink {n}", "files/s", "rate", metadata),
+        ("tar", f"tar x ({args.tar_entries:,} entries)", "s", "seconds", metadata),
+        ("sqlite", f"sqlite wal {SQLITE_PROCESSES} x {args.sqlite_transactions} txns", "s", "seconds",
+         [("ratio", "native", 0.5)]),
+        ("write", f"seq write {s} + fsync", "MB/s", "mbps", [("ratio", "passthrough_hp", 1.5)]),
+        ("readseq", f"seq read {s} (cold)", "MB/s", "mbps", [("ratio", "passthrough_hp", 1.0)]),
+        ("cp", f"cp {s} file (same mount)", "s", "seconds", [("below", 0.050)]),
+        ("rss", "daemon peak RSS (max of runs)", "MB", "rss", [("below_mb", 200)]),
     ]
 
 
@@ -312,8 +461,13 @@ class Bench:
         # results[key][target] = list of per-run seconds
         self.seconds = {}
         self.errors = []  # (run, target, what, message)
-        self.tar_checks = {t: [] for t in TARGETS}  # per run: "identical" or a summary
-        self.mount_seconds = {"acidfs": [], "bindfs": []}
+        # passthrough_hp only when it is built; the report then leaves its columns out.
+        self.targets = tuple(t for t in TARGETS if t != "passthrough_hp" or args.passthrough_hp)
+        self.tar_checks = {t: [] for t in self.targets}  # per run: "identical" or a summary
+        self.sqlite_checks = {t: [] for t in self.targets}  # per run: "exact" or what was wrong
+        self.sqlite_settings = {t: set() for t in self.targets}  # (journal_mode, synchronous) seen
+        self.mount_seconds = {t: [] for t in FUSE_TARGETS}
+        self.peak_rss_kib = {t: [] for t in FUSE_TARGETS}  # per run, VmHWM before the unmount
         self.daemon_notes = []
         self.settle_notes = []
         self.teardown = []  # per run: (seconds to unmount both mounts, seconds to rm -rf the run dir)
@@ -336,33 +490,35 @@ class Bench:
         roots = {}
         store, acid_mnt = os.path.join(run_dir, "acidfs-store"), os.path.join(run_dir, "acidfs-mnt")
         src, bind_mnt = os.path.join(run_dir, "bindfs-src"), os.path.join(run_dir, "bindfs-mnt")
-        for d in (store, acid_mnt, src, bind_mnt, os.path.join(run_dir, "native")):
+        hp_src, hp_mnt = os.path.join(run_dir, "passthrough_hp-src"), os.path.join(run_dir, "passthrough_hp-mnt")
+        for d in (store, acid_mnt, src, bind_mnt, hp_src, hp_mnt, os.path.join(run_dir, "native")):
             os.makedirs(d)
-        try:
-            extra = ["-o", args.acidfs_options] if args.acidfs_options else []
-            m = Mount("acidfsd", [args.acidfsd, store, acid_mnt, "-f"] + extra, acid_mnt,
-                      os.path.join(self.session, f"acidfsd-run{run_index + 1}.log"))
-            self.mounts.append(m)
-            self.mount_seconds["acidfs"].append(m.mount_seconds)
-            roots["acidfs"] = acid_mnt
-        except Exception as e:  # noqa: BLE001 — reported, the other targets still run
-            self.fail(run_index, "acidfs", "mount", e)
-        try:
-            m = Mount("bindfs", ["bindfs", "-f", src, bind_mnt], bind_mnt,
-                      os.path.join(self.session, f"bindfs-run{run_index + 1}.log"))
-            self.mounts.append(m)
-            self.mount_seconds["bindfs"].append(m.mount_seconds)
-            roots["bindfs"] = bind_mnt
-        except Exception as e:  # noqa: BLE001
-            self.fail(run_index, "bindfs", "mount", e)
+        daemons = [("acidfs", "acidfsd", [args.acidfsd, store, acid_mnt, "-f"]
+                    + (["-o", args.acidfs_options] if args.acidfs_options else []), acid_mnt),
+                   ("bindfs", "bindfs", ["bindfs", "-f", src, bind_mnt], bind_mnt)]
+        if "passthrough_hp" in self.targets:
+            # It daemonizes unless told --foreground; otherwise default options (multi-threaded,
+            # writeback cache, 86400 s entry/attribute timeouts, splice).
+            daemons.append(("passthrough_hp", "passthrough_hp",
+                            [args.passthrough_hp, "--foreground", hp_src, hp_mnt], hp_mnt))
+        for target, name, argv, mountpoint in daemons:
+            try:
+                m = Mount(target, name, argv, mountpoint,
+                          os.path.join(self.session, f"{name}-run{run_index + 1}.log"))
+                self.mounts.append(m)
+                self.mount_seconds[target].append(m.mount_seconds)
+                roots[target] = mountpoint
+            except Exception as e:  # noqa: BLE001 — reported, the other targets still run
+                self.fail(run_index, target, "mount", e)
         roots["native"] = os.path.join(run_dir, "native")
 
-        order = list(TARGETS[run_index % 3:] + TARGETS[:run_index % 3])
-        order = [t for t in order if t in roots]
+        shift = run_index % len(self.targets)
+        order = [t for t in self.targets[shift:] + self.targets[:shift] if t in roots]
         log(f"run {run_index + 1}/{args.runs}: target order {', '.join(order)}; load {load_average()}")
 
         for group, method, extra in (("small files", self.small_files, (contents,)),
                                      ("tar x", self.tar_extract, ()),
+                                     ("sqlite wal", self.sqlite_wal, ()),
                                      ("sequential + cp", self.sequential, (big,))):
             for target in order:
                 self.settle_all(group, target)
@@ -427,6 +583,28 @@ class Bench:
             self.errors.append((run_index + 1, target, "tar x diff -r", summary))
         log(f"run {run_index + 1} {target}: tar x done ({self.tar_checks[target][-1][:60]})")
 
+    def sqlite_wal(self, run_index, target, root):
+        directory = os.path.join(root, "sqlite")
+        path = os.path.join(directory, "bench.db")
+        processes, transactions = SQLITE_PROCESSES, self.args.sqlite_transactions
+        what = "sqlite wal (prepare)"
+        try:
+            os.mkdir(directory)
+            sqlite_prepare(path)
+            sync_all()
+            what = "sqlite wal"
+            elapsed, settings = sqlite_wal(path, processes, transactions)
+            self.sqlite_settings[target] |= settings
+            what = "sqlite wal (check)"
+            sqlite_check(path, processes, transactions)
+        except Exception as e:  # noqa: BLE001
+            self.fail(run_index, target, what, e)
+            self.sqlite_checks[target].append(f"{what} failed")
+            return
+        self.record("sqlite", target, elapsed)
+        self.sqlite_checks[target].append("exact")
+        log(f"run {run_index + 1} {target}: sqlite wal done ({elapsed:.2f} s)")
+
     def sequential(self, run_index, target, root, big):
         directory = os.path.join(root, "seq")
         path = os.path.join(directory, "big")
@@ -471,11 +649,15 @@ class Bench:
                     continue
                 self.unmount_all()
                 raise
+            if m.peak_rss_kib is not None:
+                self.peak_rss_kib[m.target].append(m.peak_rss_kib)
+            else:
+                self.daemon_notes.append(f"{m.name}: no peak RSS (the daemon was gone before its unmount)")
             try:
-                with open(m.log_path, errors="replace") as f:
+                with open(m.log_path, errors="replace") as f:  # the peers log only what goes wrong
                     noteworthy = [line for line in f.read().splitlines()
                                   if m.name == "acidfsd" and (" warning:" in line or " error:" in line)
-                                  or m.name == "bindfs" and line.strip()]
+                                  or m.name != "acidfsd" and line.strip()]
             except OSError as e:
                 noteworthy = [f"(log unreadable: {e})"]
             if m.exit_status != 0:
@@ -485,86 +667,120 @@ class Bench:
     # -- the report ------------------------------------------------------
 
     def figure(self, kind, key, target):
+        if kind == "rss":
+            if target not in FUSE_TARGETS or target not in self.targets:
+                return None
+            runs = self.peak_rss_kib[target]
+            return max(runs) * KIB / MB if len(runs) == self.args.runs else None
         runs = self.seconds.get(key, {}).get(target, [])
         if len(runs) != self.args.runs:
             return None
         if kind == "rate":
             return statistics.median(self.args.files / s for s in runs)
         if kind == "mbps":
-            return statistics.median(self.args.size_mib * MIB / 1e6 / s for s in runs)
+            return statistics.median(self.args.size_mib * MIB / MB / s for s in runs)
         return statistics.median(runs)
 
     @staticmethod
     def speed_ratio(kind, ours, theirs):
-        if ours is None or theirs is None or ours == 0 or theirs == 0:
+        if kind == "rss" or ours is None or theirs is None or ours == 0 or theirs == 0:
             return None
         return theirs / ours if kind == "seconds" else ours / theirs
 
+    def verdict(self, kind, figures, goal):
+        """(goal as printed, "met" / "NOT MET" / "not measured") of one issue 12 target."""
+        a = figures["acidfs"]
+        if goal[0] == "ratio":
+            _, peer, threshold = goal
+            text = f">= {threshold:g}x {peer}"
+            if peer not in self.targets:
+                return text, "not measured"
+            ratio = self.speed_ratio(kind, a, figures[peer])
+            return text, "met" if ratio is not None and ratio >= threshold else "NOT MET"
+        if goal[0] == "below":
+            return f"< {goal[1] * 1000:.0f} ms", "met" if a is not None and a < goal[1] else "NOT MET"
+        return f"< {goal[1]:g} MB", "met" if a is not None and a < goal[1] else "NOT MET"
+
     def report(self, workloads):
-        def fmt(value, unit):
+        def fmt(value, unit, target):
             if value is None:
-                return "error"
+                return "-" if unit == "MB" and target == "native" else "error"
             if unit == "s":
                 return f"{value:.3f}"
             return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
+        peers = [p for p in PEERS if p in self.targets]
+        comparisons = peers + ["native"]
         rows = []
-        verdicts = []
-        for key, label, unit, kind, (target_kind, threshold) in workloads:
-            a, b, n = (self.figure(kind, key, t) for t in TARGETS)
-            rb, rn = self.speed_ratio(kind, a, b), self.speed_ratio(kind, a, n)
-            if target_kind == "ratio":
-                goal = f">= {threshold:g}x bindfs"
-                met = rb is not None and rb >= threshold
-            else:
-                goal = f"< {threshold * 1000:.0f} ms"
-                met = a is not None and a < threshold
-            verdict = "met" if met else "NOT MET"
-            verdicts.append((label, goal, verdict))
-            rows.append([label, unit, fmt(a, unit), fmt(b, unit), fmt(n, unit),
-                         "-" if rb is None else f"{rb:.2f}x", "-" if rn is None else f"{rn:.2f}x",
-                         f"{goal}: {verdict}"])
-        header = ["workload", "unit", "acidfs", "bindfs", "native", "acidfs/bindfs", "acidfs/native",
-                  "issue 3 target"]
+        verdicts = []  # (label, goal, verdict), one per target of issue 12
+        for key, label, unit, kind, goals in workloads:
+            figures = {t: self.figure(kind, key, t) for t in self.targets}
+            ratios = [self.speed_ratio(kind, figures["acidfs"], figures[t]) for t in comparisons]
+            judged = [(label, *self.verdict(kind, figures, g)) for g in goals]
+            verdicts.extend(judged)
+            rows.append([label, unit] + [fmt(figures[t], unit, t) for t in self.targets]
+                        + ["-" if r is None else f"{r:.2f}x" for r in ratios]
+                        + ["; ".join(f"{goal}: {v}" for _, goal, v in judged)])
+        header = (["workload", "unit"] + list(self.targets) + [f"acidfs/{t}" for t in comparisons]
+                  + ["issue 12 target"])
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-        right = {2, 3, 4, 5, 6}
+        right = set(range(2, len(header) - 1))
 
         def line(cells):
             return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                              for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
-        print(f"\nRESULTS: median of {self.args.runs} run(s) per figure")
+        print(f"\nRESULTS: median of {self.args.runs} run(s) per figure (peak RSS: the largest of the runs)")
         print("Ratios are speed ratios: above 1 = acidfs faster. For rows in seconds that is "
               "peer seconds / acidfs seconds; for rates, acidfs rate / peer rate.")
+        if "passthrough_hp" not in self.targets:
+            print(f"passthrough_hp: NOT MEASURED, its columns are left out (no executable at "
+                  f"{self.args.passthrough_hp_wanted}; build it with bench/build-peers.sh)")
         print(line(header))
         print(line(["-" * w for w in widths]))
         for r in rows:
             print(line(r))
-        met = sum(1 for v in verdicts if v[2] == "met")
-        print(f"\nissue 3 targets met: {met} of {len(verdicts)}; not met: "
-              + (", ".join(v[0] for v in verdicts if v[2] != "met") or "none"))
+        met = [v for v in verdicts if v[2] == "met"]
+        missed = [v for v in verdicts if v[2] == "NOT MET"]
+        unmeasured = [v for v in verdicts if v[2] == "not measured"]
+        print(f"\nissue 12 targets met: {len(met)} of {len(verdicts)}; not met: "
+              + (", ".join(f"{label} ({goal})" for label, goal, _ in missed) or "none")
+              + (f"; not measured: {', '.join(f'{label} ({goal})' for label, goal, _ in unmeasured)}"
+                 if unmeasured else ""))
 
         print("\nPer-run seconds (in run order; target order rotates each run):")
         for key, label, unit, kind, _ in workloads:
+            if kind == "rss":
+                continue
             cells = []
-            for t in TARGETS:
+            for t in self.targets:
                 runs = self.seconds.get(key, {}).get(t, [])
                 cells.append(f"{t} " + (" ".join(f"{s:.3f}" for s in runs) or "-"))
-            print(f"  {label:<32} " + " | ".join(cells))
-        for t in ("acidfs", "bindfs"):
+            print(f"  {label:<40} " + " | ".join(cells))
+        for t in FUSE_TARGETS:
             if self.mount_seconds[t]:
-                print(f"  {'mount until it answers (' + t + ')':<32} "
+                print(f"  {'mount until it answers (' + t + ')':<40} "
                       + " ".join(f"{s:.3f}" for s in self.mount_seconds[t]))
-        print("  untimed teardown per run (unmount both | rm -rf): "
+        print("  daemon peak RSS per run, MB (VmHWM just before the unmount): "
+              + " | ".join(f"{t} " + (" ".join(f"{k * KIB / MB:.1f}" for k in self.peak_rss_kib[t]) or "-")
+                           for t in FUSE_TARGETS if t in self.targets))
+        print("  untimed teardown per run (unmount all | rm -rf): "
               + "; ".join(f"{u:.1f} | {r:.1f}" for u, r in self.teardown))
         print("  load average at each run's start: " + "; ".join(f"{l[0]:.2f}" for l in self.run_loads))
 
         print("\nChecks (untimed):")
-        for t in TARGETS:
+        for t in self.targets:
             checks = self.tar_checks[t]
             good = sum(1 for c in checks if c == "identical")
             print(f"  tar x, diff -r against the reference tree, {t}: identical in {good} of {len(checks)} runs"
                   + "".join(f"; run {i + 1}: {c}" for i, c in enumerate(checks) if c != "identical"))
+        for t in self.targets:
+            checks = self.sqlite_checks[t]
+            good = sum(1 for c in checks if c == "exact")
+            settings = ", ".join(f"journal_mode={m} synchronous={s}" for m, s in sorted(self.sqlite_settings[t]))
+            print(f"  sqlite wal, rows, sums, counter and integrity_check, {t}: exact in {good} of "
+                  f"{len(checks)} runs (workers saw {settings or 'nothing'})"
+                  + "".join(f"; run {i + 1}: {c}" for i, c in enumerate(checks) if c != "exact"))
         print("  small-file reads compared byte for byte; seq read and cp copy: size and 18 sampled "
               "1 MiB blocks compared")
         if self.errors:
@@ -580,6 +796,46 @@ class Bench:
             print("\nDaemon notes (exit status and warning/error log lines):")
             for note in dict.fromkeys(self.daemon_notes):
                 print(f"  {note}")
+
+
+def passthrough_hp_description(path):
+    """What the header says of the passthrough_hp binary: its source package and build type,
+    read from the tree bench/build-peers.sh leaves (SRC/build/example/passthrough_hp)."""
+    build = os.path.dirname(os.path.dirname(path))
+    source = os.path.dirname(build)
+    package = "source unknown"
+    try:
+        with open(os.path.join(source, "debian", "changelog")) as f:
+            package = "Debian source " + f.readline().split(";")[0].strip()
+    except OSError:
+        pass
+    build_type, cpp_args = "unknown", []
+    try:
+        with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
+            options = {o["name"]: o["value"] for o in json.load(f)}
+        build_type, cpp_args = options.get("buildtype", build_type), options.get("cpp_args", [])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    built = datetime.datetime.fromtimestamp(os.stat(path).st_mtime).astimezone()
+    flags = f" (cpp_args {' '.join(cpp_args)})" if cpp_args else ""
+    return (f"libfuse example/passthrough_hp ({package}), meson {build_type}{flags} build at {path}, built "
+            f"{built.isoformat(timespec='minutes')}; defaults: multi-threaded, writeback cache, "
+            f"86400 s timeouts, splice")
+
+
+def sqlite_description(args):
+    db = sqlite3.connect(":memory:")
+    try:
+        options = [row[0] for row in db.execute("PRAGMA compile_options")]
+    finally:
+        db.close()
+    defaults = ", ".join(o for o in options if "SYNCHRONOUS" in o) or "no synchronous default compiled in"
+    return (f"SQLite {sqlite3.sqlite_version} (python sqlite3), {SQLITE_PROCESSES} processes x "
+            f"{args.sqlite_transactions} transactions on one database, concurrently, each BEGIN IMMEDIATE + "
+            f"INSERT of a row (100 random bytes) + UPDATE of one shared counter row + COMMIT; "
+            f"PRAGMA journal_mode=WAL, synchronous left at its default ({defaults}: FULL, every "
+            f"commit fsyncs the WAL); busy timeout 120 s; timed from \"go\" (all processes open) until "
+            f"the last one exited")
 
 
 def machine_header(args, load_start):
@@ -614,12 +870,21 @@ def machine_header(args, load_start):
           f"{('-o ' + args.acidfs_options) if args.acidfs_options else 'defaults (commit_interval=5, no sync)'}")
     print(f"bindfs:      {output_of(['bindfs', '--version']).splitlines()[0]} "
           f"(libfuse 2, defaults: single-threaded) `bindfs -f SRC MNT`")
+    if args.passthrough_hp:
+        print(f"passthrough_hp: {passthrough_hp_description(args.passthrough_hp)} "
+              f"`passthrough_hp --foreground SRC MNT`")
+    else:
+        print(f"passthrough_hp: NOT MEASURED: no executable at {args.passthrough_hp_wanted} "
+              f"(bench/build-peers.sh builds it); its columns are left out")
+    print(f"sqlite:      {sqlite_description(args)}")
     print(f"tools:       {output_of(['tar', '--version']).splitlines()[0]}; "
           f"{output_of(['cp', '--version']).splitlines()[0]}; python {platform.python_version()}")
-    print(f"runs:        {args.runs} per figure, median reported; fresh store/SRC/directory per run")
+    print(f"runs:        {args.runs} per figure, median reported; fresh store/SRC/directory per run; "
+          f"daemon peak RSS = VmHWM from /proc/PID/status just before each unmount")
     print(f"workloads:   {args.files:,} files of 4 KiB in one directory (distinct random content; "
           f"create/stat/read/rename/unlink, warm: no cache drop between phases); "
           f"tar x of {args.tar_source} ({args.tar_entries:,} entries, {args.tar_bytes / MIB:.0f} MiB); "
+          f"sqlite wal ({SQLITE_PROCESSES} x {args.sqlite_transactions} transactions); "
           f"{args.size_mib} MiB of random bytes written in 1 MiB calls + fsync, read back in 1 MiB calls "
           f"after sync + drop_caches; cp of that file (GNU cp: FICLONE, then copy_file_range)")
     print(f"load avg:    {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f} at start (1/5/15 min)")
@@ -630,35 +895,55 @@ def machine_header(args, load_start):
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description="acidfs vs bindfs vs native: mount benchmark (run as root)")
+    p = argparse.ArgumentParser(description="acidfs vs bindfs vs passthrough_hp vs native: mount benchmark "
+                                            "(run as root)")
     p.add_argument("workdir", nargs="?", default="/var/tmp/acidfs-bench",
                    help="where stores, mounts and files are made (default /var/tmp/acidfs-bench); "
                         "the disk under test")
     p.add_argument("--runs", type=int, help="runs per figure (default 3)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 1,000 files, 128 MiB, tar of /usr/include/linux")
+                   help="smoke run: 1,000 files, 128 MiB, tar of /usr/include/linux, 4 x 100 sqlite "
+                        "transactions")
     p.add_argument("--files", type=int, help="small files (default 10000; --quick 1000)")
     p.add_argument("--size-mib", type=int, help="sequential file size in MiB (default 1024; --quick 128)")
     p.add_argument("--tar-source", help="tree to tar (default /usr/include; --quick /usr/include/linux)")
+    p.add_argument("--sqlite-transactions", type=int,
+                   help=f"write transactions per sqlite process, {SQLITE_PROCESSES} processes "
+                        f"(default 300; --quick 100)")
     p.add_argument("--acidfs-options", default="",
                    help="-o options for acidfsd, e.g. readdirplus=no or attr_timeout=0 (to measure a feature)")
     p.add_argument("--acidfsd", default=None,
                    help="the daemon (default: $ACIDFSD, else build/bin/acidfsd in the repo)")
+    p.add_argument("--passthrough-hp", default=None, metavar="PATH",
+                   help="libfuse 3.14's example/passthrough_hp (default: $PASSTHROUGH_HP, else "
+                        f"{DEFAULT_PASSTHROUGH_HP}, where bench/build-peers.sh builds it); when it is "
+                        "absent its columns are left out")
     args = p.parse_args()
     args.runs = args.runs or 3
     args.files = args.files or (1000 if args.quick else 10000)
     args.size_mib = args.size_mib or (128 if args.quick else 1024)
     args.tar_source = args.tar_source or ("/usr/include/linux" if args.quick else "/usr/include")
+    args.sqlite_transactions = args.sqlite_transactions or (100 if args.quick else 300)
     args.acidfsd = os.path.abspath(args.acidfsd or os.environ.get("ACIDFSD")
                                    or os.path.join(REPO, "build", "bin", "acidfsd"))
-    if args.runs < 1 or args.files < 1 or args.size_mib < 1:
-        p.error("--runs, --files and --size-mib must be positive")
+    if args.runs < 1 or args.files < 1 or args.size_mib < 1 or args.sqlite_transactions < 1:
+        p.error("--runs, --files, --size-mib and --sqlite-transactions must be positive")
     if os.geteuid() != 0:
         p.error("run as root: the cold read drops the page cache and the mounts need it")
     for tool in (args.acidfsd, shutil.which("bindfs"), shutil.which("tar"), shutil.which("diff")):
         if not tool or not os.access(tool, os.X_OK):
             p.error(f"missing executable: {tool or 'bindfs/tar/diff'} (scripts/install-deps.sh; "
                     f"build acidfsd or pass --acidfsd)")
+    args.passthrough_hp_wanted = os.path.abspath(args.passthrough_hp or os.environ.get("PASSTHROUGH_HP")
+                                                 or DEFAULT_PASSTHROUGH_HP)
+    args.passthrough_hp = args.passthrough_hp_wanted if os.path.isfile(args.passthrough_hp_wanted) \
+        and os.access(args.passthrough_hp_wanted, os.X_OK) else None
+    if not args.passthrough_hp:
+        print(f"\n{'!' * 78}\n!! passthrough_hp NOT FOUND at {args.passthrough_hp_wanted}\n"
+              f"!! Its column is SKIPPED: the acidfs/passthrough_hp targets will read 'not measured'.\n"
+              f"!! Build it (as root, Debian 12): bench/build-peers.sh\n"
+              f"!! or pass --passthrough-hp PATH (or set $PASSTHROUGH_HP).\n{'!' * 78}\n",
+              file=sys.stderr, flush=True)
     args.workdir = os.path.abspath(args.workdir)
     return args
 
