@@ -130,7 +130,10 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
 
   if (op.kind == TransactOp::Kind::kDelete) {
     ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, src.parent, Txn::Lock::kExclusive));
-    ACIDFS_ASSIGN_OR_RETURN(Unlinked gone, tree_.unlink(txn, src.parent, src.name, *src.entry));
+    // A later op of the transact may name the path again: to a concurrent
+    // path walk it never went.
+    ACIDFS_ASSIGN_OR_RETURN(Unlinked gone, tree_.unlink(txn, src.parent, src.name, *src.entry,
+                                                         InodeHolders::LastName::kReplaced));
     dir.mtimeNs = dir.ctimeNs = tree_.clock().nowNs();
     ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, src.parent, dir));
     txn.afterCommit.push_back([this, gone] { ns_.releaseIfUnused(gone); });

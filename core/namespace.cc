@@ -35,6 +35,7 @@ Namespace::Namespace(TransactionRunner& runner, Tree& tree, ContentStore& conten
 const Clock& Namespace::clock() const { return tree_.clock(); }
 
 void Namespace::setInUseCheck(std::function<bool(uint64_t ino)> inUse) { tree_.setInUseCheck(std::move(inUse)); }
+void Namespace::setInodeHolders(InodeHolders* holders) { tree_.setHolders(holders); }
 
 void Namespace::releaseIfUnused(const Unlinked& unlinked) {
   // Orphans whose holder let go during the operation (otherwise the
@@ -151,7 +152,7 @@ Result<Unlinked> Namespace::unlink(uint64_t parent, std::string_view name) {
     if (!dir.isDir()) return Status::Error(ENOTDIR, "not a directory");
     ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> entry, tree_.loadDentry(txn, parent, name, Txn::Lock::kExclusive));
     if (!entry) return noEntry(parent, name);
-    ACIDFS_ASSIGN_OR_RETURN(result, tree_.unlink(txn, parent, name, *entry));
+    ACIDFS_ASSIGN_OR_RETURN(result, tree_.unlink(txn, parent, name, *entry, InodeHolders::LastName::kRemoved));
     dir.mtimeNs = dir.ctimeNs = tree_.clock().nowNs();
     return tree_.storeInode(txn, parent, dir);
   }));
@@ -180,7 +181,7 @@ Status Namespace::rmdir(uint64_t parent, std::string_view name) {
     ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, parent, dir));
     victim.nlink = 0;
     victim.ctimeNs = tree_.clock().nowNs();
-    ACIDFS_ASSIGN_OR_RETURN(removed, tree_.dropLastLink(txn, entry->ino, victim));
+    ACIDFS_ASSIGN_OR_RETURN(removed, tree_.dropLastLink(txn, entry->ino, victim, InodeHolders::LastName::kRemoved));
     return Status::OK();
   }));
   releaseIfUnused(removed);

@@ -21,6 +21,7 @@
 namespace acidfs {
 
 class Clock;
+class InodeHolders;
 class ContentStore;
 class MetaDb;
 class TransactionRunner;
@@ -140,6 +141,9 @@ class Namespace {
   // this says it is in use; then releaseOrphan is the holder's job.
   // Set once, before the store is shared between threads.
   void setInUseCheck(std::function<bool(uint64_t ino)> inUse);
+  // The same, with the finer questions of inode_holders.h (acidfsd: the
+  // kernel's references). Not owned; null: nothing is held.
+  void setInodeHolders(InodeHolders* holders);
   // Deletes `unlinked` now if it lost its last name and nobody uses it.
   void releaseIfUnused(const Unlinked& unlinked);
   // Deletes every orphan left by a crash (called when the store opens).

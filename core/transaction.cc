@@ -95,10 +95,14 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
   std::unique_ptr<rocksdb::Transaction> raw = begin(writeOptions);
   Txn txn(db_, raw.get(), space_);
 
+  auto settle = [&txn](bool committed) {
+    for (auto& f : txn.settle) f(committed);
+  };
   auto abandon = [&](Status why) {
     raw->Rollback().PermitUncheckedError();
     recycle(std::move(raw));
     segments_.release(txn.appended);
+    settle(false);
     return why;
   };
 
@@ -127,6 +131,7 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
     segments_.release(txn.toRelease);  // this commit is on stable storage already
   else
     releaseWhenDurable(std::move(txn.toRelease));
+  settle(true);
   for (auto& f : txn.afterCommit) f();
   return Status::OK();
 }

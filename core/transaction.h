@@ -80,6 +80,9 @@ class Txn {
   std::set<uint32_t> segmentsToSync;  // made durable before commit
   std::vector<Extent> toRelease;      // freed by this transaction: punched once its commit is durable
   std::vector<std::function<void()>> afterCommit;
+  // Run once this attempt has ended, committed (true) or not: after the
+  // commit and before afterCommit, or after the rollback.
+  std::vector<std::function<void(bool committed)>> settle;
 
  private:
   MetaDb& db_;

@@ -23,6 +23,25 @@ Tree::Tree(ContentStore& content, Reservations& reservations, MetaDb& db, const 
     nextIno_ = std::max<uint64_t>(kRootIno + 1, readBigEndian64(std::string_view(it->key().data(), 8)) + 1);
 }
 
+namespace {
+// setInUseCheck's holders: one answer, "is it open", to every question.
+class CheckHolders final : public InodeHolders {
+ public:
+  explicit CheckHolders(std::function<bool(uint64_t)> inUse) : inUse_(std::move(inUse)) {}
+  bool keep(uint64_t ino, const InodeRecord&, LastName) override { return inUse_(ino); }
+  void settled(uint64_t, const InodeRecord&, LastName, bool) override {}
+  bool holds(uint64_t ino) override { return inUse_(ino); }
+
+ private:
+  const std::function<bool(uint64_t)> inUse_;
+};
+}  // namespace
+
+void Tree::setInUseCheck(std::function<bool(uint64_t ino)> inUse) {
+  checkHolders_ = inUse ? std::make_unique<CheckHolders>(std::move(inUse)) : nullptr;
+  holders_ = checkHolders_.get();
+}
+
 Result<InodeRecord> Tree::loadInode(Txn& txn, uint64_t ino, Txn::Lock lock) {
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.read(Column::kInodes, keys::ino(ino), lock));
   if (!value) return Status::Error(ENOENT, "no inode " + std::to_string(ino));
@@ -114,23 +133,27 @@ Result<uint64_t> Tree::create(Txn& txn, const Caller& caller, uint64_t parent, s
   return ino;
 }
 
-Result<Unlinked> Tree::unlink(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry) {
+Result<Unlinked> Tree::unlink(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry,
+                              InodeHolders::LastName how) {
   ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, loadInode(txn, entry.ino, Txn::Lock::kExclusive));
   if (inode.isDir()) return Status::Error(EISDIR, "'" + std::string(name) + "' is a directory");
   ACIDFS_RETURN_IF_ERROR(removeEntry(txn, parent, name, entry));
   inode.nlink--;
   inode.ctimeNs = clock_.nowNs();
-  if (inode.nlink == 0) return dropLastLink(txn, entry.ino, inode);
+  if (inode.nlink == 0) return dropLastLink(txn, entry.ino, inode, how);
   ACIDFS_RETURN_IF_ERROR(storeInode(txn, entry.ino, inode));
   return Unlinked{entry.ino, false, false};
 }
 
-Result<Unlinked> Tree::dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& inode) {
-  if (inUse(ino)) {  // still open: an orphan until its holder lets go
+Result<Unlinked> Tree::dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& inode, InodeHolders::LastName how) {
+  if (holders_ && holders_->keep(ino, inode, how)) {  // held: an orphan until its holders let go
     ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(ino), ""));
     ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
     return Unlinked{ino, true, true};
   }
+  if (holders_)
+    txn.settle.push_back(
+        [holders = holders_, ino, inode, how](bool committed) { holders->settled(ino, inode, how, committed); });
   ACIDFS_RETURN_IF_ERROR(deleteInode(txn, ino, inode));  // nobody holds it: gone in the same transaction
   return Unlinked{ino, true, false};
 }

@@ -14,10 +14,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 
 #include "core/caller.h"
+#include "core/inode_holders.h"
 #include "core/namespace.h"
 #include "core/records.h"
 #include "core/status.h"
@@ -41,10 +43,12 @@ class Tree {
   ContentStore& content() { return content_; }
   Reservations& reservations() { return reservations_; }
 
-  // Tells whether an inode is open (FUSE); set once, before the store is
-  // shared between threads. Without it nothing is in use.
-  void setInUseCheck(std::function<bool(uint64_t ino)> inUse) { inUse_ = std::move(inUse); }
-  bool inUse(uint64_t ino) const { return inUse_ && inUse_(ino); }
+  // Who holds inodes (inode_holders.h; the mount's kernel references), or a
+  // plain "is it open" check for both questions (tests). Set once, before
+  // the store is shared between threads; without either nothing is held.
+  void setHolders(InodeHolders* holders) { holders_ = holders; }
+  void setInUseCheck(std::function<bool(uint64_t ino)> inUse);
+  bool inUse(uint64_t ino) const { return holders_ && holders_->holds(ino); }
 
   Result<InodeRecord> loadInode(Txn& txn, uint64_t ino, Txn::Lock lock);
   Status storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
@@ -66,9 +70,12 @@ class Tree {
   Result<uint64_t> create(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name, InodeRecord inode);
   // Removes the non-directory `entry` named `name` from `parent` (whose
   // inode the caller locked and stores). EISDIR for a directory.
-  Result<Unlinked> unlink(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry);
-  // An inode lost its last name: deleted now, or kept as an orphan while in use.
-  Result<Unlinked> dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  // `how`: as dropLastLink's, should the name go.
+  Result<Unlinked> unlink(Txn& txn, uint64_t parent, std::string_view name, const DentryRecord& entry,
+                          InodeHolders::LastName how);
+  // An inode lost its last name: deleted now, or kept as an orphan while held
+  // (InodeHolders::keep, told `how` the name went).
+  Result<Unlinked> dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& inode, InodeHolders::LastName how);
   // rename(2)/renameat2(2): see Namespace::rename. Stores every inode it changes.
   Result<std::optional<Unlinked>> rename(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,
                                          uint64_t newParent, std::string_view newName, unsigned flags);
@@ -87,7 +94,8 @@ class Tree {
   Reservations& reservations_;
   const Clock& clock_;
   std::atomic<uint64_t> nextIno_;  // one past the largest inode number in use
-  std::function<bool(uint64_t)> inUse_;  // constant once the store is shared
+  InodeHolders* holders_ = nullptr;  // constant once the store is shared
+  std::unique_ptr<InodeHolders> checkHolders_;  // setInUseCheck's
 };
 
 }  // namespace acidfs

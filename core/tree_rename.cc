@@ -166,7 +166,7 @@ Result<std::optional<Unlinked>> Tree::Rename::replace(int64_t now) {
     // again (the name, and the cookie the moved entry takes over).
     replaced = Unlinked{dst_->ino, false, false};
     if (target_->nlink == 0) {
-      ACIDFS_ASSIGN_OR_RETURN(replaced, tree_.dropLastLink(txn_, dst_->ino, *target_));
+      ACIDFS_ASSIGN_OR_RETURN(replaced, tree_.dropLastLink(txn_, dst_->ino, *target_, InodeHolders::LastName::kReplaced));
       inodes_.erase(dst_->ino);  // stored or deleted already: not written back by finish()
       target_ = nullptr;
     }

@@ -10,7 +10,7 @@ namespace acidfs {
 
 FuseFs::FuseFs(Store& s, FuseOptions o)
     : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes), accessTimes(s.ns(), o.strictAtime) {
-  store.ns().setInUseCheck([this](uint64_t ino) { return inodes.isKnown(ino); });
+  store.ns().setInodeHolders(&holders_);
   drafts.setDroppedHandler([this](uint64_t ino) { dropPagesLater(ino); });
   committer_ = std::thread([this] { committerLoop(); });
 }
@@ -24,7 +24,7 @@ FuseFs::~FuseFs() {
   committer_.join();
   Status s = commitAll();
   if (!s.ok()) ACIDFS_LOG(kError, "committing pending writes at exit failed: %s", s.toString().c_str());
-  store.ns().setInUseCheck(nullptr);
+  store.ns().setInodeHolders(nullptr);
 }
 
 void FuseFs::committerLoop() {
@@ -112,7 +112,34 @@ void FuseFs::noteAccess(uint64_t ino) {
   fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
 }
 
+bool FuseFs::KernelHolders::keep(uint64_t ino, const InodeRecord& inode, LastName how) {
+  // A file whose name an unlink removed goes at once unless a descriptor
+  // has it open (InodeTable::claimForDeletion); anything else stays while
+  // the kernel knows it: a directory may be a process's working directory,
+  // and a name a rename replaced still leads a concurrent walk to the inode.
+  if (how == LastName::kRemoved && !inode.isDir()) {
+    if (fs_.inodes.claimForDeletion(ino)) return false;
+  } else if (!fs_.inodes.isKnown(ino)) {
+    return false;
+  }
+  fs_.inodes.markOrphan(ino);
+  return true;
+}
+
+void FuseFs::KernelHolders::settled(uint64_t ino, const InodeRecord& inode, LastName how, bool committed) {
+  if (how != LastName::kRemoved || inode.isDir()) return;  // not claimed
+  if (committed) fs_.drafts.discard(ino);
+  fs_.inodes.deletionEnded(ino, committed ? &inode : nullptr);
+}
+
+bool FuseFs::KernelHolders::holds(uint64_t ino) {
+  if (fs_.inodes.isKnown(ino)) return true;
+  fs_.inodes.takeOrphan(ino);  // the caller frees it now
+  return false;
+}
+
 void FuseFs::releaseIfOrphan(uint64_t ino) {
+  if (!inodes.takeOrphan(ino)) return;  // not an orphan: spares a read at every FORGET
   auto attr = store.ns().getattr(ino);
   if (!attr.ok() || attr->inode.nlink > 0) return;
   drafts.discard(ino);

@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "core/access_times.h"
+#include "core/inode_holders.h"
 #include "core/file_drafts.h"
 #include "core/store.h"
 #include "core/thread_annotations.h"
@@ -105,6 +106,20 @@ class FuseFs {
 
  private:
   void committerLoop() EXCLUDES(committerMutex_);
+
+  // The kernel's references and our descriptors, as the namespace asks for
+  // them (core/inode_holders.h), from `inodes`.
+  class KernelHolders final : public InodeHolders {
+   public:
+    explicit KernelHolders(FuseFs& fs) : fs_(fs) {}
+    bool keep(uint64_t ino, const InodeRecord& inode, LastName how) override;
+    void settled(uint64_t ino, const InodeRecord& inode, LastName how, bool committed) override;
+    bool holds(uint64_t ino) override;
+
+   private:
+    FuseFs& fs_;
+  };
+  KernelHolders holders_{*this};
 
   Mutex openMutex_;
   std::unordered_map<uint64_t, OpenFile> open_ GUARDED_BY(openMutex_);

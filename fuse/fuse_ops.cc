@@ -249,7 +249,14 @@ void opForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  replyAttr(req, fsOf(req).store.ns().getattr(ino), "getattr");
+  FuseFs& fs = fsOf(req);
+  auto attr = fs.store.ns().getattr(ino);
+  if (!attr.ok() && attr.status().errnum() == ENOENT) {
+    // Deleted by an unlink while the kernel still knew it (fstat of an
+    // O_PATH descriptor): its last attributes, as a local filesystem has.
+    if (auto deleted = fs.inodes.deletedAttributes(ino)) attr = Attr{ino, std::move(*deleted)};
+  }
+  replyAttr(req, attr, "getattr");
 }
 
 void opSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int toSet, fuse_file_info*) {
@@ -339,11 +346,13 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
   Status s = truncateOnOpen(fs, ino, fi->flags);
   if (!s.ok()) return replyError(req, s, "open");
+  // Unlinked meanwhile and deleted (InodeTable::claimForDeletion): the
+  // unlink came first.
+  if (!fs.inodes.opened(ino)) return replyErrno(req, ENOENT);
   fi->fh = fs.addOpenFile(ino, fi->flags);
   // Every content change passes through this kernel (see fuse_fs.h), which
   // keeps its pages current, but for direct writes (InodeTable::wroteDirectly).
   fi->keep_cache = !fs.inodes.pagesMayBeStale(ino);
-  fs.inodes.opened(ino);
   if (fuse_reply_open(req, fi) != 0) {
     fs.removeOpenFile(fi->fh);
     fs.inodes.closed(ino);
@@ -376,10 +385,13 @@ void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
   }
   if (!attr.ok()) return replyError(req, attr.status(), "create");
   fuse_entry_param e = entryOf(fs, *attr);
+  fs.inodes.lookedUp(attr->ino);
+  if (!fs.inodes.opened(attr->ino)) {  // unlinked by another process before we could answer
+    fs.inodes.forget(attr->ino, 1);
+    return replyErrno(req, ENOENT);
+  }
   fi->fh = fs.addOpenFile(attr->ino, openFlags);
   fi->keep_cache = !fs.inodes.pagesMayBeStale(attr->ino);
-  fs.inodes.lookedUp(attr->ino);
-  fs.inodes.opened(attr->ino);
   if (fuse_reply_create(req, &e, fi) != 0) {
     fs.removeOpenFile(fi->fh);
     fs.inodes.closed(attr->ino);
@@ -452,7 +464,7 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
   fi->fh = fs.addOpenFile(ino, O_RDONLY);  // a handle of its own: ioctl requests in parts
   fi->cache_readdir = 0;
-  fs.inodes.opened(ino);  // a removed directory stays listable while open
+  fs.inodes.opened(ino);  // a removed directory stays listable while open (never claimed for deletion)
   if (fuse_reply_open(req, fi) != 0) {
     fs.removeOpenFile(fi->fh);
     fs.inodes.closed(ino);

@@ -5,7 +5,7 @@
 namespace acidfs {
 
 bool InodeTable::dropIfUnused(uint64_t ino, Refs& refs) {
-  if (refs.lookups > 0 || refs.opens > 0) return false;
+  if (refs.lookups > 0 || refs.opens > 0 || refs.deleting > 0) return false;
   refs_.erase(ino);
   return true;
 }
@@ -23,9 +23,16 @@ bool InodeTable::forget(uint64_t ino, uint64_t count) {
   return dropIfUnused(ino, it->second);
 }
 
-void InodeTable::opened(uint64_t ino) {
+bool InodeTable::opened(uint64_t ino) {
   MutexLock lock(mutex_);
-  refs_[ino].opens++;
+  Refs* refs = &refs_[ino];
+  while (refs->deleting > 0) {
+    deletionEnded_.wait(mutex_);
+    refs = &refs_[ino];  // the map may have rehashed meanwhile
+  }
+  if (refs->deleted) return false;
+  refs->opens++;
+  return true;
 }
 
 bool InodeTable::closed(uint64_t ino) {
@@ -64,6 +71,41 @@ void InodeTable::pagesDropped(uint64_t ino, uint64_t directWritesBefore) {
   MutexLock lock(mutex_);
   auto it = refs_.find(ino);
   if (it != refs_.end()) it->second.directWritesDropped = std::max(it->second.directWritesDropped, directWritesBefore);
+}
+
+bool InodeTable::claimForDeletion(uint64_t ino) {
+  MutexLock lock(mutex_);
+  Refs& refs = refs_[ino];
+  if (refs.opens > 0) return false;
+  refs.deleting++;
+  return true;
+}
+
+void InodeTable::deletionEnded(uint64_t ino, const InodeRecord* deleted) {
+  MutexLock lock(mutex_);
+  auto it = refs_.find(ino);
+  if (it == refs_.end()) return;
+  if (it->second.deleting > 0) it->second.deleting--;
+  if (deleted) it->second.deleted = *deleted;
+  dropIfUnused(ino, it->second);
+  deletionEnded_.notify_all();
+}
+
+std::optional<InodeRecord> InodeTable::deletedAttributes(uint64_t ino) {
+  MutexLock lock(mutex_);
+  auto it = refs_.find(ino);
+  if (it == refs_.end()) return std::nullopt;
+  return it->second.deleted;
+}
+
+void InodeTable::markOrphan(uint64_t ino) {
+  MutexLock lock(mutex_);
+  orphans_.insert(ino);
+}
+
+bool InodeTable::takeOrphan(uint64_t ino) {
+  MutexLock lock(mutex_);
+  return orphans_.erase(ino) > 0;
 }
 
 }  // namespace acidfs

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -114,6 +115,84 @@ TEST(InodeTable, InodesAreCountedApart) {
   EXPECT_TRUE(table.closed(3));
   EXPECT_TRUE(table.isKnown(1));
   EXPECT_TRUE(table.forget(1, 1));
+}
+
+// ---- unlink deleting at once (claimForDeletion) ------------------------------------------
+
+TEST(InodeTable, AnOpenFileCannotBeClaimedForDeletion) {
+  InodeTable table;
+  table.lookedUp(kIno);
+  ASSERT_TRUE(table.opened(kIno));
+  EXPECT_FALSE(table.claimForDeletion(kIno)) << "a descriptor is open: it must become an orphan";
+  EXPECT_TRUE(table.closed(kIno) == false) << "the lookup remains";
+  EXPECT_TRUE(table.claimForDeletion(kIno)) << "closed now";
+  table.deletionEnded(kIno, nullptr);
+}
+
+TEST(InodeTable, AfterACommittedDeletionOpensFailAndGetattrSeesTheLastAttributes) {
+  InodeTable table;
+  table.lookedUp(kIno);
+  ASSERT_TRUE(table.claimForDeletion(kIno));
+  InodeRecord last;
+  last.mode = S_IFREG | 0640;
+  last.nlink = 0;
+  last.size = 4096;
+  table.deletionEnded(kIno, &last);
+  EXPECT_FALSE(table.opened(kIno)) << "the inode is gone: ENOENT";
+  auto attrs = table.deletedAttributes(kIno);
+  ASSERT_TRUE(attrs.has_value());
+  EXPECT_EQ(attrs->size, 4096u);
+  EXPECT_EQ(attrs->nlink, 0u);
+  EXPECT_TRUE(table.isKnown(kIno)) << "the kernel's lookup still counts";
+  EXPECT_TRUE(table.forget(kIno, 1));
+  EXPECT_FALSE(table.deletedAttributes(kIno).has_value()) << "forgotten with the inode";
+}
+
+TEST(InodeTable, AnAbandonedDeletionLeavesTheInodeOpenable) {
+  InodeTable table;
+  table.lookedUp(kIno);
+  ASSERT_TRUE(table.claimForDeletion(kIno));
+  table.deletionEnded(kIno, nullptr);  // the transaction did not commit
+  EXPECT_TRUE(table.opened(kIno));
+  EXPECT_FALSE(table.deletedAttributes(kIno).has_value());
+  EXPECT_FALSE(table.closed(kIno));
+  EXPECT_TRUE(table.forget(kIno, 1));
+}
+
+TEST(InodeTable, AClaimOfAnInodeTheKernelNeverSawIsDroppedWhenItEnds) {
+  InodeTable table;
+  ASSERT_TRUE(table.claimForDeletion(kIno));
+  EXPECT_TRUE(table.isKnown(kIno) == false) << "a claim is not a reference";
+  InodeRecord last;
+  table.deletionEnded(kIno, &last);
+  EXPECT_FALSE(table.deletedAttributes(kIno).has_value()) << "nobody can ask for it: not kept";
+}
+
+TEST(InodeTable, AnOpenDuringADeletionWaitsForItsOutcome) {
+  for (bool committed : {true, false}) {
+    InodeTable table;
+    table.lookedUp(kIno);
+    ASSERT_TRUE(table.claimForDeletion(kIno));
+    std::atomic<int> openResult{-1};
+    std::thread opener([&] { openResult = table.opened(kIno) ? 1 : 0; });
+    // The opener cannot finish before the deletion ends, however long that takes.
+    for (int i = 0; i < 50; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      ASSERT_EQ(openResult.load(), -1) << "an open got through while the deletion was under way";
+    }
+    InodeRecord last;
+    table.deletionEnded(kIno, committed ? &last : nullptr);
+    opener.join();
+    EXPECT_EQ(openResult.load(), committed ? 0 : 1) << (committed ? "deleted: ENOENT" : "kept: the open succeeds");
+  }
+}
+
+TEST(InodeTable, OrphanMarksAreTakenOnce) {
+  InodeTable table;
+  EXPECT_FALSE(table.takeOrphan(kIno));
+  table.markOrphan(kIno);
+  EXPECT_TRUE(table.takeOrphan(kIno));
+  EXPECT_FALSE(table.takeOrphan(kIno));
 }
 
 // ---- threads ----------------------------------------------------------------------------

@@ -226,6 +226,61 @@ TEST_F(MountPosix, UnlinkedFileStaysReadableThroughAnOpenDescriptor) {
   EXPECT_EQ(4, pwrite(fd.get(), "more", 4, 0)) << "an orphan is still writable";
 }
 
+// An unlink deletes a file no descriptor has open at once, even while the
+// kernel still holds the inode (InodeTable::claimForDeletion): here an
+// O_PATH descriptor, which opens nothing in the filesystem, keeps it. fstat
+// through it goes on working, as on ext4, and the space is free already.
+TEST_F(MountPosix, UnlinkOfAFileHeldOnlyByAnOPathDescriptorFreesItsSpaceAndKeepsFstatWorking) {
+  constexpr size_t kSize = 16 * kMiB;
+  const uint64_t empty = diskBytes(storeDir());
+  ASSERT_EQ("OK", writeFile(path("f"), randomBytes(kSize, 21)));
+  ASSERT_GT(diskBytes(storeDir()), empty + kSize / 2) << "the store does not show the file";
+  Fd pathFd(open(path("f").c_str(), O_PATH));
+  ASSERT_TRUE(pathFd.ok()) << strerror(errno);
+  ASSERT_EQ(0, unlink(path("f").c_str()));
+  struct stat st;
+  ASSERT_EQ(0, fstat(pathFd.get(), &st)) << strerror(errno);
+  EXPECT_EQ(0u, st.st_nlink);
+  EXPECT_EQ(static_cast<off_t>(kSize), st.st_size);
+  EXPECT_EQ("ENOENT", errnoAfter(access(path("f").c_str(), F_OK)));
+  EXPECT_TRUE(waitUntil([&] { return diskBytes(storeDir()) < empty + kSize / 4; }, 120))
+      << "an unlinked file nobody has open still holds " << (diskBytes(storeDir()) - empty) / kMiB << " MiB";
+  ASSERT_EQ(0, fstat(pathFd.get(), &st)) << "still, after the space went: " << strerror(errno);
+}
+
+// open(2) racing unlink(2) of the same file: the open either fails with
+// ENOENT (the unlink came first) or gives a descriptor that reads the whole
+// file — never one whose file vanished under it.
+TEST_F(MountPosix, OpensRacingUnlinksReadTheWholeFileOrFailWithEnoent) {
+  const std::string content = randomBytes(8192, 22);
+  int opened = 0, refused = 0;
+  for (int round = 0; round < 300; ++round) {
+    const std::string f = path("race" + std::to_string(round));
+    ASSERT_EQ("OK", writeFile(f, content));
+    std::atomic<bool> go{false};
+    std::thread unlinker([&] {
+      while (!go.load()) {
+      }
+      ASSERT_EQ(0, unlink(f.c_str())) << strerror(errno);
+    });
+    go = true;
+    Fd fd(open(f.c_str(), O_RDONLY));
+    if (fd.ok()) {
+      std::string back(content.size(), '\0');
+      ASSERT_EQ(static_cast<ssize_t>(content.size()), pread(fd.get(), back.data(), back.size(), 0))
+          << "round " << round << ": opened, then: " << strerror(errno);
+      ASSERT_TRUE(sameBytes(content, back)) << "round " << round;
+      ++opened;
+    } else {
+      ASSERT_EQ(ENOENT, errno) << "round " << round << ": " << strerror(errno);
+      ++refused;
+    }
+    unlinker.join();
+  }
+  RecordProperty("opened", opened);
+  RecordProperty("refused", refused);
+}
+
 TEST_F(MountPosix, DirectoryOfTwentyThousandEntriesListsCompletely) {
   ASSERT_EQ(0, mkdir(path("big").c_str(), 0755));
   std::vector<std::string> expected;
