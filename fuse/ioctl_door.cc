@@ -8,6 +8,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "acidfs/ioctl.h"
 #include "core/cas_ops.h"
@@ -270,11 +271,17 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
   auto touched = fs.store.cas().transact(caller, ops);
   if (!touched.ok()) return ioctlFailure(touched.status());
   pauseForTests(fs, *touched);
+  std::unordered_set<std::string> copiedOnto;  // destinations of copies
+  for (const TransactOp& op : ops)
+    if (op.kind == TransactOp::Kind::kCopy) copiedOnto.insert(op.destPath);
   for (const std::string& path : *touched) {
     uint64_t gone = 0;
     if (auto it = before.find(path); it != before.end() && it->second) {
       auto now = fs.store.ns().getattr(it->second);
       if (!now.ok() || now->inode.nlink == 0) gone = it->second;
+      // A copy onto an existing file gives that file new content: pages
+      // cached for a descriptor opened before are the old content.
+      else if (copiedOnto.count(path)) fs.invalidateInode(it->second, /*data=*/true);
       // A write that raced the copy onto this file lands on the new content.
       Status rebased = fs.drafts.rebase(it->second);
       if (!rebased.ok()) ACIDFS_LOG(kError, "rebasing pending writes of %s: %s", path.c_str(), rebased.toString().c_str());

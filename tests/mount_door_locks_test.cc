@@ -190,5 +190,23 @@ TEST_F(MountDoorLocks, AStatThroughAnotherNameWaitsForTheChange) {
   EXPECT_EQ("new content", readOr(path(alias)));
 }
 
+// A door copy onto an existing file gives it new content in place: a
+// descriptor opened before reads the new content, not pages the kernel
+// cached of the old (attributes are cached for 60 s: no GETATTR would
+// notice by itself).
+TEST_F(MountDoorLocks, ACopyOntoAnOpenFileReachesItsOpenDescriptor) {
+  ASSERT_EQ("OK", writeFile(path("f"), "old content"));
+  ASSERT_EQ("OK", writeFile(path("src"), "new content"));
+  Fd fd(open(path("f").c_str(), O_RDONLY));
+  ASSERT_TRUE(fd.ok());
+  char buf[64];
+  ASSERT_EQ(11, pread(fd.get(), buf, sizeof buf, 0));
+  door(ACIDFS_IOC_TRANSACT,
+       json::array({{{"op", "copy"}, {"source", {{"path", "/src"}}}, {"dest", {{"path", "/f"}}}}}).dump());
+  ssize_t n = pread(fd.get(), buf, sizeof buf, 0);
+  ASSERT_GE(n, 0) << strerror(errno);
+  EXPECT_EQ("new content", std::string(buf, static_cast<size_t>(n)));
+}
+
 }  // namespace
 }  // namespace acidfs::mounttest
