@@ -326,7 +326,10 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
     if (!rebased.ok()) return ioctlFailure(rebased);
   }
   fs.invalidateInode(st->ino, /*data=*/true);
-  invalidatePath(fs, path);
+  // New content in the file the path named already: its name and its
+  // directory are as the kernel has them (sparing every CAS update a
+  // LOOKUP and a GETATTR of the directory on its next open).
+  if (st->ino != ino) invalidatePath(fs, path);
   return answer(statJson(*st));
 }
 
