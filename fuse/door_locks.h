@@ -23,10 +23,17 @@
 //     neither can name every path that reaches the file, so both hold
 //     SHARED every stripe — as the single lock this replaces did.
 //
+// Not covered: a STAT decides whether the file has other names from the
+// link count it reads with the blobId. A door change through a second name
+// that a link(2) made and an unlink(2) removed again, all while one STAT
+// runs, could be seen before the kernel is told — three calls racing one.
+//
 // Deadlock: a request takes all its stripes at once, in ascending index
-// order, and takes no other stripe until it has let go of them all. The
-// stripes are taken after any draft lock (FileDrafts) and before the
-// store's transactions, never the other way round.
+// order, and takes no other stripe until it has let go of them all. No
+// thread holding a draft lock (FileDrafts) waits for a stripe: STAT and the
+// xattr commit pending writes before taking theirs, and COMMIT takes the
+// draft lock inside its stripe. Store transactions run inside stripes,
+// never the other way round.
 //
 // Paths are keyed by their text: the door hands only paths validatePath
 // accepts ("/" then names, no empty, "." or ".." component, no trailing
