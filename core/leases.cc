@@ -14,13 +14,28 @@ Leases::Leases(TransactionRunner& runner, ContentStore& content, const Clock& cl
 Status Leases::grant(Txn& txn, const Id128& blob, uint32_t uid) {
   Encoder expiry;
   expiry.i64(clock_.nowNs() + ttlNs_);
-  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kLeases, keys::lease(blob, uid, nextLease_++), expiry.str()));
+  const uint64_t leaseNo = nextLease_++;
+  ACIDFS_RETURN_IF_ERROR(txn.put(Column::kLeases, keys::lease(blob, uid, leaseNo), expiry.str()));
   content_.addRef(txn, blob, +1);
+  txn.afterCommit.push_back([this, prefix = keys::leasePrefix(blob, uid), leaseNo] { addHint(prefix, leaseNo); });
   return Status::OK();
 }
 
 Status Leases::consume(Txn& txn, const Id128& blob, uint32_t uid) {
   const std::string prefix = keys::leasePrefix(blob, uid);
+  for (uint64_t leaseNo : hintsFor(prefix)) {
+    const std::string key = keys::lease(blob, uid, leaseNo);
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> lease, txn.read(Column::kLeases, key, Txn::Lock::kExclusive));
+    if (!lease) {  // consumed or expired (lease numbers never come back)
+      dropHint(prefix, leaseNo);
+      continue;
+    }
+    ACIDFS_RETURN_IF_ERROR(txn.del(Column::kLeases, key));
+    content_.addRef(txn, blob, -1);
+    txn.afterCommit.push_back([this, prefix, leaseNo] { dropHint(prefix, leaseNo); });
+    return Status::OK();
+  }
+  // No hint (granted before a restart, or hints dropped): scan.
   std::vector<std::string> candidates;
   auto it = txn.iterate(Column::kLeases);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
@@ -61,8 +76,34 @@ Result<uint64_t> Leases::expire() {
       return Status::OK();
     }));
     if (expiredNow) freed++;
+    if (key.size() == 28) dropHint(key.substr(0, 20), readBigEndian64(std::string_view(key).substr(20)));  // format.h
   }
   return freed;
+}
+
+std::vector<uint64_t> Leases::hintsFor(const std::string& prefix) {
+  std::vector<uint64_t> found;
+  MutexLock lock(hintsMutex_);
+  auto [first, last] = hints_.equal_range(prefix);
+  for (auto it = first; it != last; ++it) found.push_back(it->second);
+  return found;
+}
+
+void Leases::addHint(const std::string& prefix, uint64_t leaseNo) {
+  MutexLock lock(hintsMutex_);
+  if (hints_.size() >= kMaxHints) hints_.clear();
+  hints_.emplace(prefix, leaseNo);
+}
+
+void Leases::dropHint(const std::string& prefix, uint64_t leaseNo) {
+  MutexLock lock(hintsMutex_);
+  auto [first, last] = hints_.equal_range(prefix);
+  for (auto it = first; it != last; ++it) {
+    if (it->second == leaseNo) {
+      hints_.erase(it);
+      return;
+    }
+  }
 }
 
 }  // namespace acidfs

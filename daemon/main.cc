@@ -109,6 +109,11 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   int status = kExitFailure;
   {
     FuseFs fs(*store.value(), fuseOptions);
+    // Tests only (tests/mount_door_locks_test.cc): hold a door change of one
+    // path at the point where the kernel has not been told yet.
+    const char* pauseAt = getenv("ACIDFS_TEST_PAUSE_DOOR_AT");
+    const char* pauseFifo = getenv("ACIDFS_TEST_PAUSE_DOOR_FIFO");
+    if (pauseAt && pauseFifo) fs.doorPauseForTests = FuseFs::DoorPause{pauseAt, pauseFifo};
     // The source column of /proc/mounts (df, findmnt) names the store; the
     // type reads fuse.acidfsd, as the fstab entry that mounts it.
     // fsname is escaped: a store path may hold commas.

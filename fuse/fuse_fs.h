@@ -16,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "core/file_drafts.h"
 #include "core/store.h"
 #include "core/thread_annotations.h"
+#include "fuse/door_locks.h"
 #include "fuse/inode_table.h"
 #include "fuse/ioctl_parts.h"
 
@@ -80,13 +82,20 @@ class FuseFs {
   void releaseIfOrphan(uint64_t ino);
   // After a read: relatime, and the kernel's cached attributes refreshed.
   void noteAccess(uint64_t ino);
-  // Changes made behind the kernel's back (the ioctl door) hold this
-  // exclusively from their transaction until the kernel has been told to
-  // forget what they changed; whatever reveals a blobId (ioctl STAT,
-  // user.acidfs.blob_id) holds it shared. So no one sees a new blobId while
-  // the kernel still serves the old content from its caches: a reader that
-  // saw it, then reads through the kernel, reads that content or newer.
-  SharedMutex behindKernelMutex;
+  // The ioctl door's locks, one stripe per path hash: door changes of
+  // different files proceed in parallel, and no one sees a new blobId while
+  // the kernel still serves the old content from its caches. What each
+  // request holds, and why that is enough: fuse/door_locks.h.
+  DoorLocks doorLocks;
+  // Tests only (tests/mount_door_locks_test.cc), set before the session
+  // runs: a door change naming `path` stops after its transaction, holding
+  // its locks and before telling the kernel, until `fifo` has been opened
+  // for writing and closed again.
+  struct DoorPause {
+    std::string path;
+    std::string fifo;
+  };
+  std::optional<DoorPause> doorPauseForTests;
 
   // Tell the kernel to forget a cached name (it may now name another inode
   // or none), or an inode's attributes and, with `data`, its cached pages:

@@ -639,7 +639,7 @@ void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   }
   auto value = [&]() -> Result<std::string> {
     if (name != kBlobIdXattr) return fs.store.ns().getxattr(ino, name);
-    ReaderMutexLock seen(fs.behindKernelMutex);  // see FuseFs::behindKernelMutex
+    DoorRevealLock seen(fs.doorLocks, DoorLocks::kAll);  // by inode, not path: every stripe (fuse/door_locks.h)
     return fs.store.ns().getxattr(ino, name);
   }();
   if (!value.ok()) return replyError(req, value.status(), "getxattr");

@@ -1,8 +1,14 @@
 #include "fuse/ioctl_door.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "acidfs/ioctl.h"
 #include "core/cas_ops.h"
@@ -186,7 +192,7 @@ Status commitPendingWrites(FuseFs& fs, const std::string& path) {
 // `gone`, when not 0, is the inode the path named before and that has no
 // link left: the kernel is told it was deleted, so that it lets go of it and
 // the orphan is freed (InodeTable::isKnown).
-void invalidatePath(FuseFs& fs, const std::string& path, uint64_t gone = 0) {
+void invalidatePath(FuseFs& fs, const std::string& path, uint64_t gone = 0) REQUIRES(fs.doorLocks) {
   const std::vector<std::string_view> parts = pathComponents(path);
   uint64_t dir = kRootIno;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
@@ -202,38 +208,80 @@ void invalidatePath(FuseFs& fs, const std::string& path, uint64_t gone = 0) {
 
 // ---- the requests --------------------------------------------------------------
 
+// Tests only (FuseFs::doorPauseForTests): a change naming the chosen path
+// waits here, holding its door locks, until the test has opened the FIFO for
+// writing and closed it again.
+void pauseForTests(FuseFs& fs, const std::vector<std::string>& paths) REQUIRES(fs.doorLocks) {
+  if (!fs.doorPauseForTests) return;
+  const FuseFs::DoorPause& pause = *fs.doorPauseForTests;
+  if (std::find(paths.begin(), paths.end(), pause.path) == paths.end()) return;
+  ACIDFS_LOG(kInfo, "door change of %s paused for a test", pause.path.c_str());
+  int fd = open(pause.fifo.c_str(), O_RDONLY | O_CLOEXEC);  // waits for the writer
+  if (fd < 0) return;
+  char sink[64];
+  for (;;) {
+    const ssize_t n = read(fd, sink, sizeof sink);
+    if (n == 0 || (n < 0 && errno != EINTR)) break;  // end of file: the test let go
+  }
+  close(fd);
+}
+
+// The stat of `path`, with its blobId, while no door change that would
+// make it name content the kernel does not serve yet is under way.
+Result<PathStat> revealStat(FuseFs& fs, const Caller& caller, const std::string& path) REQUIRES_SHARED(fs.doorLocks) {
+  return fs.store.cas().stat(caller, path);
+}
+
 IoctlAnswer runStat(FuseFs& fs, const Caller& caller, const json& request) {
   onlyKeys(request, {"path"}, "stat");
   const std::string path = pathField(request, "stat");
   Status committed = commitPendingWrites(fs, path);  // the blobId names what a read returns now
   if (!committed.ok()) return ioctlFailure(committed);
-  ReaderMutexLock seen(fs.behindKernelMutex);
-  auto st = fs.store.cas().stat(caller, path);
+  Result<PathStat> st = Status::Error(EIO, "stat did not run");
+  {
+    DoorRevealLock seen(fs.doorLocks, DoorLocks::prefixStripes(path));
+    st = revealStat(fs, caller, path);
+  }
+  // A file with other names can be changed through any of them: again, as
+  // the blob_id xattr does, with every stripe (door_locks.h).
+  if (st.ok() && st->blob && st->inode.nlink > 1) {
+    DoorRevealLock seen(fs.doorLocks, DoorLocks::kAll);
+    st = revealStat(fs, caller, path);
+  }
   if (!st.ok()) return ioctlFailure(st.status());
   return answer(statJson(*st));
 }
 
 IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
   const std::vector<TransactOp> ops = decodeTransaction(request);
+  DoorLocks::Stripes stripes = 0;
   for (const TransactOp& op : ops) {
     for (const std::string* path : {&op.sourcePath, &op.destPath}) {
       if (path->empty()) continue;
       Status committed = commitPendingWrites(fs, *path);
       if (!committed.ok()) return ioctlFailure(committed);
+      stripes |= DoorLocks::stripesOf(*path);
     }
   }
-  WriterMutexLock behind(fs.behindKernelMutex);
+  DoorChangeLock changing(fs.doorLocks, stripes);
   std::unordered_map<std::string, uint64_t> before;  // what each path named
   for (const TransactOp& op : ops)
     for (const std::string* path : {&op.sourcePath, &op.destPath})
       if (!path->empty() && !before.count(*path)) before[*path] = inodeAt(fs, *path);
   auto touched = fs.store.cas().transact(caller, ops);
   if (!touched.ok()) return ioctlFailure(touched.status());
+  pauseForTests(fs, *touched);
+  std::unordered_set<std::string> copiedOnto;  // destinations of copies
+  for (const TransactOp& op : ops)
+    if (op.kind == TransactOp::Kind::kCopy) copiedOnto.insert(op.destPath);
   for (const std::string& path : *touched) {
     uint64_t gone = 0;
     if (auto it = before.find(path); it != before.end() && it->second) {
       auto now = fs.store.ns().getattr(it->second);
       if (!now.ok() || now->inode.nlink == 0) gone = it->second;
+      // A copy onto an existing file gives that file new content: pages
+      // cached for a descriptor opened before are the old content.
+      else if (copiedOnto.count(path)) fs.invalidateInode(it->second, /*data=*/true);
       // A write that raced the copy onto this file lands on the new content.
       Status rebased = fs.drafts.rebase(it->second);
       if (!rebased.ok()) ACIDFS_LOG(kError, "rebasing pending writes of %s: %s", path.c_str(), rebased.toString().c_str());
@@ -268,16 +316,20 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
     st = fs.store.cas().commit(caller, path, blob, basis, mode);
     return st.status();
   };
-  WriterMutexLock behind(fs.behindKernelMutex);
+  DoorChangeLock changing(fs.doorLocks, DoorLocks::stripesOf(path));
   const uint64_t ino = inodeAt(fs, path);
   Status done = ino ? fs.drafts.changeContent(ino, commit) : commit();
   if (!done.ok()) return ioctlFailure(done);
+  pauseForTests(fs, {path});
   if (st->ino != ino) {  // the path named another file by then
     Status rebased = fs.drafts.rebase(st->ino);
     if (!rebased.ok()) return ioctlFailure(rebased);
   }
   fs.invalidateInode(st->ino, /*data=*/true);
-  invalidatePath(fs, path);
+  // New content in the file the path named already: its name and its
+  // directory are as the kernel has them (sparing every CAS update a
+  // LOOKUP and a GETATTR of the directory on its next open).
+  if (st->ino != ino) invalidatePath(fs, path);
   return answer(statJson(*st));
 }
 

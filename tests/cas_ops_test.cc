@@ -779,6 +779,23 @@ TEST_F(Commit, EachPutGrantsOneCommit) {
   EXPECT_EQ(contentAt("/two.txt"), "twice");
 }
 
+// A commit finds its lease by key (Leases' hints), not by a scan past the
+// deletion markers of earlier commits: many rounds on one file, each
+// consuming exactly its own lease, and none left at the end.
+TEST_F(Commit, ManyRoundsOfPutAndCommitEachConsumeTheirOwnLease) {
+  Id128 basis = put("0");
+  ASSERT_TRUE(cas().commit(Caller::root(), "/counter", basis, Basis::absent()).ok());
+  for (int i = 1; i <= 300; ++i) {
+    Id128 next = put(std::to_string(i));
+    auto committed = cas().commit(Caller::root(), "/counter", next, Basis::of(basis));
+    ASSERT_TRUE(committed.ok()) << i << ": " << committed.status().toString();
+    basis = next;
+  }
+  EXPECT_EQ(contentAt("/counter"), "300");
+  EXPECT_EQ(stats().leaseCount, 0u);
+  EXPECT_EQ(cas().commit(Caller::root(), "/other", basis, Basis::absent()).status().errnum(), ENOENT);
+}
+
 // Leases end by the store's clock (StoreOptions::clock): these tests move it.
 class LeaseExpiry : public CasTest {
  protected:
