@@ -153,6 +153,29 @@ void TransactionRunner::releaseWhenDurable(std::vector<Extent> extents) {
 }
 
 Status TransactionRunner::syncCommitted() {
+  MutexLock lock(groupMutex_);
+  const uint64_t mine = ++requested_;
+  while (synced_ < mine) {
+    if (syncing_) {
+      groupChanged_.wait(groupMutex_);
+      continue;
+    }
+    // Lead a sync for every request made so far: it begins now, after all of them.
+    const uint64_t covers = requested_;
+    syncing_ = true;
+    groupMutex_.unlock();
+    Status s = syncOnce();
+    groupMutex_.lock();
+    syncing_ = false;
+    if (!s.ok()) failedFrom_ = synced_ + 1, failedUpTo_ = covers, failure_ = s;
+    synced_ = covers;
+    groupChanged_.notify_all();
+  }
+  if (mine >= failedFrom_ && mine <= failedUpTo_) return failure_;
+  return Status::OK();
+}
+
+Status TransactionRunner::syncOnce() {
   uint64_t covered;
   {
     MutexLock lock(releaseMutex_);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -121,7 +122,12 @@ class TransactionRunner {
   // write-ahead log), then hands the segment space they freed to the
   // reclaimer. Errors: EIO (or ENOSPC) when the sync fails; the space stays
   // held for a later sync.
-  Status syncCommitted() EXCLUDES(releaseMutex_);
+  //
+  // Group commit: callers that arrive while a sync runs wait for it to end,
+  // and then one of them syncs for all of them (a sync covers only what was
+  // committed before it began). So N concurrent fsync(2)s cost at most two
+  // log syncs, not N.
+  Status syncCommitted() EXCLUDES(releaseMutex_, groupMutex_);
 
   const TransactionCounters& counters() const { return counters_; }
   bool syncEachCommit() const { return syncEachCommit_; }
@@ -174,6 +180,19 @@ class TransactionRunner {
   // They belong to db_, which outlives the runner (Store's member order).
   Mutex idleMutex_;
   std::vector<std::unique_ptr<rocksdb::Transaction>> idle_ GUARDED_BY(idleMutex_);
+
+  // Group commit (syncCommitted). Requests are numbered; a sync that began
+  // after request r was made covers it. Invariant: synced_ <= requested_, and
+  // every request <= synced_ has its answer in (failedUpTo_, failure_).
+  Status syncOnce() EXCLUDES(releaseMutex_);
+  Mutex groupMutex_;
+  std::condition_variable_any groupChanged_;
+  uint64_t requested_ GUARDED_BY(groupMutex_) = 0;
+  uint64_t synced_ GUARDED_BY(groupMutex_) = 0;
+  bool syncing_ GUARDED_BY(groupMutex_) = false;
+  uint64_t failedFrom_ GUARDED_BY(groupMutex_) = 0;  // requests in [failedFrom_, failedUpTo_] got failure_
+  uint64_t failedUpTo_ GUARDED_BY(groupMutex_) = 0;
+  Status failure_ GUARDED_BY(groupMutex_) = Status::OK();
 
   Mutex releaseMutex_;
   uint64_t syncEpoch_ GUARDED_BY(releaseMutex_) = 0;

@@ -410,6 +410,7 @@ bool PowerCutDisk::write(const FileRef& file, uint64_t offset, uint64_t length, 
 }
 
 void PowerCutDisk::syncFile(const FileRef& file, uint64_t upTo) {
+  if (beforeFileSync_) beforeFileSync_();
   MutexLock lock(mutex_);
   if (!takeSync()) return;
   counters_.fileSyncs++;

@@ -88,6 +88,10 @@ class PowerCutDisk : public std::enable_shared_from_this<PowerCutDisk> {
     uint64_t bytesWritten = 0, fileSyncs = 0, directorySyncs = 0;
   };
   Counters counters() const EXCLUDES(mutex_);
+  // Called at the start of every file sync, outside the disk's lock, before
+  // the sync takes effect: a test can hold a sync there. Set it before the
+  // store shares the disk between threads.
+  void setBeforeFileSync(std::function<void()> hook) { beforeFileSync_ = std::move(hook); }
 
   // ---- for the wrappers (fault_injection.cc) -------------------------------
   // Each runs the real operation `io` (true when it succeeded) under the
@@ -122,6 +126,7 @@ class PowerCutDisk : public std::enable_shared_from_this<PowerCutDisk> {
 
  private:
   PowerCutDisk() = default;
+  std::function<void()> beforeFileSync_;  // constant while the disk is shared
 
   // A change to a directory's names, undone by settle() unless a sync of
   // `dir` came after it.

@@ -1052,7 +1052,7 @@ TEST_F(MountPosix, CopyFileRangeOverALargerFileKeepsItsTail) {
 }
 
 TEST_F(MountPosix, FileLargerThanTheDraftBudgetRoundTrips) {
-  // 80 MiB: more than one draft holds (64 MiB), so it is committed in steps.
+  // 80 MiB: more than one draft holds (32 MiB), so it is committed in steps.
   constexpr size_t kSize = 80 * kMiB;
   const std::string content = randomBytes(kSize, 9);
   {
