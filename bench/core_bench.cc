@@ -482,13 +482,17 @@ double createRun(Durability d, int threads, uint64_t n) {
   });
 }
 
-// rename f<i> → r<i> within the root directory; the files exist beforehand.
-double renameRun(Durability d, int threads, uint64_t n) {
-  auto setup = [n](Store& s, int) {
+// Setup of the rename and unlink runs: n empty files f<i> in the root directory.
+std::function<void(Store&, int)> emptyFiles(uint64_t n) {
+  return [n](Store& s, int) {
     for (uint64_t i = 0; i < n; ++i)
       check(s.ns().mknod(kRoot, kRootIno, format("f%llu", (unsigned long long)i), S_IFREG | 0644, 0), "mknod");
   };
-  return runTransactions(d, threads, n, setup, [](Store& s, int, uint64_t begin, uint64_t end) {
+}
+
+// rename f<i> → r<i> within the root directory.
+double renameRun(Durability d, int threads, uint64_t n) {
+  return runTransactions(d, threads, n, emptyFiles(n), [](Store& s, int, uint64_t begin, uint64_t end) {
     for (uint64_t i = begin; i < end; ++i)
       check(s.ns().rename(Caller::root(), kRootIno, format("f%llu", (unsigned long long)i), kRootIno,
                           format("r%llu", (unsigned long long)i), 0),
@@ -496,13 +500,9 @@ double renameRun(Durability d, int threads, uint64_t n) {
   });
 }
 
-// unlink of f<i> from the root directory; the (empty) files exist beforehand.
+// unlink of f<i> from the root directory.
 double unlinkRun(Durability d, int threads, uint64_t n) {
-  auto setup = [n](Store& s, int) {
-    for (uint64_t i = 0; i < n; ++i)
-      check(s.ns().mknod(kRoot, kRootIno, format("f%llu", (unsigned long long)i), S_IFREG | 0644, 0), "mknod");
-  };
-  return runTransactions(d, threads, n, setup, [](Store& s, int, uint64_t begin, uint64_t end) {
+  return runTransactions(d, threads, n, emptyFiles(n), [](Store& s, int, uint64_t begin, uint64_t end) {
     for (uint64_t i = begin; i < end; ++i)
       check(s.ns().unlink(kRootIno, format("f%llu", (unsigned long long)i)), "unlink");
   });
