@@ -19,47 +19,59 @@ DoorLocks::Stripes DoorLocks::prefixStripes(std::string_view path) {
   return stripes;
 }
 
-// The analysis cannot follow a loop over a bit set; the scoped classes in
-// the header are what it checks.
+// The analysis cannot follow the stripe state; the scoped classes in the
+// header are what it checks.
 void DoorLocks::lock(Stripes stripes) NO_THREAD_SAFETY_ANALYSIS {
-  for (Stripes left = stripes; left; left &= left - 1) stripes_[std::countr_zero(left)].mutex.lock();
+  std::unique_lock<std::mutex> hold(mutex_);
+  changed_.wait(hold, [&] { return exclusiveFree(stripes); });
+  exclusive_ |= stripes;
 }
 
 void DoorLocks::unlock(Stripes stripes) NO_THREAD_SAFETY_ANALYSIS {
-  for (Stripes left = stripes; left; left &= left - 1) stripes_[std::countr_zero(left)].mutex.unlock();
+  {
+    std::lock_guard<std::mutex> hold(mutex_);
+    exclusive_ &= ~stripes;
+  }
+  changed_.notify_all();
+}
+
+void DoorLocks::markShared(Stripes stripes) {
+  for (Stripes left = stripes; left; left &= left - 1) readers_[std::countr_zero(left)]++;
+  shared_ |= stripes;
 }
 
 void DoorLocks::lockShared(Stripes stripes) NO_THREAD_SAFETY_ANALYSIS {
-  for (Stripes left = stripes; left; left &= left - 1) stripes_[std::countr_zero(left)].mutex.lock_shared();
+  std::unique_lock<std::mutex> hold(mutex_);
+  changed_.wait(hold, [&] { return sharedFree(stripes); });
+  markShared(stripes);
 }
 
 void DoorLocks::unlockShared(Stripes stripes) NO_THREAD_SAFETY_ANALYSIS {
-  for (Stripes left = stripes; left; left &= left - 1) stripes_[std::countr_zero(left)].mutex.unlock_shared();
+  bool freed = false;
+  {
+    std::lock_guard<std::mutex> hold(mutex_);
+    for (Stripes left = stripes; left; left &= left - 1) {
+      const int i = std::countr_zero(left);
+      if (--readers_[i] == 0) {
+        shared_ &= ~(Stripes{1} << i);
+        freed = true;
+      }
+    }
+  }
+  if (freed) changed_.notify_all();
 }
 
 bool DoorLocks::tryLock(Stripes stripes) NO_THREAD_SAFETY_ANALYSIS {
-  Stripes taken = 0;
-  for (Stripes left = stripes; left; left &= left - 1) {
-    const Stripes bit = left & -left;
-    if (!stripes_[std::countr_zero(left)].mutex.try_lock()) {
-      unlock(taken);
-      return false;
-    }
-    taken |= bit;
-  }
+  std::lock_guard<std::mutex> hold(mutex_);
+  if (!exclusiveFree(stripes)) return false;
+  exclusive_ |= stripes;
   return true;
 }
 
 bool DoorLocks::tryLockShared(Stripes stripes) NO_THREAD_SAFETY_ANALYSIS {
-  Stripes taken = 0;
-  for (Stripes left = stripes; left; left &= left - 1) {
-    const Stripes bit = left & -left;
-    if (!stripes_[std::countr_zero(left)].mutex.try_lock_shared()) {
-      unlockShared(taken);
-      return false;
-    }
-    taken |= bit;
-  }
+  std::lock_guard<std::mutex> hold(mutex_);
+  if (!sharedFree(stripes)) return false;
+  markShared(stripes);
   return true;
 }
 

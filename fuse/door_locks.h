@@ -28,8 +28,9 @@
 // that a link(2) made and an unlink(2) removed again, all while one STAT
 // runs, could be seen before the kernel is told — three calls racing one.
 //
-// Deadlock: a request takes all its stripes at once, in ascending index
-// order, and takes no other stripe until it has let go of them all. No
+// Deadlock: a request takes all its stripes in one step (it never holds
+// some while it waits for others), and a change takes no other stripe until
+// it has let go of them all. No
 // thread holding a draft lock (FileDrafts) waits for a stripe: STAT and the
 // xattr commit pending writes before taking theirs, and COMMIT takes the
 // draft lock inside its stripe. Store transactions run inside stripes,
@@ -45,7 +46,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <shared_mutex>
+#include <condition_variable>
+#include <mutex>
 #include <string_view>
 
 #include "core/thread_annotations.h"
@@ -63,8 +65,7 @@ namespace acidfs {
 class CAPABILITY("door locks") DoorLocks {
  public:
   static constexpr size_t kStripes = 64;
-  // A set of stripes: bit i is stripe i. Taking them in bit order is
-  // taking them in ascending index order.
+  // A set of stripes: bit i is stripe i.
   using Stripes = uint64_t;
   static_assert(kStripes == 64, "Stripes is one bit per stripe");
   static constexpr Stripes kAll = ~Stripes{0};
@@ -78,7 +79,7 @@ class CAPABILITY("door locks") DoorLocks {
   // a path sharing its stripe holds back no one.
   static Stripes prefixStripes(std::string_view path);
 
-  // Takes (and gives back) every stripe in `stripes`, in ascending order.
+  // Takes (and gives back) every stripe in `stripes` at once.
   void lock(Stripes stripes) ACQUIRE();
   void unlock(Stripes stripes) RELEASE();
   void lockShared(Stripes stripes) ACQUIRE_SHARED();
@@ -88,10 +89,21 @@ class CAPABILITY("door locks") DoorLocks {
   bool tryLockShared(Stripes stripes) TRY_ACQUIRE_SHARED(true);
 
  private:
-  struct alignas(64) Stripe {  // one cache line each: stripes taken by different cores do not share one
-    std::shared_mutex mutex;
-  };
-  std::array<Stripe, kStripes> stripes_;
+  // One mutex guards the state of every stripe: a request waits until all
+  // its stripes are free for it and marks them in one step, so it never
+  // holds some while waiting for others (and ThreadSanitizer, which tracks
+  // at most 64 held mutexes per thread, sees one, not up to 64). Readers are
+  // not held back by waiting writers, as with the default pthread rwlock
+  // the stripes were before: a reader may take more stripes while it holds
+  // some (a STAT redone under every stripe).
+  bool exclusiveFree(Stripes stripes) const { return !(exclusive_ & stripes) && !(shared_ & stripes); }
+  bool sharedFree(Stripes stripes) const { return !(exclusive_ & stripes); }
+  void markShared(Stripes stripes);
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Stripes exclusive_ = 0;                      // guarded by mutex_
+  Stripes shared_ = 0;                         // stripes with readers_ > 0; guarded by mutex_
+  std::array<uint32_t, kStripes> readers_{};  // guarded by mutex_
 };
 
 // Holds `stripes` exclusively for its scope: a door change.
