@@ -93,9 +93,8 @@ class CAPABILITY("door locks") DoorLocks {
   // its stripes are free for it and marks them in one step, so it never
   // holds some while waiting for others (and ThreadSanitizer, which tracks
   // at most 64 held mutexes per thread, sees one, not up to 64). Readers are
-  // not held back by waiting writers, as with the default pthread rwlock
-  // the stripes were before: a reader may take more stripes while it holds
-  // some (a STAT redone under every stripe).
+  // not held back by waiting writers, as with the default pthread rwlocks
+  // the stripes were before.
   bool exclusiveFree(Stripes stripes) const { return !(exclusive_ & stripes) && !(shared_ & stripes); }
   bool sharedFree(Stripes stripes) const { return !(exclusive_ & stripes); }
   void markShared(Stripes stripes);
