@@ -167,11 +167,13 @@ Status TransactionRunner::syncCommitted() {
     Status s = syncOnce();
     groupMutex_.lock();
     syncing_ = false;
-    if (!s.ok()) failedFrom_ = synced_ + 1, failedUpTo_ = covers, failure_ = s;
-    synced_ = covers;
+    // A failed sync covers no one: its leader reports the error, and the
+    // others it would have covered try again themselves (a later sync that
+    // succeeds, or the resume after a stop, makes their commits durable).
+    if (s.ok()) synced_ = std::max(synced_, covers);
     groupChanged_.notify_all();
+    if (!s.ok()) return s;
   }
-  if (mine >= failedFrom_ && mine <= failedUpTo_) return failure_;
   return Status::OK();
 }
 

@@ -182,17 +182,14 @@ class TransactionRunner {
   std::vector<std::unique_ptr<rocksdb::Transaction>> idle_ GUARDED_BY(idleMutex_);
 
   // Group commit (syncCommitted). Requests are numbered; a sync that began
-  // after request r was made covers it. Invariant: synced_ <= requested_, and
-  // every request <= synced_ has its answer in (failedUpTo_, failure_).
+  // after request r was made, and succeeded, covers it. Invariant:
+  // synced_ <= requested_, and every request <= synced_ is durable.
   Status syncOnce() EXCLUDES(releaseMutex_);
   Mutex groupMutex_;
   std::condition_variable_any groupChanged_;
   uint64_t requested_ GUARDED_BY(groupMutex_) = 0;
   uint64_t synced_ GUARDED_BY(groupMutex_) = 0;
   bool syncing_ GUARDED_BY(groupMutex_) = false;
-  uint64_t failedFrom_ GUARDED_BY(groupMutex_) = 0;  // requests in [failedFrom_, failedUpTo_] got failure_
-  uint64_t failedUpTo_ GUARDED_BY(groupMutex_) = 0;
-  Status failure_ GUARDED_BY(groupMutex_) = Status::OK();
 
   Mutex releaseMutex_;
   uint64_t syncEpoch_ GUARDED_BY(releaseMutex_) = 0;
