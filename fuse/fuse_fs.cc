@@ -112,12 +112,16 @@ void FuseFs::noteAccess(uint64_t ino) {
   fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
 }
 
+// A file whose name an unlink removed goes at once unless a descriptor has
+// it open (InodeTable::claimForDeletion); anything else stays while the
+// kernel knows it: a directory may be a process's working directory, and a
+// name a rename replaced still leads a concurrent walk to the inode.
+bool FuseFs::KernelHolders::claimable(const InodeRecord& inode, LastName how) {
+  return how == LastName::kRemoved && !inode.isDir();
+}
+
 bool FuseFs::KernelHolders::keep(uint64_t ino, const InodeRecord& inode, LastName how) {
-  // A file whose name an unlink removed goes at once unless a descriptor
-  // has it open (InodeTable::claimForDeletion); anything else stays while
-  // the kernel knows it: a directory may be a process's working directory,
-  // and a name a rename replaced still leads a concurrent walk to the inode.
-  if (how == LastName::kRemoved && !inode.isDir()) {
+  if (claimable(inode, how)) {
     if (fs_.inodes.claimForDeletion(ino)) return false;
   } else if (!fs_.inodes.isKnown(ino)) {
     return false;
@@ -127,7 +131,7 @@ bool FuseFs::KernelHolders::keep(uint64_t ino, const InodeRecord& inode, LastNam
 }
 
 void FuseFs::KernelHolders::settled(uint64_t ino, const InodeRecord& inode, LastName how, bool committed) {
-  if (how != LastName::kRemoved || inode.isDir()) return;  // not claimed
+  if (!claimable(inode, how)) return;  // keep() did not claim it
   if (committed) fs_.drafts.discard(ino);
   fs_.inodes.deletionEnded(ino, committed ? &inode : nullptr);
 }

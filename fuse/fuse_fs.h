@@ -126,6 +126,9 @@ class FuseFs {
     bool holds(uint64_t ino) override;
 
    private:
+    // Whether keep() claims the inode for deletion at once (settled() must
+    // then end the claim) rather than asking whether the kernel knows it.
+    static bool claimable(const InodeRecord& inode, LastName how);
     FuseFs& fs_;
   };
   KernelHolders holders_{*this};
