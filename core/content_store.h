@@ -140,7 +140,7 @@ class ContentStore {
   // The bytes of a chunk record that passed check() (so its length is at
   // most chunkSize, whatever the disk said).
   Result<std::string> chunkBytes(const ChunkRecord& record);
-  Status verify(const Id128& id, const ChunkRecord& record, const std::string& bytes);
+  Status verify(const Id128& id, const ChunkRecord& record, std::string_view bytes);
   uint64_t chunksOf(uint64_t size) const { return (size + options_.chunkSize - 1) / options_.chunkSize; }
 
   MetaDb& db_;

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/store.h"
 #include "daemon/mount_options.h"
+#include "daemon/readahead.h"
 #include "daemon/store_handover.h"
 #include "fuse/fuse_fs.h"
 
@@ -152,8 +153,9 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
     // Ready means the mount answers: a stat through it must come back.
     std::thread probe([&] {
       struct stat st;
-      if (stat(mountpoint.c_str(), &st) == 0) readiness.ready();
-      else readiness.failed();
+      if (stat(mountpoint.c_str(), &st) != 0) return readiness.failed();
+      raiseReadahead(st.st_dev, fuseOptions.maxWrite);
+      readiness.ready();
     });
     fuse_loop_config* loop = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(loop, 16);

@@ -401,7 +401,10 @@ void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
 
 void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
   FuseFs& fs = fsOf(req);
-  std::string data;
+  // One buffer a worker thread, kept between requests: a fresh one each time
+  // cost the page faults of a new mapping (reads are up to max_read, 1 MiB;
+  // libfuse runs at most 16 workers).
+  thread_local std::string data;
   Status s = fs.drafts.read(ino, static_cast<uint64_t>(off), size, data);
   if (!s.ok()) return replyError(req, s, "read");
   // Pages not in the kernel's cache: relatime here too, for a read after a

@@ -192,6 +192,24 @@ TEST_F(MountFstabOptions, DirsyncReachesTheKernelAndTheMountWorks) {
   EXPECT_EQ("x", readOr(path("d/f")));
 }
 
+// The kernel's readahead for the mount (daemon/readahead.h) is raised to the
+// largest request, max_write: a cold sequential read then comes in requests
+// of that size, not of the kernel's default 128 KiB.
+TEST_F(MountFstabOptions, ReadaheadIsRaisedToTheLargestRequest) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root may set a mount's readahead: NOT RUN";
+  auto readaheadKb = [&] {
+    struct stat st = statOf(mountpoint());
+    std::ifstream in("/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) +
+                     "/read_ahead_kb");
+    long kb = -1;
+    in >> kb;
+    return kb;
+  };
+  EXPECT_EQ(1024, readaheadKb()) << "max_write is 1 MiB by default";
+  ASSERT_TRUE(remountWith("max_write=262144"));
+  EXPECT_EQ(256, readaheadKb());
+}
+
 // ---- ro ----------------------------------------------------------------------------
 
 TEST_F(MountFstabOptions, RoRefusesEveryPosixChangeWithErofsAndStillReads) {
