@@ -6,6 +6,7 @@
 // once mounted. SIGTERM/SIGINT or `fusermount3 -u`: commit what is pending,
 // unmount, exit 0.
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -181,9 +182,22 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   return status;
 }
 
+// glibc gives each thread that allocates under contention an arena of its
+// own, up to 8 per CPU. Memory freed in one (a 64 KiB write window, a read
+// reply) stays there for that arena's next allocations, so with 16 FUSE
+// workers the daemon's RSS reached 210-240 MB while its heap held at most
+// 74 MB (heaptrack, the mount bench). Two arenas: 115 MB. Set before any
+// thread starts; MALLOC_ARENA_MAX or GLIBC_TUNABLES in the environment win.
+void limitMallocArenas() {
+  const char* tunables = getenv("GLIBC_TUNABLES");
+  if (getenv("MALLOC_ARENA_MAX") || (tunables && strstr(tunables, "arena_max"))) return;
+  mallopt(M_ARENA_MAX, 2);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  limitMallocArenas();
   CLI::App app{"acidfsd: the acidfs daemon. Mounts STORE (formatted when empty) at MOUNTPOINT.\n"
                "Exit status: 0 mounted (or, with -f, clean shutdown), 1 store or mount failure, 2 usage."};
   app.set_version_flag("--version", std::string("acidfsd ") + ACIDFS_VERSION);
