@@ -8,6 +8,8 @@ each on the same mount and side by side with plain `mv`/rename(2):
 
   ioctl CAS, uncontended   one process: STAT + PUT + COMMIT with the read
                            blobId as basis, per update (examples/acidfs_ioctl.py)
+  ioctl CAS, C++ client    the same loop from bench/cas_door_bench.cc (built
+                           with the project), without Python's own cost
   ioctl CAS, 4 contending  four processes increment one file by CAS with retry;
                            committed updates per second and the conflict rate
   tool CAS, uncontended    `acidfs blob-id` + `acidfs cas --expect` per update
@@ -92,6 +94,16 @@ def bench_once(args, m):
     ioctl_cas_worker(mnt, "counter", n, os.path.join(m.root, "solo.json"))
     out["ioctl CAS, uncontended"] = n / (time.monotonic() - t)
     assert read_int(os.path.join(mnt, "counter")) == n
+
+    # the same from a compiled client: what the door sustains when the
+    # client's own CPU (Python's: about 250 µs an update) is out of the way
+    if os.path.exists(args.door_bench):
+        with open(os.path.join(mnt, "ccounter"), "w") as f:
+            f.write("0")
+        done = subprocess.run([args.door_bench, os.path.join(mnt, "ccounter"), str(n)], check=True,
+                              capture_output=True, text=True)
+        out["ioctl CAS, uncontended, C++ client"] = json.loads(done.stdout)["rate"]
+        assert read_int(os.path.join(mnt, "ccounter")) == n
 
     # ioctl CAS, 4 contending processes
     with open(os.path.join(mnt, "shared"), "w") as f:
@@ -192,6 +204,8 @@ def main():
     root = os.path.join(HERE, "..")
     p.add_argument("--acidfsd", default=os.environ.get("ACIDFSD", os.path.join(root, "build", "bin", "acidfsd")))
     p.add_argument("--tool", default=os.environ.get("ACIDFS", os.path.join(root, "build", "bin", "acidfs")))
+    p.add_argument("--door-bench", default=os.path.join(root, "build", "bin", "cas_door_bench"),
+                   help="the compiled CAS client (bench/cas_door_bench.cc); its row is left out when it is missing")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="a smoke run: fewer updates, one run")
     args = p.parse_args()
@@ -215,6 +229,7 @@ def main():
           f"{args.transacts} transacts per run")
     rows = [
         ("ioctl CAS, uncontended", "updates/s", "rename(2), in-process"),
+        ("ioctl CAS, uncontended, C++ client", "updates/s", "rename(2), in-process"),
         ("ioctl CAS, 4 contending", "updates/s", "rename(2), in-process"),
         ("ioctl CAS, 4 contending: conflict rate", "of attempts", None),
         ("rename(2), in-process", "renames/s", None),
@@ -226,7 +241,11 @@ def main():
         ("100 x rename(2): ms", "ms", None),
     ]
     print(f"{'workload':42} {'unit':12} {'median':>10}  vs peer")
+    if "ioctl CAS, uncontended, C++ client" not in med:
+        log(f"no {args.door_bench}: the C++ client's row is left out (cmake --build build --target cas_door_bench)")
     for name, unit, peer in rows:
+        if name not in med:
+            continue
         v = med[name]
         shown = f"{v:.1%}" if "rate" in name else f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
         ratio = ""
