@@ -36,7 +36,7 @@ Id128 ContentStore::computeEmptyBlobId(const HashFunction& hash) {
   return hash(body.data(), body.size(), 0);
 }
 
-ContentStore::ContentStore(MetaDb& db, SegmentStore& segments, ContentOptions options)
+ContentStore::ContentStore(MetaReader& db, SegmentStore& segments, ContentOptions options)
     : db_(db), segments_(segments), options_(std::move(options)),
       emptyBlobId_(computeEmptyBlobId(options_.hash)) {}
 
@@ -509,26 +509,27 @@ Result<BlobLayout> ContentStore::layout(const Id128& blob) {
   return result;
 }
 
-Result<ContentStore::LiveExtents> ContentStore::liveExtents(MetaDb& db) {
+Result<ContentStore::LiveExtents> ContentStore::liveExtents(MetaReader& db) {
   LiveExtents live;
-  auto it = db.iterator(Column::kChunks);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto record = ChunkRecord::decode(std::string_view(it->value().data(), it->value().size()));
+  auto it = db.scan(Column::kChunks);
+  for (it->seekToFirst(); it->valid(); it->next()) {
+    auto record = ChunkRecord::decode(it->value());
     if (!record) {
       ACIDFS_LOG(kError, "store corrupted: undecodable chunk %s (fsck reports it); segments are not swept",
-                 Id128::fromBytes(std::string_view(it->key().data(), it->key().size())).hex().c_str());
+                 Id128::fromBytes(it->key()).hex().c_str());
       live.complete = false;
       continue;
     }
     if (!record->isInline && !record->head.tombstone)
       live.extents.push_back(Extent{record->segment, record->offset, record->length});
   }
-  if (it->status().IsCorruption()) {
+  const Status scanned = it->status();
+  if (scanned.errnum() == EUCLEAN) {
     ACIDFS_LOG(kError, "store damaged: chunk records not readable to the end (%s); `acidfs fsck` names the files affected; segments are not swept",
-               it->status().ToString().c_str());
+               scanned.message().c_str());
     live.complete = false;
-  } else if (!it->status().ok()) {
-    return fromRocks(it->status(), "scanning chunk records");
+  } else if (!scanned.ok()) {
+    return scanned.withContext("scanning chunk records");
   }
   return live;
 }

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "core/id128.h"
-#include "core/meta_db.h"
+#include "core/meta_engine.h"
 #include "core/records.h"
 #include "core/segment_store.h"
 #include "core/status.h"
@@ -48,7 +48,7 @@ struct BlobLayout {
 
 class ContentStore {
  public:
-  ContentStore(MetaDb& db, SegmentStore& segments, ContentOptions options);
+  ContentStore(MetaReader& db, SegmentStore& segments, ContentOptions options);
 
   const Id128& emptyBlobId() const { return emptyBlobId_; }
   uint32_t chunkSize() const { return options_.chunkSize; }
@@ -111,7 +111,7 @@ class ContentStore {
     std::vector<Extent> extents;
     bool complete = true;
   };
-  static Result<LiveExtents> liveExtents(MetaDb& db);
+  static Result<LiveExtents> liveExtents(MetaReader& db);
 
  private:
   Result<Id128> internChunk(Txn& txn, std::string_view window);
@@ -143,7 +143,7 @@ class ContentStore {
   Status verify(const Id128& id, const ChunkRecord& record, std::string_view bytes);
   uint64_t chunksOf(uint64_t size) const { return (size + options_.chunkSize - 1) / options_.chunkSize; }
 
-  MetaDb& db_;
+  MetaReader& db_;
   SegmentStore& segments_;
   const ContentOptions options_;
   const Id128 emptyBlobId_;

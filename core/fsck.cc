@@ -128,18 +128,18 @@ struct Checker {
   // finding; the check goes on with what was read.
   template <typename F>
   Status scan(Column column, F&& each) {
-    auto it = source.iterator(column);
+    auto it = source.scan(column);
     ScanEnd& end = scanned[static_cast<int>(column)];
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      end.lastKey.assign(it->key().data(), it->key().size());
+    for (it->seekToFirst(); it->valid(); it->next()) {
+      end.lastKey.assign(it->key());
       if (!keyFits(column, it->key().size())) {
         find(std::string(columnName(column)) + ": a key of " + std::to_string(it->key().size()) + " bytes, malformed");
         continue;
       }
-      each(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size()));
+      each(it->key(), it->value());
     }
     if (!it->status().ok()) {
-      find(std::string(columnName(column)) + ": not readable to the end: " + it->status().ToString());
+      find(std::string(columnName(column)) + ": not readable to the end: " + it->status().message());
       unreadable = true;
       end.whole = false;
     }

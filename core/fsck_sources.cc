@@ -16,7 +16,7 @@ namespace {
 class OpenStore final : public Source {
  public:
   explicit OpenStore(Store& store) : store_(store) {}
-  std::unique_ptr<rocksdb::Iterator> iterator(Column c) override { return store_.db().iterator(c); }
+  std::unique_ptr<MetaCursor> scan(Column c) override { return store_.db().scan(c); }
   Result<std::optional<std::string>> get(Column c, std::string_view key) override { return store_.db().get(c, key); }
   const Id128& emptyBlobId() const override { return store_.content().emptyBlobId(); }
   uint32_t chunkSize() const override { return store_.content().chunkSize(); }
@@ -24,9 +24,7 @@ class OpenStore final : public Source {
   Status check(const Id128& id, const PageRecord& r) const override { return store_.content().check(id, r); }
   Status check(const Id128& id, const ChunkRecord& r) const override { return store_.content().check(id, r); }
   Status verifyChunk(const Id128& id, const ChunkRecord& r) override { return store_.content().verifyChunk(id, r); }
-  Status verifyChecksums() override {
-    return fromRocks(store_.db().db()->VerifyChecksum(), "verifying table file checksums");
-  }
+  Status verifyChecksums() override { return store_.db().verifyChecksums(); }
 
  private:
   Store& store_;
@@ -42,7 +40,7 @@ class StoreFiles final : public Source {
       : db_(std::move(db)), segmentDir_(std::move(segmentDir)), chunkSize_(chunkSize), hash_(std::move(hash)),
         emptyBlobId_(ContentStore::computeEmptyBlobId(hash_)) {}
 
-  std::unique_ptr<rocksdb::Iterator> iterator(Column c) override { return db_->iterator(c); }
+  std::unique_ptr<MetaCursor> scan(Column c) override { return db_->scan(c); }
   Result<std::optional<std::string>> get(Column c, std::string_view key) override { return db_->get(c, key); }
   const Id128& emptyBlobId() const override { return emptyBlobId_; }
   uint32_t chunkSize() const override { return chunkSize_; }
@@ -160,9 +158,7 @@ Result<std::unique_ptr<MetaDbReader>> openMetadata(const std::string& path, Open
 
 Status retireLogs(Store& store) {
   ACIDFS_RETURN_IF_ERROR(store.db().put(Column::kDefault, "format_version", std::to_string(kFormatVersion), /*sync=*/true));
-  std::vector<rocksdb::ColumnFamilyHandle*> all;
-  for (int i = 0; i < kColumnCount; ++i) all.push_back(store.db().cf(static_cast<Column>(i)));
-  return fromRocks(store.db().db()->Flush(rocksdb::FlushOptions(), all), "flushing metadata");
+  return store.db().flush();
 }
 
 }  // namespace acidfs::fsck

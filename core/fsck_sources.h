@@ -4,7 +4,6 @@
 // is core/fsck.cc; it sees a store only through Source.
 #pragma once
 
-#include <rocksdb/iterator.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -18,6 +17,7 @@
 #include "core/format.h"
 #include "core/id128.h"
 #include "core/meta_db.h"
+#include "core/meta_engine.h"
 #include "core/records.h"
 #include "core/status.h"
 #include "core/store.h"
@@ -31,7 +31,7 @@ namespace fsck {
 class Source {
  public:
   virtual ~Source() = default;
-  virtual std::unique_ptr<rocksdb::Iterator> iterator(Column c) = 0;
+  virtual std::unique_ptr<MetaCursor> scan(Column c) = 0;
   virtual Result<std::optional<std::string>> get(Column c, std::string_view key) = 0;
   virtual const Id128& emptyBlobId() const = 0;
   virtual uint32_t chunkSize() const = 0;

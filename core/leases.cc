@@ -37,9 +37,8 @@ Status Leases::consume(Txn& txn, const Id128& blob, uint32_t uid) {
   }
   // No hint (granted before a restart, or hints dropped): scan.
   std::vector<std::string> candidates;
-  auto it = txn.iterate(Column::kLeases);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
-    candidates.emplace_back(it->key().data(), it->key().size());
+  auto it = txn.scan(Column::kLeases);
+  for (it->seek(prefix); it->valid() && it->key().starts_with(prefix); it->next()) candidates.emplace_back(it->key());
   for (const std::string& key : candidates) {
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> lease, txn.read(Column::kLeases, key, Txn::Lock::kExclusive));
     if (!lease) continue;  // another commit consumed it meanwhile
@@ -57,13 +56,13 @@ Result<uint64_t> Leases::expire() {
   std::vector<std::string> keysToCheck;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
     keysToCheck.clear();
-    auto it = txn.iterate(Column::kLeases);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      Decoder d(std::string_view(it->value().data(), it->value().size()));
+    auto it = txn.scan(Column::kLeases);
+    for (it->seekToFirst(); it->valid(); it->next()) {
+      Decoder d(it->value());
       int64_t expiry = 0;
-      if (d.i64(expiry) && expiry < now) keysToCheck.emplace_back(it->key().data(), it->key().size());
+      if (d.i64(expiry) && expiry < now) keysToCheck.emplace_back(it->key());
     }
-    return fromRocks(it->status(), "listing leases");
+    return it->status().withContext("listing leases");
   }));
   for (const std::string& key : keysToCheck) {
     bool expiredNow = false;

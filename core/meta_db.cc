@@ -11,31 +11,14 @@
 
 #include "core/log.h"
 
-#if defined(__SANITIZE_THREAD__)
-// ThreadSanitizer's dynamic annotations (its runtime defines them).
-extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
-extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
-#endif
-
 namespace acidfs {
-
-std::string MetaDb::copyOut(const rocksdb::Slice& bytes) {
-#if defined(__SANITIZE_THREAD__)
-  AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
-  std::string copy(bytes.data(), bytes.size());
-  AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
-  return copy;
-#else
-  return std::string(bytes.data(), bytes.size());
-#endif
-}
 
 Status fromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return Status::OK();
-  if (s.IsBusy() || s.IsTimedOut() || s.IsDeadlock() || s.IsTryAgain())
-    return Status::Retry(std::string(what) + ": " + s.ToString());
-  if (s.IsNoSpace()) return Status::Error(ENOSPC, std::string(what) + ": " + s.ToString());
-  return Status::Error(EIO, std::string(what) + ": " + s.ToString());
+  std::string message = what ? std::string(what) + ": " + s.ToString() : s.ToString();
+  if (s.IsBusy() || s.IsTimedOut() || s.IsDeadlock() || s.IsTryAgain()) return Status::Retry(std::move(message));
+  if (s.IsNoSpace()) return Status::Error(ENOSPC, std::move(message));
+  return Status::Error(EIO, std::move(message));
 }
 
 namespace {
@@ -260,6 +243,10 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& dir,
 
 MetaDb::~MetaDb() {
   if (!db_) return;
+  {
+    MutexLock lock(idleMutex_);
+    idle_.clear();  // transactions of db_: gone before it closes
+  }
   // A database that stopped taking writes is closed as it is: its log is
   // not to be touched (writesStopped()), and what it holds is replayed from
   // that log at the next open.
@@ -279,18 +266,6 @@ MetaDb::~MetaDb() {
   db_->Close();
 }
 
-Result<std::optional<std::string>> MetaDb::get(Column c, std::string_view key) {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return fromRocks(s, "reading metadata");
-  return std::optional<std::string>(std::move(value));
-}
-
-std::unique_ptr<rocksdb::Iterator> MetaDb::iterator(Column c) {
-  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
-}
-
 Status MetaDb::put(Column c, std::string_view key, std::string_view value, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
@@ -305,7 +280,7 @@ Status MetaDb::stoppedError(const char* what) const {
                                    (errnum == ENOSPC ? "running out of space" : "an I/O error"));
 }
 
-Status MetaDb::syncWal() {
+Status MetaDb::syncLog() {
   if (writesStopped() != 0) return stoppedError("syncing the write-ahead log");
   ACIDFS_RETURN_IF_ERROR(fromRocks(db_->FlushWAL(true), "syncing the write-ahead log"));
   return Status::OK();
@@ -337,9 +312,24 @@ Status MetaDb::flush() {
   // of a key nobody uses gives every flush something to write.
   rocksdb::Status s = db_->Delete(rocksdb::WriteOptions(), cf(Column::kDefault), kFlushMarkKey);
   if (!s.ok()) return fromRocks(s, "flushing metadata");
+  return flushAll();
+}
+
+Status MetaDb::flushAll() {
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
   return fromRocks(db_->Flush(rocksdb::FlushOptions(), all), "flushing metadata");
 }
+
+Status MetaDb::compact() {
+  ACIDFS_RETURN_IF_ERROR(flushAll());
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* h : handles_)
+    ACIDFS_RETURN_IF_ERROR(fromRocks(db_->CompactRange(compact, h, nullptr, nullptr), "compacting metadata"));
+  return Status::OK();
+}
+
+Status MetaDb::verifyChecksums() { return fromRocks(db_->VerifyChecksum(), "verifying table file checksums"); }
 
 // ---- read-only -------------------------------------------------------------
 
@@ -373,19 +363,6 @@ MetaDbReader::~MetaDbReader() {
   for (auto* h : handles_)
     if (h) db_->DestroyColumnFamilyHandle(h);
   db_->Close();
-}
-
-Result<std::optional<std::string>> MetaDbReader::get(Column c, std::string_view key) {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[static_cast<int>(c)],
-                               rocksdb::Slice(key.data(), key.size()), &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return fromRocks(s, "reading metadata");
-  return std::optional<std::string>(std::move(value));
-}
-
-std::unique_ptr<rocksdb::Iterator> MetaDbReader::iterator(Column c) {
-  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<int>(c)]));
 }
 
 Status MetaDbReader::verifyChecksums() { return fromRocks(db_->VerifyChecksum(), "verifying table file checksums"); }

@@ -1,5 +1,7 @@
 // The metadata database: a RocksDB TransactionDB (pessimistic locking) with
-// one column family per kind of record (format.h).
+// one column family per kind of record (format.h). The RocksDB
+// implementation of the metadata engine (core/meta_engine.h); its
+// transactions and cursors are in core/meta_db_txn.cc.
 //
 // Why TransactionDB rather than OptimisticTransactionDB: a filesystem has hot
 // keys — every create in a directory writes that directory's inode — so
@@ -17,17 +19,24 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/format.h"
+#include "core/meta_engine.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace acidfs {
 
 // Maps a RocksDB status to ours. Lock conflicts (Busy, TimedOut, Deadlock,
 // TryAgain) become Status::Retry, which the transaction runner retries.
+// The message is "what: RocksDB's words", or RocksDB's words alone when
+// `what` is null.
 Status fromRocks(const rocksdb::Status& s, const char* what);
 
-class MetaDb {
+class MetaDbTxn;
+
+class MetaDb final : public MetaEngine {
  public:
   // `fileSystem` holds the database's files (null: RocksDB's default, the
   // real ones); tests pass a disk model that can cut the power.
@@ -40,49 +49,52 @@ class MetaDb {
   static Result<std::unique_ptr<MetaDb>> open(const std::string& dir,
                                               std::shared_ptr<rocksdb::FileSystem> fileSystem = nullptr,
                                               bool dropAfterDamage = false);
-  ~MetaDb();
+  ~MetaDb() override;
 
+  // RocksDB itself, for tests of how acidfs uses it.
   rocksdb::TransactionDB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* cf(Column c) { return handles_[static_cast<int>(c)]; }
 
-  // A read outside any transaction: the latest committed value.
-  Result<std::optional<std::string>> get(Column c, std::string_view key);
-  std::unique_ptr<rocksdb::Iterator> iterator(Column c);
-  // The bytes an iterator's key() or value() points at, copied out: how code
-  // that iterates while others write reads them. Under ThreadSanitizer the
-  // copy is exempt from checking: the bytes live in RocksDB's memtable, put
-  // there by writers in Debian's uninstrumented librocksdb and published
-  // with atomics TSan cannot see, so every such read would be reported as a
-  // race (tests/tsan.supp explains the rest). What is done with the copy is
-  // checked as usual.
-  static std::string copyOut(const rocksdb::Slice& bytes);
-
-  Status put(Column c, std::string_view key, std::string_view value, bool sync);
-  // Everything committed so far is durable when these return: syncWal()
+  // ---- MetaEngine ------------------------------------------------------------
+  // A pessimistic RocksDB transaction with deadlock detection; a lock
+  // waited for over 2 s is Status::Retry. `sync`: WriteOptions::sync.
+  std::unique_ptr<MetaTxn> begin(bool sync) override EXCLUDES(idleMutex_);
+  Result<std::optional<std::string>> get(Column c, std::string_view key) override;
+  std::unique_ptr<MetaCursor> scan(Column c) override;
+  Status put(Column c, std::string_view key, std::string_view value, bool sync) override;
+  // Everything committed so far is durable when these return: syncLog()
   // syncs the write-ahead log; flush() writes the memtables to synced table
   // files, which also covers records replayed at open from a log that was
-  // never synced (syncWal() covers only the logs written since). flush()
+  // never synced (syncLog() covers only the logs written since). flush()
   // also records that no older log is needed (so that they are deleted and
   // never replayed again), even when nothing was written since the last.
-  Status syncWal();
-  Status flush();
+  Status syncLog() override;
+  Status flush() override;
 
   // RocksDB stops taking writes after it failed to write its own files (a
   // full disk, an I/O error), until it is resumed. Meanwhile every commit
-  // fails, and syncWal(), flush() and the close do not touch the log:
+  // fails, and syncLog(), flush() and the close do not touch the log:
   // RocksDB 7.8 (Debian's build keeps its assertions) aborts the process
   // when a log file whose write failed is written or synced again.
   // writesStopped() is the errno RocksDB's error maps to (ENOSPC, EIO), or 0.
-  int writesStopped() const { return health_->stoppedErrno.load(); }
+  int writesStopped() const override { return health_->stoppedErrno.load(); }
   // Asks RocksDB to take writes again (DB::Resume: it flushes the memtables
   // to new table files and starts a new log, so it needs some free space).
   // OK when writes were not stopped.
-  Status resume();
+  Status resume() override;
   // Bytes committed since the memtables were last flushed: about what the
   // next flush writes to disk (at most; tables are compressed), and what the
   // log holds. RocksDB's own memtable size counts its arena blocks instead.
-  uint64_t unflushedBytes() const { return health_->unflushedBytes.load(); }
-  void noteCommitted(uint64_t bytes) { health_->unflushedBytes += bytes; }
+  // Each commit adds its write batch's size (MetaDbTxn::commit).
+  uint64_t unflushedBytes() const override { return health_->unflushedBytes.load(); }
+
+  // ---- RocksDB's own ---------------------------------------------------------
+  // Drops deleted records now rather than at RocksDB's next compaction:
+  // flushes the memtables and compacts every column family to its bottom.
+  Status compact();
+  // Every block of every live table file against its checksum
+  // (DB::VerifyChecksum): EIO with RocksDB's message naming the file.
+  Status verifyChecksums();
 
   // Shared with RocksDB's event listener, which may outlive the MetaDb.
   struct Health {
@@ -91,13 +103,27 @@ class MetaDb {
   };
 
  private:
+  friend class MetaDbTxn;
   MetaDb() = default;
   Status stoppedError(const char* what) const;
+  Status flushAll();  // every column family's memtable, atomically
+  // A finished transaction back to the pool (MetaDbTxn's destructor).
+  void recycle(std::unique_ptr<rocksdb::Transaction> txn) EXCLUDES(idleMutex_);
+  void noteCommitted(uint64_t bytes) { health_->unflushedBytes += bytes; }
 
+  // Constant after open().
   std::shared_ptr<Health> health_ = std::make_shared<Health>();
   std::unique_ptr<rocksdb::Env> env_;  // over a FileSystem given to open(); outlives db_
   std::unique_ptr<rocksdb::TransactionDB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kColumnCount> handles_{};
+
+  // RocksDB transaction objects are reused (BeginTransaction's old_txn):
+  // building one allocates its write batch, index and lock tracker, about a
+  // tenth of a small transaction's cost. At most kMaxIdle are kept; they are
+  // destroyed before db_ closes.
+  static constexpr size_t kMaxIdle = 32;
+  Mutex idleMutex_;
+  std::vector<std::unique_ptr<rocksdb::Transaction>> idle_ GUARDED_BY(idleMutex_);
 };
 
 // The same database opened read-only (RocksDB's OpenForReadOnly), for fsck
@@ -106,7 +132,7 @@ class MetaDb {
 // OPTIONS or info LOG file is created, written or renamed (RocksDB's info log
 // goes to ours, errors only). No process may have the database open for
 // writing meanwhile (the store's LOCK, Store::open).
-class MetaDbReader {
+class MetaDbReader final : public MetaReader {
  public:
   enum class WalRecovery {
     // Refuse a write-ahead log with any damage, even a torn last record
@@ -125,10 +151,10 @@ class MetaDbReader {
   // when it cannot open them otherwise (missing, unreadable); RocksDB's
   // reason is in the message.
   static Result<std::unique_ptr<MetaDbReader>> open(const std::string& dir, WalRecovery recovery);
-  ~MetaDbReader();
+  ~MetaDbReader() override;
 
-  Result<std::optional<std::string>> get(Column c, std::string_view key);
-  std::unique_ptr<rocksdb::Iterator> iterator(Column c);
+  Result<std::optional<std::string>> get(Column c, std::string_view key) override;
+  std::unique_ptr<MetaCursor> scan(Column c) override;
   // Every block of every live table file against its checksum
   // (DB::VerifyChecksum): EIO with RocksDB's message naming the file.
   Status verifyChecksums();

@@ -8,7 +8,7 @@
 #include "core/content_store.h"
 #include "core/format.h"
 #include "core/log.h"
-#include "core/meta_db.h"
+#include "core/meta_engine.h"
 #include "core/reservations.h"
 #include "core/transaction.h"
 #include "core/tree.h"
@@ -29,7 +29,7 @@ Status validateName(std::string_view name) {
   return Status::OK();
 }
 
-Namespace::Namespace(TransactionRunner& runner, Tree& tree, ContentStore& content, MetaDb& db)
+Namespace::Namespace(TransactionRunner& runner, Tree& tree, ContentStore& content, MetaReader& db)
     : runner_(runner), tree_(tree), content_(content), db_(db) {}
 
 const Clock& Namespace::clock() const { return tree_.clock(); }
@@ -265,16 +265,16 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
   ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(dir));
   if (!attr.inode.isDir()) return Status::Error(ENOTDIR, "not a directory");
   const std::string prefix = keys::ino(dir);
-  auto it = db_.iterator(Column::kCookies);
+  auto it = db_.scan(Column::kCookies);
   // Renames and creates write this column while we list it: keys and values
-  // are copied out (MetaDb::copyOut) before they are read.
-  for (it->Seek(keys::cookie(dir, afterCookie + 1)); it->Valid(); it->Next()) {
-    const std::string key = MetaDb::copyOut(it->key());
+  // are copied out (MetaCursor::copyOut) before they are read.
+  for (it->seek(keys::cookie(dir, afterCookie + 1)); it->valid(); it->next()) {
+    const std::string key = MetaCursor::copyOut(it->key());
     if (!key.starts_with(prefix)) break;
     if (key.size() != 16) continue;  // malformed (fsck reports it): no cookie to read
     DirEntry entry;
     entry.cookie = readBigEndian64(std::string_view(key).substr(8, 8));
-    entry.name = MetaDb::copyOut(it->value());
+    entry.name = MetaCursor::copyOut(it->value());
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kDentries, keys::dentry(dir, entry.name)));
     if (!value) continue;  // removed since the cookie was read
     auto dentry = DentryRecord::decode(*value);
@@ -283,7 +283,7 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
     entry.type = dentry->type;
     if (!emit(entry)) break;
   }
-  return fromRocks(it->status(), "listing a directory");
+  return it->status().withContext("listing a directory");
 }
 
 // ---- extended attributes ------------------------------------------------------
@@ -326,14 +326,14 @@ Result<std::vector<std::string>> Namespace::listxattr(uint64_t ino) {
   ACIDFS_RETURN_IF_ERROR(getattr(ino).status());
   std::vector<std::string> names;
   const std::string prefix = keys::ino(ino);
-  auto it = db_.iterator(Column::kXattrs);
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    const std::string key = MetaDb::copyOut(it->key());
+  auto it = db_.scan(Column::kXattrs);
+  for (it->seek(prefix); it->valid(); it->next()) {
+    const std::string key = MetaCursor::copyOut(it->key());
     if (!key.starts_with(prefix)) break;
     std::string_view name = std::string_view(key).substr(8);
     if (!isVirtualXattr(name)) names.emplace_back(name);  // never listed (SPEC §4.2)
   }
-  ACIDFS_RETURN_IF_ERROR(fromRocks(it->status(), "listing attributes"));
+  ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing attributes"));
   return names;
 }
 
@@ -428,10 +428,10 @@ Status Namespace::releaseOrphan(uint64_t ino) {
 
 Status Namespace::releaseAllOrphans() {
   std::vector<uint64_t> orphans;
-  auto it = db_.iterator(Column::kOrphans);
-  for (it->SeekToFirst(); it->Valid(); it->Next())
-    if (it->key().size() == 8) orphans.push_back(readBigEndian64(std::string_view(it->key().data(), 8)));
-  ACIDFS_RETURN_IF_ERROR(fromRocks(it->status(), "listing orphans"));
+  auto it = db_.scan(Column::kOrphans);
+  for (it->seekToFirst(); it->valid(); it->next())
+    if (it->key().size() == 8) orphans.push_back(readBigEndian64(it->key()));
+  ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing orphans"));
   for (uint64_t ino : orphans) {
     // A corrupt orphan stays (fsck reports it) rather than keep the store closed.
     Status s = releaseOrphan(ino);

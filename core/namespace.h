@@ -23,7 +23,7 @@ namespace acidfs {
 class Clock;
 class InodeHolders;
 class ContentStore;
-class MetaDb;
+class MetaReader;
 class TransactionRunner;
 class Tree;
 class Txn;
@@ -63,7 +63,7 @@ inline constexpr size_t kXattrValueMax = 64 * 1024;
 
 class Namespace {
  public:
-  Namespace(TransactionRunner& runner, Tree& tree, ContentStore& content, MetaDb& db);
+  Namespace(TransactionRunner& runner, Tree& tree, ContentStore& content, MetaReader& db);
 
   Result<Attr> lookup(uint64_t parent, std::string_view name);
   Result<Attr> getattr(uint64_t ino);
@@ -165,7 +165,7 @@ class Namespace {
   TransactionRunner& runner_;
   Tree& tree_;  // the steps inside a transaction (tree.h)
   ContentStore& content_;
-  MetaDb& db_;
+  MetaReader& db_;
 };
 
 // Name validation shared by every entry point: EINVAL for "", ".", ".." or a

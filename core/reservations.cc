@@ -6,7 +6,7 @@
 #include "core/encoding.h"
 #include "core/format.h"
 #include "core/log.h"
-#include "core/meta_db.h"
+#include "core/meta_engine.h"
 #include "core/space_guard.h"
 #include "core/transaction.h"
 
@@ -78,7 +78,7 @@ void subtract(RangeMap& m, uint64_t first, uint64_t end) {
 Reservations::Reservations(ContentStore& content, SpaceGuard* space, uint64_t totalWindows)
     : content_(content), space_(space), chunkSize_(content.chunkSize()), totalWindows_(totalWindows) {}
 
-Result<std::unique_ptr<Reservations>> Reservations::open(MetaDb& db, ContentStore& content, SpaceGuard* space) {
+Result<std::unique_ptr<Reservations>> Reservations::open(MetaReader& db, ContentStore& content, SpaceGuard* space) {
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db.get(Column::kDefault, kReservedWindowsKey));
   uint64_t total = 0;
   if (value) {

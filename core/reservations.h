@@ -35,14 +35,14 @@
 namespace acidfs {
 
 class ContentStore;
-class MetaDb;
+class MetaReader;
 class SpaceGuard;
 class Txn;
 
 class Reservations {
  public:
   // Reads the store's total. `space` null: reservations are never refused.
-  static Result<std::unique_ptr<Reservations>> open(MetaDb& db, ContentStore& content, SpaceGuard* space);
+  static Result<std::unique_ptr<Reservations>> open(MetaReader& db, ContentStore& content, SpaceGuard* space);
 
   // Bytes reserved store-wide, as of the last commit (for statfs and
   // SpaceGuard; updated after each commit that changes it).

@@ -61,6 +61,13 @@ std::string errnoName(int err) {
   return name ? name : "errno " + std::to_string(err);
 }
 
+Status Status::withContext(std::string_view what) const {
+  if (ok()) return *this;
+  Status s = *this;
+  s.message_ = std::string(what) + ": " + message_;
+  return s;
+}
+
 std::string Status::toString() const {
   if (ok()) return "OK";
   return errnoName(errno_) + ": " + message_;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "core/id128.h"
@@ -85,6 +86,9 @@ class [[nodiscard]] Status {
 
   // "ENOENT: no such file /a/b" — for logs and the tool's one-line errors.
   std::string toString() const;
+  // The same status, its message led by what the caller was doing:
+  // "listing a directory: <message>". OK stays OK.
+  Status withContext(std::string_view what) const;
 
  private:
   int errno_ = 0;

@@ -298,14 +298,7 @@ Status Store::sync() {
 Result<uint64_t> Store::collectGarbage() {
   ACIDFS_ASSIGN_OR_RETURN(uint64_t freed, leases_->expire());
   // Let RocksDB drop deleted records now rather than at its next compaction.
-  rocksdb::FlushOptions flush;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  for (int i = 0; i < kColumnCount; ++i) handles.push_back(db_->cf(static_cast<Column>(i)));
-  ACIDFS_RETURN_IF_ERROR(fromRocks(db_->db()->Flush(flush, handles), "flushing metadata"));
-  rocksdb::CompactRangeOptions compact;
-  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  for (auto* h : handles)
-    ACIDFS_RETURN_IF_ERROR(fromRocks(db_->db()->CompactRange(compact, h, nullptr, nullptr), "compacting metadata"));
+  ACIDFS_RETURN_IF_ERROR(db_->compact());
   return freed;
 }
 
@@ -324,24 +317,24 @@ Result<StoreStats> Store::stats() {
   // memtables as history, table files shrink only at compaction, so a count
   // built on them stayed megabytes above an empty store's. diskUsage()
   // measures the disk.
-  auto count = [&](Column c, const std::function<void(const rocksdb::Slice&)>& each) -> Status {
-    auto it = db_->iterator(c);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) each(it->value());
-    return fromRocks(it->status(), "counting records");
+  auto count = [&](Column c, const std::function<void(std::string_view)>& each) -> Status {
+    auto it = db_->scan(c);
+    for (it->seekToFirst(); it->valid(); it->next()) each(it->value());
+    return it->status().withContext("counting records");
   };
-  ACIDFS_RETURN_IF_ERROR(count(Column::kChunks, [&](const rocksdb::Slice& v) {
-    auto r = ChunkRecord::decode(std::string_view(v.data(), v.size()));
+  ACIDFS_RETURN_IF_ERROR(count(Column::kChunks, [&](std::string_view v) {
+    auto r = ChunkRecord::decode(v);
     if (!r || r->head.tombstone) return;
     s.chunkCount++;
     s.bytesStored += r->isInline ? r->inlineData.size() : r->length;
   }));
-  ACIDFS_RETURN_IF_ERROR(count(Column::kBlobs, [&](const rocksdb::Slice& v) {
-    auto r = BlobRecord::decode(std::string_view(v.data(), v.size()));
+  ACIDFS_RETURN_IF_ERROR(count(Column::kBlobs, [&](std::string_view v) {
+    auto r = BlobRecord::decode(v);
     if (r && !r->head.tombstone) s.blobCount++;
   }));
-  ACIDFS_RETURN_IF_ERROR(count(Column::kLeases, [&](const rocksdb::Slice&) { s.leaseCount++; }));
-  ACIDFS_RETURN_IF_ERROR(count(Column::kInodes, [&](const rocksdb::Slice& v) {
-    auto r = InodeRecord::decode(std::string_view(v.data(), v.size()));
+  ACIDFS_RETURN_IF_ERROR(count(Column::kLeases, [&](std::string_view) { s.leaseCount++; }));
+  ACIDFS_RETURN_IF_ERROR(count(Column::kInodes, [&](std::string_view v) {
+    auto r = InodeRecord::decode(v);
     if (!r) return;
     s.inodeCount++;
     if (r->isRegular()) s.bytesReferenced += r->size;

@@ -1,48 +1,12 @@
 #include "core/transaction.h"
 
-#include <rocksdb/perf_level.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
-
 #include <chrono>
 #include <random>
 #include <thread>
 
 namespace acidfs {
 
-namespace {
-rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-}  // namespace
-
-Result<std::optional<std::string>> Txn::read(Column c, std::string_view key, Lock lock) {
-  std::string value;
-  rocksdb::Status s = txn_->GetForUpdate(rocksdb::ReadOptions(), db_.cf(c), slice(key), &value,
-                                         lock == Lock::kExclusive);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return fromRocks(s, "locked read");
-  return std::optional<std::string>(std::move(value));
-}
-
-Result<std::optional<std::string>> Txn::peek(Column c, std::string_view key) {
-  std::string value;
-  rocksdb::Status s = txn_->Get(rocksdb::ReadOptions(), db_.cf(c), slice(key), &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return fromRocks(s, "read");
-  return std::optional<std::string>(std::move(value));
-}
-
-Status Txn::put(Column c, std::string_view key, std::string_view value) {
-  return fromRocks(txn_->Put(db_.cf(c), slice(key), slice(value)), "write");
-}
-
-Status Txn::del(Column c, std::string_view key) {
-  return fromRocks(txn_->Delete(db_.cf(c), slice(key)), "delete");
-}
-
-std::unique_ptr<rocksdb::Iterator> Txn::iterate(Column c) {
-  return std::unique_ptr<rocksdb::Iterator>(txn_->GetIterator(rocksdb::ReadOptions(), db_.cf(c)));
-}
-
-TransactionRunner::TransactionRunner(MetaDb& db, SegmentStore& segments, SpaceGuard* space,
+TransactionRunner::TransactionRunner(MetaEngine& db, SegmentStore& segments, SpaceGuard* space,
                                      std::function<Status(Txn&)> beforeCommit, bool syncEachCommit)
     : db_(db), segments_(segments), space_(space), beforeCommit_(std::move(beforeCommit)), syncEachCommit_(syncEachCommit) {}
 
@@ -64,43 +28,16 @@ Status TransactionRunner::run(const std::function<Status(Txn&)>& body) {
   }
 }
 
-std::unique_ptr<rocksdb::Transaction> TransactionRunner::begin(const rocksdb::WriteOptions& writeOptions) {
-  std::unique_ptr<rocksdb::Transaction> old;
-  {
-    MutexLock lock(idleMutex_);
-    if (!idle_.empty()) {
-      old = std::move(idle_.back());
-      idle_.pop_back();
-    }
-  }
-  rocksdb::TransactionOptions txnOptions;
-  txnOptions.deadlock_detect = true;
-  rocksdb::Transaction* raw = db_.db()->BeginTransaction(writeOptions, txnOptions, old.get());
-  if (raw == old.get()) old.release();  // reinitialised in place
-  return std::unique_ptr<rocksdb::Transaction>(raw);
-}
-
-void TransactionRunner::recycle(std::unique_ptr<rocksdb::Transaction> txn) {
-  MutexLock lock(idleMutex_);
-  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(txn));
-}
-
 Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
-  // RocksDB's per-thread performance counters cost a thread-local lookup in
-  // every memtable and lock operation; nothing here reads them.
-  thread_local bool countersOff = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);
-  (void)countersOff;
-  rocksdb::WriteOptions writeOptions;
-  writeOptions.sync = syncEachCommit_;
-  std::unique_ptr<rocksdb::Transaction> raw = begin(writeOptions);
-  Txn txn(db_, raw.get(), space_);
+  std::unique_ptr<MetaTxn> meta = db_.begin(syncEachCommit_);
+  Txn txn(*meta, space_);
 
   auto settle = [&txn](bool committed) {
     for (auto& f : txn.settle) f(committed);
   };
   auto abandon = [&](Status why) {
-    raw->Rollback().PermitUncheckedError();
-    recycle(std::move(raw));
+    meta->rollback();
+    meta.reset();  // back to the engine (MetaDb keeps it for reuse)
     segments_.release(txn.appended);
     settle(false);
     return why;
@@ -108,25 +45,21 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
 
   Status s = body(txn);
   if (s.ok() && beforeCommit_) s = beforeCommit_(txn);
-  if (s.ok() && space_)
-    s = space_->mayCommit(txn.appended.empty() && raw->GetWriteBatch()->GetWriteBatch()->HasDelete(),
-                          txn.usesReservation());
+  if (s.ok() && space_) s = space_->mayCommit(txn.appended.empty() && meta->deletes(), txn.usesReservation());
   if (s.ok() && db_.writesStopped() != 0) s = resumeWrites();
   if (!s.ok()) return abandon(s);
   // Chunk bytes are on stable storage before any record naming them commits.
   s = segments_.sync(txn.segmentsToSync);
   if (!s.ok()) return abandon(s);
-  const uint64_t batchBytes = raw->GetWriteBatch()->GetWriteBatch()->GetDataSize();
-  s = fromRocks(raw->Commit(), "commit");
-  if (!s.ok()) {
-    // A failed Commit may still have reached the log (an error syncing it,
-    // say) and come back at the next open: its outcome is unknown, so its
-    // new extents are left to that open's sweep instead of punched now.
-    txn.appended.clear();
-    return abandon(s);
+  CommitResult committed = meta->commit();
+  if (!committed.status.ok()) {
+    // A commit whose outcome is unknown may come back at the next open
+    // (RocksDB: it may be in the log already): its new extents are left to
+    // that open's sweep instead of punched now.
+    if (committed.outcomeUnknown) txn.appended.clear();
+    return abandon(committed.status);
   }
-  db_.noteCommitted(batchBytes);
-  recycle(std::move(raw));
+  meta.reset();
   if (syncEachCommit_)
     segments_.release(txn.toRelease);  // this commit is on stable storage already
   else
@@ -183,12 +116,12 @@ Status TransactionRunner::syncOnce() {
     MutexLock lock(releaseMutex_);
     covered = syncEpoch_++;  // batches stamped <= covered were committed before the sync below began
   }
-  // After RocksDB stopped taking writes, its resume flushes every commit to
-  // table files: durable without the log.
+  // After the engine stopped taking writes, its resume flushes every commit
+  // (RocksDB: to table files): durable without the log.
   if (db_.writesStopped() != 0)
     ACIDFS_RETURN_IF_ERROR(resumeWrites());
   else
-    ACIDFS_RETURN_IF_ERROR(db_.syncWal());
+    ACIDFS_RETURN_IF_ERROR(db_.syncLog());
   std::vector<Extent> durable;
   {
     MutexLock lock(releaseMutex_);

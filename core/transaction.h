@@ -1,11 +1,10 @@
 // One transaction runner for every metadata operation (STYLE §5): it begins a
-// RocksDB transaction, lets the operation read what its decisions rest on
-// with locks (Txn::read), retries lock conflicts a bounded number of times,
+// transaction of the metadata engine (core/meta_engine.h), lets the operation
+// read what its decisions rest on with locks (Txn::read), retries lock
+// conflicts a bounded number of times,
 // makes new chunk bytes durable, and commits; the segment space a commit
 // frees goes back to the filesystem only once that commit is durable.
 #pragma once
-
-#include <rocksdb/utilities/transaction.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,7 +20,7 @@
 
 #include "core/format.h"
 #include "core/id128.h"
-#include "core/meta_db.h"
+#include "core/meta_engine.h"
 #include "core/segment_store.h"
 #include "core/space_guard.h"
 #include "core/status.h"
@@ -44,21 +43,24 @@ struct ContentTxnState {
 
 class Txn {
  public:
-  enum class Lock { kShared, kExclusive };
+  using Lock = MetaTxn::Lock;
 
-  Txn(MetaDb& db, rocksdb::Transaction* txn, SpaceGuard* space) : db_(db), txn_(txn), space_(space) {}
+  Txn(MetaTxn& meta, SpaceGuard* space) : meta_(meta), space_(space) {}
 
   // Reads a key that a decision rests on and locks it (present or absent)
   // until commit, so no concurrent transaction can change it meanwhile.
-  Result<std::optional<std::string>> read(Column c, std::string_view key, Lock lock);
+  Result<std::optional<std::string>> read(Column c, std::string_view key, Lock lock) {
+    return meta_.read(c, key, lock);
+  }
   // A read without a lock, for data that cannot change under us (content
   // records reachable from a locked inode); sees this transaction's writes.
-  Result<std::optional<std::string>> peek(Column c, std::string_view key);
+  Result<std::optional<std::string>> peek(Column c, std::string_view key) { return meta_.peek(c, key); }
   // Writes lock the key exclusively.
-  Status put(Column c, std::string_view key, std::string_view value);
-  Status del(Column c, std::string_view key);
-  // Iterates committed data merged with this transaction's writes.
-  std::unique_ptr<rocksdb::Iterator> iterate(Column c);
+  Status put(Column c, std::string_view key, std::string_view value) { return meta_.put(c, key, value); }
+  Status del(Column c, std::string_view key) { return meta_.del(c, key); }
+  // Committed data merged with this transaction's writes; locks nothing
+  // (MetaTxn::scan).
+  std::unique_ptr<MetaCursor> scan(Column c) { return meta_.scan(c); }
   // Asks before appending `bytes` of chunk data (SpaceGuard): ENOSPC when
   // the store's filesystem is nearly full.
   Status mayAppend(uint64_t bytes) {
@@ -86,8 +88,7 @@ class Txn {
   std::vector<std::function<void(bool committed)>> settle;
 
  private:
-  MetaDb& db_;
-  rocksdb::Transaction* txn_;
+  MetaTxn& meta_;
   SpaceGuard* space_;  // null: no space checks
   uint64_t reservedCredit_ = 0;
   bool usesReservation_ = false;
@@ -105,14 +106,14 @@ class TransactionRunner {
   // reference-count deltas there). With `syncEachCommit` every commit syncs
   // the WAL before it returns (-o sync). `space` (may be null) decides
   // whether a commit may add to a nearly full filesystem.
-  TransactionRunner(MetaDb& db, SegmentStore& segments, SpaceGuard* space,
+  TransactionRunner(MetaEngine& db, SegmentStore& segments, SpaceGuard* space,
                     std::function<Status(Txn&)> beforeCommit, bool syncEachCommit);
 
   // Runs `body` in a transaction, all or nothing. A body that fails leaves no
   // trace: its writes are rolled back and its segment bytes released.
   //
   // `body` may run several times: an attempt that ends in Status::Retry (a
-  // lock conflict or deadlock, from fromRocks, or a body's own) is abandoned
+  // lock conflict or deadlock, from the engine, or a body's own) is abandoned
   // and the body run again, at most kMaxAttempts times; then the answer is
   // EBUSY. So a body must be safe to re-run: no effects outside the Txn
   // except through `txn.afterCommit`, which runs once, after the commit.
@@ -136,14 +137,7 @@ class TransactionRunner {
   static constexpr int kMaxAttempts = 64;
   Status attempt(const std::function<Status(Txn&)>& body);
 
-  // RocksDB transaction objects are reused (BeginTransaction's old_txn):
-  // building one allocates its write batch, index and lock tracker, about a
-  // tenth of a small transaction's cost. At most kMaxIdle are kept.
-  static constexpr size_t kMaxIdle = 32;
-  std::unique_ptr<rocksdb::Transaction> begin(const rocksdb::WriteOptions& writeOptions) EXCLUDES(idleMutex_);
-  void recycle(std::unique_ptr<rocksdb::Transaction> txn) EXCLUDES(idleMutex_);
-
-  // After RocksDB stopped taking writes (MetaDb::writesStopped): resumes
+  // After the engine stopped taking writes (MetaEngine::writesStopped): resumes
   // them once the filesystem has room again, else the error (ENOSPC, EIO).
   Status resumeWrites() EXCLUDES(resumeMutex_);
 
@@ -152,7 +146,7 @@ class TransactionRunner {
   void releaseWhenDurable(std::vector<Extent> extents) EXCLUDES(releaseMutex_);
 
   // Constant after construction.
-  MetaDb& db_;
+  MetaEngine& db_;
   SegmentStore& segments_;
   SpaceGuard* const space_;
   const std::function<Status(Txn&)> beforeCommit_;
@@ -175,11 +169,6 @@ class TransactionRunner {
   // along the queue. Losing the queue (a crash) only leaks the space until
   // the next open, whose sweep frees every extent no record names.
   Mutex resumeMutex_;
-
-  // Finished transactions (committed or rolled back), ready for reuse.
-  // They belong to db_, which outlives the runner (Store's member order).
-  Mutex idleMutex_;
-  std::vector<std::unique_ptr<rocksdb::Transaction>> idle_ GUARDED_BY(idleMutex_);
 
   // Group commit (syncCommitted). Requests are numbered; a sync that began
   // after request r was made, and succeeded, covers it. Invariant:

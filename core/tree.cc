@@ -15,12 +15,12 @@ Status noEntry(uint64_t dir, std::string_view name) {
   return Status::Error(ENOENT, "no entry '" + std::string(name) + "' in directory " + std::to_string(dir));
 }
 
-Tree::Tree(ContentStore& content, Reservations& reservations, MetaDb& db, const Clock& clock)
+Tree::Tree(ContentStore& content, Reservations& reservations, MetaReader& db, const Clock& clock)
     : content_(content), reservations_(reservations), clock_(clock), nextIno_(kRootIno + 1) {
-  auto it = db.iterator(Column::kInodes);
-  it->SeekToLast();
-  if (it->Valid() && it->key().size() == 8)
-    nextIno_ = std::max<uint64_t>(kRootIno + 1, readBigEndian64(std::string_view(it->key().data(), 8)) + 1);
+  auto it = db.scan(Column::kInodes);
+  it->seekToLast();
+  if (it->valid() && it->key().size() == 8)
+    nextIno_ = std::max<uint64_t>(kRootIno + 1, readBigEndian64(it->key()) + 1);
 }
 
 namespace {
@@ -78,20 +78,19 @@ Status Tree::removeEntry(Txn& txn, uint64_t dir, std::string_view name, const De
 
 Result<bool> Tree::dirIsEmpty(Txn& txn, uint64_t dir) {
   const std::string prefix = keys::ino(dir);
-  auto it = txn.iterate(Column::kDentries);
-  it->Seek(prefix);
-  if (!it->status().ok()) return fromRocks(it->status(), "listing a directory");
-  return !(it->Valid() && it->key().starts_with(prefix));
+  auto it = txn.scan(Column::kDentries);
+  it->seek(prefix);
+  if (!it->status().ok()) return it->status().withContext("listing a directory");
+  return !(it->valid() && it->key().starts_with(prefix));
 }
 
 Status Tree::deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode) {
   if (inode.isRegular()) content_.addRef(txn, inode.blob, -1);
   ACIDFS_RETURN_IF_ERROR(reservations_.release(txn, inode));
   const std::string prefix = keys::ino(ino);
-  auto it = txn.iterate(Column::kXattrs);
+  auto it = txn.scan(Column::kXattrs);
   std::vector<std::string> names;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
-    names.emplace_back(it->key().data(), it->key().size());
+  for (it->seek(prefix); it->valid() && it->key().starts_with(prefix); it->next()) names.emplace_back(it->key());
   for (const auto& key : names) ACIDFS_RETURN_IF_ERROR(txn.del(Column::kXattrs, key));
   ACIDFS_RETURN_IF_ERROR(txn.del(Column::kOrphans, keys::ino(ino)));
   return txn.del(Column::kInodes, keys::ino(ino));

@@ -29,6 +29,7 @@ namespace acidfs {
 
 class Clock;
 class ContentStore;
+class MetaReader;
 class Reservations;
 
 // ENOENT naming the missing entry.
@@ -37,7 +38,7 @@ Status noEntry(uint64_t dir, std::string_view name);
 class Tree {
  public:
   // Finds the next free inode number by reading `db`'s inode column.
-  Tree(ContentStore& content, Reservations& reservations, MetaDb& db, const Clock& clock);
+  Tree(ContentStore& content, Reservations& reservations, MetaReader& db, const Clock& clock);
 
   const Clock& clock() const { return clock_; }
   ContentStore& content() { return content_; }

@@ -18,6 +18,7 @@
 #include "core/content_store.h"
 #include "core/encoding.h"
 #include "core/format.h"
+#include "core/meta_db.h"
 #include "core/records.h"
 #include "tests/test_util.h"
 

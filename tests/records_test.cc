@@ -20,6 +20,7 @@
 
 #include "core/encoding.h"
 #include "core/format.h"
+#include "core/meta_db.h"
 #include "core/records.h"
 #include "tests/test_util.h"
 

@@ -1,0 +1,149 @@
+// MetaDb's reads, cursors and transactions: the RocksDB side of MetaReader,
+// MetaCursor and MetaTxn (core/meta_engine.h), and the pool of RocksDB
+// transaction objects that MetaDb::begin draws from.
+#include <rocksdb/perf_level.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include "core/meta_db.h"
+
+namespace acidfs {
+
+namespace {
+
+rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+// A point read's answer: the value, nullopt when RocksDB has none.
+Result<std::optional<std::string>> found(const rocksdb::Status& s, std::string value, const char* what) {
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return fromRocks(s, what);
+  return std::optional<std::string>(std::move(value));
+}
+
+class MetaDbCursor final : public MetaCursor {
+ public:
+  explicit MetaDbCursor(rocksdb::Iterator* it) : it_(it) {}
+
+  void seek(std::string_view key) override { it_->Seek(slice(key)); }
+  void seekToFirst() override { it_->SeekToFirst(); }
+  void seekToLast() override { it_->SeekToLast(); }
+  bool valid() const override { return it_->Valid(); }
+  void next() override { it_->Next(); }
+  std::string_view key() const override { return view(it_->key()); }
+  std::string_view value() const override { return view(it_->value()); }
+  // RocksDB reports a table block that fails its checksum as Corruption.
+  Status status() const override {
+    const rocksdb::Status s = it_->status();
+    if (s.IsCorruption()) return Status::Error(EUCLEAN, s.ToString());
+    return fromRocks(s, nullptr);
+  }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace
+
+// A RocksDB transaction from MetaDb's pool, back to it when this goes.
+class MetaDbTxn final : public MetaTxn {
+ public:
+  MetaDbTxn(MetaDb& db, std::unique_ptr<rocksdb::Transaction> txn) : db_(db), txn_(std::move(txn)) {}
+  ~MetaDbTxn() override {
+    if (!ended_) rollback();
+    db_.recycle(std::move(txn_));
+  }
+
+  Result<std::optional<std::string>> read(Column c, std::string_view key, Lock lock) override {
+    std::string value;
+    rocksdb::Status s = txn_->GetForUpdate(rocksdb::ReadOptions(), db_.cf(c), slice(key), &value,
+                                           lock == Lock::kExclusive);
+    return found(s, std::move(value), "locked read");
+  }
+  Result<std::optional<std::string>> peek(Column c, std::string_view key) override {
+    std::string value;
+    rocksdb::Status s = txn_->Get(rocksdb::ReadOptions(), db_.cf(c), slice(key), &value);
+    return found(s, std::move(value), "read");
+  }
+  Status put(Column c, std::string_view key, std::string_view value) override {
+    return fromRocks(txn_->Put(db_.cf(c), slice(key), slice(value)), "write");
+  }
+  Status del(Column c, std::string_view key) override {
+    return fromRocks(txn_->Delete(db_.cf(c), slice(key)), "delete");
+  }
+  std::unique_ptr<MetaCursor> scan(Column c) override {
+    return std::make_unique<MetaDbCursor>(txn_->GetIterator(rocksdb::ReadOptions(), db_.cf(c)));
+  }
+  bool deletes() const override { return txn_->GetWriteBatch()->GetWriteBatch()->HasDelete(); }
+
+  // RocksDB cannot tell whether a failed Commit reached the log: every
+  // failure is an unknown outcome.
+  CommitResult commit() override {
+    const uint64_t batchBytes = txn_->GetWriteBatch()->GetWriteBatch()->GetDataSize();
+    CommitResult result{fromRocks(txn_->Commit(), "commit")};
+    if (!result.status.ok()) {
+      result.outcomeUnknown = true;
+      return result;
+    }
+    ended_ = true;
+    db_.noteCommitted(batchBytes);
+    return result;
+  }
+  void rollback() override {
+    txn_->Rollback().PermitUncheckedError();
+    ended_ = true;
+  }
+
+ private:
+  MetaDb& db_;
+  std::unique_ptr<rocksdb::Transaction> txn_;
+  bool ended_ = false;  // committed or rolled back
+};
+
+std::unique_ptr<MetaTxn> MetaDb::begin(bool sync) {
+  // RocksDB's per-thread performance counters cost a thread-local lookup in
+  // every memtable and lock operation; nothing here reads them.
+  thread_local bool countersOff = (rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable), true);
+  (void)countersOff;
+  std::unique_ptr<rocksdb::Transaction> old;
+  {
+    MutexLock lock(idleMutex_);
+    if (!idle_.empty()) {
+      old = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  rocksdb::WriteOptions writeOptions;
+  writeOptions.sync = sync;
+  rocksdb::TransactionOptions txnOptions;
+  txnOptions.deadlock_detect = true;
+  rocksdb::Transaction* raw = db_->BeginTransaction(writeOptions, txnOptions, old.get());
+  if (raw == old.get()) old.release();  // reinitialised in place
+  return std::make_unique<MetaDbTxn>(*this, std::unique_ptr<rocksdb::Transaction>(raw));
+}
+
+void MetaDb::recycle(std::unique_ptr<rocksdb::Transaction> txn) {
+  MutexLock lock(idleMutex_);
+  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(txn));
+}
+
+Result<std::optional<std::string>> MetaDb::get(Column c, std::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(c), slice(key), &value);
+  return found(s, std::move(value), "reading metadata");
+}
+
+std::unique_ptr<MetaCursor> MetaDb::scan(Column c) {
+  return std::make_unique<MetaDbCursor>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+}
+
+Result<std::optional<std::string>> MetaDbReader::get(Column c, std::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[static_cast<int>(c)], slice(key), &value);
+  return found(s, std::move(value), "reading metadata");
+}
+
+std::unique_ptr<MetaCursor> MetaDbReader::scan(Column c) {
+  return std::make_unique<MetaDbCursor>(db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<int>(c)]));
+}
+
+}  // namespace acidfs

@@ -1,0 +1,161 @@
+// The metadata engine as the core sees it: the narrow interface that the
+// namespace, content and CAS logic (and fsck) talk to, so that the engine
+// under them can change. RocksDB is one implementation (core/meta_db.h);
+// PostgreSQL will be the second (issue 13, SPEC §9). DESIGN.md, "The
+// metadata engine", says what an implementation must guarantee; the
+// contract of each call is written next to it here.
+//
+// Data: the columns of format.h, each an ordered map from byte-string keys
+// to byte-string values. Keys sort bytewise (memcmp order, shorter first on
+// a tie), as RocksDB's default comparator sorts them: format.h puts integers
+// in keys big-endian so that they sort numerically, and scans rely on it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/format.h"
+#include "core/status.h"
+
+namespace acidfs {
+
+// A position in one column's keys, moving forward in key order. One thread
+// uses a cursor at a time. It releases what it holds (RocksDB: an iterator
+// pinning memtables and table files) when it goes.
+class MetaCursor {
+ public:
+  virtual ~MetaCursor() = default;
+
+  // At the first key >= `key`; at the first key; at the last key.
+  virtual void seek(std::string_view key) = 0;
+  virtual void seekToFirst() = 0;
+  virtual void seekToLast() = 0;
+  // Whether the cursor is at a record: false past either end, and once an
+  // error stopped it (status()).
+  virtual bool valid() const = 0;
+  // To the next key. Only while valid().
+  virtual void next() = 0;
+  // The record at the cursor, only while valid(). The bytes stay valid until
+  // the cursor moves or goes.
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  // OK, or why valid() turned false before the end: EUCLEAN when the engine
+  // found its stored data damaged (RocksDB: a table block that fails its
+  // checksum), else the engine's error as any other call returns it (EIO,
+  // ENOSPC, Status::Retry). The message is the engine's own words: the
+  // caller adds what it was doing (Status::withContext).
+  virtual Status status() const = 0;
+
+  // The bytes key() or value() shows, copied out: how code that scans while
+  // others write reads them. Under ThreadSanitizer the copy is exempt from
+  // checking: an engine may hand out bytes that its uninstrumented library
+  // wrote and published with atomics TSan cannot see (RocksDB's memtable,
+  // written by Debian's RocksDB build), and every such read would be
+  // reported as a race (tests/tsan.supp explains the rest). What is done
+  // with the copy is checked as usual.
+  static std::string copyOut(std::string_view bytes);
+};
+
+// What a commit did.
+struct CommitResult {
+  // OK: committed, all of it. Status::Retry: a conflict with a concurrent
+  // transaction (the runner runs the body again). Anything else: an error
+  // (EIO; ENOSPC when the engine ran out of room).
+  Status status;
+  // Only when status is not OK: the engine cannot tell whether the commit
+  // took effect, so it may yet turn out committed. RocksDB cannot tell for
+  // any failed Commit: the batch may already be in the write-ahead log (an
+  // error syncing it, say) and come back at the next open. The caller must
+  // neither undo what the commit would have made durable (the runner leaves
+  // its new chunk bytes to the next open's sweep) nor count on it.
+  bool outcomeUnknown = false;
+};
+
+// One transaction of the engine: serializable with every other, through
+// locks on the keys it reads with read() and writes. Begun by
+// MetaEngine::begin; used by one thread at a time; ended by commit() or
+// rollback() (dropping it unended rolls it back).
+class MetaTxn {
+ public:
+  enum class Lock { kShared, kExclusive };
+
+  virtual ~MetaTxn() = default;
+
+  // Reads a key that a decision rests on and locks it, present or absent,
+  // until the transaction ends: no other transaction can create, change or
+  // delete it meanwhile. Shared locks admit other readers; exclusive ones
+  // (and writes) none. Sees this transaction's own writes. Status::Retry
+  // when the lock cannot be had (RocksDB: a deadlock, or a wait past its
+  // lock timeout); EIO on the engine's own errors.
+  virtual Result<std::optional<std::string>> read(Column c, std::string_view key, Lock lock) = 0;
+  // Reads without a lock: the latest committed value, or this transaction's
+  // own write. For data that cannot change under a lock already held.
+  virtual Result<std::optional<std::string>> peek(Column c, std::string_view key) = 0;
+  // Writes lock the key exclusively (Status::Retry as read()). Nothing is
+  // visible to others before commit.
+  virtual Status put(Column c, std::string_view key, std::string_view value) = 0;
+  virtual Status del(Column c, std::string_view key) = 0;
+  // The column's committed records merged with this transaction's own writes
+  // (its puts seen, its deletes hidden). A scan locks nothing: a decision
+  // that rests on a key it found reads that key again with read(), or rests
+  // on a lock that fixes the range (format.h: a directory's inode fixes its
+  // entries). Not to be used after the transaction writes again or ends.
+  virtual std::unique_ptr<MetaCursor> scan(Column c) = 0;
+  // Whether this transaction deletes anything (a commit that frees space,
+  // SpaceGuard::mayCommit).
+  virtual bool deletes() const = 0;
+
+  // All or nothing: every write lands, or none does.
+  virtual CommitResult commit() = 0;
+  // Drops every write and lock. Also after a commit that failed.
+  virtual void rollback() = 0;
+};
+
+// The committed data, read outside any transaction: a store's engine, or
+// its files opened read-only for fsck (MetaDbReader).
+class MetaReader {
+ public:
+  virtual ~MetaReader() = default;
+
+  // The latest committed value, or nullopt. EIO on the engine's errors.
+  virtual Result<std::optional<std::string>> get(Column c, std::string_view key) = 0;
+  // The column's committed records as of one instant (the cursor's
+  // creation), whatever commits meanwhile.
+  virtual std::unique_ptr<MetaCursor> scan(Column c) = 0;
+};
+
+// The engine of an open store. All calls are safe from any thread.
+class MetaEngine : public MetaReader {
+ public:
+  // A new transaction. With `sync`, its commit is durable when it returns;
+  // without, it is durable after the next syncLog() (or flush()). Commits
+  // become durable in commit order: a power cut loses at most the last
+  // ones not yet synced, never one without those after it.
+  virtual std::unique_ptr<MetaTxn> begin(bool sync) = 0;
+  // One write outside any transaction (it takes no lock and checks nothing).
+  virtual Status put(Column c, std::string_view key, std::string_view value, bool sync) = 0;
+
+  // Everything committed so far is durable when these return. syncLog()
+  // syncs the engine's log of commits; flush() also writes out what the
+  // engine holds in memory (RocksDB: memtables to table files, so that no
+  // log needs replaying at the next open).
+  virtual Status syncLog() = 0;
+  virtual Status flush() = 0;
+
+  // An engine may stop taking writes after it failed to write its own files
+  // (a full disk, an I/O error): then every commit fails, until resume().
+  // writesStopped() is the errno of that (ENOSPC, EIO), or 0.
+  virtual int writesStopped() const = 0;
+  // Asks the engine to take writes again; OK when they were not stopped.
+  // It may need some free space to do so (RocksDB flushes its memtables).
+  virtual Status resume() = 0;
+  // Bytes committed that only the log holds yet: about what the next
+  // flush() writes (SpaceGuard keeps room for it). 0 for an engine that
+  // writes nothing later.
+  virtual uint64_t unflushedBytes() const = 0;
+};
+
+}  // namespace acidfs
