@@ -45,6 +45,11 @@ class ForwardingLogger : public rocksdb::Logger {
   }
 };
 
+// MetaDb::verifyChecksums and MetaDbReader::verifyChecksums, over either database.
+Status verifyTableChecksums(rocksdb::DB& db) {
+  return fromRocks(db.VerifyChecksum(), "verifying table file checksums");
+}
+
 // The key MetaDb::flush() deletes (it never exists) so that the flush has a
 // record to write.
 const char kFlushMarkKey[] = "flush_mark";
@@ -329,7 +334,7 @@ Status MetaDb::compact() {
   return Status::OK();
 }
 
-Status MetaDb::verifyChecksums() { return fromRocks(db_->VerifyChecksum(), "verifying table file checksums"); }
+Status MetaDb::verifyChecksums() { return verifyTableChecksums(*db_); }
 
 // ---- read-only -------------------------------------------------------------
 
@@ -365,6 +370,6 @@ MetaDbReader::~MetaDbReader() {
   db_->Close();
 }
 
-Status MetaDbReader::verifyChecksums() { return fromRocks(db_->VerifyChecksum(), "verifying table file checksums"); }
+Status MetaDbReader::verifyChecksums() { return verifyTableChecksums(*db_); }
 
 }  // namespace acidfs

@@ -42,6 +42,19 @@ class MetaDbCursor final : public MetaCursor {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+// The read side both MetaDb and MetaDbReader offer (MetaReader), over
+// either database: the latest committed value, and a cursor over a column.
+Result<std::optional<std::string>> committedValue(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                                                  std::string_view key) {
+  std::string value;
+  rocksdb::Status s = db.Get(rocksdb::ReadOptions(), cf, slice(key), &value);
+  return found(s, std::move(value), "reading metadata");
+}
+
+std::unique_ptr<MetaCursor> committedRecords(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
+  return std::make_unique<MetaDbCursor>(db.NewIterator(rocksdb::ReadOptions(), cf));
+}
+
 }  // namespace
 
 // A RocksDB transaction from MetaDb's pool, back to it when this goes.
@@ -126,24 +139,14 @@ void MetaDb::recycle(std::unique_ptr<rocksdb::Transaction> txn) {
   if (idle_.size() < kMaxIdle) idle_.push_back(std::move(txn));
 }
 
-Result<std::optional<std::string>> MetaDb::get(Column c, std::string_view key) {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(c), slice(key), &value);
-  return found(s, std::move(value), "reading metadata");
-}
+Result<std::optional<std::string>> MetaDb::get(Column c, std::string_view key) { return committedValue(*db_, cf(c), key); }
 
-std::unique_ptr<MetaCursor> MetaDb::scan(Column c) {
-  return std::make_unique<MetaDbCursor>(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
-}
+std::unique_ptr<MetaCursor> MetaDb::scan(Column c) { return committedRecords(*db_, cf(c)); }
 
 Result<std::optional<std::string>> MetaDbReader::get(Column c, std::string_view key) {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[static_cast<int>(c)], slice(key), &value);
-  return found(s, std::move(value), "reading metadata");
+  return committedValue(*db_, handles_[static_cast<int>(c)], key);
 }
 
-std::unique_ptr<MetaCursor> MetaDbReader::scan(Column c) {
-  return std::make_unique<MetaDbCursor>(db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<int>(c)]));
-}
+std::unique_ptr<MetaCursor> MetaDbReader::scan(Column c) { return committedRecords(*db_, handles_[static_cast<int>(c)]); }
 
 }  // namespace acidfs

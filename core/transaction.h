@@ -1,9 +1,9 @@
 // One transaction runner for every metadata operation (STYLE §5): it begins a
 // transaction of the metadata engine (core/meta_engine.h), lets the operation
 // read what its decisions rest on with locks (Txn::read), retries lock
-// conflicts a bounded number of times,
-// makes new chunk bytes durable, and commits; the segment space a commit
-// frees goes back to the filesystem only once that commit is durable.
+// conflicts a bounded number of times, makes new chunk bytes durable, and
+// commits; the segment space a commit frees goes back to the filesystem only
+// once that commit is durable.
 #pragma once
 
 #include <algorithm>

@@ -30,11 +30,10 @@
 //
 // Deadlock: a request takes all its stripes in one step (it never holds
 // some while it waits for others), and a change takes no other stripe until
-// it has let go of them all. No
-// thread holding a draft lock (FileDrafts) waits for a stripe: STAT and the
-// xattr commit pending writes before taking theirs, and COMMIT takes the
-// draft lock inside its stripe. Store transactions run inside stripes,
-// never the other way round.
+// it has let go of them all. No thread holding a draft lock (FileDrafts)
+// waits for a stripe: STAT and the xattr commit pending writes before taking
+// theirs, and COMMIT takes the draft lock inside its stripe. Store
+// transactions run inside stripes, never the other way round.
 //
 // Paths are keyed by their text: the door hands only paths validatePath
 // accepts ("/" then names, no empty, "." or ".." component, no trailing

@@ -41,13 +41,13 @@ class PostgresInstance {
       }
     }
     chmod(dir_.c_str(), 0755);
-    const std::string bin = binDir();
-    if (bin.empty()) {
+    bin_ = binDir();
+    if (bin_.empty()) {
       why_ = "pg_config --bindir found no PostgreSQL (scripts/install-deps.sh installs it)";
       return;
     }
     // Unsynced initdb: the tests' crashes are the server's, not initdb's.
-    if (!run(bin + "/initdb -D '" + dataDir() + "' --no-sync -A trust -U postgres -E UTF8 --no-locale", "initdb"))
+    if (!run(bin_ + "/initdb -D '" + dataDir() + "' --no-sync -A trust -U postgres -E UTF8 --no-locale", "initdb"))
       return;
     started_ = start();
   }
@@ -71,11 +71,11 @@ class PostgresInstance {
   // pg_ctl stop with `mode` ("fast", "immediate": a crash, as far as the
   // data files know) and start again, waiting until it answers.
   bool stop(const char* mode = "fast") {
-    started_ = !run(binDir() + "/pg_ctl -D '" + dataDir() + "' -m " + mode + " -w stop", "pg_ctl stop");
+    started_ = !run(bin_ + "/pg_ctl -D '" + dataDir() + "' -m " + mode + " -w stop", "pg_ctl stop");
     return !started_;
   }
   bool start() {
-    started_ = run(binDir() + "/pg_ctl -D '" + dataDir() + "' -l '" + dir_ + "/server.log' -w -o \"-k " + dir_ +
+    started_ = run(bin_ + "/pg_ctl -D '" + dataDir() + "' -l '" + dir_ + "/server.log' -w -o \"-k " + dir_ +
                        " -c listen_addresses=''\" start",
                    "pg_ctl start");
     return started_;
@@ -107,6 +107,7 @@ class PostgresInstance {
 
   std::string dir_;    // the data directory's parent, and the socket's directory
   std::string runAs_;  // the prefix that runs a command as postgres, or ""
+  std::string bin_;    // binDir(), asked once
   std::string why_;
   bool started_ = false;
 };
