@@ -1,0 +1,168 @@
+#include "core/pg_connection.h"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+namespace acidfs {
+
+namespace {
+
+// What every session of ours assumes, whatever the server's defaults:
+// literals as appendByteaLiteral writes them, bytea output as
+// decodeByteaHex reads it, and a lock wait that ends (as MetaDb's 2 s) so
+// that a transaction waiting on a stuck one is retried rather than stuck
+// too. A client that vanished mid-transaction holds its locks at most a
+// minute (its backend ends the session then).
+constexpr char kSessionSettings[] =
+    "SET standard_conforming_strings = on; SET bytea_output = 'hex'; SET lock_timeout = '2s'; "
+    "SET idle_in_transaction_session_timeout = '60s'; SET client_min_messages = warning";
+
+// SQLSTATEs that mean "a concurrent transaction got in the way; run it
+// again": serialization_failure, deadlock_detected, unique_violation (two
+// inserts of one key), lock_not_available (lock_timeout).
+bool isRetryState(const char* state) {
+  return state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "23505") ||
+                   !strcmp(state, "55P03"));
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string firstLine(const char* message) {
+  std::string s = message ? message : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+void appendByteaLiteral(std::string& sql, std::string_view bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  const size_t start = sql.size();
+  sql.resize(start + 3 + 2 * bytes.size() + 8);
+  char* out = sql.data() + start;
+  *out++ = '\'';
+  *out++ = '\\';
+  *out++ = 'x';
+  for (unsigned char b : bytes) {
+    *out++ = kDigits[b >> 4];
+    *out++ = kDigits[b & 15];
+  }
+  memcpy(out, "'::bytea", 8);
+}
+
+std::optional<std::string> decodeByteaHex(std::string_view text) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0) return std::nullopt;
+  std::string out((text.size() - 2) / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int hi = hexValue(text[2 + 2 * i]), lo = hexValue(text[3 + 2 * i]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<char>(hi << 4 | lo);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& uri,
+                                                            std::chrono::steady_clock::time_point deadline) {
+  std::string lastError;
+  for (auto pause = std::chrono::milliseconds(50);; pause = std::min(pause * 2, std::chrono::milliseconds(1000))) {
+    // connect_timeout bounds one attempt (libpq's TCP connect); the loop
+    // bounds them all.
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+    const std::string timeout = std::to_string(std::max<int64_t>(2, left.count()));
+    const char* keys[] = {"dbname", "connect_timeout", "fallback_application_name", nullptr};
+    const char* values[] = {uri.c_str(), timeout.c_str(), "acidfsd", nullptr};
+    PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    if (conn && PQstatus(conn) == CONNECTION_OK) {
+      std::unique_ptr<PgConnection> c(new PgConnection(conn));
+      Result<std::vector<PgRows>> set = c->run(kSessionSettings);
+      if (set.ok()) {
+        // PostgreSQL finds a deadlock only after deadlock_timeout (1 s by
+        // default) of waiting, and each one costs a transaction that long.
+        // Only a superuser may lower it for a session; otherwise the
+        // administrator sets it for our role (README), and we go on.
+        (void)c->run("SET deadlock_timeout = '50ms'");
+        return c;
+      }
+      lastError = set.status().message();
+      if (!c->lost()) return Status::Error(EIO, "setting up a PostgreSQL session: " + lastError);
+    } else {
+      lastError = firstLine(conn ? PQerrorMessage(conn) : "out of memory");
+      if (conn) PQfinish(conn);
+      // A refusal the server will repeat (a bad password, no such
+      // database) is not worth waiting for.
+      if (lastError.find("authentication") != std::string::npos ||
+          (lastError.find("database") != std::string::npos && lastError.find("does not exist") != std::string::npos))
+        return Status::Error(EIO, "connecting to PostgreSQL: " + lastError);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return Status::Error(EIO, "PostgreSQL unreachable: " + lastError);
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+  }
+}
+
+PgConnection::~PgConnection() { PQfinish(conn_); }
+
+bool PgConnection::lost() const { return PQstatus(conn_) != CONNECTION_OK; }
+
+Status PgConnection::errorOf(const PGresult* result, const std::string& sql) const {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = firstLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  if (message.empty()) message = firstLine(PQerrorMessage(conn_));
+  if (isRetryState(state)) return Status::Retry(std::string("PostgreSQL ") + state + ": " + message);
+  if (lost()) return Status::Error(EIO, "connection to PostgreSQL lost: " + message);
+  std::string shown = sql.size() > 200 ? sql.substr(0, 200) + "..." : sql;
+  return Status::Error(EIO, "PostgreSQL " + std::string(state ? state : "?") + ": " + message + " (in: " + shown + ")");
+}
+
+Result<std::vector<PgRows>> PgConnection::run(const std::string& sql) {
+  if (!PQsendQuery(conn_, sql.c_str())) return errorOf(nullptr, sql);
+  std::vector<PgRows> answers;
+  Status failed;
+  // Every result must be read, the failed one too, before the connection
+  // takes the next message.
+  while (PGresult* r = PQgetResult(conn_)) {
+    const ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+      PgRows rows;
+      const int n = PQntuples(r), fields = PQnfields(r);
+      rows.rows.resize(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) {
+        auto& row = rows.rows[static_cast<size_t>(i)];
+        row.reserve(static_cast<size_t>(fields));
+        for (int f = 0; f < fields; ++f)
+          row.push_back(PQgetisnull(r, i, f) ? std::nullopt
+                                             : std::optional<std::string>(std::string(
+                                                   PQgetvalue(r, i, f), static_cast<size_t>(PQgetlength(r, i, f)))));
+      }
+      answers.push_back(std::move(rows));
+    } else if (failed.ok()) {
+      failed = errorOf(r, sql);
+    }
+    PQclear(r);
+  }
+  if (failed.ok() && lost()) failed = errorOf(nullptr, sql);
+  if (!failed.ok()) return failed;
+  return answers;
+}
+
+Result<std::optional<std::string>> PgConnection::queryBytes(const std::string& sql) {
+  PGresult* r = PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, /*resultFormat=*/1);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    Status s = errorOf(r, sql);
+    PQclear(r);
+    return s;
+  }
+  std::optional<std::string> value;
+  if (PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0))
+    value.emplace(PQgetvalue(r, 0, 0), static_cast<size_t>(PQgetlength(r, 0, 0)));
+  PQclear(r);
+  return value;
+}
+
+}  // namespace acidfs

@@ -1,0 +1,203 @@
+// PgEngine's schema, connection pool and reads outside transactions; its
+// transactions are in core/pg_engine_txn.cc.
+#include "core/pg_engine.h"
+
+#include <xxhash.h>
+
+#include <array>
+
+#include "core/log.h"
+#include "core/pg_cursor.h"
+
+namespace acidfs {
+
+namespace {
+
+std::chrono::steady_clock::time_point deadlineFor(const PgEngineOptions& options) {
+  return std::chrono::steady_clock::now() + options.dbTimeout;
+}
+
+// Held (session-level) while one daemon checks or creates the schema, so
+// that two first mounts of an empty database do not both create it.
+constexpr int64_t kSchemaLockKey = 0x61636964667321;  // "acidfs!"
+
+// A cursor over one instant of a column (MetaReader::scan): a REPEATABLE
+// READ transaction on a connection of its own, ended when the cursor goes.
+class SnapshotCursor final : public MetaCursor {
+ public:
+  SnapshotCursor(PgEngine& engine, std::unique_ptr<PgConnection> conn, Column c)
+      : engine_(engine), conn_(std::move(conn)),
+        cursor_([conn = conn_.get()](const std::string& sql) { return conn->run(sql); }, PgEngine::table(c)) {}
+  ~SnapshotCursor() override {
+    if (!conn_->run("ROLLBACK").ok()) return;  // a lost connection goes with us
+    engine_.recycle(std::move(conn_));
+  }
+  void seek(std::string_view key) override { cursor_.seek(key); }
+  void seekToFirst() override { cursor_.seekToFirst(); }
+  void seekToLast() override { cursor_.seekToLast(); }
+  bool valid() const override { return cursor_.valid(); }
+  void next() override { cursor_.next(); }
+  std::string_view key() const override { return cursor_.key(); }
+  std::string_view value() const override { return cursor_.value(); }
+  Status status() const override { return cursor_.status(); }
+
+ private:
+  PgEngine& engine_;
+  std::unique_ptr<PgConnection> conn_;
+  PgTableCursor cursor_;
+};
+
+}  // namespace
+
+int64_t pgLockKey(Column c, std::string_view key) {
+  // The column is the seed: equal keys of two columns are two locks.
+  return static_cast<int64_t>(XXH3_64bits_withSeed(key.data(), key.size(), static_cast<XXH64_hash_t>(c) + 1));
+}
+
+const std::string& PgEngine::table(Column c) {
+  static const std::array<std::string, kColumnCount> kTables = [] {
+    std::array<std::string, kColumnCount> names;
+    for (int i = 0; i < kColumnCount; ++i) names[static_cast<size_t>(i)] = std::string("acidfs.") + columnName(static_cast<Column>(i));
+    return names;
+  }();
+  return kTables[static_cast<size_t>(c)];
+}
+
+Result<std::unique_ptr<PgEngine>> PgEngine::open(PgEngineOptions options) {
+  std::unique_ptr<PgEngine> engine(new PgEngine(std::move(options)));
+  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, engine->acquire());
+  ACIDFS_RETURN_IF_ERROR(engine->prepareSchema(*conn));
+  engine->recycle(std::move(conn));
+  ACIDFS_RETURN_IF_ERROR(engine->pruneCommits());
+  return engine;
+}
+
+PgEngine::~PgEngine() = default;
+
+Status PgEngine::prepareSchema(PgConnection& conn) {
+  const std::string lock = std::to_string(kSchemaLockKey);
+  ACIDFS_RETURN_IF_ERROR(conn.run("SELECT pg_advisory_lock(" + lock + ")").status());
+  auto unlock = [&] { (void)conn.run("SELECT pg_advisory_unlock(" + lock + ")"); };
+  // Ours: the acidfs schema with exactly our tables. Empty: no table, view or
+  // sequence outside the system's schemas. Anything else is refused.
+  Result<std::vector<PgRows>> found = conn.run(
+      "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+      "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'");
+  if (!found.ok()) {
+    unlock();
+    return found.status();
+  }
+  std::vector<std::string> ours = {"commits", "counters"}, foreign;
+  for (int i = 0; i < kColumnCount; ++i) ours.push_back(columnName(static_cast<Column>(i)));
+  size_t oursFound = 0;
+  for (const auto& row : found->back().rows) {
+    const std::string schema = row[0].value_or(""), name = row[1].value_or("");
+    if (schema == "acidfs" && std::find(ours.begin(), ours.end(), name) != ours.end())
+      ++oursFound;
+    else
+      foreign.push_back(schema + "." + name);
+  }
+  Status result;
+  if (!foreign.empty()) {
+    result = Status::Error(EINVAL, "the database holds " + foreign.front() +
+                                       (foreign.size() > 1 ? " and " + std::to_string(foreign.size() - 1) + " more" : "") +
+                                       ", which acidfs did not make: it is not an acidfs store; refusing to touch it");
+  } else if (oursFound == 0) {
+    std::string sql = "BEGIN; CREATE SCHEMA IF NOT EXISTS acidfs; ";
+    for (int i = 0; i < kColumnCount; ++i)
+      sql += "CREATE TABLE " + table(static_cast<Column>(i)) + " (key bytea PRIMARY KEY, value bytea NOT NULL); ";
+    sql += "CREATE TABLE acidfs.commits (id bytea PRIMARY KEY, at timestamptz NOT NULL DEFAULT now()); ";
+    sql += "CREATE TABLE acidfs.counters (name text PRIMARY KEY, next bigint NOT NULL); COMMIT";
+    result = conn.run(sql).status();
+    if (result.ok()) ACIDFS_LOG(kInfo, "created the acidfs schema in an empty database");
+  } else if (oursFound != ours.size()) {
+    result = Status::Error(EINVAL, "the database's acidfs schema lacks tables (" + std::to_string(oursFound) + " of " +
+                                       std::to_string(ours.size()) + "): not a store this acidfs made");
+  }
+  unlock();
+  return result;
+}
+
+Status PgEngine::pruneCommits() {
+  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
+  Status s = conn->run("DELETE FROM acidfs.commits WHERE at < now() - interval '1 hour'").status();
+  recycle(std::move(conn));
+  return s;
+}
+
+void PgEngine::noteCommitted() {
+  if (commits_.fetch_add(1) % 4096 != 4095) return;
+  Status s = pruneCommits();
+  if (!s.ok()) ACIDFS_LOG(kWarning, "pruning acidfs.commits: %s", s.toString().c_str());
+}
+
+Result<std::unique_ptr<PgConnection>> PgEngine::acquire() {
+  {
+    MutexLock lock(idleMutex_);
+    if (!idle_.empty()) {
+      std::unique_ptr<PgConnection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+  }
+  return PgConnection::connect(options_.uri, deadlineFor(options_));
+}
+
+void PgEngine::recycle(std::unique_ptr<PgConnection> conn) {
+  if (!conn || conn->lost()) return;
+  MutexLock lock(idleMutex_);
+  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(conn));
+}
+
+Result<std::optional<std::string>> PgEngine::get(Column c, std::string_view key) {
+  std::string sql = "SELECT value FROM " + table(c) + " WHERE key = ";
+  appendByteaLiteral(sql, key);
+  // A read may be repeated: a lost connection is replaced until dbTimeout.
+  const auto deadline = deadlineFor(options_);
+  for (;;) {
+    ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
+    Result<std::optional<std::string>> value = conn->queryBytes(sql);
+    if (value.ok() || !conn->lost() || std::chrono::steady_clock::now() >= deadline) {
+      recycle(std::move(conn));
+      return value;
+    }
+  }
+}
+
+std::unique_ptr<MetaCursor> PgEngine::scan(Column c) {
+  Result<std::unique_ptr<PgConnection>> conn = acquire();
+  if (!conn.ok()) return std::make_unique<FailedCursor>(conn.status());
+  Status begun = (*conn)->run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status();
+  if (!begun.ok()) return std::make_unique<FailedCursor>(begun);
+  return std::make_unique<SnapshotCursor>(*this, std::move(*conn), c);
+}
+
+Status PgEngine::put(Column c, std::string_view key, std::string_view value, bool /*sync: every commit is*/) {
+  std::string sql = "INSERT INTO " + table(c) + " (key, value) VALUES (";
+  appendByteaLiteral(sql, key);
+  sql += ", ";
+  appendByteaLiteral(sql, value);
+  sql += ") ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
+  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
+  Status s = conn->run(sql).status();
+  recycle(std::move(conn));
+  return s;
+}
+
+Result<uint64_t> PgEngine::allocate(const std::string& name, uint64_t count, uint64_t floor) {
+  // One statement: the row's update is atomic under its row lock, and an
+  // absent row is created by whichever caller gets there first.
+  std::string sql = "INSERT INTO acidfs.counters (name, next) VALUES ('" + name + "', " +
+                    std::to_string(floor + count) + ") ON CONFLICT (name) DO UPDATE SET next = GREATEST(acidfs.counters.next, " +
+                    std::to_string(floor) + ") + " + std::to_string(count) + " RETURNING next";
+  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
+  Result<std::vector<PgRows>> answers = conn->run(sql);
+  recycle(std::move(conn));
+  if (!answers.ok()) return answers.status();
+  const auto& rows = answers->back().rows;
+  if (rows.size() != 1 || !rows[0][0]) return Status::Error(EIO, "allocating from counter " + name + ": no row");
+  return std::stoull(*rows[0][0]) - count;
+}
+
+}  // namespace acidfs

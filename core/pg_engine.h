@@ -1,0 +1,112 @@
+// The PostgreSQL metadata engine (SPEC §9): the MetaEngine of a store whose
+// STORE is a postgresql:// URI, so that any number of daemons on any hosts
+// share one namespace with the same serializable transactions. DESIGN.md
+// §1.2 says why it is built this way, with the measurements.
+//
+// Schema (created by the first open of an empty database, in schema
+// "acidfs"; a database holding anything else is refused):
+//   acidfs.<column>   (key bytea PRIMARY KEY, value bytea NOT NULL)
+//                     one table per column of format.h, same keys and values
+//   acidfs.commits    (id bytea PRIMARY KEY, at timestamptz)
+//                     one row per committed transaction that wrote, pruned
+//                     after an hour: how a lost connection during COMMIT is
+//                     resolved (below)
+//   acidfs.counters   (name text PRIMARY KEY, next bigint)
+//                     numbers handed out in batches (allocate())
+//
+// Transactions: READ COMMITTED, and a transaction-scoped advisory lock on a
+// 64-bit hash of (column, key) taken before every tracked read
+// (pg_advisory_xact_lock_shared for Lock::kShared) and, at commit, on every
+// key written. An advisory lock exists whether the row does or not, so
+// absent keys are locked too (meta_engine.h), and a hot key makes writers
+// queue instead of aborting. Each read is one statement after its lock, so
+// it sees every commit made before the lock was granted. A hash collision
+// only makes two keys share a lock. Writes are buffered in the client (a
+// sorted map per column, which read() and scan() consult first) and sent
+// with their locks and COMMIT as one message: a transaction costs one round
+// trip per tracked read plus one.
+//
+// Unknown outcomes: a writing commit also inserts a fresh random id into
+// acidfs.commits, under an advisory lock on that id. When the connection is
+// lost before COMMIT's answer arrives, the engine connects again, takes the
+// same lock (so it waits until the old session's transaction has ended, one
+// way or the other) and looks for the id: found, the commit took effect
+// (OK); absent, it did not (Status::Retry: the runner runs the body again).
+// Only when the database cannot be asked within dbTimeout is the outcome
+// unknown (CommitResult::outcomeUnknown, EIO). So no commit is applied
+// twice, reference counts included.
+//
+// Durability: every commit is durable when it returns (the server's
+// synchronous_commit; with synchronous replication, on the standbys too), so
+// syncLog() and flush() have nothing to do.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/meta_engine.h"
+#include "core/pg_connection.h"
+#include "core/thread_annotations.h"
+
+namespace acidfs {
+
+struct PgEngineOptions {
+  std::string uri;  // a libpq URI or connection string
+  // How long a call waits for a database it cannot reach before it fails
+  // with EIO (SPEC §9, -o db_timeout=).
+  std::chrono::milliseconds dbTimeout{30000};
+};
+
+class PgEngine final : public MetaEngine {
+ public:
+  // Connects and checks the schema, creating it in an empty database.
+  // EINVAL: the database holds tables that are not acidfs's. EIO: it cannot
+  // be reached within dbTimeout.
+  static Result<std::unique_ptr<PgEngine>> open(PgEngineOptions options);
+  ~PgEngine() override;
+
+  std::unique_ptr<MetaTxn> begin(bool sync) override;
+  Result<std::optional<std::string>> get(Column c, std::string_view key) override;
+  std::unique_ptr<MetaCursor> scan(Column c) override;
+  Status put(Column c, std::string_view key, std::string_view value, bool sync) override;
+  Status syncLog() override { return Status::OK(); }
+  Status flush() override { return Status::OK(); }
+  int writesStopped() const override { return 0; }
+  Status resume() override { return Status::OK(); }
+  uint64_t unflushedBytes() const override { return 0; }
+
+  // The first of `count` consecutive numbers of the counter `name` that no
+  // call (in any process) got before, none below `floor`.
+  Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor);
+
+  // ---- for PgTxn and the cursors (core/pg_engine_txn.cc) ---------------------
+  // A connection from the pool, or a new one (waiting up to dbTimeout for
+  // the server). Lost ones are never pooled.
+  Result<std::unique_ptr<PgConnection>> acquire() EXCLUDES(idleMutex_);
+  void recycle(std::unique_ptr<PgConnection> conn) EXCLUDES(idleMutex_);
+  // "acidfs.inodes" for Column::kInodes.
+  static const std::string& table(Column c);
+  const PgEngineOptions& options() const { return options_; }
+  // A writing commit took place: now and then old acidfs.commits rows go.
+  void noteCommitted();
+
+ private:
+  explicit PgEngine(PgEngineOptions options) : options_(std::move(options)) {}
+  Status prepareSchema(PgConnection& conn);
+  Status pruneCommits();
+
+  const PgEngineOptions options_;
+  std::atomic<uint64_t> commits_{0};
+
+  static constexpr size_t kMaxIdle = 16;
+  Mutex idleMutex_;
+  std::vector<std::unique_ptr<PgConnection>> idle_ GUARDED_BY(idleMutex_);
+};
+
+// The advisory lock key of (column, key): a 64-bit hash of both.
+int64_t pgLockKey(Column c, std::string_view key);
+
+}  // namespace acidfs

@@ -1,0 +1,280 @@
+// PgEngine's transactions (core/pg_engine.h says how they work and why):
+// writes buffered in the client, locks taken as the reads and the commit
+// need them, and a commit whose connection was lost resolved by its id.
+#include <algorithm>
+#include <cstring>
+#include <array>
+#include <random>
+#include <unordered_map>
+
+#include "core/id128.h"
+#include "core/pg_cursor.h"
+#include "core/pg_engine.h"
+
+namespace acidfs {
+
+namespace {
+
+// A fresh commit id: 16 random bytes.
+std::string newCommitId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::string id(16, '\0');
+  for (size_t i = 0; i < id.size(); i += 8) {
+    const uint64_t r = rng();
+    memcpy(id.data() + i, &r, 8);
+  }
+  return id;
+}
+
+void appendLockCall(std::string& sql, int64_t key, MetaTxn::Lock lock) {
+  sql += lock == MetaTxn::Lock::kShared ? "pg_advisory_xact_lock_shared(" : "pg_advisory_xact_lock(";
+  sql += std::to_string(key);
+  sql += ")";
+}
+
+}  // namespace
+
+class PgTxn final : public MetaTxn {
+ public:
+  explicit PgTxn(PgEngine& engine) : engine_(engine) {}
+  ~PgTxn() override {
+    if (!ended_) rollback();
+  }
+
+  Result<std::optional<std::string>> read(Column c, std::string_view key, Lock lock) override {
+    if (const auto* own = ownWrite(c, key)) return *own;
+    const int64_t lockKey = pgLockKey(c, key);
+    auto held = locks_.find(lockKey);
+    std::string sql;
+    if (held == locks_.end() || (held->second == Lock::kShared && lock == Lock::kExclusive)) {
+      sql = "SELECT ";
+      appendLockCall(sql, lockKey, lock);
+      sql += "; ";
+    }
+    appendSelect(sql, c, key);
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, readOne(sql));
+    if (held == locks_.end() || lock == Lock::kExclusive) locks_[lockKey] = lock;
+    return value;
+  }
+
+  Result<std::optional<std::string>> peek(Column c, std::string_view key) override {
+    if (const auto* own = ownWrite(c, key)) return *own;
+    std::string sql;
+    appendSelect(sql, c, key);
+    return readOne(sql);
+  }
+
+  Status put(Column c, std::string_view key, std::string_view value) override {
+    writes_[static_cast<size_t>(c)].insert_or_assign(std::string(key), std::string(value));
+    return Status::OK();
+  }
+  Status del(Column c, std::string_view key) override {
+    writes_[static_cast<size_t>(c)].insert_or_assign(std::string(key), std::nullopt);
+    deletes_ = true;
+    return Status::OK();
+  }
+
+  std::unique_ptr<MetaCursor> scan(Column c) override {
+    Status begun = beginOnServer();
+    if (!begun.ok()) return std::make_unique<FailedCursor>(begun);
+    auto base = std::make_unique<PgTableCursor>([this](const std::string& sql) { return send(sql); },
+                                                PgEngine::table(c));
+    return std::make_unique<OverlayCursor>(std::move(base), writes_[static_cast<size_t>(c)]);
+  }
+
+  bool deletes() const override { return deletes_; }
+
+  CommitResult commit() override {
+    ended_ = true;
+    bool writes = false;
+    for (const PgWrites& w : writes_) writes = writes || !w.empty();
+    if (!writes) {  // only reads: end it to free the locks
+      Status s = conn_ && begun_ ? conn_->run("COMMIT").status() : Status::OK();
+      release();
+      return {s, false};
+    }
+    const std::string commitId = newCommitId();
+    std::string sql = begun_ ? "" : "BEGIN; ";
+    appendWriteLocks(sql, commitId);
+    appendWrites(sql);
+    sql += "INSERT INTO acidfs.commits (id) VALUES (";
+    appendByteaLiteral(sql, commitId);
+    sql += "); COMMIT";
+    if (!conn_) {
+      Result<std::unique_ptr<PgConnection>> conn = engine_.acquire();
+      if (!conn.ok()) return {conn.status(), false};
+      conn_ = std::move(*conn);
+    }
+    Result<std::vector<PgRows>> done = conn_->run(sql);
+    if (done.ok()) {
+      release();
+      engine_.noteCommitted();
+      return {Status::OK(), false};
+    }
+    if (!conn_->lost()) {
+      (void)conn_->run("ROLLBACK");
+      release();
+      return {done.status(), false};
+    }
+    conn_.reset();
+    return resolve(commitId, done.status());
+  }
+
+  void rollback() override {
+    ended_ = true;
+    if (conn_ && begun_ && !conn_->run("ROLLBACK").ok()) conn_.reset();
+    release();
+  }
+
+ private:
+  const std::optional<std::string>* ownWrite(Column c, std::string_view key) const {
+    const PgWrites& w = writes_[static_cast<size_t>(c)];
+    auto it = w.find(key);
+    return it == w.end() ? nullptr : &it->second;
+  }
+
+  static void appendSelect(std::string& sql, Column c, std::string_view key) {
+    sql += "SELECT value FROM " + PgEngine::table(c) + " WHERE key = ";
+    appendByteaLiteral(sql, key);
+  }
+
+  // The connection, with the server's transaction begun (BEGIN goes with the
+  // first statement; see send()).
+  Status beginOnServer() {
+    if (!conn_) {
+      ACIDFS_ASSIGN_OR_RETURN(conn_, engine_.acquire());
+    }
+    return Status::OK();
+  }
+
+  // Sends `sql` inside the transaction: BEGIN goes first with the first
+  // message, in the same round trip. A conflict or error ends the server's
+  // transaction (it is aborted): the caller's Status::Retry or EIO makes the
+  // runner roll back. A lost connection is Status::Retry: nothing was
+  // committed, and the next attempt connects again (or fails with EIO after
+  // dbTimeout).
+  Result<std::vector<PgRows>> send(const std::string& sql) {
+    ACIDFS_RETURN_IF_ERROR(beginOnServer());
+    Result<std::vector<PgRows>> answers = begun_ ? conn_->run(sql) : conn_->run("BEGIN; " + sql);
+    if (!answers.ok() && conn_->lost()) {
+      conn_.reset();
+      begun_ = false;
+      return Status::Retry(answers.status().message());
+    }
+    begun_ = true;
+    return answers;
+  }
+
+  // The value the last statement of `sql` (a SELECT value ...) found.
+  Result<std::optional<std::string>> readOne(const std::string& sql) {
+    ACIDFS_ASSIGN_OR_RETURN(std::vector<PgRows> answers, send(sql));
+    const auto& rows = answers.back().rows;
+    if (rows.empty() || !rows[0][0]) return std::optional<std::string>();
+    std::optional<std::string> value = decodeByteaHex(*rows[0][0]);
+    if (!value) return Status::Error(EIO, "PostgreSQL returned a bytea that is not in hex");
+    return value;
+  }
+
+  // One SELECT taking the exclusive locks the writes need that this
+  // transaction does not hold yet, and the commit id's, in key order (two
+  // commits locking overlapping sets in one order cannot deadlock).
+  void appendWriteLocks(std::string& sql, const std::string& commitId) {
+    std::vector<int64_t> needed = {pgLockKey(Column::kDefault, commitId)};
+    for (int c = 0; c < kColumnCount; ++c)
+      for (const auto& [key, value] : writes_[static_cast<size_t>(c)]) {
+        const int64_t lockKey = pgLockKey(static_cast<Column>(c), key);
+        auto held = locks_.find(lockKey);
+        if (held == locks_.end() || held->second != Lock::kExclusive) needed.push_back(lockKey);
+      }
+    std::sort(needed.begin(), needed.end());
+    needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
+    sql += "SELECT ";
+    for (size_t i = 0; i < needed.size(); ++i) {
+      if (i) sql += ", ";
+      appendLockCall(sql, needed[i], Lock::kExclusive);
+    }
+    sql += "; ";
+  }
+
+  // Per column: one INSERT ... ON CONFLICT for the puts, one DELETE.
+  void appendWrites(std::string& sql) const {
+    for (int c = 0; c < kColumnCount; ++c) {
+      const PgWrites& w = writes_[static_cast<size_t>(c)];
+      const std::string& table = PgEngine::table(static_cast<Column>(c));
+      std::string puts, dels;
+      for (const auto& [key, value] : w) {
+        std::string& list = value ? puts : dels;
+        if (!list.empty()) list += ", ";
+        if (value) {
+          list += "(";
+          appendByteaLiteral(list, key);
+          list += ", ";
+          appendByteaLiteral(list, *value);
+          list += ")";
+        } else {
+          appendByteaLiteral(list, key);
+        }
+      }
+      if (!puts.empty())
+        sql += "INSERT INTO " + table + " (key, value) VALUES " + puts +
+               " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; ";
+      if (!dels.empty()) sql += "DELETE FROM " + table + " WHERE key IN (" + dels + "); ";
+    }
+  }
+
+  // The connection went during COMMIT: did it take effect? Waits on the
+  // commit id's lock, which the old session holds until its transaction
+  // has ended, then looks for the id.
+  CommitResult resolve(const std::string& commitId, const Status& lostWith) {
+    const auto deadline = std::chrono::steady_clock::now() + engine_.options().dbTimeout;
+    std::string sql = "BEGIN; SELECT ";
+    appendLockCall(sql, pgLockKey(Column::kDefault, commitId), Lock::kExclusive);
+    sql += "; SELECT id FROM acidfs.commits WHERE id = ";
+    appendByteaLiteral(sql, commitId);
+    sql += "; ROLLBACK";
+    Status last = lostWith;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Result<std::unique_ptr<PgConnection>> conn = PgConnection::connect(engine_.options().uri, deadline);
+      if (!conn.ok()) {
+        last = conn.status();
+        break;
+      }
+      Result<std::vector<PgRows>> answers = (*conn)->run(sql);
+      if (answers.ok()) {
+        const bool committed = !answers.value()[2].rows.empty();
+        engine_.recycle(std::move(*conn));
+        release();
+        if (committed) {
+          engine_.noteCommitted();
+          return {Status::OK(), false};
+        }
+        return {Status::Retry("the connection to PostgreSQL was lost during COMMIT, which did not take effect"), false};
+      }
+      last = answers.status();
+      if (!(*conn)->lost()) (void)(*conn)->run("ROLLBACK");
+    }
+    release();
+    return {Status::Error(EIO, "the connection to PostgreSQL was lost during COMMIT and the outcome cannot be asked: " +
+                                   last.message()),
+            true};
+  }
+
+  // The transaction is over: the connection back to the pool.
+  void release() {
+    begun_ = false;
+    locks_.clear();
+    engine_.recycle(std::move(conn_));
+  }
+
+  PgEngine& engine_;
+  std::unique_ptr<PgConnection> conn_;  // from the first statement to the end
+  bool begun_ = false;                  // BEGIN went to the server
+  bool ended_ = false;
+  bool deletes_ = false;
+  std::array<PgWrites, kColumnCount> writes_;
+  std::unordered_map<int64_t, Lock> locks_;  // advisory locks held, by key
+};
+
+std::unique_ptr<MetaTxn> PgEngine::begin(bool /*sync: every commit is*/) { return std::make_unique<PgTxn>(*this); }
+
+}  // namespace acidfs

@@ -1,0 +1,409 @@
+// The metadata engine contract (core/meta_engine.h, DESIGN.md §1.1), run
+// against both engines: RocksDB (MetaDb) and PostgreSQL (PgEngine, each
+// test on a fresh database of one server the suite starts). Own writes are
+// seen and merged into scans; a commit is all or nothing; tracked reads lock
+// absent keys; write skew and lost updates cannot happen under real
+// threads; and, for PostgreSQL, a commit whose connection is lost is applied
+// exactly once.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <barrier>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/encoding.h"
+#include "core/meta_db.h"
+#include "core/pg_engine.h"
+#include "tests/pg_proxy.h"
+#include "tests/postgres_instance.h"
+#include "tests/test_util.h"
+
+namespace acidfs {
+namespace {
+
+using testing::PgProxy;
+using testing::PostgresInstance;
+using testing::TempDir;
+
+// One server for the whole suite (starting one costs about a second).
+PostgresInstance& server() {
+  static PostgresInstance* instance = new PostgresInstance();
+  return *instance;
+}
+
+// A fresh, empty database on server(), by name.
+std::string freshDatabase() {
+  static std::atomic<int> next{0};
+  const std::string name = "engine_" + std::to_string(getpid()) + "_" + std::to_string(next++);
+  PGconn* c = PQconnectdb(server().uri().c_str());
+  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  PQfinish(c);
+  EXPECT_TRUE(ok) << "CREATE DATABASE " << name;
+  return name;
+}
+
+enum class Kind { kRocks, kPostgres };
+
+class MetaEngineTest : public ::testing::TestWithParam<Kind> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Kind::kPostgres) {
+      ASSERT_TRUE(server().ok()) << server().why();
+    }
+    engine_ = open();
+    ASSERT_TRUE(engine_);
+  }
+  // Another engine over the same data: for PostgreSQL a second "host"; for
+  // RocksDB the same engine (one process owns the database).
+  MetaEngine& second() {
+    if (GetParam() == Kind::kRocks) return *engine_;
+    if (!second_) second_ = open();
+    return *second_;
+  }
+  std::unique_ptr<MetaEngine> open() {
+    if (GetParam() == Kind::kRocks) {
+      auto db = MetaDb::open(dir_.path() + "/db");
+      EXPECT_TRUE(db.ok()) << db.status().toString();
+      return db.ok() ? std::move(*db) : nullptr;
+    }
+    if (database_.empty()) database_ = freshDatabase();
+    auto engine = PgEngine::open({server().uri(database_), std::chrono::milliseconds(5000)});
+    EXPECT_TRUE(engine.ok()) << engine.status().toString();
+    return engine.ok() ? std::move(*engine) : nullptr;
+  }
+
+  std::optional<std::string> committed(Column c, const std::string& key) {
+    auto v = engine_->get(c, key);
+    EXPECT_TRUE(v.ok()) << v.status().toString();
+    return v.ok() ? *v : std::nullopt;
+  }
+  void putCommitted(Column c, const std::string& key, const std::string& value) {
+    auto txn = engine_->begin(true);
+    ASSERT_TRUE(txn->put(c, key, value).ok());
+    CommitResult r = txn->commit();
+    ASSERT_TRUE(r.status.ok()) << r.status.toString();
+  }
+  // key → value of the column as `cursor` shows it from its first key.
+  static std::vector<std::pair<std::string, std::string>> listed(MetaCursor& cursor) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (cursor.seekToFirst(); cursor.valid(); cursor.next())
+      out.emplace_back(std::string(cursor.key()), std::string(cursor.value()));
+    EXPECT_TRUE(cursor.status().ok()) << cursor.status().toString();
+    return out;
+  }
+
+  TempDir dir_;
+  std::string database_;
+  std::unique_ptr<MetaEngine> engine_;
+  std::unique_ptr<MetaEngine> second_;
+};
+
+TEST_P(MetaEngineTest, OwnWritesAreSeenAndOnlyACommitShowsThemToOthers) {
+  putCommitted(Column::kInodes, "a", "1");
+  auto txn = engine_->begin(false);
+  ASSERT_TRUE(txn->put(Column::kInodes, "b", "2").ok());
+  ASSERT_TRUE(txn->del(Column::kInodes, "a").ok());
+  EXPECT_EQ(std::optional<std::string>("2"), *txn->read(Column::kInodes, "b", MetaTxn::Lock::kExclusive));
+  EXPECT_EQ(std::nullopt, *txn->peek(Column::kInodes, "a"));
+  EXPECT_TRUE(txn->deletes());
+  EXPECT_EQ(std::optional<std::string>("1"), committed(Column::kInodes, "a")) << "uncommitted delete seen";
+  EXPECT_EQ(std::nullopt, committed(Column::kInodes, "b")) << "uncommitted put seen";
+  ASSERT_TRUE(txn->commit().status.ok());
+  EXPECT_EQ(std::nullopt, committed(Column::kInodes, "a"));
+  EXPECT_EQ(std::optional<std::string>("2"), committed(Column::kInodes, "b"));
+}
+
+TEST_P(MetaEngineTest, RollbackLeavesNothing) {
+  putCommitted(Column::kDentries, "keep", "old");
+  {
+    auto txn = engine_->begin(false);
+    ASSERT_TRUE(txn->put(Column::kDentries, "keep", "new").ok());
+    ASSERT_TRUE(txn->put(Column::kXattrs, "x", "y").ok());
+    txn->rollback();
+  }
+  {
+    auto dropped = engine_->begin(false);  // dropped unended: rolled back too
+    ASSERT_TRUE(dropped->put(Column::kDentries, "keep", "newer").ok());
+  }
+  EXPECT_EQ(std::optional<std::string>("old"), committed(Column::kDentries, "keep"));
+  EXPECT_EQ(std::nullopt, committed(Column::kXattrs, "x"));
+}
+
+TEST_P(MetaEngineTest, BytesOfEveryValueAndBytewiseKeyOrderSurvive) {
+  std::string binary;
+  for (int i = 0; i < 256; ++i) binary.push_back(static_cast<char>(i));
+  putCommitted(Column::kChunks, binary, binary + binary);
+  putCommitted(Column::kChunks, std::string("\xff", 1), "high");
+  putCommitted(Column::kChunks, std::string("\x01\x00", 2), "with nul");
+  putCommitted(Column::kChunks, std::string("\x01", 1), "short");
+  EXPECT_EQ(std::optional<std::string>(binary + binary), committed(Column::kChunks, binary));
+  auto all = listed(*engine_->scan(Column::kChunks));
+  ASSERT_EQ(4u, all.size());
+  EXPECT_EQ(std::string("\x00\x01", 2), all[0].first.substr(0, 2));
+  EXPECT_EQ(std::string("\x01", 1), all[1].first) << "a prefix sorts first";
+  EXPECT_EQ(std::string("\x01\x00", 2), all[2].first);
+  EXPECT_EQ(std::string("\xff", 1), all[3].first);
+}
+
+TEST_P(MetaEngineTest, ScansMergeOwnPutsAndHideOwnDeletesAcrossPages) {
+  // More rows than a PostgreSQL cursor's first pages hold.
+  auto setup = engine_->begin(true);
+  for (uint64_t i = 0; i < 300; i += 2) ASSERT_TRUE(setup->put(Column::kCookies, keys::ino(i), "c" + std::to_string(i)).ok());
+  ASSERT_TRUE(setup->commit().status.ok());
+
+  auto txn = engine_->begin(false);
+  for (uint64_t i = 1; i < 300; i += 10) ASSERT_TRUE(txn->put(Column::kCookies, keys::ino(i), "new").ok());
+  for (uint64_t i = 0; i < 300; i += 6) ASSERT_TRUE(txn->del(Column::kCookies, keys::ino(i)).ok());
+  ASSERT_TRUE(txn->put(Column::kCookies, keys::ino(2), "replaced").ok());
+  ASSERT_TRUE(txn->del(Column::kCookies, keys::ino(298)).ok());  // the last one
+  ASSERT_TRUE(txn->del(Column::kCookies, keys::ino(1000)).ok());  // never there
+
+  std::vector<std::pair<std::string, std::string>> expected;
+  for (uint64_t i = 0; i < 300; ++i) {
+    std::optional<std::string> v;
+    if (i % 2 == 0 && i % 6 != 0) v = "c" + std::to_string(i);
+    if (i % 10 == 1) v = "new";
+    if (i == 2) v = "replaced";
+    if (i == 298) v.reset();
+    if (v) expected.emplace_back(keys::ino(i), *v);
+  }
+  auto cursor = txn->scan(Column::kCookies);
+  EXPECT_EQ(expected, listed(*cursor));
+  cursor->seek(keys::ino(150));
+  ASSERT_TRUE(cursor->valid());
+  EXPECT_EQ(keys::ino(151), std::string(cursor->key()));
+  cursor->seekToLast();
+  ASSERT_TRUE(cursor->valid());
+  EXPECT_EQ(keys::ino(296), std::string(cursor->key())) << "the last key the transaction did not delete";
+  cursor.reset();
+  txn->rollback();
+}
+
+TEST_P(MetaEngineTest, ACommitIsAllOrNothing) {
+  // The second transaction conflicts with the first on one of its keys: it
+  // must leave none of its writes.
+  putCommitted(Column::kInodes, "x", "0");
+  auto holder = engine_->begin(false);
+  ASSERT_TRUE(holder->read(Column::kInodes, "x", MetaTxn::Lock::kExclusive).ok());
+  MetaEngine& other = second();
+  auto txn = other.begin(false);
+  Status s = txn->put(Column::kInodes, "y", "1");
+  if (s.ok()) s = txn->put(Column::kInodes, "x", "1");
+  if (s.ok()) s = txn->commit().status;
+  EXPECT_TRUE(s.isRetry()) << s.toString();
+  txn->rollback();
+  holder->rollback();
+  EXPECT_EQ(std::nullopt, committed(Column::kInodes, "y"));
+  EXPECT_EQ(std::optional<std::string>("0"), committed(Column::kInodes, "x"));
+}
+
+// A tracked read of an absent key keeps anyone else from creating it until
+// the reader ends: "must not exist" checks rest on it.
+TEST_P(MetaEngineTest, ATrackedReadOfAnAbsentKeyHoldsOffItsCreation) {
+  MetaEngine& other = second();
+  auto reader = engine_->begin(false);
+  ASSERT_EQ(std::nullopt, *reader->read(Column::kDentries, "name", MetaTxn::Lock::kExclusive));
+  std::atomic<bool> created{false};
+  Status creatorResult;
+  std::thread creator([&] {
+    for (;;) {
+      auto txn = other.begin(false);
+      Status s = txn->put(Column::kDentries, "name", "theirs");
+      if (s.ok()) s = txn->commit().status;
+      if (!s.isRetry()) {
+        creatorResult = s;
+        created = s.ok();
+        return;
+      }
+      txn->rollback();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Still absent for the reader, so its own create is the one that counts.
+  EXPECT_FALSE(created.load()) << "created while a reader held the absent key";
+  ASSERT_TRUE(reader->put(Column::kDentries, "name", "mine").ok());
+  ASSERT_TRUE(reader->commit().status.ok());
+  creator.join();
+  EXPECT_TRUE(creatorResult.ok()) << creatorResult.toString();
+  EXPECT_EQ(std::optional<std::string>("theirs"), committed(Column::kDentries, "name"))
+      << "the creator, serialized after the reader, wins last";
+}
+
+// Two on-call doctors; each transaction reads both and takes one off call
+// only if the other is still on: never both off.
+TEST_P(MetaEngineTest, WriteSkewCannotHappenUnderThreads) {
+  MetaEngine& other = second();
+  constexpr int kRounds = 40;
+  int bothOff = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    putCommitted(Column::kDefault, "a", "on");
+    putCommitted(Column::kDefault, "b", "on");
+    std::barrier<> sync(2);
+    auto doctor = [&](MetaEngine& engine, const std::string& me, const std::string& them) {
+      sync.arrive_and_wait();
+      for (int attempt = 0; attempt < 100; ++attempt) {
+        auto txn = engine.begin(false);
+        auto mine = txn->read(Column::kDefault, me, MetaTxn::Lock::kShared);
+        auto theirs = txn->read(Column::kDefault, them, MetaTxn::Lock::kShared);
+        if (!mine.ok() || !theirs.ok()) continue;
+        if (**theirs != "on") return;  // cannot leave
+        Status s = txn->put(Column::kDefault, me, "off");
+        if (s.ok()) s = txn->commit().status;
+        if (s.ok() || !s.isRetry()) return;
+      }
+    };
+    std::thread a(doctor, std::ref(*engine_), "a", "b"), b(doctor, std::ref(other), "b", "a");
+    a.join();
+    b.join();
+    if (committed(Column::kDefault, "a") == "off" && committed(Column::kDefault, "b") == "off") ++bothOff;
+  }
+  EXPECT_EQ(0, bothOff);
+}
+
+// Threads (on two engines for PostgreSQL: two hosts) move money between
+// accounts with read-modify-write transactions: the total stays, every
+// transfer that returned OK is counted once.
+TEST_P(MetaEngineTest, BankTransfersLoseNoUpdate) {
+  constexpr int kAccounts = 5, kThreads = 6, kTransfers = 40, kInitial = 1000;
+  for (int i = 0; i < kAccounts; ++i) putCommitted(Column::kInodes, "acct" + std::to_string(i), std::to_string(kInitial));
+  MetaEngine& other = second();
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      MetaEngine& engine = t % 2 ? other : *engine_;
+      for (int n = 0; n < kTransfers; ++n) {
+        const std::string from = "acct" + std::to_string((t + n) % kAccounts);
+        const std::string to = "acct" + std::to_string((t + 2 * n + 1) % kAccounts);
+        if (from == to) continue;
+        for (;;) {
+          auto txn = engine.begin(false);
+          auto a = txn->read(Column::kInodes, from, MetaTxn::Lock::kExclusive);
+          auto b = a.ok() ? txn->read(Column::kInodes, to, MetaTxn::Lock::kExclusive) : a;
+          Status s = b.status();
+          if (s.ok()) s = txn->put(Column::kInodes, from, std::to_string(std::stoi(**a) - 7));
+          if (s.ok()) s = txn->put(Column::kInodes, to, std::to_string(std::stoi(**b) + 7));
+          if (s.ok()) s = txn->commit().status;
+          if (s.ok()) {
+            ++done;
+            break;
+          }
+          ASSERT_TRUE(s.isRetry()) << s.toString();
+          txn->rollback();
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  int total = 0;
+  for (int i = 0; i < kAccounts; ++i) total += std::stoi(*committed(Column::kInodes, "acct" + std::to_string(i)));
+  EXPECT_EQ(kAccounts * kInitial, total);
+  EXPECT_GT(done.load(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, MetaEngineTest, ::testing::Values(Kind::kRocks, Kind::kPostgres),
+                         [](const ::testing::TestParamInfo<Kind>& info) {
+                           return info.param == Kind::kRocks ? "RocksDB" : "PostgreSQL";
+                         });
+
+// ---- PostgreSQL only ---------------------------------------------------------------
+
+class PgEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server().ok()) << server().why(); }
+};
+
+// The connection goes after the server ran COMMIT but before its answer
+// came back: the engine finds its commit id and says OK; the increment is
+// applied once. Then the connection goes before the server saw COMMIT: the
+// engine finds no id and says Retry; nothing was applied.
+TEST_F(PgEngineTest, ACommitWhoseConnectionIsLostIsAppliedExactlyOnce) {
+  const std::string db = freshDatabase();
+  PgProxy proxy(server().socketDir());
+  auto engine = PgEngine::open({proxy.uri(db), std::chrono::milliseconds(5000)});
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto increment = [&]() -> CommitResult {
+    auto txn = (*engine)->begin(true);
+    auto v = txn->read(Column::kDefault, "counter", MetaTxn::Lock::kExclusive);
+    if (!v.ok()) return {v.status(), false};
+    const int n = *v ? std::stoi(**v) : 0;
+    EXPECT_TRUE(txn->put(Column::kDefault, "counter", std::to_string(n + 1)).ok());
+    return txn->commit();
+  };
+  ASSERT_TRUE(increment().status.ok());
+
+  proxy.arm("INSERT INTO acidfs.commits", PgProxy::Cut::kAfterSending);
+  CommitResult answerLost = increment();
+  EXPECT_EQ(1, proxy.cuts());
+  EXPECT_TRUE(answerLost.status.ok()) << answerLost.status.toString();
+  EXPECT_FALSE(answerLost.outcomeUnknown);
+  EXPECT_EQ(std::optional<std::string>("2"), *(*engine)->get(Column::kDefault, "counter"));
+
+  proxy.arm("INSERT INTO acidfs.commits", PgProxy::Cut::kInsteadOfSending);
+  CommitResult neverSent = increment();
+  EXPECT_EQ(2, proxy.cuts());
+  EXPECT_TRUE(neverSent.status.isRetry()) << neverSent.status.toString();
+  EXPECT_FALSE(neverSent.outcomeUnknown);
+  EXPECT_EQ(std::optional<std::string>("2"), *(*engine)->get(Column::kDefault, "counter"));
+
+  ASSERT_TRUE(increment().status.ok()) << "the engine serves on";
+  EXPECT_EQ(std::optional<std::string>("3"), *(*engine)->get(Column::kDefault, "counter"));
+}
+
+TEST_F(PgEngineTest, ADatabaseHoldingSomethingElseIsRefusedUntouched) {
+  const std::string db = freshDatabase();
+  PGconn* c = PQconnectdb(server().uri(db).c_str());
+  PQclear(PQexec(c, "CREATE TABLE invoices (id int)"));
+  auto engine = PgEngine::open({server().uri(db), std::chrono::milliseconds(2000)});
+  EXPECT_EQ(EINVAL, engine.status().errnum()) << engine.status().toString();
+  EXPECT_NE(std::string::npos, engine.status().message().find("public.invoices")) << engine.status().toString();
+  PGresult* r = PQexec(c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'acidfs'");
+  EXPECT_STREQ("0", PQgetvalue(r, 0, 0)) << "no schema made in a foreign database";
+  PQclear(r);
+  PQfinish(c);
+}
+
+TEST_F(PgEngineTest, AnUnreachableDatabaseFailsWithEioAfterTheTimeout) {
+  TempDir nowhere;
+  const auto start = std::chrono::steady_clock::now();
+  auto engine = PgEngine::open({"postgresql:///x?host=" + nowhere.path() + "&user=postgres", std::chrono::milliseconds(700)});
+  EXPECT_EQ(EIO, engine.status().errnum()) << engine.status().toString();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500)) << "it waited for the server";
+}
+
+TEST_F(PgEngineTest, CountersHandOutEachNumberOnceAcrossEngines) {
+  const std::string db = freshDatabase();
+  auto a = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000)});
+  auto b = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000)});
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<uint64_t> firsts;
+  std::mutex mutex;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      PgEngine& engine = t % 2 ? **a : **b;
+      for (int i = 0; i < 25; ++i) {
+        auto first = engine.allocate("ino", 100, 2);
+        ASSERT_TRUE(first.ok()) << first.status().toString();
+        std::lock_guard<std::mutex> lock(mutex);
+        firsts.push_back(*first);
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::sort(firsts.begin(), firsts.end());
+  ASSERT_EQ(100u, firsts.size());
+  EXPECT_EQ(2u, firsts.front()) << "none below the floor, the first batch at it";
+  for (size_t i = 1; i < firsts.size(); ++i) EXPECT_EQ(firsts[i - 1] + 100, firsts[i]) << "batches overlap or leave gaps";
+  auto raised = (*a)->allocate("ino", 10, 1000000);
+  ASSERT_TRUE(raised.ok());
+  EXPECT_EQ(1000000u, *raised) << "a floor above the counter moves it up";
+}
+
+}  // namespace
+}  // namespace acidfs
