@@ -1,5 +1,7 @@
 #include "core/meta_db.h"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -277,6 +279,14 @@ Status MetaDb::put(Column c, std::string_view key, std::string_view value, bool 
   return fromRocks(db_->Put(wo, cf(c), rocksdb::Slice(key.data(), key.size()),
                             rocksdb::Slice(value.data(), value.size())),
                    "writing metadata");
+}
+
+Result<uint64_t> MetaDb::allocate(const std::string& name, uint64_t count, uint64_t floor) {
+  MutexLock lock(countersMutex_);
+  uint64_t& next = counters_[name];
+  const uint64_t first = std::max(next, floor);
+  next = first + count;
+  return first;
 }
 
 Status MetaDb::stoppedError(const char* what) const {

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,7 @@ class MetaDb final : public MetaEngine {
   Result<std::optional<std::string>> get(Column c, std::string_view key) override;
   std::unique_ptr<MetaCursor> scan(Column c) override;
   Status put(Column c, std::string_view key, std::string_view value, bool sync) override;
+  Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) override EXCLUDES(countersMutex_);
   // Everything committed so far is durable when these return: syncLog()
   // syncs the write-ahead log; flush() writes the memtables to synced table
   // files, which also covers records replayed at open from a log that was
@@ -124,6 +126,10 @@ class MetaDb final : public MetaEngine {
   static constexpr size_t kMaxIdle = 32;
   Mutex idleMutex_;
   std::vector<std::unique_ptr<rocksdb::Transaction>> idle_ GUARDED_BY(idleMutex_);
+
+  // allocate()'s counters: the next number of each, in memory only.
+  Mutex countersMutex_;
+  std::map<std::string, uint64_t> counters_ GUARDED_BY(countersMutex_);
 };
 
 // The same database opened read-only (RocksDB's OpenForReadOnly), for fsck

@@ -137,6 +137,13 @@ class MetaEngine : public MetaReader {
   virtual std::unique_ptr<MetaTxn> begin(bool sync) = 0;
   // One write outside any transaction (it takes no lock and checks nothing).
   virtual Status put(Column c, std::string_view key, std::string_view value, bool sync) = 0;
+  // Numbers for new records (inode numbers): the first of `count`
+  // consecutive numbers of the counter `name` that no call got before, in
+  // any process sharing the data, none below `floor`. Numbers handed out and
+  // never used are simply skipped. RocksDB: a count in memory (one process
+  // owns the database, and the caller's floor is what it holds); PostgreSQL:
+  // a row of acidfs.counters.
+  virtual Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) = 0;
 
   // Everything committed so far is durable when these return. syncLog()
   // syncs the engine's log of commits; flush() also writes out what the

@@ -78,9 +78,7 @@ class PgEngine final : public MetaEngine {
   Status resume() override { return Status::OK(); }
   uint64_t unflushedBytes() const override { return 0; }
 
-  // The first of `count` consecutive numbers of the counter `name` that no
-  // call (in any process) got before, none below `floor`.
-  Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor);
+  Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) override;
 
   // ---- for PgTxn and the cursors (core/pg_engine_txn.cc) ---------------------
   // A connection from the pool, or a new one (waiting up to dbTimeout for

@@ -15,12 +15,26 @@ Status noEntry(uint64_t dir, std::string_view name) {
   return Status::Error(ENOENT, "no entry '" + std::string(name) + "' in directory " + std::to_string(dir));
 }
 
-Tree::Tree(ContentStore& content, Reservations& reservations, MetaReader& db, const Clock& clock)
-    : content_(content), reservations_(reservations), clock_(clock), nextIno_(kRootIno + 1) {
+namespace {
+// One past the largest inode number the store holds (at least the root's).
+uint64_t firstFreeIno(MetaReader& db) {
   auto it = db.scan(Column::kInodes);
   it->seekToLast();
-  if (it->valid() && it->key().size() == 8)
-    nextIno_ = std::max<uint64_t>(kRootIno + 1, readBigEndian64(it->key()) + 1);
+  if (it->valid() && it->key().size() == 8) return std::max<uint64_t>(kRootIno + 1, readBigEndian64(it->key()) + 1);
+  return kRootIno + 1;
+}
+}  // namespace
+
+Tree::Tree(ContentStore& content, Reservations& reservations, MetaEngine& engine, const Clock& clock)
+    : content_(content), reservations_(reservations), clock_(clock), engine_(engine), inoFloor_(firstFreeIno(engine)) {}
+
+Result<uint64_t> Tree::newIno() {
+  MutexLock lock(inoMutex_);
+  if (nextIno_ == inoEnd_) {
+    ACIDFS_ASSIGN_OR_RETURN(nextIno_, engine_.allocate("ino", kInoBatch, inoFloor_));
+    inoEnd_ = nextIno_ + kInoBatch;
+  }
+  return nextIno_++;
 }
 
 namespace {
@@ -105,7 +119,7 @@ Result<uint64_t> Tree::create(Txn& txn, const Caller& caller, uint64_t parent, s
   ACIDFS_ASSIGN_OR_RETURN(std::optional<DentryRecord> existing, loadDentry(txn, parent, name, Txn::Lock::kExclusive));
   if (existing) return Status::Error(EEXIST, "'" + std::string(name) + "' exists");
 
-  const uint64_t ino = nextIno_.fetch_add(1);
+  ACIDFS_ASSIGN_OR_RETURN(const uint64_t ino, newIno());
   inode.uid = caller.uid;
   inode.gid = caller.gid;
   if (dir.mode & S_ISGID) {  // setgid directory: its group, and setgid for subdirectories

@@ -29,7 +29,7 @@ namespace acidfs {
 
 class Clock;
 class ContentStore;
-class MetaReader;
+class MetaEngine;
 class Reservations;
 
 // ENOENT naming the missing entry.
@@ -38,7 +38,7 @@ Status noEntry(uint64_t dir, std::string_view name);
 class Tree {
  public:
   // Finds the next free inode number by reading `db`'s inode column.
-  Tree(ContentStore& content, Reservations& reservations, MetaReader& db, const Clock& clock);
+  Tree(ContentStore& content, Reservations& reservations, MetaEngine& engine, const Clock& clock);
 
   const Clock& clock() const { return clock_; }
   ContentStore& content() { return content_; }
@@ -94,7 +94,16 @@ class Tree {
   ContentStore& content_;
   Reservations& reservations_;
   const Clock& clock_;
-  std::atomic<uint64_t> nextIno_;  // one past the largest inode number in use
+  // A new inode number: from the batch this process holds, refilled from
+  // the engine's "ino" counter (shared by every process of a database store).
+  Result<uint64_t> newIno() EXCLUDES(inoMutex_);
+  static constexpr uint64_t kInoBatch = 1024;
+  MetaEngine& engine_;
+  const uint64_t inoFloor_;  // one past the largest inode number in use at open
+  Mutex inoMutex_;
+  // Numbers handed to this process and not used yet: [nextIno_, inoEnd_).
+  uint64_t nextIno_ GUARDED_BY(inoMutex_) = 0;
+  uint64_t inoEnd_ GUARDED_BY(inoMutex_) = 0;
   InodeHolders* holders_ = nullptr;  // constant once the store is shared
   std::unique_ptr<InodeHolders> checkHolders_;  // setInUseCheck's
 };
