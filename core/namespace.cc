@@ -427,10 +427,14 @@ Status Namespace::releaseOrphan(uint64_t ino) {
 }
 
 Status Namespace::releaseAllOrphans() {
+  return releaseOrphans([](std::string_view) { return true; });
+}
+
+Status Namespace::releaseOrphans(const std::function<bool(std::string_view tag)>& whose) {
   std::vector<uint64_t> orphans;
   auto it = db_.scan(Column::kOrphans);
   for (it->seekToFirst(); it->valid(); it->next())
-    if (it->key().size() == 8) orphans.push_back(readBigEndian64(it->key()));
+    if (it->key().size() == 8 && whose(it->value())) orphans.push_back(readBigEndian64(it->key()));
   ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing orphans"));
   for (uint64_t ino : orphans) {
     // A corrupt orphan stays (fsck reports it) rather than keep the store closed.

@@ -148,6 +148,9 @@ class Namespace {
   void releaseIfUnused(const Unlinked& unlinked);
   // Deletes every orphan left by a crash (called when the store opens).
   Status releaseAllOrphans();
+  // Deletes the orphans whose tag (Tree::setOrphanTag: the session that
+  // held them) `whose` accepts: those of a daemon whose session lapsed.
+  Status releaseOrphans(const std::function<bool(std::string_view tag)>& whose);
 
   // Where SEEK_DATA (`data`) or SEEK_HOLE finds the next data or hole at or
   // after `offset` in the committed content: ENXIO at or past the end.

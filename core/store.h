@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -70,6 +71,15 @@ struct StoreOptions {
   // The time of day for timestamps and lease expiry: null means the real
   // clock. Tests put a ManualClock here to move time.
   std::shared_ptr<const Clock> clock;
+
+  // ---- a database store (SPEC §9) ------------------------------------------
+  // Where file contents go: "db" (in the database, the default).
+  std::string chunks = "db";
+  // How long a call waits for an unreachable database before EIO.
+  std::chrono::milliseconds dbTimeout{30000};
+  // How long after a daemon's last heartbeat its open-unlinked files are
+  // reclaimed by the others.
+  int sessionTimeoutSeconds = 30;
 };
 
 struct StoreStats {

@@ -160,7 +160,7 @@ Result<Unlinked> Tree::unlink(Txn& txn, uint64_t parent, std::string_view name, 
 
 Result<Unlinked> Tree::dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& inode, InodeHolders::LastName how) {
   if (holders_ && holders_->keep(ino, inode, how)) {  // held: an orphan until its holders let go
-    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(ino), ""));
+    ACIDFS_RETURN_IF_ERROR(txn.put(Column::kOrphans, keys::ino(ino), orphanTag_));
     ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
     return Unlinked{ino, true, true};
   }

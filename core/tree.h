@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/caller.h"
@@ -48,6 +49,11 @@ class Tree {
   // plain "is it open" check for both questions (tests). Set once, before
   // the store is shared between threads; without either nothing is held.
   void setHolders(InodeHolders* holders) { holders_ = holders; }
+  // What an orphan record holds: the session that keeps the inode open (a
+  // database store's, core/sessions.h), or nothing (a directory store,
+  // whose one process releases every orphan at open). Set once, before the
+  // store is shared between threads.
+  void setOrphanTag(std::string tag) { orphanTag_ = std::move(tag); }
   void setInUseCheck(std::function<bool(uint64_t ino)> inUse);
   bool inUse(uint64_t ino) const { return holders_ && holders_->holds(ino); }
 
@@ -105,6 +111,7 @@ class Tree {
   uint64_t nextIno_ GUARDED_BY(inoMutex_) = 0;
   uint64_t inoEnd_ GUARDED_BY(inoMutex_) = 0;
   InodeHolders* holders_ = nullptr;  // constant once the store is shared
+  std::string orphanTag_;            // constant once the store is shared
   std::unique_ptr<InodeHolders> checkHolders_;  // setInUseCheck's
 };
 

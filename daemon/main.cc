@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@
 
 #include "core/log.h"
 #include "core/store.h"
+#include "core/store_location.h"
 #include "daemon/mount_options.h"
 #include "daemon/readahead.h"
 #include "daemon/store_handover.h"
@@ -87,6 +89,9 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   // the chunks they held. Leases left by an earlier read-write mount expire
   // at the next one. (What a read-only mount still writes: see main().)
   if (mount.readOnly) storeOptions.gcIntervalSeconds = 0;
+  storeOptions.chunks = mount.chunks.empty() ? "db" : mount.chunks;
+  storeOptions.dbTimeout = std::chrono::seconds(mount.dbTimeoutSeconds);
+  storeOptions.sessionTimeoutSeconds = mount.sessionTimeoutSeconds;
   // The daemon that served the last mount of this store may still be
   // closing it: umount(2) does not wait for that (store_handover.h).
   auto store = openStoreAfterPreviousDaemon(storePath, storeOptions);
@@ -101,6 +106,14 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   fuseOptions.syncWrites = mount.sync;
   fuseOptions.attrTimeout = mount.attrTimeout;
   fuseOptions.entryTimeout = mount.entryTimeout;
+  if (isDatabaseStore(storePath)) {
+    // Other hosts change the database too: the kernel may keep what it
+    // was told at most coherence_ms (SPEC §9).
+    const double coherence = mount.coherenceMs / 1000.0;
+    fuseOptions.attrTimeout = std::min(fuseOptions.attrTimeout, coherence);
+    fuseOptions.entryTimeout = std::min(fuseOptions.entryTimeout, coherence);
+    fuseOptions.sharedStore = true;
+  }
   fuseOptions.maxWrite = mount.maxWrite;
   fuseOptions.readdirplus = mount.readdirplus;
   // ro: no access time is written (the kernel has no say: FUSE leaves
@@ -121,7 +134,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
     // fsname is escaped: a store path may hold commas.
     char* joined = nullptr;
     fuse_opt_add_opt(&joined, "default_permissions");
-    fuse_opt_add_opt_escaped(&joined, ("fsname=" + storePath).c_str());
+    fuse_opt_add_opt_escaped(&joined, ("fsname=" + shownStore(storePath)).c_str());
     fuse_opt_add_opt(&joined, "subtype=acidfsd");
     for (const std::string& o : mount.fuseOptions) fuse_opt_add_opt(&joined, o.c_str());
     const std::string optionList = joined;
@@ -148,7 +161,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
       readiness.failed();
       return kExitFailure;
     }
-    ACIDFS_LOG(kInfo, "serving %s on %s", storePath.c_str(), mountpoint.c_str());
+    ACIDFS_LOG(kInfo, "serving %s on %s", shownStore(storePath).c_str(), mountpoint.c_str());
     // So a second daemon knows this one serves, whatever fsname= says.
     store.value()->recordUse(mountedOnRecord(canonicalPoint));
     // Ready means the mount answers: a stat through it must come back.
@@ -204,7 +217,7 @@ int main(int argc, char** argv) {
   std::string storePath, mountpoint;
   bool foreground = false;
   std::vector<std::string> optionLists;
-  app.add_option("STORE", storePath, "store directory")->required();
+  app.add_option("STORE", storePath, "store: a directory, or a database as a postgresql:// URI (SPEC §9)")->required();
   app.add_option("MOUNTPOINT", mountpoint, "where to mount")->required();
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (tells systemd READY=1 once mounted)");
   app.add_option("-o", optionLists,
@@ -212,6 +225,8 @@ int main(int argc, char** argv) {
                  "  acidfs: allow_other, sync|async, commit_interval=SECS (default 5), debug, "
                  "attr_timeout=SECS and entry_timeout=SECS (default 60), max_write=BYTES (default 1048576), "
                  "readdirplus=yes|no (default yes)\n"
+                 "  a database store: chunks=db (default), coherence_ms=MS (default 1000), db_timeout=SECS "
+                 "(default 30), session_timeout=SECS (default 30)\n"
                  "  kernel: ro|rw, noexec|exec, nosuid|suid and nodev|dev (default nosuid,nodev), "
                  "noatime|atime|relatime|norelatime (default relatime), strictatime, nodiratime, dirsync\n"
                  "  generic, changing nothing: noacl, lazytime, nolazytime, nomand, noiversion, silent, loud, "
@@ -241,9 +256,15 @@ int main(int argc, char** argv) {
     fprintf(stderr, "acidfsd: mount point %s is not a directory\n", mountpoint.c_str());
     return kExitFailure;
   }
+  const bool database = isDatabaseStore(storePath);
+  if (!database && mount->databaseOptionGiven) {
+    fprintf(stderr, "acidfsd: chunks=, coherence_ms=, db_timeout= and session_timeout= are for a database store "
+                    "(postgresql://...), not a directory\n");
+    return kExitUsage;
+  }
   // Both paths absolute: the background process works from "/".
   std::error_code ec;
-  storePath = std::filesystem::absolute(storePath, ec).lexically_normal().string();
+  if (!database) storePath = std::filesystem::absolute(storePath, ec).lexically_normal().string();
   char resolved[PATH_MAX];
   if (realpath(mountpoint.c_str(), resolved)) mountpoint = resolved;
   // ro leaves the store as it is, as far as acidfsd can without a
@@ -254,7 +275,7 @@ int main(int argc, char** argv) {
   // log and any compaction it starts); crash recovery at open (orphan
   // segments removed and dead ranges punched out; files unlinked while open
   // freed); and the periodic sync of the (unchanged) write-ahead log.
-  if (mount->readOnly) {
+  if (mount->readOnly && !database) {
     const bool exists = std::filesystem::exists(storePath, ec);
     if (!exists || (std::filesystem::is_directory(storePath, ec) && std::filesystem::is_empty(storePath, ec))) {
       fprintf(stderr, "acidfsd: %s holds no store to mount read-only (-o ro); mount it read-write once to create it\n",

@@ -102,15 +102,50 @@ const char* whyRefused(const std::string& o) {
 }
 
 // Ours with a value: commit_interval=, attr_timeout=, entry_timeout=,
-// max_write=, readdirplus=.
+// max_write=, readdirplus=, and a database store's chunks=, coherence_ms=,
+// db_timeout=, session_timeout=.
+bool isDatabaseOption(const std::string& o) {
+  return startsWith(o, "chunks=") || startsWith(o, "coherence_ms=") || startsWith(o, "db_timeout=") ||
+         startsWith(o, "session_timeout=");
+}
 bool isValueOption(const std::string& o) {
   return startsWith(o, "commit_interval=") || startsWith(o, "attr_timeout=") || startsWith(o, "entry_timeout=") ||
-         startsWith(o, "max_write=") || startsWith(o, "readdirplus=");
+         startsWith(o, "max_write=") || startsWith(o, "readdirplus=") || isDatabaseOption(o);
+}
+
+// A whole number in [low, high], or EINVAL naming the option and the range.
+Result<long> wholeNumber(const std::string& option, const std::string& value, long low, long high, const char* unit) {
+  char* end = nullptr;
+  const long n = strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n < low || n > high)
+    return Status::Error(EINVAL, option.substr(0, option.find('=')) + " must be a whole number of " + unit + " from " +
+                                     std::to_string(low) + " to " + std::to_string(high));
+  return n;
+}
+
+Status parseDatabaseOption(const std::string& option, const std::string& value, MountOptions& options) {
+  options.databaseOptionGiven = true;
+  if (startsWith(option, "chunks=")) {
+    if (value != "db" && !startsWith(value, "rados:"))
+      return Status::Error(EINVAL, "chunks must be db or rados:POOL[,conf=FILE][,id=NAME]");
+    options.chunks = value;
+  } else if (startsWith(option, "coherence_ms=")) {
+    ACIDFS_ASSIGN_OR_RETURN(long ms, wholeNumber(option, value, 0, 3600000, "milliseconds"));
+    options.coherenceMs = static_cast<int>(ms);
+  } else if (startsWith(option, "db_timeout=")) {
+    ACIDFS_ASSIGN_OR_RETURN(long seconds, wholeNumber(option, value, 1, 86400, "seconds"));
+    options.dbTimeoutSeconds = static_cast<int>(seconds);
+  } else {
+    ACIDFS_ASSIGN_OR_RETURN(long seconds, wholeNumber(option, value, 2, 86400, "seconds"));
+    options.sessionTimeoutSeconds = static_cast<int>(seconds);
+  }
+  return Status::OK();
 }
 
 Status parseValueOption(const std::string& option, MountOptions& options) {
   const std::string value = option.substr(option.find('=') + 1);
   char* end = nullptr;
+  if (isDatabaseOption(option)) return parseDatabaseOption(option, value, options);
   if (startsWith(option, "commit_interval=")) {
     long seconds = strtol(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0' || seconds < 1 || seconds > 86400)

@@ -42,6 +42,17 @@ struct MountOptions {
   // descriptor open for reading, moves atime. Implies atime (as the kernel's
   // MS_STRICTATIME clears MNT_NOATIME, wherever it stands).
   bool strictAtime = false;
+  // A database store (SPEC §9); main.cc refuses them for a directory store.
+  // chunks=: where file contents go, "db" (the default) or "rados:POOL..."
+  // (issue 14); coherence_ms=: how soon another host's commits show in
+  // stat and readdir; db_timeout=: how long a call waits for an unreachable
+  // database before EIO; session_timeout=: how long after a daemon stopped
+  // heartbeating its open-unlinked files are reclaimed.
+  std::string chunks;  // empty: not given
+  int coherenceMs = 1000;
+  int dbTimeoutSeconds = 30;
+  int sessionTimeoutSeconds = 30;
+  bool databaseOptionGiven = false;  // any of the four
   // For libfuse (fuse_session_new), in order; default_permissions, fsname
   // and subtype are added by main.cc.
   std::vector<std::string> fuseOptions;

@@ -48,6 +48,10 @@ struct FuseOptions {
   // which it does not see into, refuses TRANSACT, PUT and COMMIT, and no
   // access time is written.
   bool readOnly = false;
+  // A database store, which daemons on other hosts change too (SPEC §9):
+  // what the kernel caches may be stale without our knowing, so an open
+  // never keeps cached pages (close-to-open).
+  bool sharedStore = false;
 };
 
 // One open file description (fi->fh).

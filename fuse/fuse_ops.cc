@@ -352,7 +352,7 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fi->fh = fs.addOpenFile(ino, fi->flags);
   // Every content change passes through this kernel (see fuse_fs.h), which
   // keeps its pages current, but for direct writes (InodeTable::wroteDirectly).
-  fi->keep_cache = !fs.inodes.pagesMayBeStale(ino);
+  fi->keep_cache = !fs.options.sharedStore && !fs.inodes.pagesMayBeStale(ino);
   if (fuse_reply_open(req, fi) != 0) {
     fs.removeOpenFile(fi->fh);
     fs.inodes.closed(ino);
@@ -391,7 +391,7 @@ void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
     return replyErrno(req, ENOENT);
   }
   fi->fh = fs.addOpenFile(attr->ino, openFlags);
-  fi->keep_cache = !fs.inodes.pagesMayBeStale(attr->ino);
+  fi->keep_cache = !fs.options.sharedStore && !fs.inodes.pagesMayBeStale(attr->ino);
   if (fuse_reply_create(req, &e, fi) != 0) {
     fs.removeOpenFile(fi->fh);
     fs.inodes.closed(attr->ino);

@@ -249,9 +249,29 @@ TEST(MountOptions, OptionsAcidfsCannotHonourAreRefusedByNameWithTheReason) {
   }
 }
 
+TEST(MountOptions, ADatabaseStoresOptionsAreTakenWithTheirDefaults) {
+  auto defaults = parseMountOptions({"rw"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_FALSE(defaults->databaseOptionGiven);
+  EXPECT_EQ("", defaults->chunks);
+  EXPECT_EQ(1000, defaults->coherenceMs);
+  EXPECT_EQ(30, defaults->dbTimeoutSeconds);
+  EXPECT_EQ(30, defaults->sessionTimeoutSeconds);
+  auto o = parseMountOptions({"chunks=db,coherence_ms=250", "db_timeout=5,session_timeout=12"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_TRUE(o->databaseOptionGiven);
+  EXPECT_EQ("db", o->chunks);
+  EXPECT_EQ(250, o->coherenceMs);
+  EXPECT_EQ(5, o->dbTimeoutSeconds);
+  EXPECT_EQ(12, o->sessionTimeoutSeconds);
+  EXPECT_TRUE(o->fuseOptions.empty()) << "none of them reaches libfuse";
+}
+
 TEST(MountOptions, BadValuesAreEinval) {
   for (const char* bad : {"commit_interval=0", "commit_interval=abc", "commit_interval=", "attr_timeout=-1",
-                          "entry_timeout=3601", "max_write=10", "max_write=99999999", "readdirplus=maybe"}) {
+                          "entry_timeout=3601", "max_write=10", "max_write=99999999", "readdirplus=maybe",
+                          "chunks=segments", "chunks=", "coherence_ms=-1", "coherence_ms=1s", "db_timeout=0",
+                          "session_timeout=1", "session_timeout="}) {
     auto o = parseMountOptions({bad});
     EXPECT_EQ(o.status().errnum(), EINVAL) << bad;
   }

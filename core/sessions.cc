@@ -1,0 +1,124 @@
+#include "core/sessions.h"
+
+#include <cstring>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "core/log.h"
+#include "core/meta_engine.h"
+#include "core/namespace.h"
+#include "core/transaction.h"
+
+namespace acidfs {
+
+namespace {
+
+std::string sessionKey(std::string_view id) { return std::string(Sessions::kPrefix) + std::string(id); }
+
+std::string hex(std::string_view bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Sessions::Sessions(MetaEngine& engine, TransactionRunner& runner, Namespace& ns, std::chrono::milliseconds timeout)
+    : engine_(engine), runner_(runner), ns_(ns), timeout_(timeout) {}
+
+Result<std::string> Sessions::start() {
+  MutexLock lock(mutex_);
+  std::random_device random;
+  id_.assign(8, '\0');
+  for (size_t i = 0; i < id_.size(); i += 4) {
+    const uint32_t r = random();
+    memcpy(id_.data() + i, &r, 4);
+  }
+  ACIDFS_RETURN_IF_ERROR(heartbeat());
+  ACIDFS_LOG(kInfo, "session %s started", hex(id_).c_str());
+  return id_;
+}
+
+Status Sessions::heartbeat() {
+  ++beats_;
+  lastBeat_ = SteadyClock::now();
+  return engine_.put(Column::kDefault, sessionKey(id_), std::to_string(beats_), /*sync=*/true);
+}
+
+Status Sessions::tick(SteadyClock::time_point now) {
+  MutexLock lock(mutex_);
+  if (id_.empty()) return Status::OK();
+  if (now - lastBeat_ >= timeout_ / 3) ACIDFS_RETURN_IF_ERROR(heartbeat().withContext("session heartbeat"));
+  return reclaimLapsed(now);
+}
+
+Status Sessions::reclaimLapsed(SteadyClock::time_point now) {
+  std::map<std::string, std::string> live;  // id → count
+  {
+    auto it = engine_.scan(Column::kDefault);
+    const std::string prefix = kPrefix;
+    for (it->seek(prefix); it->valid() && it->key().substr(0, prefix.size()) == prefix; it->next())
+      live.emplace(MetaCursor::copyOut(it->key().substr(prefix.size())), MetaCursor::copyOut(it->value()));
+    ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing sessions"));
+  }
+  std::vector<std::pair<std::string, std::string>> lapsed;
+  for (const auto& [id, count] : live) {
+    if (id == id_) continue;
+    auto seen = seen_.find(id);
+    if (seen == seen_.end() || seen->second.count != count) {
+      seen_[id] = Seen{count, now};
+    } else if (now - seen->second.since >= timeout_) {
+      lapsed.emplace_back(id, count);
+    }
+  }
+  for (auto it = seen_.begin(); it != seen_.end();) it = live.count(it->first) ? std::next(it) : seen_.erase(it);
+  for (const auto& [id, count] : lapsed) ACIDFS_RETURN_IF_ERROR(reclaim(id, count));
+
+  // Orphans whose session has no record: a reclaimer that stopped half-way
+  // left them. A session that starts now writes its record before any
+  // orphan, but after the listing above: so an orphan is released only when
+  // its session had no record at the previous tick either.
+  std::set<std::string> recordless;
+  {
+    auto it = engine_.scan(Column::kOrphans);
+    for (it->seekToFirst(); it->valid(); it->next())
+      if (it->value().size() == 8 && !live.count(std::string(it->value())))
+        recordless.insert(MetaCursor::copyOut(it->value()));
+    ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing orphans"));
+  }
+  std::set<std::string> release;
+  for (const std::string& tag : recordless)
+    if (recordless_.count(tag)) release.insert(tag);
+  recordless_ = std::move(recordless);
+  if (release.empty()) return Status::OK();
+  return ns_.releaseOrphans([&](std::string_view tag) { return release.count(std::string(tag)) > 0; });
+}
+
+Status Sessions::reclaim(const std::string& id, const std::string& count) {
+  ACIDFS_LOG(kInfo, "session %s lapsed (no heartbeat for %lld ms): releasing its open-unlinked files", hex(id).c_str(),
+             static_cast<long long>(timeout_.count()));
+  ACIDFS_RETURN_IF_ERROR(ns_.releaseOrphans([&](std::string_view tag) { return tag == id; }));
+  seen_.erase(id);
+  return runner_.run([&](Txn& txn) -> Status {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> now, txn.read(Column::kDefault, sessionKey(id), Txn::Lock::kExclusive));
+    if (!now || *now != count) return Status::OK();  // gone already, or alive after all
+    return txn.del(Column::kDefault, sessionKey(id));
+  });
+}
+
+Status Sessions::end() {
+  MutexLock lock(mutex_);
+  if (id_.empty()) return Status::OK();
+  const std::string id = id_;
+  ACIDFS_RETURN_IF_ERROR(ns_.releaseOrphans([&](std::string_view tag) { return tag == id; }));
+  Status s = runner_.run([&](Txn& txn) -> Status { return txn.del(Column::kDefault, sessionKey(id)); });
+  id_.clear();
+  return s;
+}
+
+}  // namespace acidfs
