@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -127,9 +128,25 @@ class MetaReader {
   virtual std::unique_ptr<MetaCursor> scan(Column c) = 0;
 };
 
+// What another process's commit changed, as caches of the data need to
+// know it: a key of the inodes or dentries column, or (`everything`) more
+// than was said, or what may have been missed.
+struct OthersChange {
+  bool everything = false;
+  Column column = Column::kInodes;
+  std::string key;
+};
+
 // The engine of an open store. All calls are safe from any thread.
 class MetaEngine : public MetaReader {
  public:
+  // Calls `changed`, from a thread of the engine's own, for what other
+  // processes' commits change from now on, soon after each commits: how a
+  // daemon keeps its kernel's caches within coherence_ms of a shared store
+  // (SPEC §9). Set once. RocksDB: never called (one process owns the
+  // database); PostgreSQL: LISTEN/NOTIFY (core/pg_listener.h).
+  virtual void watchOthers(std::function<void(const OthersChange&)> changed) { (void)changed; }
+
   // A new transaction. With `sync`, its commit is durable when it returns;
   // without, it is durable after the next syncLog() (or flush()). Commits
   // become durable in commit order: a power cut loses at most the last

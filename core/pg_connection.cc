@@ -1,5 +1,7 @@
 #include "core/pg_connection.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cstring>
 #include <thread>
@@ -149,6 +151,18 @@ Result<std::vector<PgRows>> PgConnection::run(const std::string& sql) {
   if (failed.ok() && lost()) failed = errorOf(nullptr, sql);
   if (!failed.ok()) return failed;
   return answers;
+}
+
+Result<std::vector<PgConnection::Notification>> PgConnection::awaitNotifications(std::chrono::milliseconds timeout) {
+  pollfd waiting{PQsocket(conn_), POLLIN, 0};
+  if (poll(&waiting, 1, static_cast<int>(timeout.count())) < 0 && errno != EINTR) return Status::FromErrno("poll");
+  if (!PQconsumeInput(conn_)) return Status::Error(EIO, "connection to PostgreSQL lost: " + firstLine(PQerrorMessage(conn_)));
+  std::vector<Notification> out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    out.push_back(Notification{n->be_pid, n->extra ? n->extra : ""});
+    PQfreemem(n);
+  }
+  return out;
 }
 
 Result<std::optional<std::string>> PgConnection::queryBytes(const std::string& sql) {

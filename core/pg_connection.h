@@ -54,6 +54,16 @@ class PgConnection {
   // bytes, not hex); nullopt when there is no row or it is NULL.
   Result<std::optional<std::string>> queryBytes(const std::string& sql);
 
+  // LISTEN's side (core/pg_listener.h): waits up to `timeout` for the server
+  // to send something, then the payloads of the notifications on `channel`
+  // that arrived, with the backend pid of each sender. EIO when the
+  // connection was lost.
+  struct Notification {
+    int senderPid = 0;
+    std::string payload;
+  };
+  Result<std::vector<Notification>> awaitNotifications(std::chrono::milliseconds timeout);
+
   // Whether the connection was lost (the server went away, or a network
   // error): it cannot be used again.
   bool lost() const;

@@ -5,6 +5,8 @@
 #include <xxhash.h>
 
 #include <array>
+#include <cstdio>
+#include <random>
 
 #include "core/log.h"
 #include "core/pg_cursor.h"
@@ -61,6 +63,21 @@ const std::string& PgEngine::table(Column c) {
     return names;
   }();
   return kTables[static_cast<size_t>(c)];
+}
+
+namespace {
+std::string randomOrigin() {
+  std::random_device random;
+  char text[17];
+  snprintf(text, sizeof text, "%08x%08x", random(), random());
+  return text;
+}
+}  // namespace
+
+PgEngine::PgEngine(PgEngineOptions options) : options_(std::move(options)), origin_(randomOrigin()) {}
+
+void PgEngine::watchOthers(std::function<void(const OthersChange&)> changed) {
+  listener_ = std::make_unique<PgListener>(options_.uri, origin_, std::move(changed));
 }
 
 Result<std::unique_ptr<PgEngine>> PgEngine::open(PgEngineOptions options) {

@@ -49,6 +49,7 @@
 
 #include "core/meta_engine.h"
 #include "core/pg_connection.h"
+#include "core/pg_listener.h"
 #include "core/thread_annotations.h"
 
 namespace acidfs {
@@ -79,6 +80,10 @@ class PgEngine final : public MetaEngine {
   uint64_t unflushedBytes() const override { return 0; }
 
   Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) override;
+  // Listens for the other engines' commits (core/pg_listener.h).
+  void watchOthers(std::function<void(const OthersChange&)> changed) override;
+  // This engine's id in the notifications its commits send.
+  const std::string& origin() const { return origin_; }
 
   // ---- for PgTxn and the cursors (core/pg_engine_txn.cc) ---------------------
   // A connection from the pool, or a new one (waiting up to dbTimeout for
@@ -92,12 +97,14 @@ class PgEngine final : public MetaEngine {
   void noteCommitted();
 
  private:
-  explicit PgEngine(PgEngineOptions options) : options_(std::move(options)) {}
+  explicit PgEngine(PgEngineOptions options);
   Status prepareSchema(PgConnection& conn);
   Status pruneCommits();
 
   const PgEngineOptions options_;
+  const std::string origin_;  // random, in hex
   std::atomic<uint64_t> commits_{0};
+  std::unique_ptr<PgListener> listener_;  // once watchOthers() was called
 
   static constexpr size_t kMaxIdle = 16;
   Mutex idleMutex_;

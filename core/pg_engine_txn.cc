@@ -97,6 +97,7 @@ class PgTxn final : public MetaTxn {
     std::string sql = begun_ ? "" : "BEGIN; ";
     appendWriteLocks(sql, commitId);
     appendWrites(sql);
+    appendNotify(sql);
     sql += "INSERT INTO acidfs.commits (id) VALUES (";
     appendByteaLiteral(sql, commitId);
     sql += "); COMMIT";
@@ -220,6 +221,16 @@ class PgTxn final : public MetaTxn {
                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; ";
       if (!dels.empty()) sql += "DELETE FROM " + table + " WHERE key IN (" + dels + "); ";
     }
+  }
+
+  // The other daemons hear what this commit changes (core/pg_listener.h):
+  // NOTIFY is transactional, sent only if the commit is.
+  void appendNotify(std::string& sql) const {
+    std::vector<std::pair<Column, std::string>> changed;
+    for (Column c : {Column::kInodes, Column::kDentries})
+      for (const auto& [key, value] : writes_[static_cast<size_t>(c)]) changed.emplace_back(c, key);
+    const std::string payload = notifyPayload(engine_.origin(), changed);
+    if (!payload.empty()) sql += std::string("SELECT pg_notify('") + kNotifyChannel + "', '" + payload + "'); ";
   }
 
   // The connection went during COMMIT: did it take effect? Waits on the

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <barrier>
+#include <condition_variable>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <string>
@@ -354,6 +356,73 @@ TEST_F(PgEngineTest, ACommitWhoseConnectionIsLostIsAppliedExactlyOnce) {
 
   ASSERT_TRUE(increment().status.ok()) << "the engine serves on";
   EXPECT_EQ(std::optional<std::string>("3"), *(*engine)->get(Column::kDefault, "counter"));
+}
+
+// What one engine commits to inodes and dentries, the others hear (and it
+// does not hear itself): how each daemon keeps its kernel's caches within
+// coherence_ms.
+TEST_F(PgEngineTest, OtherEnginesHearWhichInodesAndEntriesACommitChanged) {
+  const std::string db = freshDatabase();
+  auto a = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000)});
+  auto b = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000)});
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::mutex mutex;
+  std::condition_variable heard;
+  std::vector<std::pair<Column, std::string>> heardByA, heardByB;
+  auto watcher = [&](std::vector<std::pair<Column, std::string>>& into) {
+    return [&](const OthersChange& change) {
+      std::lock_guard<std::mutex> lock(mutex);
+      into.emplace_back(change.column, change.everything ? "*" : change.key);
+      heard.notify_all();
+    };
+  };
+  (*a)->watchOthers(watcher(heardByA));
+  (*b)->watchOthers(watcher(heardByB));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both LISTENing
+  auto txn = (*a)->begin(true);
+  ASSERT_TRUE(txn->put(Column::kInodes, keys::ino(42), "inode").ok());
+  ASSERT_TRUE(txn->put(Column::kDentries, keys::dentry(1, "name"), "entry").ok());
+  ASSERT_TRUE(txn->put(Column::kXattrs, "x", "not a cache's concern").ok());
+  ASSERT_TRUE(txn->commit().status.ok());
+  auto rolledBack = (*a)->begin(true);
+  ASSERT_TRUE(rolledBack->put(Column::kInodes, keys::ino(43), "never").ok());
+  rolledBack->rollback();
+
+  std::unique_lock<std::mutex> lock(mutex);
+  ASSERT_TRUE(heard.wait_for(lock, std::chrono::seconds(10), [&] { return heardByB.size() >= 2; }));
+  const std::vector<std::pair<Column, std::string>> expected = {{Column::kInodes, keys::ino(42)},
+                                                                {Column::kDentries, keys::dentry(1, "name")}};
+  EXPECT_EQ(expected, heardByB);
+  lock.unlock();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  lock.lock();
+  EXPECT_TRUE(heardByA.empty()) << "an engine hears its own commits";
+  EXPECT_EQ(2u, heardByB.size()) << "a rolled-back transaction was heard";
+}
+
+TEST(PgNotifyPayload, RoundTripsAndSaysEverythingWhenTooLong) {
+  const std::vector<std::pair<Column, std::string>> keys = {
+      {Column::kInodes, keys::ino(7)}, {Column::kXattrs, "skipped"}, {Column::kDentries, keys::dentry(2, "a,b:*")}};
+  const std::string payload = notifyPayload("abc", keys);
+  std::string origin;
+  std::vector<std::pair<Column, std::string>> parsed;
+  ASSERT_TRUE(parseNotifyPayload(payload, origin, [&](const OthersChange& c) {
+    EXPECT_FALSE(c.everything);
+    parsed.emplace_back(c.column, c.key);
+  }));
+  EXPECT_EQ("abc", origin);
+  EXPECT_EQ((std::vector<std::pair<Column, std::string>>{keys[0], keys[2]}), parsed);
+
+  std::vector<std::pair<Column, std::string>> many;
+  for (uint64_t i = 0; i < 1000; ++i) many.emplace_back(Column::kInodes, keys::ino(i));
+  const std::string all = notifyPayload("abc", many);
+  EXPECT_EQ("abc:*", all);
+  bool everything = false;
+  ASSERT_TRUE(parseNotifyPayload(all, origin, [&](const OthersChange& c) { everything = c.everything; }));
+  EXPECT_TRUE(everything);
+  EXPECT_EQ("", notifyPayload("abc", {{Column::kXattrs, "x"}})) << "nothing to say, no NOTIFY";
+  EXPECT_FALSE(parseNotifyPayload("no colon", origin, [](const OthersChange&) {}));
+  EXPECT_FALSE(parseNotifyPayload("o:q12", origin, [](const OthersChange&) {}));
 }
 
 TEST_F(PgEngineTest, ADatabaseHoldingSomethingElseIsRefusedUntouched) {
