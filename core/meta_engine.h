@@ -143,7 +143,8 @@ class MetaEngine : public MetaReader {
   // Calls `changed`, from a thread of the engine's own, for what other
   // processes' commits change from now on, soon after each commits: how a
   // daemon keeps its kernel's caches within coherence_ms of a shared store
-  // (SPEC §9). Set once. RocksDB: never called (one process owns the
+  // (SPEC §9). An empty function stops the calls: none is running or made
+  // once this returns. RocksDB: never called (one process owns the
   // database); PostgreSQL: LISTEN/NOTIFY (core/pg_listener.h).
   virtual void watchOthers(std::function<void(const OthersChange&)> changed) { (void)changed; }
 

@@ -77,7 +77,8 @@ std::string randomOrigin() {
 PgEngine::PgEngine(PgEngineOptions options) : options_(std::move(options)), origin_(randomOrigin()) {}
 
 void PgEngine::watchOthers(std::function<void(const OthersChange&)> changed) {
-  listener_ = std::make_unique<PgListener>(options_.uri, origin_, std::move(changed));
+  listener_.reset();  // joins its thread: no call runs past this
+  if (changed) listener_ = std::make_unique<PgListener>(options_.uri, origin_, std::move(changed));
 }
 
 Result<std::unique_ptr<PgEngine>> PgEngine::open(PgEngineOptions options) {

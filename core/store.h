@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -139,6 +140,19 @@ class Store {
   // (acidfsd: the mount point), for a process that finds the store in use
   // to tell a serving daemon from one that is closing (store_handover.h).
   void recordUse(const std::string& use) { writeLock(use); }
+  // What another daemon's commit changed, for a database store's caches
+  // (SPEC §9): an inode, a name in a directory (`name` set: `ino` is the
+  // directory), or possibly anything (`everything`).
+  struct OthersChange {
+    bool everything = false;
+    uint64_t ino = 0;
+    std::optional<std::string> name;
+  };
+  // Calls `changed` from a thread of the store's own, soon after each commit
+  // of another daemon sharing the database. nullptr stops the calls: none
+  // runs once this returns. A directory store, which one process owns,
+  // never calls it.
+  void watchOthers(std::function<void(const OthersChange&)> changed);
   // Space fallocate holds for files, all together (core/reservations.h):
   // statfs leaves it out of the free space.
   uint64_t reservedBytes() const;

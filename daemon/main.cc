@@ -150,12 +150,15 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
       return kExitUsage;
     }
     fs.setSession(se);
+    // A database store: the other daemons' commits reach this kernel's caches.
+    store.value()->watchOthers([&fs](const Store::OthersChange& change) { fs.othersChanged(change); });
     // Resolved before mounting: afterwards a lookup of it would ask this
     // daemon, whose loop is not running yet.
     std::error_code ec;
     const std::filesystem::path resolved = std::filesystem::canonical(mountpoint, ec);
     const std::string canonicalPoint = ec ? mountpoint : resolved.string();
     if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint.c_str()) != 0) {
+      store.value()->watchOthers(nullptr);
       fprintf(stderr, "acidfsd: cannot mount %s\n", mountpoint.c_str());
       fuse_session_destroy(se);
       readiness.failed();
@@ -179,6 +182,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
     fuse_loop_cfg_destroy(loop);
     sd_notify(0, "STOPPING=1");
     probe.join();
+    store.value()->watchOthers(nullptr);  // no more calls into fs, which goes before the store
     Status committed = fs.commitAll();
     if (!committed.ok()) ACIDFS_LOG(kError, "committing pending writes failed: %s", committed.toString().c_str());
     fuse_session_unmount(se);

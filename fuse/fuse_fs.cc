@@ -169,6 +169,16 @@ void FuseFs::notifyDeleted(uint64_t parent, uint64_t child, std::string_view nam
                name.data(), static_cast<unsigned long long>(parent), strerror(-rc));
 }
 
+void FuseFs::othersChanged(const Store::OthersChange& change) {
+  if (change.everything) {
+    for (uint64_t ino : inodes.known()) invalidateInode(ino, /*data=*/true);
+  } else if (change.name) {
+    invalidateEntry(change.ino, *change.name);
+  } else if (inodes.isKnown(change.ino)) {
+    invalidateInode(change.ino, /*data=*/true);
+  }
+}
+
 bool FuseFs::invalidateInode(uint64_t ino, bool data) {
   if (!session_) return false;
   // offset -1: attributes only; 0 with length 0: attributes and all pages.

@@ -107,6 +107,11 @@ class FuseFs {
   void invalidateEntry(uint64_t parent, std::string_view name);
   // True when the kernel has acted on it (or did not know the inode).
   bool invalidateInode(uint64_t ino, bool data);
+  // Another host's commit changed what the kernel may cache (a database
+  // store, SPEC §9): an inode (its attributes and pages) or a name; or,
+  // after a gap in hearing them, anything (every inode the kernel knows;
+  // names then last at most entry_timeout = coherence_ms).
+  void othersChanged(const Store::OthersChange& change);
   // A direct write to `ino` has completed: opens drop the kernel's pages
   // until the committer thread has dropped them (InodeTable::wroteDirectly),
   // for descriptors that are open already too.

@@ -49,6 +49,14 @@ bool InodeTable::isKnown(uint64_t ino) {
   return it != refs_.end() && (it->second.opens > 0 || it->second.lookups > 0);
 }
 
+std::vector<uint64_t> InodeTable::known() {
+  MutexLock lock(mutex_);
+  std::vector<uint64_t> out;
+  for (const auto& [ino, refs] : refs_)
+    if (refs.opens > 0 || refs.lookups > 0) out.push_back(ino);
+  return out;
+}
+
 void InodeTable::wroteDirectly(uint64_t ino) {
   MutexLock lock(mutex_);
   auto it = refs_.find(ino);

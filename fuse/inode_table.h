@@ -8,6 +8,7 @@
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "core/records.h"
 #include "core/thread_annotations.h"
@@ -30,6 +31,8 @@ class InodeTable {
   // filesystem). The kernel forgets an inode with no links soon after its
   // last use, and the orphan is freed then.
   bool isKnown(uint64_t ino);
+  // Every inode the kernel knows now (looked up or open).
+  std::vector<uint64_t> known() EXCLUDES(mutex_);
 
   // unlink(2) of a file no descriptor has open deletes it at once, in the
   // unlink's transaction, even while the kernel still holds a lookup
