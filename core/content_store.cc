@@ -27,6 +27,12 @@ Status corrupt(const std::string& what, const Id128& id) {
   return Status::Error(EIO, "store corrupted: " + what + " " + id.hex());
 }
 
+// Without a chunk store every chunk lives inline, whatever size.
+ContentOptions withChunkStore(ContentOptions options, const ChunkStore* chunks) {
+  if (!chunks) options.inlineMax = options.chunkSize;
+  return options;
+}
+
 template <typename Record>
 constexpr RecordKind kKindOf = std::is_same_v<Record, BlobRecord> ? kBlob : std::is_same_v<Record, PageRecord> ? kPage : kChunk;
 }  // namespace
@@ -36,13 +42,10 @@ Id128 ContentStore::computeEmptyBlobId(const HashFunction& hash) {
   return hash(body.data(), body.size(), 0);
 }
 
-ContentStore::ContentStore(MetaReader& db, SegmentStore& segments, ContentOptions options)
-    : db_(db), segments_(segments), options_(std::move(options)),
+ContentStore::ContentStore(MetaReader& db, ChunkStore* chunks, ContentOptions options)
+    : db_(db), chunks_(chunks), options_(withChunkStore(std::move(options), chunks)),
       emptyBlobId_(computeEmptyBlobId(options_.hash)) {}
 
-// Finds the record whose content `same` accepts along the probe chain of
-// `hashInput`, or creates one with `make(seed)` at the first free slot
-// (an empty key or a tombstone). Records probed past are marked collided.
 Result<std::optional<std::string>> ContentStore::loadRecord(Txn& txn, RecordKind kind, const Id128& id, bool lock) {
   auto it = txn.content.unwritten[kind].find(id);
   if (it != txn.content.unwritten[kind].end()) return std::optional<std::string>(it->second);  // locked when created
@@ -119,9 +122,9 @@ Status ContentStore::checkPlace(const BlobRecord& blob, uint64_t p, const PageRe
   return Status::OK();
 }
 
-// Finds the record whose content `same` accepts along the probe chain of
-// `hashInput`, or creates one with `make(seed)` at the first free slot
-// (an empty key or a tombstone). Records probed past are marked collided.
+// Finds the record whose content `same(id, record)` accepts along the probe
+// chain of `hashInput`, or creates one with `make(id)` at the first free
+// slot (an empty key or a tombstone). Records probed past are marked collided.
 template <typename Record, typename Same, typename Make>
 Result<Id128> ContentStore::intern(Txn& txn, RecordKind kind, std::string_view hashInput, Same same, Make make) {
   struct Slot {
@@ -145,7 +148,7 @@ Result<Id128> ContentStore::intern(Txn& txn, RecordKind kind, std::string_view h
       if (!freeSlot) freeSlot = Slot{seed, id, true};
       continue;
     }
-    ACIDFS_ASSIGN_OR_RETURN(bool equal, same(record));
+    ACIDFS_ASSIGN_OR_RETURN(bool equal, same(id, record));
     if (equal) return id;
     if (!record.head.collided) {
       record.head.collided = true;
@@ -153,7 +156,7 @@ Result<Id128> ContentStore::intern(Txn& txn, RecordKind kind, std::string_view h
     }
   }
   if (!freeSlot) return Status::Error(EIO, "hash probe chain exhausted");
-  ACIDFS_ASSIGN_OR_RETURN(Record created, make(freeSlot->seed));
+  ACIDFS_ASSIGN_OR_RETURN(Record created, make(freeSlot->id));
   created.head = ContentHead{};
   created.head.seed = freeSlot->seed;
   // Reusing a tombstone keeps the slot collided: a probe chain runs through it.
@@ -163,16 +166,22 @@ Result<Id128> ContentStore::intern(Txn& txn, RecordKind kind, std::string_view h
   return freeSlot->id;
 }
 
-Result<std::string> ContentStore::chunkBytes(const ChunkRecord& record) {
+Status ContentStore::readPlace(const Id128& id, const ChunkRecord& record, char* out) const {
+  if (!chunks_)
+    return Status::Error(EIO, "store corrupted: chunk " + id.hex() + " names a place, but this store keeps every chunk inline");
+  return chunks_->read(id, Extent{record.segment, record.offset, record.length}, out);
+}
+
+Result<std::string> ContentStore::chunkBytes(const Id128& id, const ChunkRecord& record) const {
   if (record.isInline) return record.inlineData;
   std::string bytes(record.length, '\0');
-  ACIDFS_RETURN_IF_ERROR(segments_.read(Extent{record.segment, record.offset, record.length}, bytes.data()));
+  ACIDFS_RETURN_IF_ERROR(readPlace(id, record, bytes.data()));
   return bytes;
 }
 
 Status ContentStore::verifyChunk(const Id128& id, const ChunkRecord& record) {
   ACIDFS_RETURN_IF_ERROR(check(id, record));
-  ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(record));
+  ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(id, record));
   return verify(id, record, bytes);
 }
 
@@ -185,26 +194,27 @@ Status ContentStore::verify(const Id128& id, const ChunkRecord& record, std::str
 Result<Id128> ContentStore::internChunk(Txn& txn, std::string_view window) {
   std::string_view stored = trimTrailingZeros(window);
   if (stored.empty()) return Id128::zero();  // a hole
-  auto same = [&](const ChunkRecord& existing) -> Result<bool> {
+  auto same = [&](const Id128& id, const ChunkRecord& existing) -> Result<bool> {
     if (existing.isInline) return existing.inlineData == stored;
     if (existing.length != stored.size()) return false;
-    ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(existing));
+    ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(id, existing));
     return bytes == stored;  // never trust the hash alone (SPEC §2)
   };
-  auto make = [&](uint32_t) -> Result<ChunkRecord> {
+  auto make = [&](const Id128& id) -> Result<ChunkRecord> {
     ChunkRecord record;
+    // Always taken without a chunk store: inlineMax is chunkSize then, and
+    // no window is longer.
     if (stored.size() <= options_.inlineMax) {
       record.isInline = true;
       record.inlineData.assign(stored);
       return record;
     }
     ACIDFS_RETURN_IF_ERROR(txn.mayAppend(stored.size()));
-    ACIDFS_ASSIGN_OR_RETURN(Extent extent, segments_.append(stored));
-    txn.appended.push_back(extent);
-    txn.segmentsToSync.insert(extent.segment);
-    record.segment = extent.segment;
-    record.offset = extent.offset;
-    record.length = extent.length;
+    ACIDFS_ASSIGN_OR_RETURN(Extent place, chunks_->put(id, stored));
+    txn.chunksPut.push_back(StoredChunk{id, place});
+    record.segment = place.segment;
+    record.offset = place.offset;
+    record.length = place.length;
     return record;
   };
   return intern<ChunkRecord>(txn, kChunk, stored, same, make);
@@ -212,8 +222,8 @@ Result<Id128> ContentStore::internChunk(Txn& txn, std::string_view window) {
 
 Result<Id128> ContentStore::internPage(Txn& txn, const std::vector<Id128>& chunks) {
   std::string body = PageRecord::encodeBody(chunks);
-  auto same = [&](const PageRecord& existing) -> Result<bool> { return existing.chunks == chunks; };
-  auto make = [&](uint32_t) -> Result<PageRecord> {
+  auto same = [&](const Id128&, const PageRecord& existing) -> Result<bool> { return existing.chunks == chunks; };
+  auto make = [&](const Id128&) -> Result<PageRecord> {
     for (const Id128& c : chunks)
       if (!c.isZero()) txn.content.refDeltas[kChunk][c] += 1;
     PageRecord record;
@@ -227,10 +237,10 @@ Result<Id128> ContentStore::internBlob(Txn& txn, uint64_t size, const std::vecto
                                        uint64_t dataChunks) {
   if (size == 0) return emptyBlobId_;
   std::string body = BlobRecord::encodeBody(size, pages);
-  auto same = [&](const BlobRecord& existing) -> Result<bool> {
+  auto same = [&](const Id128&, const BlobRecord& existing) -> Result<bool> {
     return existing.size == size && existing.pages == pages;
   };
-  auto make = [&](uint32_t) -> Result<BlobRecord> {
+  auto make = [&](const Id128&) -> Result<BlobRecord> {
     for (const Id128& p : pages) txn.content.refDeltas[kPage][p] += 1;
     BlobRecord record;
     record.size = size;
@@ -285,7 +295,7 @@ Result<std::string> ContentStore::readWindow(Txn& txn, const Id128& blob, uint64
   if (slot >= page.chunks.size() || page.chunks[slot].isZero()) return std::string();
   const Id128& chunkId = page.chunks[slot];
   ACIDFS_ASSIGN_OR_RETURN(ChunkRecord chunk, loadReferenced<ChunkRecord>(txn, chunkId));
-  ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(chunk));
+  ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(chunkId, chunk));
   ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, bytes));
   return bytes;
 }
@@ -412,7 +422,8 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
             if (!c.isZero()) txn.content.refDeltas[kChunk][c] -= 1;
           record.chunks.clear();
         } else {
-          if (!record.isInline) txn.toRelease.push_back(Extent{record.segment, record.offset, record.length});
+          if (!record.isInline)
+            txn.chunksFreed.push_back(StoredChunk{id, Extent{record.segment, record.offset, record.length}});
           record.isInline = true;
           record.inlineData.clear();
         }
@@ -448,7 +459,8 @@ Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std
     return Status::OK();
   }
   // Holding this, a chunk record we find keeps its bytes until we are done.
-  std::shared_lock<std::shared_mutex> noRelease(segments_.releaseLock());
+  std::shared_lock<std::shared_mutex> noRelease;
+  if (chunks_) noRelease = std::shared_lock<std::shared_mutex>(chunks_->releaseLock());
   ACIDFS_ASSIGN_OR_RETURN(BlobRecord record, loadLive<BlobRecord>(blob));
   length = offset < record.size ? static_cast<size_t>(std::min<uint64_t>(length, record.size - offset)) : 0;
   // `out` keeps what it held (a caller's reused buffer) and is not zeroed
@@ -478,11 +490,11 @@ Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std
       ACIDFS_ASSIGN_OR_RETURN(ChunkRecord chunk, loadLive<ChunkRecord>(chunkId));
       if (!chunk.isInline && within == 0 && take >= chunk.length) {
         // All of the stored bytes are wanted: read and verify them in place.
-        ACIDFS_RETURN_IF_ERROR(segments_.read(Extent{chunk.segment, chunk.offset, chunk.length}, dest));
+        ACIDFS_RETURN_IF_ERROR(readPlace(chunkId, chunk, dest));
         ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, std::string_view(dest, chunk.length)));
         filled = chunk.length;
       } else {
-        ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(chunk));
+        ACIDFS_ASSIGN_OR_RETURN(std::string bytes, chunkBytes(chunkId, chunk));
         ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, bytes));
         if (within < bytes.size()) {
           filled = std::min<size_t>(take, bytes.size() - within);

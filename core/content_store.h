@@ -26,7 +26,7 @@
 #include "core/id128.h"
 #include "core/meta_engine.h"
 #include "core/records.h"
-#include "core/segment_store.h"
+#include "core/chunk_store.h"
 #include "core/status.h"
 #include "core/transaction.h"
 
@@ -35,7 +35,9 @@ namespace acidfs {
 struct ContentOptions {
   uint32_t chunkSize = 64 * 1024;
   // Chunks whose stored bytes are at most this long live inline in their
-  // RocksDB record: small files then cost no segment write and no fdatasync.
+  // metadata record: small files then cost no segment write and no
+  // fdatasync. The rest go to the chunk store. Without a chunk store every
+  // chunk is inline: inlineMax is chunkSize then, whatever it says here.
   uint32_t inlineMax = 32 * 1024;
   HashFunction hash = xxh3Hash;
 };
@@ -48,7 +50,12 @@ struct BlobLayout {
 
 class ContentStore {
  public:
-  ContentStore(MetaReader& db, SegmentStore& segments, ContentOptions options);
+  // `chunks` holds the chunks longer than options.inlineMax; null means
+  // there is no chunk store: every chunk lives inline in its ChunkRecord,
+  // written in the same transaction as the records naming it, so the
+  // constructor sets inlineMax to chunkSize and put() is never called. A
+  // chunk record that names a place all the same is then corrupt (EIO).
+  ContentStore(MetaReader& db, ChunkStore* chunks, ContentOptions options);
 
   const Id128& emptyBlobId() const { return emptyBlobId_; }
   uint32_t chunkSize() const { return options_.chunkSize; }
@@ -101,7 +108,7 @@ class ContentStore {
   static Status checkRecord(uint32_t chunkSize, const Id128& id, const BlobRecord& record);
   static Status checkRecord(uint32_t chunkSize, const Id128& id, const PageRecord& record);
   static Status checkRecord(uint32_t chunkSize, const Id128& id, const ChunkRecord& record);
-  // Every extent named by a decodable chunk record, for SegmentStore's sweep
+  // Every place named by a decodable chunk record, for SegmentStore's sweep
   // on open. An undecodable one is logged and skipped, and so are the records
   // after a damaged table block (the scan stops there), so that the store
   // still opens, serving every file whose records it can read (fsck names
@@ -137,14 +144,16 @@ class ContentStore {
   // EIO unless `page`, page `p` of a check()ed blob, lists the number of
   // chunks its place in the blob needs: then every slot read is in it.
   Status checkPlace(const BlobRecord& blob, uint64_t p, const PageRecord& page) const;
-  // The bytes of a chunk record that passed check() (so its length is at
-  // most chunkSize, whatever the disk said).
-  Result<std::string> chunkBytes(const ChunkRecord& record);
+  // The bytes of chunk `id`'s record that passed check() (so its length is
+  // at most chunkSize, whatever the disk said): inline, or read from its
+  // place (readPlace: EIO without a chunk store).
+  Result<std::string> chunkBytes(const Id128& id, const ChunkRecord& record) const;
+  Status readPlace(const Id128& id, const ChunkRecord& record, char* out) const;
   Status verify(const Id128& id, const ChunkRecord& record, std::string_view bytes);
   uint64_t chunksOf(uint64_t size) const { return (size + options_.chunkSize - 1) / options_.chunkSize; }
 
   MetaReader& db_;
-  SegmentStore& segments_;
+  ChunkStore* const chunks_;  // null: every chunk is inline
   const ContentOptions options_;
   const Id128 emptyBlobId_;
 };

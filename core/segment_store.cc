@@ -169,6 +169,25 @@ Result<Extent> SegmentStore::append(std::string_view data) {
   return extent;
 }
 
+Result<Extent> SegmentStore::put(const Id128&, std::string_view bytes) { return append(bytes); }
+
+Status SegmentStore::read(const Id128&, const Extent& place, char* out) const { return read(place, out); }
+
+Status SegmentStore::makeDurable(const std::vector<StoredChunk>& chunks) {
+  std::set<uint32_t> numbers;
+  for (const StoredChunk& c : chunks) numbers.insert(c.place.segment);
+  return sync(numbers);
+}
+
+void SegmentStore::release(const std::vector<StoredChunk>& chunks) {
+  if (chunks.empty()) return;
+  {
+    MutexLock lock(queueMutex_);
+    for (const StoredChunk& c : chunks) queue_.push_back(c.place);
+  }
+  queueChanged_.notify_all();
+}
+
 Status SegmentStore::read(const Extent& extent, char* out) const {
   Segment* seg = find(extent.segment);
   if (!seg) return Status::Error(EIO, "segment " + pathOf(extent.segment) + " is missing");

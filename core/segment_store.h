@@ -1,5 +1,5 @@
-// Chunk bytes that are too large to live inline in RocksDB are appended to
-// segment files: STORE/segments/NNNNNNNN.seg, each filled to ~256 MiB, then
+// The chunk store of a directory store (core/chunk_store.h): chunk bytes
+// that are too large to live inline in RocksDB are appended to segment files: STORE/segments/NNNNNNNN.seg, each filled to ~256 MiB, then
 // sealed. An extent is (segment, offset, length); offsets are 4 KiB aligned
 // so that a freed extent can be returned to the filesystem with
 // FALLOC_FL_PUNCH_HOLE, and a segment with no live bytes is unlinked.
@@ -33,19 +33,14 @@
 #include <string_view>
 #include <vector>
 
+#include "core/chunk_store.h"
 #include "core/segment_files.h"
 #include "core/status.h"
 #include "core/thread_annotations.h"
 
 namespace acidfs {
 
-struct Extent {
-  uint32_t segment = 0;
-  uint64_t offset = 0;
-  uint32_t length = 0;
-};
-
-class SegmentStore {
+class SegmentStore final : public ChunkStore {
  public:
   static constexpr uint64_t kSegmentTarget = 256ull << 20;
   static constexpr uint64_t kAlign = 4096;
@@ -58,8 +53,22 @@ class SegmentStore {
   // `files` does the file operations (null: posixSegmentFiles()).
   static Result<std::unique_ptr<SegmentStore>> open(const std::string& dir, const std::vector<Extent>& liveExtents,
                                                     bool sweep = true, std::shared_ptr<SegmentFiles> files = nullptr);
-  ~SegmentStore();
+  ~SegmentStore() override;
 
+  // ---- as a ChunkStore ---------------------------------------------------------
+  // put: append(); read: read(extent); makeDurable: sync() of the segments
+  // holding them; release: release(extents). The chunk's id is not needed:
+  // an extent is never reused while anything may name it.
+  Result<Extent> put(const Id128& id, std::string_view bytes) override;
+  Status read(const Id128& id, const Extent& place, char* out) const override;
+  Status makeDurable(const std::vector<StoredChunk>& chunks) override;
+  void release(const std::vector<StoredChunk>& chunks) override;
+  void drainReleases() override;
+  uint64_t bytesOnDisk() const override;  // allocated blocks of all segment files
+  uint64_t liveBytes() const override;
+  std::shared_mutex& releaseLock() override { return releaseLock_; }
+
+  // ---- in segment words ---------------------------------------------------------
   // Writes `data` at a fresh extent of the active segment. Not yet durable.
   Result<Extent> append(std::string_view data);
   // Reads an extent (pread). Short reads are EIO.
@@ -75,16 +84,8 @@ class SegmentStore {
   // next sweep retries it.
   void release(const std::vector<Extent>& extents);
   void release(const Extent& extent) { release(std::vector<Extent>{extent}); }
-  // Waits until every queued release is done (tests, space accounting).
-  void drainReleases();
-
-  uint64_t bytesOnDisk() const;  // allocated blocks of all segment files
-  uint64_t liveBytes() const;
-
-  // Held shared by readers across "look up a chunk record, then pread its
-  // extent", exclusive by release(): a reader that found a record reads the
-  // bytes before they are punched. See ContentStore::read.
-  std::shared_mutex& releaseLock() { return releaseLock_; }
+  // (drainReleases() waits until every queued release is punched;
+  // releaseLock() is held exclusively while a batch is.)
 
  private:
   struct Segment {

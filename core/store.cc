@@ -190,7 +190,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   ACIDFS_ASSIGN_OR_RETURN(store->segments_,
                           SegmentStore::open(path + "/segments", live.extents, live.complete, options.segmentFiles));
   ContentOptions contentOptions{marker->chunkSize, std::min(options.inlineMax, marker->chunkSize), options.hash};
-  store->content_ = std::make_unique<ContentStore>(*store->db_, *store->segments_, contentOptions);
+  store->content_ = std::make_unique<ContentStore>(*store->db_, store->segments_.get(), contentOptions);
   ContentStore* content = store->content_.get();
   MetaDb* db = store->db_.get();
   store->space_ = std::make_unique<SpaceGuard>(
@@ -198,7 +198,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
       [s = store.get()] { return s->reservations_ ? s->reservations_->totalBytes() : 0; });
   ACIDFS_ASSIGN_OR_RETURN(store->reservations_, Reservations::open(*store->db_, *store->content_, store->space_.get()));
   store->runner_ = std::make_unique<TransactionRunner>(
-      *store->db_, *store->segments_, store->space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
+      *store->db_, store->segments_.get(), store->space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
       options.durability == Durability::kSync);
   const Clock& clock = *store->options_.clock;
   store->tree_ = std::make_unique<Tree>(*store->content_, *store->reservations_, *store->db_, clock);

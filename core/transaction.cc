@@ -6,9 +6,9 @@
 
 namespace acidfs {
 
-TransactionRunner::TransactionRunner(MetaEngine& db, SegmentStore& segments, SpaceGuard* space,
+TransactionRunner::TransactionRunner(MetaEngine& db, ChunkStore* chunks, SpaceGuard* space,
                                      std::function<Status(Txn&)> beforeCommit, bool syncEachCommit)
-    : db_(db), segments_(segments), space_(space), beforeCommit_(std::move(beforeCommit)), syncEachCommit_(syncEachCommit) {}
+    : db_(db), chunks_(chunks), space_(space), beforeCommit_(std::move(beforeCommit)), syncEachCommit_(syncEachCommit) {}
 
 Status TransactionRunner::run(const std::function<Status(Txn&)>& body) {
   thread_local std::minstd_rand jitter(std::random_device{}());
@@ -38,32 +38,35 @@ Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
   auto abandon = [&](Status why) {
     meta->rollback();
     meta.reset();  // back to the engine (MetaDb keeps it for reuse)
-    segments_.release(txn.appended);
+    if (chunks_) chunks_->release(txn.chunksPut);
     settle(false);
     return why;
   };
 
   Status s = body(txn);
   if (s.ok() && beforeCommit_) s = beforeCommit_(txn);
-  if (s.ok() && space_) s = space_->mayCommit(txn.appended.empty() && meta->deletes(), txn.usesReservation());
+  if (s.ok() && space_) s = space_->mayCommit(txn.chunksPut.empty() && meta->deletes(), txn.usesReservation());
   if (s.ok() && db_.writesStopped() != 0) s = resumeWrites();
   if (!s.ok()) return abandon(s);
   // Chunk bytes are on stable storage before any record naming them commits.
-  s = segments_.sync(txn.segmentsToSync);
-  if (!s.ok()) return abandon(s);
+  if (chunks_) {
+    s = chunks_->makeDurable(txn.chunksPut);
+    if (!s.ok()) return abandon(s);
+  }
   CommitResult committed = meta->commit();
   if (!committed.status.ok()) {
     // A commit whose outcome is unknown may come back at the next open
-    // (RocksDB: it may be in the log already): its new extents are left to
-    // that open's sweep instead of punched now.
-    if (committed.outcomeUnknown) txn.appended.clear();
+    // (RocksDB: it may be in the log already): the chunks it put are left
+    // to that open's sweep instead of released now.
+    if (committed.outcomeUnknown) txn.chunksPut.clear();
     return abandon(committed.status);
   }
   meta.reset();
-  if (syncEachCommit_)
-    segments_.release(txn.toRelease);  // this commit is on stable storage already
-  else
-    releaseWhenDurable(std::move(txn.toRelease));
+  if (syncEachCommit_) {
+    if (chunks_) chunks_->release(txn.chunksFreed);  // this commit is on stable storage already
+  } else {
+    releaseWhenDurable(std::move(txn.chunksFreed));
+  }
   settle(true);
   for (auto& f : txn.afterCommit) f();
   return Status::OK();
@@ -79,10 +82,10 @@ Status TransactionRunner::resumeWrites() {
   return db_.resume();
 }
 
-void TransactionRunner::releaseWhenDurable(std::vector<Extent> extents) {
-  if (extents.empty()) return;
+void TransactionRunner::releaseWhenDurable(std::vector<StoredChunk> freed) {
+  if (freed.empty()) return;  // always, without a chunk store
   MutexLock lock(releaseMutex_);
-  unsyncedReleases_.emplace_back(syncEpoch_, std::move(extents));
+  unsyncedReleases_.emplace_back(syncEpoch_, std::move(freed));
 }
 
 Status TransactionRunner::syncCommitted() {
@@ -122,7 +125,7 @@ Status TransactionRunner::syncOnce() {
     ACIDFS_RETURN_IF_ERROR(resumeWrites());
   else
     ACIDFS_RETURN_IF_ERROR(db_.syncLog());
-  std::vector<Extent> durable;
+  std::vector<StoredChunk> durable;
   {
     MutexLock lock(releaseMutex_);
     while (!unsyncedReleases_.empty() && unsyncedReleases_.front().first <= covered) {
@@ -131,7 +134,7 @@ Status TransactionRunner::syncOnce() {
       unsyncedReleases_.pop_front();
     }
   }
-  segments_.release(durable);
+  if (chunks_) chunks_->release(durable);
   return Status::OK();
 }
 

@@ -1,9 +1,9 @@
 // One transaction runner for every metadata operation (STYLE §5): it begins a
 // transaction of the metadata engine (core/meta_engine.h), lets the operation
 // read what its decisions rest on with locks (Txn::read), retries lock
-// conflicts a bounded number of times, makes new chunk bytes durable, and
-// commits; the segment space a commit frees goes back to the filesystem only
-// once that commit is durable.
+// conflicts a bounded number of times, makes new chunk bytes durable in the
+// chunk store (core/chunk_store.h), and commits; the chunks a commit frees
+// are released to the chunk store only once that commit is durable.
 #pragma once
 
 #include <algorithm>
@@ -21,7 +21,7 @@
 #include "core/format.h"
 #include "core/id128.h"
 #include "core/meta_engine.h"
-#include "core/segment_store.h"
+#include "core/chunk_store.h"
 #include "core/space_guard.h"
 #include "core/status.h"
 #include "core/thread_annotations.h"
@@ -79,9 +79,12 @@ class Txn {
 
   // Bookkeeping for content records (ContentStore).
   ContentTxnState content;
-  std::vector<Extent> appended;       // segment bytes written by this attempt
-  std::set<uint32_t> segmentsToSync;  // made durable before commit
-  std::vector<Extent> toRelease;      // freed by this transaction: punched once its commit is durable
+  // Chunks this attempt put in the chunk store: made durable before its
+  // commit, released when it does not commit.
+  std::vector<StoredChunk> chunksPut;
+  // Chunks in the chunk store that this transaction frees: released once
+  // its commit is durable.
+  std::vector<StoredChunk> chunksFreed;
   std::vector<std::function<void()>> afterCommit;
   // Run once this attempt has ended, committed (true) or not: after the
   // commit and before afterCommit, or after the rollback.
@@ -105,12 +108,15 @@ class TransactionRunner {
   // `beforeCommit` runs after the body succeeded (ContentStore applies the
   // reference-count deltas there). With `syncEachCommit` every commit syncs
   // the WAL before it returns (-o sync). `space` (may be null) decides
-  // whether a commit may add to a nearly full filesystem.
-  TransactionRunner(MetaEngine& db, SegmentStore& segments, SpaceGuard* space,
+  // whether a commit may add to a nearly full filesystem. `chunks` is where
+  // chunks too large for their record live, or null: there is no chunk
+  // store, every chunk is inline (ContentStore), and nothing is put or
+  // released.
+  TransactionRunner(MetaEngine& db, ChunkStore* chunks, SpaceGuard* space,
                     std::function<Status(Txn&)> beforeCommit, bool syncEachCommit);
 
   // Runs `body` in a transaction, all or nothing. A body that fails leaves no
-  // trace: its writes are rolled back and its segment bytes released.
+  // trace: its writes are rolled back and the chunks it put released.
   //
   // `body` may run several times: an attempt that ends in Status::Retry (a
   // lock conflict or deadlock, from the engine, or a body's own) is abandoned
@@ -120,8 +126,8 @@ class TransactionRunner {
   Status run(const std::function<Status(Txn&)>& body);
 
   // Makes every transaction committed before the call durable (syncs the
-  // write-ahead log), then hands the segment space they freed to the
-  // reclaimer. Errors: EIO (or ENOSPC) when the sync fails; the space stays
+  // write-ahead log), then releases the chunks they freed to the chunk
+  // store. Errors: EIO (or ENOSPC) when the sync fails; the chunks stay
   // held for a later sync.
   //
   // Group commit: callers that arrive while a sync runs wait for it to end,
@@ -141,33 +147,34 @@ class TransactionRunner {
   // them once the filesystem has room again, else the error (ENOSPC, EIO).
   Status resumeWrites() EXCLUDES(resumeMutex_);
 
-  // Hands `extents`, freed by a commit that just returned, to the reclaimer
-  // once that commit is durable.
-  void releaseWhenDurable(std::vector<Extent> extents) EXCLUDES(releaseMutex_);
+  // Releases `freed`, freed by a commit that just returned, to the chunk
+  // store once that commit is durable.
+  void releaseWhenDurable(std::vector<StoredChunk> freed) EXCLUDES(releaseMutex_);
 
   // Constant after construction.
   MetaEngine& db_;
-  SegmentStore& segments_;
+  ChunkStore* const chunks_;  // null: every chunk is inline
   SpaceGuard* const space_;
   const std::function<Status(Txn&)> beforeCommit_;
   const bool syncEachCommit_;
 
   TransactionCounters counters_;  // atomics
 
-  // Space freed by commits not yet known to be durable.
+  // Chunks freed by commits not yet known to be durable.
   //
-  // Invariant (SPEC §3, power cut): an extent freed by a commit reaches
-  // SegmentStore::release() only once that commit is on stable storage —
+  // Invariant (SPEC §3, power cut): a chunk freed by a commit reaches
+  // ChunkStore::release() only once that commit is on stable storage —
   // at once with syncEachCommit_, otherwise after a write-ahead-log sync that
   // began after the commit returned. Until then a power cut can bring back
-  // the metadata that names the extent, so its bytes (and its segment file)
-  // must still be there. LevelDB's rule for obsolete files, for chunks.
+  // the metadata that names its place, so its bytes (and, for SegmentStore,
+  // its segment file) must still be there. LevelDB's rule for obsolete
+  // files, for chunks.
   //
   // How: a batch is stamped with syncEpoch_ as it is queued (after Commit()
   // returned); syncCommitted() takes epoch e and bumps it before it syncs,
   // so that sync covers every batch stamped <= e. Stamps never decrease
   // along the queue. Losing the queue (a crash) only leaks the space until
-  // the next open, whose sweep frees every extent no record names.
+  // the next open, whose sweep frees every place no record names.
   Mutex resumeMutex_;
 
   // Group commit (syncCommitted). Requests are numbered; a sync that began
@@ -182,7 +189,7 @@ class TransactionRunner {
 
   Mutex releaseMutex_;
   uint64_t syncEpoch_ GUARDED_BY(releaseMutex_) = 0;
-  std::deque<std::pair<uint64_t, std::vector<Extent>>> unsyncedReleases_ GUARDED_BY(releaseMutex_);
+  std::deque<std::pair<uint64_t, std::vector<StoredChunk>>> unsyncedReleases_ GUARDED_BY(releaseMutex_);
 };
 
 }  // namespace acidfs
