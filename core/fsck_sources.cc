@@ -16,15 +16,15 @@ namespace {
 class OpenStore final : public Source {
  public:
   explicit OpenStore(Store& store) : store_(store) {}
-  std::unique_ptr<MetaCursor> scan(Column c) override { return store_.db().scan(c); }
-  Result<std::optional<std::string>> get(Column c, std::string_view key) override { return store_.db().get(c, key); }
+  std::unique_ptr<MetaCursor> scan(Column c) override { return store_.engine().scan(c); }
+  Result<std::optional<std::string>> get(Column c, std::string_view key) override { return store_.engine().get(c, key); }
   const Id128& emptyBlobId() const override { return store_.content().emptyBlobId(); }
   uint32_t chunkSize() const override { return store_.content().chunkSize(); }
   Status check(const Id128& id, const BlobRecord& r) const override { return store_.content().check(id, r); }
   Status check(const Id128& id, const PageRecord& r) const override { return store_.content().check(id, r); }
   Status check(const Id128& id, const ChunkRecord& r) const override { return store_.content().check(id, r); }
   Status verifyChunk(const Id128& id, const ChunkRecord& r) override { return store_.content().verifyChunk(id, r); }
-  Status verifyChecksums() override { return store_.db().verifyChecksums(); }
+  Status verifyChecksums() override { return store_.rocksDb() ? store_.rocksDb()->verifyChecksums() : Status::OK(); }
 
  private:
   Store& store_;
@@ -157,8 +157,8 @@ Result<std::unique_ptr<MetaDbReader>> openMetadata(const std::string& path, Open
 }
 
 Status retireLogs(Store& store) {
-  ACIDFS_RETURN_IF_ERROR(store.db().put(Column::kDefault, "format_version", std::to_string(kFormatVersion), /*sync=*/true));
-  return store.db().flush();
+  ACIDFS_RETURN_IF_ERROR(store.engine().put(Column::kDefault, "format_version", std::to_string(kFormatVersion), /*sync=*/true));
+  return store.engine().flush();
 }
 
 }  // namespace acidfs::fsck

@@ -18,6 +18,10 @@
 #include "core/leases.h"
 #include "core/log.h"
 #include "core/meta_db.h"
+#include "core/pg_engine.h"
+#include "core/sessions.h"
+#include "core/store_location.h"
+#include "core/encoding.h"
 #include "core/segment_store.h"
 #include "core/reservations.h"
 #include "core/space_guard.h"
@@ -148,6 +152,7 @@ std::optional<StoreMarker> readStoreMarker(const std::string& storePath) {
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions options) {
   if (options.chunkSize < 4096 || options.chunkSize > (16u << 20) || (options.chunkSize & (options.chunkSize - 1)))
     return Status::Error(EINVAL, "chunk size must be a power of two between 4 KiB and 16 MiB");
+  if (isDatabaseStore(path)) return openDatabase(path, std::move(options));
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("creating store " + path);
   // Refuse before touching anything (no LOCK is created in a foreign directory).
   ACIDFS_ASSIGN_OR_RETURN(std::optional<StoreMarker> marker, inspect(path));
@@ -175,8 +180,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   if (marker->chunkSize < 4096 || marker->chunkSize > (16u << 20) || (marker->chunkSize & (marker->chunkSize - 1)))
     return Status::Error(EPROTO, path + " has an invalid chunk size");
 
-  ACIDFS_ASSIGN_OR_RETURN(store->db_,
+  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<MetaDb> rocks,
                           MetaDb::open(path + "/db", options.metadataFileSystem, options.dropLogAfterDamage));
+  store->rocks_ = rocks.get();
+  store->db_ = std::move(rocks);
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, store->db_->get(Column::kDefault, "format_version"));
   if (version && *version != std::to_string(kFormatVersion))
     return Status::Error(EPROTO, "metadata of " + path + " has format " + *version);
@@ -189,44 +196,104 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
   ACIDFS_ASSIGN_OR_RETURN(ContentStore::LiveExtents live, ContentStore::liveExtents(*store->db_));
   ACIDFS_ASSIGN_OR_RETURN(store->segments_,
                           SegmentStore::open(path + "/segments", live.extents, live.complete, options.segmentFiles));
-  ContentOptions contentOptions{marker->chunkSize, std::min(options.inlineMax, marker->chunkSize), options.hash};
-  store->content_ = std::make_unique<ContentStore>(*store->db_, store->segments_.get(), contentOptions);
-  ContentStore* content = store->content_.get();
-  MetaDb* db = store->db_.get();
+  MetaDb* db = store->rocks_;
   store->space_ = std::make_unique<SpaceGuard>(
       path, [db] { return db->unflushedBytes(); }, [s = store.get()] { return s->makeRoom(); },
       [s = store.get()] { return s->reservations_ ? s->reservations_->totalBytes() : 0; });
-  ACIDFS_ASSIGN_OR_RETURN(store->reservations_, Reservations::open(*store->db_, *store->content_, store->space_.get()));
-  store->runner_ = std::make_unique<TransactionRunner>(
-      *store->db_, store->segments_.get(), store->space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
-      options.durability == Durability::kSync);
-  const Clock& clock = *store->options_.clock;
-  store->tree_ = std::make_unique<Tree>(*store->content_, *store->reservations_, *store->db_, clock);
-  store->ns_ = std::make_unique<Namespace>(*store->runner_, *store->tree_, *store->content_, *store->db_);
-  store->leases_ = std::make_unique<Leases>(*store->runner_, *store->content_, clock,
-                                            options.leaseTtlSeconds * 1000000000);
-  store->cas_ = std::make_unique<CasOps>(*store->runner_, *store->ns_, *store->tree_, *store->content_,
-                                         *store->leases_);
+  ACIDFS_RETURN_IF_ERROR(store->assemble(marker->chunkSize, std::min(options.inlineMax, marker->chunkSize)));
 
   if (!version) {  // format: the root directory, then the version that says it is done
     // db/ and segments/ may be new: their names are durable before any record is.
     ACIDFS_RETURN_IF_ERROR(options.segmentFiles->syncDirectory(path));
-    ACIDFS_RETURN_IF_ERROR(store->runner_->run([&](Txn& txn) -> Status {
-      InodeRecord root;
-      root.mode = S_IFDIR | 0755;
-      root.nlink = 2;
-      root.parent = kRootIno;
-      root.atimeNs = root.mtimeNs = root.ctimeNs = clock.nowNs();
-      ACIDFS_RETURN_IF_ERROR(store->tree_->storeInode(txn, kRootIno, root));
-      return txn.put(Column::kDefault, "format_version", std::to_string(kFormatVersion));
-    }));
-    ACIDFS_RETURN_IF_ERROR(store->runner_->syncCommitted());
+    ACIDFS_RETURN_IF_ERROR(store->format({}).status());
     ACIDFS_LOG(kInfo, "formatted a new store at %s (chunk size %u)", path.c_str(), marker->chunkSize);
   }
   // Files unlinked while open when the last process stopped are garbage now.
   ACIDFS_RETURN_IF_ERROR(store->ns_->releaseAllOrphans());
   store->background_ = std::thread([s = store.get()] { s->backgroundLoop(); });
   return store;
+}
+
+// A database store (SPEC §9): PostgreSQL holds the metadata and, with
+// chunks=db, every chunk inline in its record. No LOCK (any number of
+// daemons share it), no segments, no space guard (the server's disk is not
+// ours to see); a session per daemon for its orphans (core/sessions.h).
+Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, StoreOptions options) {
+  if (options.chunks.rfind("rados:", 0) == 0)
+    return Status::Error(ENOTSUP, "chunks=rados: Ceph RADOS chunks are not built yet (issue 14); use chunks=db");
+  if (options.chunks != "db") return Status::Error(EINVAL, "chunks must be db or rados:POOL");
+  std::unique_ptr<Store> store(new Store());
+  store->path_ = shownStore(uri);
+  if (!options.clock) options.clock = std::shared_ptr<const Clock>(&Clock::real(), [](const Clock*) {});
+  store->options_ = options;
+  ACIDFS_ASSIGN_OR_RETURN(store->db_, PgEngine::open({uri, options.dbTimeout}));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, store->db_->get(Column::kDefault, "format_version"));
+  if (version && *version != std::to_string(kFormatVersion))
+    return Status::Error(EPROTO, "the database store " + store->path_ + " has format " + *version +
+                                     ", this acidfs knows format " + std::to_string(kFormatVersion));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> chunkText, store->db_->get(Column::kDefault, kChunkSizeKey));
+  uint32_t chunkSize = options.chunkSize;
+  if (chunkText) {
+    const unsigned long stored = strtoul(chunkText->c_str(), nullptr, 10);
+    if (stored < 4096 || stored > (16u << 20) || (stored & (stored - 1)))
+      return Status::Error(EPROTO, "the database store " + store->path_ + " has an invalid chunk size");
+    chunkSize = static_cast<uint32_t>(stored);
+  }
+  ACIDFS_RETURN_IF_ERROR(store->assemble(chunkSize, chunkSize));
+  if (!version) {
+    ACIDFS_ASSIGN_OR_RETURN(bool formatted, store->format({{kChunkSizeKey, std::to_string(chunkSize)}}));
+    if (formatted) {
+      ACIDFS_LOG(kInfo, "formatted a new store in %s (chunk size %u)", store->path_.c_str(), chunkSize);
+    } else {
+      // Another daemon formatted it first, perhaps with another chunk size.
+      store.reset();
+      return openDatabase(uri, std::move(options));
+    }
+  }
+  store->sessions_ = std::make_unique<Sessions>(*store->db_, *store->runner_, *store->ns_,
+                                                std::chrono::seconds(options.sessionTimeoutSeconds));
+  ACIDFS_ASSIGN_OR_RETURN(std::string tag, store->sessions_->start());
+  store->tree_->setOrphanTag(tag);
+  store->background_ = std::thread([s = store.get()] { s->backgroundLoop(); });
+  return store;
+}
+
+Status Store::assemble(uint32_t chunkSize, uint32_t inlineMax) {
+  ContentOptions contentOptions{chunkSize, inlineMax, options_.hash};
+  content_ = std::make_unique<ContentStore>(*db_, segments_.get(), contentOptions);
+  ContentStore* content = content_.get();
+  ACIDFS_ASSIGN_OR_RETURN(reservations_, Reservations::open(*db_, *content_, space_.get()));
+  runner_ = std::make_unique<TransactionRunner>(
+      *db_, segments_.get(), space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
+      options_.durability == Durability::kSync);
+  const Clock& clock = *options_.clock;
+  tree_ = std::make_unique<Tree>(*content_, *reservations_, *db_, clock);
+  ns_ = std::make_unique<Namespace>(*runner_, *tree_, *content_, *db_);
+  leases_ = std::make_unique<Leases>(*runner_, *content_, clock, options_.leaseTtlSeconds * 1000000000);
+  cas_ = std::make_unique<CasOps>(*runner_, *ns_, *tree_, *content_, *leases_);
+  return Status::OK();
+}
+
+Result<bool> Store::format(const std::vector<std::pair<std::string, std::string>>& settings) {
+  bool formatted = false;
+  ACIDFS_RETURN_IF_ERROR(runner_->run([&](Txn& txn) -> Status {
+    // Another daemon of a database store may be formatting it too: the
+    // first commit wins, the other finds the version and leaves it.
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version,
+                            txn.read(Column::kDefault, "format_version", Txn::Lock::kExclusive));
+    formatted = !version;
+    if (version) return Status::OK();
+    InodeRecord root;
+    root.mode = S_IFDIR | 0755;
+    root.nlink = 2;
+    root.parent = kRootIno;
+    root.atimeNs = root.mtimeNs = root.ctimeNs = options_.clock->nowNs();
+    ACIDFS_RETURN_IF_ERROR(tree_->storeInode(txn, kRootIno, root));
+    for (const auto& [key, value] : settings) ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDefault, key, value));
+    return txn.put(Column::kDefault, "format_version", std::to_string(kFormatVersion));
+  }));
+  ACIDFS_RETURN_IF_ERROR(runner_->syncCommitted());
+  return formatted;
 }
 
 Store::~Store() {
@@ -238,10 +305,16 @@ Store::~Store() {
     backgroundWake_.notify_all();
     background_.join();
   }
+  if (sessions_) {
+    Status s = sessions_->end();
+    if (!s.ok()) ACIDFS_LOG(kError, "ending this daemon's session: %s", s.toString().c_str());
+  }
   if (db_ && runner_) {  // an open that failed part-way has no runner yet: nothing was committed
     Status s = sync();
     if (!s.ok()) ACIDFS_LOG(kError, "final sync failed: %s", s.toString().c_str());
   }
+  if (db_) db_->watchOthers(nullptr);
+  sessions_.reset();
   cas_.reset();
   leases_.reset();
   ns_.reset();
@@ -254,10 +327,23 @@ Store::~Store() {
   if (lockFd_ >= 0) close(lockFd_);
 }
 
+void Store::watchOthers(std::function<void(const OthersChange&)> changed) {
+  if (!changed) return db_->watchOthers(nullptr);
+  db_->watchOthers([changed = std::move(changed)](const acidfs::OthersChange& change) {
+    OthersChange ours;
+    ours.everything = change.everything;
+    if (change.everything) return changed(ours);
+    if (change.key.size() < 8) return;
+    ours.ino = readBigEndian64(change.key);
+    if (change.column == Column::kDentries) ours.name = change.key.substr(8);
+    changed(ours);
+  });
+}
+
 Status Store::makeRoom() {
   // Space freed by commits returns once they are durable (TransactionRunner).
   Status synced = runner_->syncCommitted();
-  segments_->drainReleases();
+  if (segments_) segments_->drainReleases();
   // The log holds records uncompressed, and goes once they are in tables.
   if (db_->unflushedBytes() >= kMinFlushBytes) ACIDFS_RETURN_IF_ERROR(db_->flush());
   return synced;
@@ -279,6 +365,10 @@ void Store::backgroundLoop() {
       if (!s.ok()) ACIDFS_LOG(kError, "periodic sync failed: %s", s.toString().c_str());
       nextSync = SteadyClock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
     }
+    if (sessions_) {
+      Status s = sessions_->tick();
+      if (!s.ok()) ACIDFS_LOG(kError, "sessions: %s", s.toString().c_str());
+    }
     if (options_.gcIntervalSeconds > 0 && SteadyClock::now() >= nextGc) {
       auto freed = leases_->expire();
       if (!freed.ok()) ACIDFS_LOG(kError, "lease expiry failed: %s", freed.status().toString().c_str());
@@ -298,7 +388,7 @@ Status Store::sync() {
 Result<uint64_t> Store::collectGarbage() {
   ACIDFS_ASSIGN_OR_RETURN(uint64_t freed, leases_->expire());
   // Let RocksDB drop deleted records now rather than at its next compaction.
-  ACIDFS_RETURN_IF_ERROR(db_->compact());
+  if (rocks_) ACIDFS_RETURN_IF_ERROR(rocks_->compact());
   return freed;
 }
 
@@ -375,6 +465,7 @@ LockHolder readLockHolder(const std::string& storePath) {
 }
 
 void Store::writeLock(const std::string& use) {
+  if (lockFd_ < 0) return;  // a database store has no LOCK
   const std::string content = LockHolder{std::to_string(getpid()), use}.encode();
   if (ftruncate(lockFd_, 0) != 0 || pwrite(lockFd_, content.data(), content.size(), 0) < 0)
     ACIDFS_LOG(kWarning, "could not record our pid in %s/LOCK", path_.c_str());
@@ -385,6 +476,14 @@ uint64_t Store::reservedBytes() const { return reservations_->totalBytes(); }
 uint32_t Store::chunkSize() const { return content_->chunkSize(); }
 
 Result<Store::Space> Store::space() {
+  if (!segments_) {
+    // A database store: the server's disk is not ours to see. Shown as a
+    // large filesystem, less what fallocate reserved.
+    Space s;
+    s.total = kDatabaseShownBytes;
+    s.free = s.available = kDatabaseShownBytes - std::min(kDatabaseShownBytes / 2, reservedBytes());
+    return s;
+  }
   struct statvfs host;
   if (statvfs(path_.c_str(), &host) != 0) return Status::FromErrno("statvfs " + path_);
   auto less = [](uint64_t bytes, uint64_t taken) { return bytes > taken ? bytes - taken : 0; };
@@ -397,6 +496,7 @@ Result<Store::Space> Store::space() {
 }
 
 uint64_t Store::diskUsage() {
+  if (!segments_) return 0;  // a database store: the server's disk
   segments_->drainReleases();
   return diskUsageOf(path_);
 }

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/cas_ops.h"
 #include "core/clock.h"
@@ -31,6 +33,8 @@ namespace acidfs {
 class ContentStore;
 class Leases;
 class MetaDb;
+class MetaEngine;
+class Sessions;
 class Reservations;
 class SegmentFiles;
 class SegmentStore;
@@ -166,12 +170,28 @@ class Store {
   };
   Result<Space> space();
   const std::string& path() const { return path_; }
-  // For offline tools (fsck) that read every record.
-  MetaDb& db() { return *db_; }
+  // Every record, for fsck and tests: the engine, whichever it is.
+  MetaEngine& engine() { return *db_; }
+  // A directory store's RocksDB (null for a database store).
+  MetaDb* rocksDb() { return rocks_; }
+  // The same, for the many tests that know their store is a directory.
+  MetaDb& db() { return *rocks_; }
+  // Whether the store lives in a database (SPEC §9) rather than a directory.
+  bool isDatabase() const { return sessions_ != nullptr; }
   TransactionRunner& runner() { return *runner_; }
 
  private:
   Store() = default;
+  static Result<std::unique_ptr<Store>> openDatabase(const std::string& uri, StoreOptions options);
+  // Builds the parts above the engine and chunk store (db_, segments_ and
+  // space_ are set, or null where the store has none).
+  Status assemble(uint32_t chunkSize, uint32_t inlineMax);
+  // Commits the root directory, `settings` (default column) and
+  // "format_version", unless another process did first: true when this
+  // call formatted the store.
+  Result<bool> format(const std::vector<std::pair<std::string, std::string>>& settings);
+  static constexpr char kChunkSizeKey[] = "chunk_size";  // a database store's; a directory's is in its marker
+  static constexpr uint64_t kDatabaseShownBytes = 1ull << 50;  // space() of a database store
   // Rewrites STORE/LOCK as held by this process, doing `use`.
   void writeLock(const std::string& use);
   void backgroundLoop();
@@ -185,8 +205,9 @@ class Store {
   StoreOptions options_;  // options_.clock is never null once open() has begun
   int lockFd_ = -1;
   // In the order they are built; the destructor takes them down in reverse.
-  std::unique_ptr<MetaDb> db_;
-  std::unique_ptr<SegmentStore> segments_;
+  std::unique_ptr<MetaEngine> db_;
+  MetaDb* rocks_ = nullptr;  // db_ when it is RocksDB (a directory store)
+  std::unique_ptr<SegmentStore> segments_;  // null for a database store
   std::unique_ptr<SpaceGuard> space_;
   std::unique_ptr<Reservations> reservations_;
   std::unique_ptr<ContentStore> content_;
@@ -195,6 +216,7 @@ class Store {
   std::unique_ptr<Namespace> ns_;
   std::unique_ptr<Leases> leases_;
   std::unique_ptr<CasOps> cas_;
+  std::unique_ptr<Sessions> sessions_;  // a database store's
 
   Mutex backgroundMutex_;
   std::condition_variable_any backgroundWake_;

@@ -8,6 +8,9 @@
 
 #include <fcntl.h>
 
+#include <libpq-fe.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -20,6 +23,7 @@
 #include "core/content_store.h"
 #include "core/file_drafts.h"
 #include "core/store.h"
+#include "tests/postgres_instance.h"
 
 namespace acidfs::testing {
 
@@ -76,12 +80,46 @@ class TempDir {
   std::string path_;
 };
 
-// A store opened in its own TempDir. reopen() closes and opens it again.
+// Which store the core's suites run on: a directory (the default), or with
+// ACIDFS_TEST_STORE=postgresql a database store, each fixture on a fresh
+// database of one PostgreSQL server the test binary starts (ctest runs the
+// conformance suites both ways: tests/CMakeLists.txt).
+inline bool testingDatabaseStore() {
+  const char* store = getenv("ACIDFS_TEST_STORE");
+  return store && std::string(store) == "postgresql";
+}
+inline PostgresInstance& sharedPostgres() {
+  static PostgresInstance* instance = new PostgresInstance();  // stopped by the process's end
+  return *instance;
+}
+// A fresh, empty database on sharedPostgres(): its URI.
+inline std::string freshDatabaseUri() {
+  static std::atomic<int> next{0};
+  const std::string name = "t" + std::to_string(getpid()) + "_" + std::to_string(next++);
+  PGconn* c = PQconnectdb(sharedPostgres().uri().c_str());
+  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
+  const bool made = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  PQfinish(c);
+  EXPECT_TRUE(made) << "CREATE DATABASE " << name;
+  return sharedPostgres().uri(name);
+}
+
+// A store opened in its own TempDir (or database). reopen() closes and
+// opens it again.
 class StoreFixture : public ::testing::Test {
  protected:
-  void SetUp() override { open(); }
+  void SetUp() override {
+    if (testingDatabaseStore()) {
+      ASSERT_TRUE(sharedPostgres().ok()) << sharedPostgres().why();
+      location_ = freshDatabaseUri();
+    } else {
+      location_ = dir_.path() + "/store";
+    }
+    open();
+  }
   void open() {
-    auto opened = Store::open(dir_.path() + "/store", options_);
+    auto opened = Store::open(location_, options_);
     ASSERT_TRUE(opened.ok()) << opened.status().toString();
     store_ = std::move(opened.value());
   }
@@ -134,6 +172,7 @@ class StoreFixture : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string location_;  // the store's directory or database URI
   StoreOptions options_;
   std::unique_ptr<Store> store_;
 };
