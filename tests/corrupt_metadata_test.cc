@@ -54,7 +54,7 @@ class CorruptMetadata : public testing::StoreFixture {
   }
 
   std::string raw(Column column, const Id128& id) {
-    auto value = store_->db().get(column, keys::id(id));
+    auto value = store_->engine().get(column, keys::id(id));
     EXPECT_TRUE(value.ok() && *value);
     return value.ok() && *value ? **value : std::string();
   }

@@ -68,7 +68,7 @@ TEST_F(Fsck, APopulatedStoreIsClean) {
 TEST_F(Fsck, AWrongReferenceCountIsFoundAndRepaired) {
   populate();
   const Id128 blob = ns().getattr(ns().lookup(kRootIno, "same")->ino)->inode.blob;
-  auto record = BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(blob)));
+  auto record = BlobRecord::decode(**store_->engine().get(Column::kBlobs, keys::id(blob)));
   ASSERT_TRUE(record);
   EXPECT_EQ(2u, record->head.refcount);  // "small" (with its hard link, one inode) and "same"
   record->head.refcount = 7;
@@ -123,7 +123,7 @@ TEST_F(Fsck, WrongLinkCountsAndDanglingEntriesAreFoundAndRepaired) {
 TEST_F(Fsck, AnUnreferencedRecordWithCountZeroIsFoundAndFreed) {
   const uint64_t f = makeFile(kRootIno, "f", "leaked content");
   const Id128 blob = ns().getattr(f)->inode.blob;
-  auto record = BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(blob)));
+  auto record = BlobRecord::decode(**store_->engine().get(Column::kBlobs, keys::id(blob)));
   record->head.refcount = 0;
   overwrite(Column::kBlobs, keys::id(blob), record->encode());
   erase(Column::kDentries, keys::dentry(kRootIno, "f"));
@@ -167,7 +167,7 @@ TEST_F(FsckWithCollisions, RepairKeepsTheProbeChainThroughAnUnreferencedRecord) 
   const uint64_t secondIno = makeFile(kRootIno, "second", second);
   const Id128 firstBlob = blobOf("/first"), secondBlob = blobOf("/second");
   ASSERT_NE(firstBlob, secondBlob);
-  auto seeded = BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(secondBlob)));
+  auto seeded = BlobRecord::decode(**store_->engine().get(Column::kBlobs, keys::id(secondBlob)));
   ASSERT_TRUE(seeded);
   ASSERT_EQ(1u, seeded->head.seed) << "no collision: the test proves nothing";
   const uint64_t chunks = store_->stats()->chunkCount;
@@ -189,7 +189,7 @@ TEST_F(FsckWithCollisions, RepairKeepsTheProbeChainThroughAnUnreferencedRecord) 
   EXPECT_EQ(secondBlob.hex(), ns().getattr(again)->inode.blob.hex()) << "the content was stored twice";
   EXPECT_EQ(chunks - 1, store_->stats()->chunkCount);  // the first content's chunk is gone, no new one
   // That slot is a tombstone, as the running store leaves it, not a gap.
-  auto slot = store_->db().get(Column::kBlobs, keys::id(firstBlob));
+  auto slot = store_->engine().get(Column::kBlobs, keys::id(firstBlob));
   std::optional<BlobRecord> tombstone;
   if (slot.ok() && *slot) tombstone = BlobRecord::decode(**slot);
   EXPECT_TRUE(tombstone && tombstone->head.tombstone && tombstone->head.collided) << "the probe chain was cut";
@@ -302,7 +302,7 @@ TEST(FsckCrashChild, DISABLED_Run) {
 TEST_F(FsckOffline, WithoutRepairNoFileOfTheStoreChanges) {
   populate();
   const Id128 blob = ns().getattr(ns().lookup(kRootIno, "same")->ino)->inode.blob;
-  auto record = BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(blob)));
+  auto record = BlobRecord::decode(**store_->engine().get(Column::kBlobs, keys::id(blob)));
   record->head.refcount = 7;
   overwrite(Column::kBlobs, keys::id(blob), record->encode());
   crash(/*files=*/3);
@@ -504,9 +504,9 @@ TEST_F(FsckOffline, ReadOnlyAndOpenChecksFindTheSame) {
   populate();
   const std::string big = ::acidfs::testing::randomBytes(300000, 7);
   const Id128 bigBlob = ns().getattr(ns().lookup(ns().lookup(kRootIno, "d")->ino, "big")->ino)->inode.blob;
-  BlobRecord blob = *BlobRecord::decode(**store_->db().get(Column::kBlobs, keys::id(bigBlob)));
-  PageRecord page = *PageRecord::decode(**store_->db().get(Column::kPages, keys::id(blob.pages[0])));
-  ChunkRecord chunk = *ChunkRecord::decode(**store_->db().get(Column::kChunks, keys::id(page.chunks[2])));
+  BlobRecord blob = *BlobRecord::decode(**store_->engine().get(Column::kBlobs, keys::id(bigBlob)));
+  PageRecord page = *PageRecord::decode(**store_->engine().get(Column::kPages, keys::id(blob.pages[0])));
+  ChunkRecord chunk = *ChunkRecord::decode(**store_->engine().get(Column::kChunks, keys::id(page.chunks[2])));
   chunk.length = 1u << 30;  // more than a chunk holds
   overwrite(Column::kChunks, keys::id(page.chunks[2]), chunk.encode());
   page.chunks.resize(2 * kChunksPerPage);  // more than a page holds

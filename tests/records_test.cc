@@ -554,24 +554,24 @@ class UndecodableRecords : public ::acidfs::testing::StoreFixture {};
 
 TEST_F(UndecodableRecords, AnInodeOfAnotherVersionOrCutShortIsEio) {
   const uint64_t ino = makeFile(kRootIno, "f", "content");
-  auto value = store_->db().get(Column::kInodes, keys::ino(ino));
+  auto value = store_->engine().get(Column::kInodes, keys::ino(ino));
   ASSERT_TRUE(value.ok() && value->has_value());
   std::string otherVersion = **value;
   otherVersion[0] = 2;
   for (const std::string& bad : {otherVersion, (*value)->substr(0, 100), **value + "x"}) {
-    ASSERT_TRUE(store_->db().put(Column::kInodes, keys::ino(ino), bad, false).ok());
+    ASSERT_TRUE(store_->engine().put(Column::kInodes, keys::ino(ino), bad, false).ok());
     EXPECT_EQ(::acidfs::testing::code(ns().getattr(ino)), "EIO");
     EXPECT_EQ(::acidfs::testing::code(ns().lookup(kRootIno, "f")), "EIO");
   }
-  ASSERT_TRUE(store_->db().put(Column::kInodes, keys::ino(ino), **value, false).ok());
+  ASSERT_TRUE(store_->engine().put(Column::kInodes, keys::ino(ino), **value, false).ok());
   EXPECT_EQ(readAll(ino), "content") << "the record, put back, decodes again";
 }
 
 TEST_F(UndecodableRecords, ADentryOfTheWrongLengthIsEio) {
   makeFile(kRootIno, "f", "content");
-  auto value = store_->db().get(Column::kDentries, keys::dentry(kRootIno, "f"));
+  auto value = store_->engine().get(Column::kDentries, keys::dentry(kRootIno, "f"));
   ASSERT_TRUE(value.ok() && value->has_value());
-  ASSERT_TRUE(store_->db().put(Column::kDentries, keys::dentry(kRootIno, "f"), (*value)->substr(0, 19), false).ok());
+  ASSERT_TRUE(store_->engine().put(Column::kDentries, keys::dentry(kRootIno, "f"), (*value)->substr(0, 19), false).ok());
   EXPECT_EQ(::acidfs::testing::code(ns().lookup(kRootIno, "f")), "EIO");
 }
 

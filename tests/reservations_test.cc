@@ -127,7 +127,7 @@ TEST_F(Reservations, FsckFindsAndRepairsATotalThatDisagreesWithTheFiles) {
   auto clean = fsckStore(*store_, false);
   ASSERT_EQ("OK", code(clean));
   EXPECT_TRUE(clean->clean()) << clean->findings.front();
-  ASSERT_EQ("OK", code(store_->db().put(Column::kDefault, kReservedWindowsKey, Encoder().u64(7).take(), true)));
+  ASSERT_EQ("OK", code(store_->engine().put(Column::kDefault, kReservedWindowsKey, Encoder().u64(7).take(), true)));
   auto found = fsckStore(*store_, /*repair=*/true);
   ASSERT_EQ("OK", code(found));
   ASSERT_EQ(1u, found->findings.size());
