@@ -353,6 +353,11 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // Every content change passes through this kernel (see fuse_fs.h), which
   // keeps its pages current, but for direct writes (InodeTable::wroteDirectly).
   fi->keep_cache = !fs.options.sharedStore && !fs.inodes.pagesMayBeStale(ino);
+  // A shared store (SPEC §9, close-to-open): another host may have changed
+  // the file since the kernel cached its size; the attributes are refetched
+  // at its next read or stat. (Attributes only: a notification that
+  // invalidates pages may wait on them, which this open must not.)
+  if (fs.options.sharedStore) fs.invalidateInode(ino, /*data=*/false);
   if (fuse_reply_open(req, fi) != 0) {
     fs.removeOpenFile(fi->fh);
     fs.inodes.closed(ino);

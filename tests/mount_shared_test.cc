@@ -1,0 +1,262 @@
+// One namespace across hosts (SPEC §9): three acidfsd, on three mount
+// points, over one PostgreSQL database (a server the test starts). The
+// same mkdir from all three has one winner; a CAS counter decremented from
+// all three loses no update; seats claimed from all three have exactly K
+// winners; what one mount wrote and closed, the others read byte-exact at
+// their next open; a rename on one shows in the others' listings; a daemon
+// killed with -9 leaves the others serving, and its open-unlinked files are
+// reclaimed once its session lapses.
+//
+// The three daemons share this host's network: a mount made inside another
+// network namespace (ip netns exec) is invisible here, and the database's
+// Unix socket is reachable from all of them alike.
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <barrier>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "tests/mount_fixture.h"
+#include "tests/postgres_instance.h"
+
+#ifndef ACIDFS_TOOL_PATH
+#error "ACIDFS_TOOL_PATH must name the acidfs binary"
+#endif
+
+namespace acidfs::mounttest {
+namespace {
+
+constexpr int kHosts = 3;
+
+class SharedMounts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      const std::string why =
+          std::string("/dev/fuse is missing or cannot be opened (") + strerror(errno) + "): acidfs mount tests NOT RUN";
+      fprintf(stderr, "\n*** SKIPPED: %s ***\n\n", why.c_str());
+      GTEST_SKIP() << why;
+    }
+    ::close(fd);
+    pg_ = std::make_unique<testing::PostgresInstance>();
+    ASSERT_TRUE(pg_->ok()) << pg_->why();
+    ASSERT_EQ("", sql("CREATE DATABASE shared", "postgres"));
+    uri_ = pg_->uri("shared");
+    char tmpl[] = "/tmp/acidfs-shared-XXXXXX";
+    ASSERT_NE(nullptr, mkdtemp(tmpl));
+    root_ = tmpl;
+    chmod(root_.c_str(), 0755);
+    for (int h = 0; h < kHosts; ++h) {
+      ASSERT_EQ(0, mkdir(mnt(h).c_str(), 0755));
+      ASSERT_TRUE(start(h));
+    }
+  }
+
+  void TearDown() override {
+    for (int h = 0; h < kHosts; ++h) {
+      if (pids_[h] > 0 && !processAlive(pids_[h]) && !killed_.count(h))
+        ADD_FAILURE() << "acidfsd of mount " << h << " died during the test";
+      stop(h);
+    }
+    if (HasFailure())
+      for (int h = 0; h < kHosts; ++h) fprintf(stderr, "--- acidfsd %d ---\n%s\n", h, logOf(h).c_str());
+    pg_.reset();
+    std::error_code ec;
+    if (!root_.empty()) std::filesystem::remove_all(root_, ec);
+  }
+
+  std::string mnt(int h) const { return root_ + "/mnt" + std::to_string(h); }
+  std::string path(int h, const std::string& rel) const { return mnt(h) + "/" + rel; }
+  std::string logOf(int h) const {
+    std::ifstream in(root_ + "/daemon" + std::to_string(h) + ".log");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.size() > 6000 ? "..." + text.substr(text.size() - 6000) : text;
+  }
+
+  ::testing::AssertionResult start(int h) {
+    const std::string log = root_ + "/daemon" + std::to_string(h) + ".log";
+    CommandResult r = runArgv({"/bin/sh", "-c",
+                               std::string("exec '") + ACIDFS_DAEMON_PATH + "' '" + uri_ + "' '" + mnt(h) +
+                                   "' -o coherence_ms=500,session_timeout=3 >>'" + log + "' 2>&1"},
+                              "/", 120);
+    if (!r.ok()) return ::testing::AssertionFailure() << "acidfsd " << h << ": " << r << "\n" << logOf(h);
+    std::vector<pid_t> pids;
+    waitUntil([&] { return (pids = daemonsServing(mnt(h))).size() == 1; }, 10);
+    if (pids.size() != 1) return ::testing::AssertionFailure() << "no acidfsd found for " << mnt(h);
+    pids_[h] = pids[0];
+    return ::testing::AssertionSuccess();
+  }
+  void stop(int h) {
+    if (isMountPoint(mnt(h))) runArgv({"fusermount3", "-u", "-z", mnt(h)}, "/", 60);
+    if (pids_[h] > 0 && !waitUntil([&] { return !processAlive(pids_[h]); }, 60)) kill(pids_[h], SIGKILL);
+    pids_[h] = 0;
+  }
+  void killDaemon(int h) {
+    killed_.insert(h);
+    kill(pids_[h], SIGKILL);
+    waitUntil([&] { return !processAlive(pids_[h]); }, 30);
+    runArgv({"fusermount3", "-u", "-z", mnt(h)}, "/", 30);
+  }
+
+  // Runs `statement` on the test's database (or `database`): "" when it
+  // ran, its first value when it returned rows, "ERROR: ..." when it failed.
+  std::string sql(const std::string& statement, const std::string& database = "shared") {
+    PGconn* c = PQconnectdb(pg_->uri(database).c_str());
+    PGresult* r = PQexec(c, statement.c_str());
+    std::string out;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+      out = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    else if (PQresultStatus(r) != PGRES_COMMAND_OK)
+      out = std::string("ERROR: ") + PQerrorMessage(c);
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  }
+
+  std::unique_ptr<testing::PostgresInstance> pg_;
+  std::string uri_, root_;
+  pid_t pids_[kHosts] = {0, 0, 0};
+  std::set<int> killed_;
+};
+
+TEST_F(SharedMounts, TheSameMkdirFromEveryMountHasExactlyOneWinner) {
+  constexpr int kRounds = 30;
+  for (int round = 0; round < kRounds; ++round) {
+    std::barrier<> go(kHosts);
+    std::atomic<int> made{0}, existed{0};
+    std::vector<std::string> other(kHosts);
+    std::vector<std::thread> hosts;
+    for (int h = 0; h < kHosts; ++h)
+      hosts.emplace_back([&, h] {
+        go.arrive_and_wait();
+        const std::string outcome = errnoAfter(mkdir(path(h, "d" + std::to_string(round)).c_str(), 0755));
+        if (outcome == "OK") ++made;
+        else if (outcome == "EEXIST") ++existed;
+        else other[h] = outcome;
+      });
+    for (auto& t : hosts) t.join();
+    ASSERT_EQ(1, made.load()) << "round " << round;
+    ASSERT_EQ(kHosts - 1, existed.load()) << "round " << round << ": " << other[0] << other[1] << other[2];
+  }
+}
+
+TEST_F(SharedMounts, ACasCounterDecrementedFromEveryMountLosesNoUpdate) {
+  constexpr int kPerHost = 15;
+  ASSERT_EQ("OK", writeFile(path(0, "counter"), std::to_string(kHosts * kPerHost)));
+  // Each host: read the blobId, then the value (an open: close-to-open
+  // shows at least that version), and CAS the decrement; retry on conflict.
+  const std::string script = std::string("for i in $(seq ") + std::to_string(kPerHost) +
+                              "); do while :; do b=$('" + ACIDFS_TOOL_PATH + "' blob-id counter) || exit 2; "
+                              "v=$(cat counter) || exit 2; echo $((v - 1)) | '" + ACIDFS_TOOL_PATH +
+                              "' cas counter --expect \"$b\" >/dev/null; rc=$?; [ $rc = 0 ] && break; "
+                              "[ $rc = 1 ] || exit $rc; done; done";
+  std::vector<CommandResult> results(kHosts);
+  std::vector<std::thread> hosts;
+  for (int h = 0; h < kHosts; ++h)
+    hosts.emplace_back([&, h] { results[h] = runArgv({"/bin/sh", "-c", script}, mnt(h), 600); });
+  for (auto& t : hosts) t.join();
+  for (int h = 0; h < kHosts; ++h) EXPECT_TRUE(results[h].ok()) << "mount " << h << ": " << results[h];
+  for (int h = 0; h < kHosts; ++h) EXPECT_EQ("0\n", readOr(path(h, "counter"))) << "mount " << h << " sees a lost update";
+}
+
+TEST_F(SharedMounts, SeatsClaimedFromEveryMountHaveExactlyKWinners) {
+  constexpr int kSeats = 4, kClaimantsPerHost = 3;
+  ASSERT_EQ(0, mkdir(path(0, "seats").c_str(), 0755));
+  std::mutex mutex;
+  std::map<std::string, std::string> wonBy;  // seat → claimant
+  std::vector<std::string> errors;
+  std::barrier<> go(kHosts * kClaimantsPerHost);
+  std::vector<std::thread> claimants;
+  for (int h = 0; h < kHosts; ++h)
+    for (int c = 0; c < kClaimantsPerHost; ++c)
+      claimants.emplace_back([&, h, c] {
+        const std::string me = "host" + std::to_string(h) + "-claimant" + std::to_string(c);
+        go.arrive_and_wait();
+        for (int s = 0; s < kSeats; ++s) {
+          const std::string seat = "seats/seat-" + std::to_string(s);
+          Fd fd(open(path(h, seat).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+          if (!fd.ok()) {
+            if (errno != EEXIST) {
+              std::lock_guard<std::mutex> lock(mutex);
+              errors.push_back(me + ": " + errnoName(errno));
+            }
+            continue;
+          }
+          const bool wrote = write(fd.get(), me.data(), me.size()) == static_cast<ssize_t>(me.size());
+          const bool closed = fd.close() == 0;
+          std::lock_guard<std::mutex> lock(mutex);
+          if (!wrote || !closed) errors.push_back(me + ": write or close failed");
+          if (wonBy.count(seat)) errors.push_back(seat + " won twice");
+          wonBy[seat] = me;
+          return;  // one seat each
+        }
+      });
+  for (auto& t : claimants) t.join();
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(static_cast<size_t>(kSeats), wonBy.size());
+  for (const auto& [seat, claimant] : wonBy)
+    for (int h = 0; h < kHosts; ++h) EXPECT_EQ(claimant, readOr(path(h, seat))) << seat << " on mount " << h;
+}
+
+TEST_F(SharedMounts, WhatOneMountWroteAndClosedTheOthersReadByteExactAtTheirNextOpen) {
+  const std::string first = randomBytes(3 << 20, 1), second = randomBytes((1 << 20) + 4321, 2);
+  ASSERT_EQ("OK", writeFile(path(0, "data.bin"), first));
+  for (int h = 1; h < kHosts; ++h) EXPECT_TRUE(sameBytes(first, readFile(path(h, "data.bin")))) << "mount " << h;
+  // Mounts 0 and 2 now hold the first version in their caches; mount 1
+  // replaces it with a shorter one.
+  ASSERT_EQ("OK", writeFile(path(1, "data.bin"), second));
+  for (int h : {0, 2}) EXPECT_TRUE(sameBytes(second, readFile(path(h, "data.bin")))) << "mount " << h;
+  struct stat st;
+  ASSERT_EQ(0, stat(path(2, "data.bin").c_str(), &st));
+  EXPECT_EQ(static_cast<off_t>(second.size()), st.st_size);
+}
+
+TEST_F(SharedMounts, ARenameOnOneMountShowsInTheOthersListingsSoon) {
+  ASSERT_EQ(0, mkdir(path(0, "dir").c_str(), 0755));
+  ASSERT_EQ("OK", writeFile(path(0, "dir/old"), "x"));
+  for (int h = 1; h < kHosts; ++h) {
+    struct stat st;
+    ASSERT_EQ(0, stat(path(h, "dir/old").c_str(), &st)) << "mount " << h;  // now cached there
+  }
+  ASSERT_EQ(0, rename(path(0, "dir/old").c_str(), path(0, "dir/new").c_str()));
+  for (int h = 1; h < kHosts; ++h) {
+    auto listing = [&] {
+      std::set<std::string> names;
+      if (DIR* d = opendir(path(h, "dir").c_str())) {
+        while (dirent* e = readdir(d)) names.insert(e->d_name);
+        closedir(d);
+      }
+      return names;
+    };
+    EXPECT_TRUE(waitUntil([&] { return listing() == std::set<std::string>{".", "..", "new"}; }, 10))
+        << "mount " << h << " never listed the rename";
+    struct stat st;
+    EXPECT_TRUE(waitUntil([&] { return stat(path(h, "dir/old").c_str(), &st) != 0 && errno == ENOENT; }, 10))
+        << "mount " << h << " still finds the old name";
+  }
+}
+
+TEST_F(SharedMounts, ADaemonKilledLeavesTheOthersServingAndItsOrphansAreReclaimed) {
+  ASSERT_EQ("OK", writeFile(path(2, "held"), randomBytes(200000, 3)));
+  Fd held(open(path(2, "held").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(held.ok());
+  ASSERT_EQ(0, unlink(path(2, "held").c_str()));
+  EXPECT_EQ("1", sql("SELECT count(*) FROM acidfs.orphans")) << "the open, unlinked file is an orphan";
+  held.reset();  // the descriptor goes with the process anyway
+  killDaemon(2);
+  // The others serve on...
+  ASSERT_EQ(0, mkdir(path(0, "after-kill").c_str(), 0755));
+  ASSERT_EQ("OK", writeFile(path(1, "after-kill/f"), "still here"));
+  EXPECT_EQ("still here", readOr(path(0, "after-kill/f")));
+  // ... and reclaim the dead daemon's orphan once its session lapsed (3 s).
+  EXPECT_TRUE(waitUntil([&] { return sql("SELECT count(*) FROM acidfs.orphans") == "0"; }, 30))
+      << "the orphan of the killed daemon was never reclaimed";
+  EXPECT_TRUE(waitUntil([&] { return sql("SELECT count(*) FROM acidfs.default WHERE key >= 'session/'::bytea AND key < 'session0'::bytea") == "2"; }, 30))
+      << "the killed daemon's session record stayed";
+}
+
+}  // namespace
+}  // namespace acidfs::mounttest
