@@ -1,6 +1,9 @@
 // The check of core/fsck.h, over a store as a Source gives it (core/fsck_sources.h).
 #include "core/fsck.h"
 
+#include "core/pg_engine.h"
+#include "core/store_location.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -515,7 +518,32 @@ Result<FsckReport> fsckStore(Store& store, bool repair) {
   return check(*source, &store, repair);
 }
 
+// A database store (SPEC §9): the database is checked as it is, through a
+// Store of its own (a session among the daemons'). Its files are the
+// server's, whose own checks cover them. Daemons may be serving it: what
+// they change during the check can show as findings, so it is meant for
+// idle mounts, and --repair for a store no daemon serves.
+Result<FsckReport> fsckDatabaseStore(const std::string& uri, const FsckOptions& options) {
+  {
+    ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgEngine> engine, PgEngine::open({uri, std::chrono::seconds(30)}));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, engine->get(Column::kDefault, "format_version"));
+    if (!version) return Status::Error(EINVAL, shownStore(uri) + " holds no acidfs store");
+  }
+  StoreOptions storeOptions;
+  storeOptions.hash = options.hash;
+  storeOptions.gcIntervalSeconds = 0;
+  storeOptions.commitIntervalSeconds = 0;
+  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::open(uri, storeOptions));
+  ACIDFS_ASSIGN_OR_RETURN(FsckReport report, fsckStore(*store, options.repair));
+  if (!report.repairs.empty()) {
+    ACIDFS_ASSIGN_OR_RETURN(FsckReport again, fsckStore(*store, /*repair=*/false));
+    report.afterRepair = std::move(again.findings);
+  }
+  return report;
+}
+
 Result<FsckReport> fsckStore(const std::string& path, const FsckOptions& options) {
+  if (isDatabaseStore(path)) return fsckDatabaseStore(path, options);
   ACIDFS_ASSIGN_OR_RETURN(StoreMarker marker, fsck::readMarker(path));
   fsck::OpenFindings opening;
   {

@@ -46,8 +46,9 @@ Result<std::string> Sessions::start() {
 
 Status Sessions::heartbeat() {
   ++beats_;
-  lastBeat_ = SteadyClock::now();
-  return engine_.put(Column::kDefault, sessionKey(id_), std::to_string(beats_), /*sync=*/true);
+  ACIDFS_RETURN_IF_ERROR(engine_.put(Column::kDefault, sessionKey(id_), std::to_string(beats_), /*sync=*/true));
+  lastBeat_ = SteadyClock::now();  // only a beat that landed: a failed one is tried again at the next tick
+  return Status::OK();
 }
 
 Status Sessions::tick(SteadyClock::time_point now) {
@@ -66,6 +67,12 @@ Status Sessions::reclaimLapsed(SteadyClock::time_point now) {
       live.emplace(MetaCursor::copyOut(it->key().substr(prefix.size())), MetaCursor::copyOut(it->value()));
     ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing sessions"));
   }
+  // A session is lapsed only when this daemon watched it stand still for the
+  // whole timeout: after a gap in watching (the database unreachable, this
+  // process stopped), the watch starts again.
+  if (now - lastListed_ > timeout_ / 2)
+    for (auto& [id, seen] : seen_) seen.since = now;
+  lastListed_ = now;
   std::vector<std::pair<std::string, std::string>> lapsed;
   for (const auto& [id, count] : live) {
     if (id == id_) continue;

@@ -6,7 +6,8 @@
 // (files unlinked while open on its host, format.h) carry its id. Another
 // daemon calls a session lapsed once it has seen the count stand still for
 // the session timeout, measured by its own steady clock: no two hosts'
-// clocks are ever compared. It then releases the lapsed session's orphans
+// clocks are ever compared, and a gap in its own watching (the database
+// unreachable, the process stopped) starts the watch again. It then releases the lapsed session's orphans
 // and deletes its record, in that order, so that a reclaimer that dies
 // half-way leaves the record for the next one. Orphans whose session record
 // is gone (a reclaimer's leftovers) are released too, once seen so at two
@@ -71,6 +72,7 @@ class Sessions {
     SteadyClock::time_point since;
   };
   std::map<std::string, Seen> seen_ GUARDED_BY(mutex_);
+  SteadyClock::time_point lastListed_ GUARDED_BY(mutex_);  // the last listing of sessions that worked
   // Tags of orphans whose session had no record at the last tick.
   std::set<std::string> recordless_ GUARDED_BY(mutex_);
 };

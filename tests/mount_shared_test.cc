@@ -61,6 +61,11 @@ class SharedMounts : public ::testing::Test {
         ADD_FAILURE() << "acidfsd of mount " << h << " died during the test";
       stop(h);
     }
+    // Every test ends with a consistent store: counts, links, chunks.
+    if (pg_ && pg_->ok()) {
+      CommandResult fsck = runArgv({ACIDFS_TOOL_PATH, "fsck", uri_}, "/", 300);
+      EXPECT_TRUE(fsck.ok()) << "acidfs fsck: " << fsck;
+    }
     if (HasFailure())
       for (int h = 0; h < kHosts; ++h) fprintf(stderr, "--- acidfsd %d ---\n%s\n", h, logOf(h).c_str());
     pg_.reset();

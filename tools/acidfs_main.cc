@@ -244,7 +244,7 @@ int run(int argc, char** argv) {
   auto* fsck = app.add_subcommand("fsck", "check a store that no daemon has open: every entry, link count, reference\n"
                                           "count and chunk hash; exit 0 clean, 1 findings, 2 error\n"
                                           "  example: acidfs fsck /var/lib/acidfs/mnt-data --repair");
-  fsck->add_option("STORE", fsckStorePath, "the store directory")->required();
+  fsck->add_option("STORE", fsckStorePath, "the store: a directory, or a database (postgresql://...)")->required();
   fsck->add_flag("--repair", fsckRepair, "fix reference counts, link counts and dangling entries (not corrupted chunks)");
   fsck->callback([&] { execFsck(fsckStorePath, fsckRepair); });
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/fsck.h"
+#include "core/store_location.h"
 
 namespace acidfs {
 namespace {
@@ -20,7 +21,7 @@ struct FsckError {
 
 int runFsck(const std::string& storePath, bool repair) {
   auto report = fsckStore(storePath, FsckOptions{.repair = repair});
-  if (!report.ok()) throw FsckError{storePath + ": " + report.status().message()};
+  if (!report.ok()) throw FsckError{shownStore(storePath) + ": " + report.status().message()};
   for (const std::string& f : report->findings) std::cout << "finding: " << f << "\n";
   for (const std::string& r : report->repairs) std::cout << "repaired: " << r << "\n";
   if (report->afterRepair)
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("acidfs-fsck ") + ACIDFS_VERSION);
   std::string store;
   bool repair = false;
-  app.add_option("STORE", store, "the store directory")->required();
+  app.add_option("STORE", store, "the store: a directory, or a database (postgresql://...)")->required();
   app.add_flag("--repair", repair, "fix reference counts, link counts and dangling entries (not corrupted chunks)");
   try {
     app.parse(argc, argv);
