@@ -1,5 +1,7 @@
 #include "core/pg_connection.h"
 
+#include "core/log.h"
+
 #include <poll.h>
 
 #include <algorithm>
@@ -81,6 +83,11 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& u
     const char* values[] = {uri.c_str(), timeout.c_str(), "acidfsd", nullptr};
     PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
     if (conn && PQstatus(conn) == CONNECTION_OK) {
+      // The server's notices (a WARNING as it shuts down, say) go to our
+      // log, not to libpq's default of stderr.
+      PQsetNoticeProcessor(
+          conn, [](void*, const char* message) { ACIDFS_LOG(kDebug, "PostgreSQL: %s", firstLine(message).c_str()); },
+          nullptr);
       std::unique_ptr<PgConnection> c(new PgConnection(conn));
       Result<std::vector<PgRows>> set = c->run(kSessionSettings);
       if (set.ok()) {
@@ -110,10 +117,16 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& u
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
 
-bool PgConnection::lost() const { return PQstatus(conn_) != CONNECTION_OK; }
+bool PgConnection::lost() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
 
-Status PgConnection::errorOf(const PGresult* result, const std::string& sql) const {
+Status PgConnection::errorOf(const PGresult* result, const std::string& sql) {
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  // Class 08 (connection exception) and 57 (operator intervention: the
+  // server shutting down, crashed, or not yet taking connections) end the
+  // session, though libpq may not have noticed yet.
+  // An error without a SQLSTATE is libpq's own: the server could not be
+  // reached or answered nothing (a send that hit a closed socket, say).
+  if (!state || !strncmp(state, "08", 2) || !strncmp(state, "57", 2)) broken_ = true;
   std::string message = firstLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
   if (message.empty()) message = firstLine(PQerrorMessage(conn_));
   if (isRetryState(state)) return Status::Retry(std::string("PostgreSQL ") + state + ": " + message);

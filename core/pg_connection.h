@@ -70,8 +70,9 @@ class PgConnection {
 
  private:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
-  Status errorOf(const PGresult* result, const std::string& sql) const;
+  Status errorOf(const PGresult* result, const std::string& sql);
   PGconn* conn_;
+  bool broken_ = false;  // an error that ends the session (class 08, 57)
 };
 
 // SQL text for bytes: '\x0a0b'::bytea.

@@ -438,6 +438,40 @@ TEST_F(PgEngineTest, ADatabaseHoldingSomethingElseIsRefusedUntouched) {
   PQfinish(c);
 }
 
+// Regression: after the server stopped, a pooled connection failed its next
+// statement with libpq's own error (no SQLSTATE) and the read answered EIO
+// at once instead of waiting for the server.
+TEST(PgEngineRestart, CallsWaitOutAServerRestartAndFailWithEioWhenItStaysAway) {
+  PostgresInstance pg;
+  ASSERT_TRUE(pg.ok()) << pg.why();
+  auto engine = PgEngine::open({pg.uri(), std::chrono::milliseconds(3000)});
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto put = (*engine)->begin(true);
+  ASSERT_TRUE(put->put(Column::kInodes, "k", "v").ok());
+  ASSERT_TRUE(put->commit().status.ok());
+  put.reset();
+
+  ASSERT_TRUE(pg.stop("immediate"));
+  std::thread restart([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    pg.start();
+  });
+  auto during = (*engine)->get(Column::kInodes, "k");  // a pooled connection of the old server first
+  restart.join();
+  ASSERT_TRUE(during.ok()) << during.status().toString();
+  EXPECT_EQ(std::optional<std::string>("v"), *during);
+  auto txn = (*engine)->begin(true);
+  auto read = txn->read(Column::kInodes, "k", MetaTxn::Lock::kExclusive);
+  ASSERT_TRUE(read.ok()) << read.status().toString();
+
+  ASSERT_TRUE(pg.stop("immediate"));
+  const auto start = std::chrono::steady_clock::now();
+  auto away = (*engine)->get(Column::kInodes, "k");
+  EXPECT_EQ(EIO, away.status().errnum()) << away.status().toString();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500)) << "it did not wait dbTimeout";
+  txn.reset();
+}
+
 TEST_F(PgEngineTest, AnUnreachableDatabaseFailsWithEioAfterTheTimeout) {
   TempDir nowhere;
   const auto start = std::chrono::steady_clock::now();
