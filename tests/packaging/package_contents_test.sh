@@ -7,6 +7,7 @@ source "$(dirname "$0")/common.sh"
 expected="./usr/bin/acidfs
 ./usr/bin/acidfsd
 ./usr/include/acidfs/ioctl.h
+./usr/lib/systemd/system/acidfs-db@.service
 ./usr/lib/systemd/system/acidfs@.service
 ./usr/libexec/acidfs/acidfs-fsck
 ./usr/share/doc/acidfs/changelog.gz

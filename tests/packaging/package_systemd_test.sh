@@ -15,6 +15,13 @@ out=$(verify acidfs@mnt-data.service) || fail "systemd-analyze verify exited $?:
 [[ -z "$out" ]] || fail "systemd-analyze verify acidfs@mnt-data.service: $out"
 pass "systemd-analyze verify acidfs@mnt-data.service (ExecStart= binaries and man:acidfsd(8) checked too)"
 
+# The database form: its EnvironmentFile must exist for verify to look at it.
+dbunit=$root/usr/lib/systemd/system/acidfs-db@.service
+[[ -f "$dbunit" ]] || fail "the package has no acidfs-db@.service"
+out=$(verify acidfs-db@mnt-shared.service) || fail "systemd-analyze verify exited $?: $out"
+[[ -z "$out" ]] || fail "systemd-analyze verify acidfs-db@mnt-shared.service: $out"
+pass "systemd-analyze verify acidfs-db@mnt-shared.service"
+
 mkdir -p "$work/broken"
 sed 's/^Restart=on-failure/Restrat=on-failure/' "$unit" >"$work/broken/acidfs@.service"
 out=$(verify "$work/broken/acidfs@mnt-data.service") || true
