@@ -206,6 +206,51 @@ TEST_F(SharedMounts, SeatsClaimedFromEveryMountHaveExactlyKWinners) {
     for (int h = 0; h < kHosts; ++h) EXPECT_EQ(claimant, readOr(path(h, seat))) << seat << " on mount " << h;
 }
 
+// Swaps of two files by `acidfs transact` (three moves, preconditions on
+// both blobIds) race from every mount: every swap that returned 0 happened
+// once and whole, so the files end swapped exactly as often as the swaps
+// that succeeded say, and no content is lost or doubled.
+TEST_F(SharedMounts, TransactSwapsRacingFromEveryMountAreEachWholeAndCounted) {
+  ASSERT_EQ("OK", writeFile(path(0, "a"), "content of A"));
+  ASSERT_EQ("OK", writeFile(path(0, "b"), "content of B"));
+  constexpr int kSwapsPerHost = 12;
+  const std::string tool = ACIDFS_TOOL_PATH;
+  std::vector<CommandResult> results(kHosts);
+  std::vector<std::thread> hosts;
+  for (int h = 0; h < kHosts; ++h)
+    hosts.emplace_back([&, h] {
+      const std::string tmp = "/swap-" + std::to_string(h);
+      const std::string script =
+          "ok=0; for i in $(seq " + std::to_string(kSwapsPerHost) + "); do while :; do "
+          "a=$('" + tool + "' blob-id a) && b=$('" + tool + "' blob-id b) || exit 2; "
+          "printf '[{\"op\":\"move\",\"source\":{\"path\":\"/a\",\"blobId\":\"%s\"},"
+          "\"dest\":{\"path\":\"" + tmp + "\",\"basis\":null}},"
+          "{\"op\":\"move\",\"source\":{\"path\":\"/b\",\"blobId\":\"%s\"},\"dest\":{\"path\":\"/a\"}},"
+          "{\"op\":\"move\",\"source\":{\"path\":\"" + tmp + "\"},\"dest\":{\"path\":\"/b\"}}]' \"$a\" \"$b\" "
+          "| '" + tool + "' transact >/dev/null; rc=$?; "
+          "[ $rc = 0 ] && { ok=$((ok + 1)); break; }; [ $rc = 1 ] || exit $rc; done; done; echo $ok";
+      results[h] = runArgv({"/bin/sh", "-c", script}, mnt(h), 600);
+    });
+  for (auto& t : hosts) t.join();
+  int swaps = 0;
+  for (int h = 0; h < kHosts; ++h) {
+    ASSERT_TRUE(results[h].ok()) << "mount " << h << ": " << results[h];
+    swaps += std::stoi(results[h].out);
+  }
+  EXPECT_EQ(kHosts * kSwapsPerHost, swaps);
+  const bool swapped = swaps % 2 == 1;
+  for (int h = 0; h < kHosts; ++h) {
+    EXPECT_EQ(swapped ? "content of B" : "content of A", readOr(path(h, "a"))) << "mount " << h;
+    EXPECT_EQ(swapped ? "content of A" : "content of B", readOr(path(h, "b"))) << "mount " << h;
+  }
+  EXPECT_EQ((std::vector<std::string>{"a", "b"}), [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(mnt(1))) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  }()) << "a swap's temporary name was left behind";
+}
+
 TEST_F(SharedMounts, WhatOneMountWroteAndClosedTheOthersReadByteExactAtTheirNextOpen) {
   const std::string first = randomBytes(3 << 20, 1), second = randomBytes((1 << 20) + 4321, 2);
   ASSERT_EQ("OK", writeFile(path(0, "data.bin"), first));
