@@ -1,5 +1,7 @@
 #include "core/id128.h"
 
+#include "core/hex.h"
+
 #include <cstring>
 #include <xxhash.h>
 
@@ -11,32 +13,13 @@ bool Id128::isZero() const {
   return true;
 }
 
-std::string Id128::hex() const {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out(32, '0');
-  for (size_t i = 0; i < 16; ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 0xf];
-  }
-  return out;
-}
-
-static int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+std::string Id128::hex() const { return toHex(view()); }
 
 std::optional<Id128> Id128::parseHex(std::string_view text) {
   if (text.size() != 32) return std::nullopt;
-  Id128 id;
-  for (size_t i = 0; i < 16; ++i) {
-    int hi = hexValue(text[2 * i]), lo = hexValue(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    id.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return id;
+  std::optional<std::string> raw = fromHex(text);
+  if (!raw) return std::nullopt;
+  return fromBytes(*raw);
 }
 
 Id128 Id128::fromBytes(std::string_view raw) {

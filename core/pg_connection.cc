@@ -1,5 +1,6 @@
 #include "core/pg_connection.h"
 
+#include "core/hex.h"
 #include "core/log.h"
 
 #include <poll.h>
@@ -30,13 +31,6 @@ bool isRetryState(const char* state) {
                    !strcmp(state, "55P03"));
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string firstLine(const char* message) {
   std::string s = message ? message : "";
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -46,29 +40,14 @@ std::string firstLine(const char* message) {
 }  // namespace
 
 void appendByteaLiteral(std::string& sql, std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  const size_t start = sql.size();
-  sql.resize(start + 3 + 2 * bytes.size() + 8);
-  char* out = sql.data() + start;
-  *out++ = '\'';
-  *out++ = '\\';
-  *out++ = 'x';
-  for (unsigned char b : bytes) {
-    *out++ = kDigits[b >> 4];
-    *out++ = kDigits[b & 15];
-  }
-  memcpy(out, "'::bytea", 8);
+  sql += "'\\x";
+  appendHex(sql, bytes);
+  sql += "'::bytea";
 }
 
 std::optional<std::string> decodeByteaHex(std::string_view text) {
-  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0) return std::nullopt;
-  std::string out((text.size() - 2) / 2, '\0');
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int hi = hexValue(text[2 + 2 * i]), lo = hexValue(text[3 + 2 * i]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<char>(hi << 4 | lo);
-  }
-  return out;
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return std::nullopt;
+  return fromHex(text.substr(2));
 }
 
 Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& uri,

@@ -1,5 +1,6 @@
 #include "core/pg_listener.h"
 
+#include "core/hex.h"
 #include "core/log.h"
 
 namespace acidfs {
@@ -7,26 +8,6 @@ namespace acidfs {
 namespace {
 
 constexpr size_t kMaxPayload = 7900;  // PostgreSQL's limit is 8000 bytes
-
-void appendHex(std::string& out, std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-}
-
-std::optional<std::string> fromHex(std::string_view hex) {
-  if (hex.size() % 2) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    auto digit = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-    const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return out;
-}
 
 }  // namespace
 

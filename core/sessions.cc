@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/meta_engine.h"
 #include "core/namespace.h"
@@ -15,16 +16,6 @@ namespace acidfs {
 namespace {
 
 std::string sessionKey(std::string_view id) { return std::string(Sessions::kPrefix) + std::string(id); }
-
-std::string hex(std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -40,7 +31,7 @@ Result<std::string> Sessions::start() {
     memcpy(id_.data() + i, &r, 4);
   }
   ACIDFS_RETURN_IF_ERROR(heartbeat());
-  ACIDFS_LOG(kInfo, "session %s started", hex(id_).c_str());
+  ACIDFS_LOG(kInfo, "session %s started", toHex(id_).c_str());
   return id_;
 }
 
@@ -107,7 +98,7 @@ Status Sessions::reclaimLapsed(SteadyClock::time_point now) {
 }
 
 Status Sessions::reclaim(const std::string& id, const std::string& count) {
-  ACIDFS_LOG(kInfo, "session %s lapsed (no heartbeat for %lld ms): releasing its open-unlinked files", hex(id).c_str(),
+  ACIDFS_LOG(kInfo, "session %s lapsed (no heartbeat for %lld ms): releasing its open-unlinked files", toHex(id).c_str(),
              static_cast<long long>(timeout_.count()));
   ACIDFS_RETURN_IF_ERROR(ns_.releaseOrphans([&](std::string_view tag) { return tag == id; }));
   seen_.erase(id);

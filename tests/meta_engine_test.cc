@@ -32,24 +32,8 @@ using testing::PgProxy;
 using testing::PostgresInstance;
 using testing::TempDir;
 
-// One server for the whole suite (starting one costs about a second).
-PostgresInstance& server() {
-  static PostgresInstance* instance = new PostgresInstance();
-  return *instance;
-}
-
-// A fresh, empty database on server(), by name.
-std::string freshDatabase() {
-  static std::atomic<int> next{0};
-  const std::string name = "engine_" + std::to_string(getpid()) + "_" + std::to_string(next++);
-  PGconn* c = PQconnectdb(server().uri().c_str());
-  PGresult* r = PQexec(c, ("CREATE DATABASE " + name).c_str());
-  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  PQclear(r);
-  PQfinish(c);
-  EXPECT_TRUE(ok) << "CREATE DATABASE " << name;
-  return name;
-}
+PostgresInstance& server() { return testing::sharedPostgres(); }
+std::string freshDatabase() { return testing::freshDatabaseName(); }
 
 enum class Kind { kRocks, kPostgres };
 

@@ -407,6 +407,20 @@ inline bool waitUntil(const std::function<bool()>& condition, double timeoutSeco
 
 // ---- the fixture ---------------------------------------------------------------
 
+// Why mount tests cannot run here (/dev/fuse missing or closed to us), said
+// loudly on stderr; nullopt when they can. A fixture's SetUp skips with it.
+inline std::optional<std::string> fuseMissing() {
+  int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  const std::string why =
+      std::string("/dev/fuse is missing or cannot be opened (") + strerror(errno) + "): acidfs mount tests NOT RUN";
+  fprintf(stderr, "\n*** SKIPPED: %s ***\n\n", why.c_str());
+  return why;
+}
+
 class MountTest : public ::testing::Test {
  protected:
   // -o options for acidfsd ("" for none); derived fixtures set it in their
@@ -414,14 +428,7 @@ class MountTest : public ::testing::Test {
   std::string mountOptions_;
 
   void SetUp() override {
-    int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      const std::string why =
-          std::string("/dev/fuse is missing or cannot be opened (") + strerror(errno) + "): acidfs mount tests NOT RUN";
-      fprintf(stderr, "\n*** SKIPPED: %s ***\n\n", why.c_str());
-      GTEST_SKIP() << why;
-    }
-    ::close(fd);
+    if (auto why = fuseMissing()) GTEST_SKIP() << *why;
     const char* base = getenv("TMPDIR");
     std::string tmpl = std::string(base && *base ? base : "/tmp") + "/acidfs-mount-XXXXXX";
     char* made = mkdtemp(tmpl.data());

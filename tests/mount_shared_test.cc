@@ -33,14 +33,7 @@ constexpr int kHosts = 3;
 class SharedMounts : public ::testing::Test {
  protected:
   void SetUp() override {
-    int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      const std::string why =
-          std::string("/dev/fuse is missing or cannot be opened (") + strerror(errno) + "): acidfs mount tests NOT RUN";
-      fprintf(stderr, "\n*** SKIPPED: %s ***\n\n", why.c_str());
-      GTEST_SKIP() << why;
-    }
-    ::close(fd);
+    if (auto why = fuseMissing()) GTEST_SKIP() << *why;
     pg_ = std::make_unique<testing::PostgresInstance>();
     ASSERT_TRUE(pg_->ok()) << pg_->why();
     ASSERT_EQ("", sql("CREATE DATABASE shared", "postgres"));

@@ -92,8 +92,8 @@ inline PostgresInstance& sharedPostgres() {
   static PostgresInstance* instance = new PostgresInstance();  // stopped by the process's end
   return *instance;
 }
-// A fresh, empty database on sharedPostgres(): its URI.
-inline std::string freshDatabaseUri() {
+// A fresh, empty database on sharedPostgres(): its name, or its URI.
+inline std::string freshDatabaseName() {
   static std::atomic<int> next{0};
   const std::string name = "t" + std::to_string(getpid()) + "_" + std::to_string(next++);
   PGconn* c = PQconnectdb(sharedPostgres().uri().c_str());
@@ -102,8 +102,9 @@ inline std::string freshDatabaseUri() {
   PQclear(r);
   PQfinish(c);
   EXPECT_TRUE(made) << "CREATE DATABASE " << name;
-  return sharedPostgres().uri(name);
+  return name;
 }
+inline std::string freshDatabaseUri() { return sharedPostgres().uri(freshDatabaseName()); }
 
 // A store opened in its own TempDir (or database). reopen() closes and
 // opens it again.
