@@ -137,11 +137,27 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
   return result;
 }
 
+Status PgEngine::syncLog() {
+  std::string sql = "INSERT INTO acidfs.commits (id) VALUES (";
+  appendByteaLiteral(sql, "sync " + origin_ + " " + std::to_string(commits_.fetch_add(1)));
+  sql += ")";  // autocommit, with the session's synchronous_commit (on)
+  return runRepeatable(sql).status().withContext("syncing PostgreSQL's log");
+}
+
 Status PgEngine::pruneCommits() {
-  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
-  Status s = conn->run("DELETE FROM acidfs.commits WHERE at < now() - interval '1 hour'").status();
-  recycle(std::move(conn));
-  return s;
+  return runRepeatable("DELETE FROM acidfs.commits WHERE at < now() - interval '1 hour'").status();
+}
+
+Result<std::vector<PgRows>> PgEngine::runRepeatable(const std::string& sql) {
+  const auto deadline = deadlineFor(options_);
+  for (;;) {
+    ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
+    Result<std::vector<PgRows>> answers = conn->run(sql);
+    if (answers.ok() || !conn->lost() || std::chrono::steady_clock::now() >= deadline) {
+      recycle(std::move(conn));
+      return answers;
+    }
+  }
 }
 
 void PgEngine::noteCommitted() {
@@ -184,23 +200,23 @@ Result<std::optional<std::string>> PgEngine::get(Column c, std::string_view key)
 }
 
 std::unique_ptr<MetaCursor> PgEngine::scan(Column c) {
-  Result<std::unique_ptr<PgConnection>> conn = acquire();
-  if (!conn.ok()) return std::make_unique<FailedCursor>(conn.status());
-  Status begun = (*conn)->run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status();
-  if (!begun.ok()) return std::make_unique<FailedCursor>(begun);
-  return std::make_unique<SnapshotCursor>(*this, std::move(*conn), c);
+  const auto deadline = deadlineFor(options_);
+  for (;;) {
+    Result<std::unique_ptr<PgConnection>> conn = acquire();
+    if (!conn.ok()) return std::make_unique<FailedCursor>(conn.status());
+    Status begun = (*conn)->run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status();
+    if (begun.ok()) return std::make_unique<SnapshotCursor>(*this, std::move(*conn), c);
+    if (!(*conn)->lost() || std::chrono::steady_clock::now() >= deadline) return std::make_unique<FailedCursor>(begun);
+  }
 }
 
-Status PgEngine::put(Column c, std::string_view key, std::string_view value, bool /*sync: every commit is*/) {
+Status PgEngine::put(Column c, std::string_view key, std::string_view value, bool /*sync: always*/) {
   std::string sql = "INSERT INTO " + table(c) + " (key, value) VALUES (";
   appendByteaLiteral(sql, key);
   sql += ", ";
   appendByteaLiteral(sql, value);
   sql += ") ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
-  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
-  Status s = conn->run(sql).status();
-  recycle(std::move(conn));
-  return s;
+  return runRepeatable(sql).status();
 }
 
 Result<uint64_t> PgEngine::allocate(const std::string& name, uint64_t count, uint64_t floor) {
@@ -209,9 +225,9 @@ Result<uint64_t> PgEngine::allocate(const std::string& name, uint64_t count, uin
   std::string sql = "INSERT INTO acidfs.counters (name, next) VALUES ('" + name + "', " +
                     std::to_string(floor + count) + ") ON CONFLICT (name) DO UPDATE SET next = GREATEST(acidfs.counters.next, " +
                     std::to_string(floor) + ") + " + std::to_string(count) + " RETURNING next";
-  ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
-  Result<std::vector<PgRows>> answers = conn->run(sql);
-  recycle(std::move(conn));
+  // Repeated after a lost answer, a batch may be handed out twice: the
+  // first is skipped, never used twice.
+  Result<std::vector<PgRows>> answers = runRepeatable(sql);
   if (!answers.ok()) return answers.status();
   const auto& rows = answers->back().rows;
   if (rows.size() != 1 || !rows[0][0]) return Status::Error(EIO, "allocating from counter " + name + ": no row");

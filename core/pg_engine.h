@@ -36,9 +36,14 @@
 // unknown (CommitResult::outcomeUnknown, EIO). So no commit is applied
 // twice, reference counts included.
 //
-// Durability: every commit is durable when it returns (the server's
-// synchronous_commit; with synchronous replication, on the standbys too), so
-// syncLog() and flush() have nothing to do.
+// Durability, as a directory store's (SPEC §3): a transaction begun with
+// `sync` is durable when its commit returns (synchronous_commit; with
+// synchronous replication, on the standbys too); others commit with
+// synchronous_commit off (visible at once to every host, durable within the
+// server's wal_writer_delay, and at the next syncLog()). The WAL is one
+// sequence, so a server crash keeps a prefix of the commits. syncLog() and
+// flush() commit a row synchronously: that flushes the WAL up to it,
+// every earlier commit of every session included.
 #pragma once
 
 #include <atomic>
@@ -73,8 +78,8 @@ class PgEngine final : public MetaEngine {
   Result<std::optional<std::string>> get(Column c, std::string_view key) override;
   std::unique_ptr<MetaCursor> scan(Column c) override;
   Status put(Column c, std::string_view key, std::string_view value, bool sync) override;
-  Status syncLog() override { return Status::OK(); }
-  Status flush() override { return Status::OK(); }
+  Status syncLog() override;
+  Status flush() override { return syncLog(); }
   int writesStopped() const override { return 0; }
   Status resume() override { return Status::OK(); }
   uint64_t unflushedBytes() const override { return 0; }
@@ -99,6 +104,9 @@ class PgEngine final : public MetaEngine {
  private:
   explicit PgEngine(PgEngineOptions options);
   Status prepareSchema(PgConnection& conn);
+  // Runs `sql`, a statement that may run twice, on a pooled connection; a
+  // lost connection is replaced until dbTimeout (as get() does).
+  Result<std::vector<PgRows>> runRepeatable(const std::string& sql);
   Status pruneCommits();
 
   const PgEngineOptions options_;

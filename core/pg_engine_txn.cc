@@ -36,7 +36,7 @@ void appendLockCall(std::string& sql, int64_t key, MetaTxn::Lock lock) {
 
 class PgTxn final : public MetaTxn {
  public:
-  explicit PgTxn(PgEngine& engine) : engine_(engine) {}
+  PgTxn(PgEngine& engine, bool sync) : engine_(engine), sync_(sync) {}
   ~PgTxn() override {
     if (!ended_) rollback();
   }
@@ -100,7 +100,11 @@ class PgTxn final : public MetaTxn {
     appendNotify(sql);
     sql += "INSERT INTO acidfs.commits (id) VALUES (";
     appendByteaLiteral(sql, commitId);
-    sql += "); COMMIT";
+    // Not durable when COMMIT returns, but at the next syncLog(): as a
+    // directory store's commits are between its log syncs (SPEC §3). The
+    // WAL is one sequence, so a server crash loses a suffix of commits,
+    // never one without those after it.
+    sql += sync_ ? "); COMMIT" : "); SET LOCAL synchronous_commit = off; COMMIT";
     if (!conn_) {
       Result<std::unique_ptr<PgConnection>> conn = engine_.acquire();
       if (!conn.ok()) return {conn.status(), false};
@@ -278,6 +282,7 @@ class PgTxn final : public MetaTxn {
   }
 
   PgEngine& engine_;
+  const bool sync_;                     // durable when commit() returns
   std::unique_ptr<PgConnection> conn_;  // from the first statement to the end
   bool begun_ = false;                  // BEGIN went to the server
   bool ended_ = false;
@@ -286,6 +291,6 @@ class PgTxn final : public MetaTxn {
   std::unordered_map<int64_t, Lock> locks_;  // advisory locks held, by key
 };
 
-std::unique_ptr<MetaTxn> PgEngine::begin(bool /*sync: every commit is*/) { return std::make_unique<PgTxn>(*this); }
+std::unique_ptr<MetaTxn> PgEngine::begin(bool sync) { return std::make_unique<PgTxn>(*this, sync); }
 
 }  // namespace acidfs
