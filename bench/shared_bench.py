@@ -36,6 +36,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mount_bench  # noqa: E402  (its Mount: start a FUSE daemon, wait for the mount, stop it)
+
 MIB = 1 << 20
 
 
@@ -123,35 +126,15 @@ class Postgres:
 
 # ---------------------------------------------------------------- mounts ---
 
-class Mount:
-    """acidfsd in the foreground (we hold its pid); stop() unmounts with fusermount3 -u."""
+class Mount(mount_bench.Mount):
+    """acidfsd in the foreground (mount_bench's daemon handling), remembered in LIVE_MOUNTS
+    so that a failure or a signal unmounts it."""
 
     def __init__(self, acidfsd, store, mountpoint, log_path, options=None):
         os.makedirs(mountpoint, exist_ok=True)
-        self.mountpoint = mountpoint
-        self.log_path = log_path
-        self.log_file = open(log_path, "a")
         argv = [acidfsd, store, mountpoint, "-f"] + (["-o", options] if options else [])
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log_file,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        super().__init__("acidfs", "acidfsd", argv, mountpoint, log_path)
         LIVE_MOUNTS.append(self)
-        started = time.perf_counter()
-        try:
-            while not os.path.ismount(mountpoint):
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"acidfsd exited with {self.process.returncode} before mounting "
-                                       f"{mountpoint}: {self.log_tail()}")
-                if time.perf_counter() - started > 60:
-                    raise RuntimeError(f"acidfsd did not mount {mountpoint} within 60 s")
-                time.sleep(0.01)
-            os.stat(mountpoint)
-        except BaseException:
-            self.stop()
-            raise
-
-    def log_tail(self, lines=5):
-        with open(self.log_path, errors="replace") as f:
-            return " | ".join(f.read().splitlines()[-lines:])
 
     def path(self, *parts):
         return os.path.join(self.mountpoint, *parts)
@@ -159,30 +142,9 @@ class Mount:
     def stop(self):
         if self in LIVE_MOUNTS:
             LIVE_MOUNTS.remove(self)
-        if self.process.poll() is None:
-            for _ in range(20):
-                if not os.path.ismount(self.mountpoint):
-                    break
-                if subprocess.run(["fusermount3", "-u", self.mountpoint], capture_output=True).returncode == 0:
-                    break
-                time.sleep(0.5)
-            else:
-                subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True)
-            try:
-                self.process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-        elif os.path.ismount(self.mountpoint):
-            subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True)
-        if not self.log_file.closed:
-            self.log_file.close()
-        if self.process.returncode not in (0, None):
-            log(f"acidfsd on {self.mountpoint} exited with {self.process.returncode}: {self.log_tail()}")
+        super().stop()
+        if self.exit_status not in (0, None):
+            log(f"acidfsd on {self.mountpoint} exited with {self.exit_status}: {self.log_tail()}")
 
 
 LIVE_MOUNTS = []
