@@ -79,7 +79,7 @@ class PostgresInstance {
     // immediate), which the OS's cache survives; syncing each test's
     // CREATE DATABASE and commits only cost time.
     started_ = run(bin_ + "/pg_ctl -D '" + dataDir() + "' -l '" + dir_ + "/server.log' -w -o \"-k " + dir_ +
-                       " -c listen_addresses='' -c fsync=off -c full_page_writes=off\" start",
+                       " -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_wal_size=64MB\" start",
                    "pg_ctl start");
     return started_;
   }

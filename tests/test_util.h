@@ -89,8 +89,10 @@ inline bool testingDatabaseStore() {
   return store && std::string(store) == "postgresql";
 }
 inline PostgresInstance& sharedPostgres() {
-  static PostgresInstance* instance = new PostgresInstance();  // stopped by the process's end
-  return *instance;
+  // A static, so that the process's end stops the server and removes its
+  // directory (a leaked one kept running and filled the disk).
+  static PostgresInstance instance;
+  return instance;
 }
 // A fresh, empty database on sharedPostgres(): its name, or its URI.
 inline std::string freshDatabaseName() {
