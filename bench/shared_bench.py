@@ -37,9 +37,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mount_bench  # noqa: E402  (its Mount: start a FUSE daemon, wait for the mount, stop it)
+import mount_bench  # noqa: E402  (its Mount, drop_caches and seq_read)
 
-MIB = 1 << 20
+MIB = mount_bench.MIB
 
 
 def log(message):
@@ -49,12 +49,6 @@ def log(message):
 def load_average():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def drop_caches():
-    os.sync()
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("3\n")
 
 
 # ------------------------------------------------------------ PostgreSQL ---
@@ -247,20 +241,9 @@ def write_big(path, size):
 
 
 def read_big(path, size):
-    """Cold: drop_caches first. Returns seconds; checks the size and each block's number."""
-    drop_caches()
-    got = 0
-    start = time.perf_counter()
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            b = f.read(MIB)
-            if not b:
-                break
-            got += len(b)
-    seconds = time.perf_counter() - start
-    if got != size:
-        raise RuntimeError(f"read {got} bytes of {size}")
-    return seconds
+    """Cold: the page cache dropped first. Returns seconds; checks the size."""
+    mount_bench.drop_caches()
+    return mount_bench.seq_read(path, size)
 
 
 def _creator(directory, count, prefix, barrier, out):
