@@ -59,6 +59,10 @@ inline constexpr uint32_t kFormatVersion = 1;
 // Chunk ids per page: a page is at most 16 KiB, so a small write to a huge
 // file rewrites one page, never the whole manifest.
 inline constexpr uint32_t kChunksPerPage = 1024;
+// A chunk size a store may have: a power of two from 4 KiB to 16 MiB.
+inline constexpr bool isValidChunkSize(uint64_t size) {
+  return size >= 4096 && size <= (16u << 20) && (size & (size - 1)) == 0;
+}
 // The largest file: 1 TiB keeps a blob record (its page list) under 256 KiB.
 // Writes or truncates past it are EFBIG.
 inline constexpr uint64_t kMaxFileSize = 1ull << 40;

@@ -112,7 +112,7 @@ Result<StoreMarker> readMarker(const std::string& path) {
   if (m.format != kFormatVersion)
     return Status::Error(EPROTO, "store format " + std::to_string(m.format) + ", this acidfs knows format " +
                                      std::to_string(kFormatVersion));
-  if (m.chunkSize < 4096 || m.chunkSize > (16u << 20) || (m.chunkSize & (m.chunkSize - 1)))
+  if (!isValidChunkSize(m.chunkSize))
     return Status::Error(EPROTO, "an invalid chunk size");
   return m;
 }

@@ -5,11 +5,11 @@
 #include <xxhash.h>
 
 #include <array>
-#include <cstdio>
-#include <random>
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/pg_cursor.h"
+#include "core/random_bytes.h"
 
 namespace acidfs {
 
@@ -65,16 +65,7 @@ const std::string& PgEngine::table(Column c) {
   return kTables[static_cast<size_t>(c)];
 }
 
-namespace {
-std::string randomOrigin() {
-  std::random_device random;
-  char text[17];
-  snprintf(text, sizeof text, "%08x%08x", random(), random());
-  return text;
-}
-}  // namespace
-
-PgEngine::PgEngine(PgEngineOptions options) : options_(std::move(options)), origin_(randomOrigin()) {}
+PgEngine::PgEngine(PgEngineOptions options) : options_(std::move(options)), origin_(toHex(randomBytes(8))) {}
 
 void PgEngine::watchOthers(std::function<void(const OthersChange&)> changed) {
   listener_.reset();  // joins its thread: no call runs past this
@@ -148,16 +139,21 @@ Status PgEngine::pruneCommits() {
   return runRepeatable("DELETE FROM acidfs.commits WHERE at < now() - interval '1 hour'").status();
 }
 
-Result<std::vector<PgRows>> PgEngine::runRepeatable(const std::string& sql) {
+template <typename T>
+Result<T> PgEngine::repeatable(const std::function<Result<T>(PgConnection&)>& query) {
   const auto deadline = deadlineFor(options_);
   for (;;) {
     ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
-    Result<std::vector<PgRows>> answers = conn->run(sql);
-    if (answers.ok() || !conn->lost() || std::chrono::steady_clock::now() >= deadline) {
+    Result<T> answer = query(*conn);
+    if (answer.ok() || !conn->lost() || std::chrono::steady_clock::now() >= deadline) {
       recycle(std::move(conn));
-      return answers;
+      return answer;
     }
   }
+}
+
+Result<std::vector<PgRows>> PgEngine::runRepeatable(const std::string& sql) {
+  return repeatable<std::vector<PgRows>>([&](PgConnection& conn) { return conn.run(sql); });
 }
 
 void PgEngine::noteCommitted() {
@@ -187,16 +183,7 @@ void PgEngine::recycle(std::unique_ptr<PgConnection> conn) {
 Result<std::optional<std::string>> PgEngine::get(Column c, std::string_view key) {
   std::string sql = "SELECT value FROM " + table(c) + " WHERE key = ";
   appendByteaLiteral(sql, key);
-  // A read may be repeated: a lost connection is replaced until dbTimeout.
-  const auto deadline = deadlineFor(options_);
-  for (;;) {
-    ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, acquire());
-    Result<std::optional<std::string>> value = conn->queryBytes(sql);
-    if (value.ok() || !conn->lost() || std::chrono::steady_clock::now() >= deadline) {
-      recycle(std::move(conn));
-      return value;
-    }
-  }
+  return repeatable<std::optional<std::string>>([&](PgConnection& conn) { return conn.queryBytes(sql); });
 }
 
 std::unique_ptr<MetaCursor> PgEngine::scan(Column c) {

@@ -104,8 +104,12 @@ class PgEngine final : public MetaEngine {
  private:
   explicit PgEngine(PgEngineOptions options);
   Status prepareSchema(PgConnection& conn);
-  // Runs `sql`, a statement that may run twice, on a pooled connection; a
-  // lost connection is replaced until dbTimeout (as get() does).
+  // Runs `query`, which may run twice, on a pooled connection; a lost
+  // connection is replaced until dbTimeout. (Defined in pg_engine.cc, its
+  // only user.)
+  template <typename T>
+  Result<T> repeatable(const std::function<Result<T>(PgConnection&)>& query);
+  // repeatable() of one statement (or several, ';'-separated).
   Result<std::vector<PgRows>> runRepeatable(const std::string& sql);
   Status pruneCommits();
 

@@ -2,29 +2,17 @@
 // writes buffered in the client, locks taken as the reads and the commit
 // need them, and a commit whose connection was lost resolved by its id.
 #include <algorithm>
-#include <cstring>
 #include <array>
-#include <random>
 #include <unordered_map>
 
 #include "core/id128.h"
 #include "core/pg_cursor.h"
 #include "core/pg_engine.h"
+#include "core/random_bytes.h"
 
 namespace acidfs {
 
 namespace {
-
-// A fresh commit id: 16 random bytes.
-std::string newCommitId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  std::string id(16, '\0');
-  for (size_t i = 0; i < id.size(); i += 8) {
-    const uint64_t r = rng();
-    memcpy(id.data() + i, &r, 8);
-  }
-  return id;
-}
 
 void appendLockCall(std::string& sql, int64_t key, MetaTxn::Lock lock) {
   sql += lock == MetaTxn::Lock::kShared ? "pg_advisory_xact_lock_shared(" : "pg_advisory_xact_lock(";
@@ -75,8 +63,8 @@ class PgTxn final : public MetaTxn {
   }
 
   std::unique_ptr<MetaCursor> scan(Column c) override {
-    Status begun = beginOnServer();
-    if (!begun.ok()) return std::make_unique<FailedCursor>(begun);
+    // Its pages go through send(): a connection that cannot be had shows as
+    // the cursor's status.
     auto base = std::make_unique<PgTableCursor>([this](const std::string& sql) { return send(sql); },
                                                 PgEngine::table(c));
     return std::make_unique<OverlayCursor>(std::move(base), writes_[static_cast<size_t>(c)]);
@@ -93,7 +81,7 @@ class PgTxn final : public MetaTxn {
       release();
       return {s, false};
     }
-    const std::string commitId = newCommitId();
+    const std::string commitId = randomBytes(16);
     std::string sql = begun_ ? "" : "BEGIN; ";
     appendWriteLocks(sql, commitId);
     appendWrites(sql);
@@ -105,11 +93,7 @@ class PgTxn final : public MetaTxn {
     // WAL is one sequence, so a server crash loses a suffix of commits,
     // never one without those after it.
     sql += sync_ ? "); COMMIT" : "); SET LOCAL synchronous_commit = off; COMMIT";
-    if (!conn_) {
-      Result<std::unique_ptr<PgConnection>> conn = engine_.acquire();
-      if (!conn.ok()) return {conn.status(), false};
-      conn_ = std::move(*conn);
-    }
+    if (Status connected = ensureConnection(); !connected.ok()) return {connected, false};
     Result<std::vector<PgRows>> done = conn_->run(sql);
     if (done.ok()) {
       release();
@@ -143,9 +127,9 @@ class PgTxn final : public MetaTxn {
     appendByteaLiteral(sql, key);
   }
 
-  // The connection, with the server's transaction begun (BEGIN goes with the
-  // first statement; see send()).
-  Status beginOnServer() {
+  // This transaction's connection, taken from the pool at its first use.
+  // (BEGIN goes with the first statement: see send().)
+  Status ensureConnection() {
     if (!conn_) {
       ACIDFS_ASSIGN_OR_RETURN(conn_, engine_.acquire());
     }
@@ -159,7 +143,7 @@ class PgTxn final : public MetaTxn {
   // committed, and the next attempt connects again (or fails with EIO after
   // dbTimeout).
   Result<std::vector<PgRows>> send(const std::string& sql) {
-    ACIDFS_RETURN_IF_ERROR(beginOnServer());
+    ACIDFS_RETURN_IF_ERROR(ensureConnection());
     Result<std::vector<PgRows>> answers = begun_ ? conn_->run(sql) : conn_->run("BEGIN; " + sql);
     if (!answers.ok() && conn_->lost()) {
       conn_.reset();

@@ -1,7 +1,5 @@
 #include "core/sessions.h"
 
-#include <cstring>
-#include <random>
 #include <set>
 #include <vector>
 
@@ -9,6 +7,7 @@
 #include "core/log.h"
 #include "core/meta_engine.h"
 #include "core/namespace.h"
+#include "core/random_bytes.h"
 #include "core/transaction.h"
 
 namespace acidfs {
@@ -24,12 +23,7 @@ Sessions::Sessions(MetaEngine& engine, TransactionRunner& runner, Namespace& ns,
 
 Result<std::string> Sessions::start() {
   MutexLock lock(mutex_);
-  std::random_device random;
-  id_.assign(8, '\0');
-  for (size_t i = 0; i < id_.size(); i += 4) {
-    const uint32_t r = random();
-    memcpy(id_.data() + i, &r, 4);
-  }
+  id_ = randomBytes(8);
   ACIDFS_RETURN_IF_ERROR(heartbeat());
   ACIDFS_LOG(kInfo, "session %s started", toHex(id_).c_str());
   return id_;

@@ -150,7 +150,7 @@ std::optional<StoreMarker> readStoreMarker(const std::string& storePath) {
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions options) {
-  if (options.chunkSize < 4096 || options.chunkSize > (16u << 20) || (options.chunkSize & (options.chunkSize - 1)))
+  if (!isValidChunkSize(options.chunkSize))
     return Status::Error(EINVAL, "chunk size must be a power of two between 4 KiB and 16 MiB");
   if (isDatabaseStore(path)) return openDatabase(path, std::move(options));
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("creating store " + path);
@@ -177,7 +177,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
     marker = StoreMarker{kFormatVersion, options.chunkSize};
     ACIDFS_RETURN_IF_ERROR(writeMarker(*options.segmentFiles, path, *marker));
   }
-  if (marker->chunkSize < 4096 || marker->chunkSize > (16u << 20) || (marker->chunkSize & (marker->chunkSize - 1)))
+  if (!isValidChunkSize(marker->chunkSize))
     return Status::Error(EPROTO, path + " has an invalid chunk size");
 
   ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<MetaDb> rocks,
@@ -235,7 +235,7 @@ Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, Store
   uint32_t chunkSize = options.chunkSize;
   if (chunkText) {
     const unsigned long stored = strtoul(chunkText->c_str(), nullptr, 10);
-    if (stored < 4096 || stored > (16u << 20) || (stored & (stored - 1)))
+    if (!isValidChunkSize(stored))
       return Status::Error(EPROTO, "the database store " + store->path_ + " has an invalid chunk size");
     chunkSize = static_cast<uint32_t>(stored);
   }
