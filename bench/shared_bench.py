@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the tree by the import below
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mount_bench  # noqa: E402  (its Mount, drop_caches and seq_read)
 
