@@ -141,6 +141,8 @@ class ContentStore {
   // a tombstone (collected since it was found), EIO when it is corrupt.
   template <typename Record>
   Result<Record> loadLive(const Id128& id);
+  // loadLive of each chunk, asked of the engine at once (MetaReader::getMany).
+  Result<std::vector<ChunkRecord>> loadLiveChunks(const std::vector<Id128>& ids);
   // EIO unless `page`, page `p` of a check()ed blob, lists the number of
   // chunks its place in the blob needs: then every slot read is in it.
   Status checkPlace(const BlobRecord& blob, uint64_t p, const PageRecord& page) const;

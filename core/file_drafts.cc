@@ -23,7 +23,9 @@ std::shared_ptr<FileDrafts::Draft> FileDrafts::find(uint64_t ino) {
 
 Result<std::shared_ptr<FileDrafts::Draft>> FileDrafts::findOrCreate(uint64_t ino) {
   if (auto existing = find(ino)) return existing;
-  ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns_.getattr(ino));
+  // An open file (its open() made the cache current); a base that moved
+  // anyway is rebased at the commit.
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns_.getattr(ino, Freshness::kRecent));
   if (attr.inode.isDir()) return Status::Error(EISDIR, "is a directory");
   if (!attr.inode.isRegular()) return Status::Error(EINVAL, "not a regular file");
   auto draft = std::make_shared<Draft>();

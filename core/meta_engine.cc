@@ -19,4 +19,14 @@ std::string MetaCursor::copyOut(std::string_view bytes) {
 #endif
 }
 
+Result<std::vector<std::optional<std::string>>> MetaReader::getMany(Column c, const std::vector<std::string>& keys) {
+  std::vector<std::optional<std::string>> values;
+  values.reserve(keys.size());
+  for (const std::string& key : keys) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, get(c, key));
+    values.push_back(std::move(value));
+  }
+  return values;
+}
+
 }  // namespace acidfs

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/format.h"
 #include "core/status.h"
@@ -123,6 +124,16 @@ class MetaReader {
 
   // The latest committed value, or nullopt. EIO on the engine's errors.
   virtual Result<std::optional<std::string>> get(Column c, std::string_view key) = 0;
+  // get() of each key, answers in the keys' order; not one instant for all
+  // of them. An engine across a network answers in one round trip (a cold
+  // read's chunks: core/content_store.cc); this default asks one by one.
+  virtual Result<std::vector<std::optional<std::string>>> getMany(Column c, const std::vector<std::string>& keys);
+  // A value the key held at most a bounded time ago (SPEC §9: what stat,
+  // lookup and readdir may show of other hosts' commits, within
+  // coherence_ms), and never older than this process's own commits. An
+  // engine shared with other processes may answer from a cache
+  // (core/recent_cache.h); this default is get().
+  virtual Result<std::optional<std::string>> getRecent(Column c, std::string_view key) { return get(c, key); }
   // The column's committed records as of one instant (the cursor's
   // creation), whatever commits meanwhile.
   virtual std::unique_ptr<MetaCursor> scan(Column c) = 0;

@@ -48,30 +48,37 @@ void Namespace::releaseIfUnused(const Unlinked& unlinked) {
 
 // ---- operations ------------------------------------------------------------
 
-Result<Attr> Namespace::getattr(uint64_t ino) {
-  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kInodes, keys::ino(ino)));
+Result<std::optional<std::string>> Namespace::get(Column c, std::string_view key, Freshness freshness) {
+  return freshness == Freshness::kRecent ? db_.getRecent(c, key) : db_.get(c, key);
+}
+
+Result<Attr> Namespace::getattr(uint64_t ino, Freshness freshness) {
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, get(Column::kInodes, keys::ino(ino), freshness));
   if (!value) return Status::Error(ENOENT, "no inode " + std::to_string(ino));
   auto inode = InodeRecord::decode(*value);
   if (!inode) return Status::Error(EIO, "store corrupted: undecodable inode " + std::to_string(ino));
   return Attr{ino, std::move(*inode)};
 }
 
-Result<Attr> Namespace::lookup(uint64_t parent, std::string_view name) {
+Result<Attr> Namespace::lookup(uint64_t parent, std::string_view name, Freshness freshness) {
   if (name != "." && name != "..") ACIDFS_RETURN_IF_ERROR(validateName(name));
-  ACIDFS_ASSIGN_OR_RETURN(Attr dir, getattr(parent));
+  ACIDFS_ASSIGN_OR_RETURN(Attr dir, getattr(parent, freshness));
   if (!dir.inode.isDir()) return Status::Error(ENOTDIR, "not a directory");
   if (name == ".") return dir;
-  if (name == "..") return getattr(parent == kRootIno ? kRootIno : dir.inode.parent);
+  if (name == "..") return getattr(parent == kRootIno ? kRootIno : dir.inode.parent, freshness);
   // The entry and its inode are two reads, not one snapshot: a rename that
   // replaces the name can delete the inode in between. rename(2) promises
   // the name never vanishes, so read the entry again and follow it.
   uint64_t previous = 0;
   for (int attempt = 0; attempt < 64; ++attempt) {
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kDentries, keys::dentry(parent, name)));
+    // A cached entry naming a removed inode is answered by the database.
+    const Freshness entryFreshness = attempt == 0 ? freshness : Freshness::kLatest;
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                            get(Column::kDentries, keys::dentry(parent, name), entryFreshness));
     if (!value) return noEntry(parent, name);
     auto entry = DentryRecord::decode(*value);
     if (!entry) return Status::Error(EIO, "store corrupted: undecodable entry");
-    auto attr = getattr(entry->ino);
+    auto attr = getattr(entry->ino, entryFreshness);
     if (attr.ok() || attr.status().errnum() != ENOENT) return attr;
     if (entry->ino == previous)
       return Status::Error(EIO, "store corrupted: entry '" + std::string(name) + "' names missing inode " + std::to_string(previous));
@@ -94,7 +101,7 @@ Result<Attr> Namespace::mknod(const Caller& caller, uint64_t parent, std::string
     ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, parent, name, inode));
     return Status::OK();
   }));
-  return getattr(ino);
+  return getattr(ino, Freshness::kRecent);  // the cache holds what we committed
 }
 
 Result<Attr> Namespace::mkdir(const Caller& caller, uint64_t parent, std::string_view name, uint32_t mode) {
@@ -105,7 +112,7 @@ Result<Attr> Namespace::mkdir(const Caller& caller, uint64_t parent, std::string
     ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, parent, name, inode));
     return Status::OK();
   }));
-  return getattr(ino);
+  return getattr(ino, Freshness::kRecent);  // the cache holds what we committed
 }
 
 Result<Attr> Namespace::symlink(const Caller& caller, uint64_t parent, std::string_view name, std::string_view target) {
@@ -120,7 +127,7 @@ Result<Attr> Namespace::symlink(const Caller& caller, uint64_t parent, std::stri
     ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, parent, name, inode));
     return Status::OK();
   }));
-  return getattr(ino);
+  return getattr(ino, Freshness::kRecent);  // the cache holds what we committed
 }
 
 Result<Attr> Namespace::link(uint64_t ino, uint64_t newParent, std::string_view newName) {
@@ -141,7 +148,7 @@ Result<Attr> Namespace::link(uint64_t ino, uint64_t newParent, std::string_view 
     inode.ctimeNs = tree_.clock().nowNs();
     return tree_.storeInode(txn, ino, inode);
   }));
-  return getattr(ino);
+  return getattr(ino, Freshness::kRecent);  // the cache holds what we committed
 }
 
 Result<Unlinked> Namespace::unlink(uint64_t parent, std::string_view name) {
@@ -204,7 +211,7 @@ Result<Attr> Namespace::modifyInode(uint64_t ino, const std::function<Status(Txn
     ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
     return change(txn, inode);
   }));
-  return getattr(ino);
+  return getattr(ino, Freshness::kRecent);  // the cache holds what we committed
 }
 
 Result<Attr> Namespace::setattr(uint64_t ino, const SetAttrRequest& request) {
@@ -256,13 +263,14 @@ Status Namespace::setAccessTimes(const std::vector<std::pair<uint64_t, AccessTim
 }
 
 Result<std::string> Namespace::readlink(uint64_t ino) {
-  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino));
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino, Freshness::kRecent));
   if (!attr.inode.isSymlink()) return Status::Error(EINVAL, "not a symbolic link");
   return attr.inode.symlinkTarget;
 }
 
 Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::function<bool(const DirEntry&)>& emit) {
-  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(dir));
+  // A listing may be coherence_ms behind other hosts, as stat (SPEC §9).
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(dir, Freshness::kRecent));
   if (!attr.inode.isDir()) return Status::Error(ENOTDIR, "not a directory");
   const std::string prefix = keys::ino(dir);
   auto it = db_.scan(Column::kCookies);
@@ -275,7 +283,8 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
     DirEntry entry;
     entry.cookie = readBigEndian64(std::string_view(key).substr(8, 8));
     entry.name = MetaCursor::copyOut(it->value());
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kDentries, keys::dentry(dir, entry.name)));
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                            db_.getRecent(Column::kDentries, keys::dentry(dir, entry.name)));
     if (!value) continue;  // removed since the cookie was read
     auto dentry = DentryRecord::decode(*value);
     if (!dentry || dentry->cookie != entry.cookie) continue;  // replaced meanwhile; listed at its new cookie
@@ -289,7 +298,9 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
 // ---- extended attributes ------------------------------------------------------
 
 Result<std::string> Namespace::getxattr(uint64_t ino, std::string_view name) {
-  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino));
+  // A blobId is the database's current one (SPEC §9); for the others the
+  // inode only has to exist, and the attribute is read from the store.
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino, name == kBlobIdXattr ? Freshness::kLatest : Freshness::kRecent));
   if (name == kBlobIdXattr) {
     if (!attr.inode.isRegular()) return Status::Error(ENODATA, "only regular files have a blobId");
     return attr.inode.blob.hex();
@@ -323,7 +334,7 @@ Status Namespace::setxattr(uint64_t ino, std::string_view name, std::string_view
 }
 
 Result<std::vector<std::string>> Namespace::listxattr(uint64_t ino) {
-  ACIDFS_RETURN_IF_ERROR(getattr(ino).status());
+  ACIDFS_RETURN_IF_ERROR(getattr(ino, Freshness::kRecent).status());
   std::vector<std::string> names;
   const std::string prefix = keys::ino(ino);
   auto it = db_.scan(Column::kXattrs);
@@ -354,7 +365,9 @@ Status Namespace::read(uint64_t ino, uint64_t offset, size_t length, std::string
   // A blob found in the inode can be replaced and collected before we read
   // its chunks (ESTALE); then the inode has a newer blob: read that.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino));
+    // An open file: its open() made the cache current (close-to-open). A
+    // blob collected meanwhile (ESTALE) is looked up again in the store.
+    ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino, attempt == 0 ? Freshness::kRecent : Freshness::kLatest));
     if (attr.inode.isDir()) return Status::Error(EISDIR, "is a directory");
     if (!attr.inode.isRegular()) return Status::Error(EINVAL, "not a regular file");
     Status s = content_.read(attr.inode.blob, offset, length, out);
@@ -398,7 +411,7 @@ Result<Attr> Namespace::shareContent(uint64_t sourceIno, uint64_t destIno) {
 }
 
 Result<uint64_t> Namespace::seek(uint64_t ino, uint64_t offset, bool data) {
-  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino));
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino, Freshness::kRecent));
   if (attr.inode.isDir()) return Status::Error(EISDIR, "is a directory");
   if (!attr.inode.isRegular()) return Status::Error(EINVAL, "not a regular file");
   const uint64_t size = attr.inode.size;

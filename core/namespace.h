@@ -21,6 +21,7 @@
 namespace acidfs {
 
 class Clock;
+enum class Column;  // format.h
 class InodeHolders;
 class ContentStore;
 class MetaReader;
@@ -61,12 +62,20 @@ inline constexpr size_t kNameMax = 255;
 inline constexpr size_t kSymlinkMax = 4095;
 inline constexpr size_t kXattrValueMax = 64 * 1024;
 
+// How current a read outside a transaction must be. kLatest: the store's
+// state now (what open(), blobIds and the ioctl door decide on). kRecent:
+// on a database store, what another host committed may show up to
+// coherence_ms late (SPEC §9: stat, lookup, readdir, reads of an open
+// file); never older than this process's own commits
+// (MetaReader::getRecent). A directory store answers both alike.
+enum class Freshness { kLatest, kRecent };
+
 class Namespace {
  public:
   Namespace(TransactionRunner& runner, Tree& tree, ContentStore& content, MetaReader& db);
 
-  Result<Attr> lookup(uint64_t parent, std::string_view name);
-  Result<Attr> getattr(uint64_t ino);
+  Result<Attr> lookup(uint64_t parent, std::string_view name, Freshness freshness = Freshness::kLatest);
+  Result<Attr> getattr(uint64_t ino, Freshness freshness = Freshness::kLatest);
 
   // Creates a regular file, FIFO, socket or device node (`mode` carries the
   // type bits; the caller applied the umask). The owner is the caller; the
@@ -162,6 +171,8 @@ class Namespace {
   ContentStore& content() { return content_; }
 
  private:
+  // db_.get or db_.getRecent.
+  Result<std::optional<std::string>> get(Column c, std::string_view key, Freshness freshness);
   // Runs `change` on the inode, locked exclusively, in one transaction.
   Result<Attr> modifyInode(uint64_t ino, const std::function<Status(Txn&, InodeRecord&)>& change);
 

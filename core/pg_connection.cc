@@ -114,6 +114,25 @@ Status PgConnection::errorOf(const PGresult* result, const std::string& sql) {
   return Status::Error(EIO, "PostgreSQL " + std::string(state ? state : "?") + ": " + message + " (in: " + shown + ")");
 }
 
+namespace {
+
+PgRows rowsOf(const PGresult* r) {
+  PgRows rows;
+  const int n = PQntuples(r), fields = PQnfields(r);
+  rows.rows.resize(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& row = rows.rows[static_cast<size_t>(i)];
+    row.reserve(static_cast<size_t>(fields));
+    for (int f = 0; f < fields; ++f)
+      row.push_back(PQgetisnull(r, i, f) ? std::nullopt
+                                         : std::optional<std::string>(std::string(
+                                               PQgetvalue(r, i, f), static_cast<size_t>(PQgetlength(r, i, f)))));
+  }
+  return rows;
+}
+
+}  // namespace
+
 Result<std::vector<PgRows>> PgConnection::run(const std::string& sql) {
   if (!PQsendQuery(conn_, sql.c_str())) return errorOf(nullptr, sql);
   std::vector<PgRows> answers;
@@ -123,18 +142,7 @@ Result<std::vector<PgRows>> PgConnection::run(const std::string& sql) {
   while (PGresult* r = PQgetResult(conn_)) {
     const ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-      PgRows rows;
-      const int n = PQntuples(r), fields = PQnfields(r);
-      rows.rows.resize(static_cast<size_t>(n));
-      for (int i = 0; i < n; ++i) {
-        auto& row = rows.rows[static_cast<size_t>(i)];
-        row.reserve(static_cast<size_t>(fields));
-        for (int f = 0; f < fields; ++f)
-          row.push_back(PQgetisnull(r, i, f) ? std::nullopt
-                                             : std::optional<std::string>(std::string(
-                                                   PQgetvalue(r, i, f), static_cast<size_t>(PQgetlength(r, i, f)))));
-      }
-      answers.push_back(std::move(rows));
+      answers.push_back(rowsOf(r));
     } else if (failed.ok()) {
       failed = errorOf(r, sql);
     }
@@ -169,6 +177,18 @@ Result<std::optional<std::string>> PgConnection::queryBytes(const std::string& s
     value.emplace(PQgetvalue(r, 0, 0), static_cast<size_t>(PQgetlength(r, 0, 0)));
   PQclear(r);
   return value;
+}
+
+Result<PgRows> PgConnection::queryBinaryRows(const std::string& sql) {
+  PGresult* r = PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, /*resultFormat=*/1);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    Status s = errorOf(r, sql);
+    PQclear(r);
+    return s;
+  }
+  PgRows rows = rowsOf(r);
+  PQclear(r);
+  return rows;
 }
 
 }  // namespace acidfs

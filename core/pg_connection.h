@@ -53,6 +53,9 @@ class PgConnection {
   // first column of the first row, as raw bytes (a bytea comes back as its
   // bytes, not hex); nullopt when there is no row or it is NULL.
   Result<std::optional<std::string>> queryBytes(const std::string& sql);
+  // One statement with binary results: every row, each field as raw bytes
+  // (NULL: nullopt).
+  Result<PgRows> queryBinaryRows(const std::string& sql);
 
   // LISTEN's side (core/pg_listener.h): waits up to `timeout` for the server
   // to send something, then the payloads of the notifications on `channel`

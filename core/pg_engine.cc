@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include <array>
+#include <unordered_map>
 
 #include "core/hex.h"
 #include "core/log.h"
@@ -65,11 +66,34 @@ const std::string& PgEngine::table(Column c) {
   return kTables[static_cast<size_t>(c)];
 }
 
-PgEngine::PgEngine(PgEngineOptions options) : options_(std::move(options)), origin_(toHex(randomBytes(8))) {}
+namespace {
+constexpr size_t kRecentCapacity = 65536;  // entries of a few hundred bytes
+}  // namespace
+
+PgEngine::PgEngine(PgEngineOptions options)
+    : options_(std::move(options)), origin_(toHex(randomBytes(8))),
+      recent_(options_.recentFor.count() > 0 ? std::make_unique<RecentCache>(options_.recentFor, kRecentCapacity)
+                                             : nullptr) {}
 
 void PgEngine::watchOthers(std::function<void(const OthersChange&)> changed) {
-  listener_.reset();  // joins its thread: no call runs past this
-  if (changed) listener_ = std::make_unique<PgListener>(options_.uri, origin_, std::move(changed));
+  listener_.reset();  // joins its thread (which says it stopped listening): no call runs past this
+  if (!changed) return;
+  auto heard = [this, changed = std::move(changed)](const OthersChange& change) {
+    if (recent_) {
+      if (change.everything)
+        recent_->invalidateAll();
+      else
+        recent_->invalidate(change.column, change.key);
+    }
+    changed(change);
+  };
+  auto listening = [this](bool on) {
+    // Nothing kept from before is trusted: while not listening, changes went unheard.
+    if (!on) hearing_ = false;
+    if (recent_) recent_->invalidateAll();
+    if (on) hearing_ = true;
+  };
+  listener_ = std::make_unique<PgListener>(options_.uri, origin_, std::move(heard), std::move(listening));
 }
 
 Result<std::unique_ptr<PgEngine>> PgEngine::open(PgEngineOptions options) {
@@ -183,7 +207,48 @@ void PgEngine::recycle(std::unique_ptr<PgConnection> conn) {
 Result<std::optional<std::string>> PgEngine::get(Column c, std::string_view key) {
   std::string sql = "SELECT value FROM " + table(c) + " WHERE key = ";
   appendByteaLiteral(sql, key);
-  return repeatable<std::optional<std::string>>([&](PgConnection& conn) { return conn.queryBytes(sql); });
+  const bool cached = recent_ && RecentCache::keeps(c);
+  const uint64_t generation = cached ? recent_->generation() : 0;
+  Result<std::optional<std::string>> value =
+      repeatable<std::optional<std::string>>([&](PgConnection& conn) { return conn.queryBytes(sql); });
+  // The latest value refreshes the cache (an open() makes a file's next
+  // reads and stats current: close-to-open).
+  if (value.ok() && cached && hearing_) recent_->store(c, key, *value, generation);
+  return value;
+}
+
+Result<std::optional<std::string>> PgEngine::getRecent(Column c, std::string_view key) {
+  if (recent_ && hearing_ && RecentCache::keeps(c)) {
+    if (auto kept = recent_->find(c, key)) return std::move(*kept);
+  }
+  return get(c, key);
+}
+
+Result<std::vector<std::optional<std::string>>> PgEngine::getMany(Column c, const std::vector<std::string>& keys) {
+  std::vector<std::optional<std::string>> values(keys.size());
+  if (keys.empty()) return values;
+  std::string sql = "SELECT key, value FROM " + table(c) + " WHERE key IN (";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i) sql += ", ";
+    appendByteaLiteral(sql, keys[i]);
+  }
+  sql += ")";
+  ACIDFS_ASSIGN_OR_RETURN(PgRows found,
+                          repeatable<PgRows>([&](PgConnection& conn) { return conn.queryBinaryRows(sql); }));
+  std::unordered_map<std::string_view, size_t> indexOf;  // a key asked twice gets its value twice
+  for (size_t i = 0; i < keys.size(); ++i) indexOf.emplace(keys[i], i);
+  for (auto& row : found.rows) {
+    if (row.size() != 2 || !row[0] || !row[1]) return Status::Error(EIO, "PostgreSQL answered a row without key or value");
+    auto it = indexOf.find(*row[0]);
+    if (it == indexOf.end()) return Status::Error(EIO, "PostgreSQL answered a key that was not asked for");
+    values[it->second] = std::move(row[1]);
+  }
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (!values[i]) {
+      auto it = indexOf.find(keys[i]);
+      if (it->second != i) values[i] = values[it->second];
+    }
+  return values;
 }
 
 std::unique_ptr<MetaCursor> PgEngine::scan(Column c) {
@@ -203,7 +268,9 @@ Status PgEngine::put(Column c, std::string_view key, std::string_view value, boo
   sql += ", ";
   appendByteaLiteral(sql, value);
   sql += ") ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
-  return runRepeatable(sql).status();
+  Status s = runRepeatable(sql).status();
+  if (recent_ && RecentCache::keeps(c)) recent_->invalidate(c, key);
+  return s;
 }
 
 Result<uint64_t> PgEngine::allocate(const std::string& name, uint64_t count, uint64_t floor) {

@@ -55,6 +55,7 @@
 #include "core/meta_engine.h"
 #include "core/pg_connection.h"
 #include "core/pg_listener.h"
+#include "core/recent_cache.h"
 #include "core/thread_annotations.h"
 
 namespace acidfs {
@@ -64,6 +65,10 @@ struct PgEngineOptions {
   // How long a call waits for a database it cannot reach before it fails
   // with EIO (SPEC §9, -o db_timeout=).
   std::chrono::milliseconds dbTimeout{30000};
+  // How old an answer of getRecent() may be (core/recent_cache.h); zero:
+  // getRecent() is get(). A daemon gives half of coherence_ms (the kernel's
+  // caches get the other half).
+  std::chrono::milliseconds recentFor{0};
 };
 
 class PgEngine final : public MetaEngine {
@@ -76,6 +81,11 @@ class PgEngine final : public MetaEngine {
 
   std::unique_ptr<MetaTxn> begin(bool sync) override;
   Result<std::optional<std::string>> get(Column c, std::string_view key) override;
+  // One SELECT for all of them.
+  Result<std::vector<std::optional<std::string>>> getMany(Column c, const std::vector<std::string>& keys) override;
+  // Inodes and entries from the RecentCache while the listener hears the
+  // other engines (so only once watchOthers() was called); get() otherwise.
+  Result<std::optional<std::string>> getRecent(Column c, std::string_view key) override;
   std::unique_ptr<MetaCursor> scan(Column c) override;
   Status put(Column c, std::string_view key, std::string_view value, bool sync) override;
   Status syncLog() override;
@@ -87,6 +97,9 @@ class PgEngine final : public MetaEngine {
   Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) override;
   // Listens for the other engines' commits (core/pg_listener.h).
   void watchOthers(std::function<void(const OthersChange&)> changed) override;
+  // Whether its listener hears the other engines now (getRecent may answer
+  // from the cache).
+  bool hearingOthers() const { return hearing_; }
   // This engine's id in the notifications its commits send.
   const std::string& origin() const { return origin_; }
 
@@ -100,6 +113,8 @@ class PgEngine final : public MetaEngine {
   const PgEngineOptions& options() const { return options_; }
   // A writing commit took place: now and then old acidfs.commits rows go.
   void noteCommitted();
+  // Null without options().recentFor.
+  RecentCache* recentCache() { return recent_.get(); }
 
  private:
   explicit PgEngine(PgEngineOptions options);
@@ -116,6 +131,9 @@ class PgEngine final : public MetaEngine {
   const PgEngineOptions options_;
   const std::string origin_;  // random, in hex
   std::atomic<uint64_t> commits_{0};
+  // Before listener_: its thread calls into the cache until it is joined.
+  const std::unique_ptr<RecentCache> recent_;
+  std::atomic<bool> hearing_{false};      // listener_ LISTENs: recent_ may answer
   std::unique_ptr<PgListener> listener_;  // once watchOthers() was called
 
   static constexpr size_t kMaxIdle = 16;

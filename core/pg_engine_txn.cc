@@ -73,6 +73,14 @@ class PgTxn final : public MetaTxn {
   bool deletes() const override { return deletes_; }
 
   CommitResult commit() override {
+    RecentCache* recent = engine_.recentCache();
+    const uint64_t generation = recent ? recent->generation() : 0;
+    CommitResult result = commitOnServer();
+    if (recent) recent->afterCommit(cachedWrites(), result.status.ok(), generation);
+    return result;
+  }
+
+  CommitResult commitOnServer() {
     ended_ = true;
     bool writes = false;
     for (const PgWrites& w : writes_) writes = writes || !w.empty();
@@ -209,6 +217,14 @@ class PgTxn final : public MetaTxn {
                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; ";
       if (!dels.empty()) sql += "DELETE FROM " + table + " WHERE key IN (" + dels + "); ";
     }
+  }
+
+  // The writes a RecentCache keeps (inodes and entries), for afterCommit.
+  std::vector<RecentCache::Write> cachedWrites() const {
+    std::vector<RecentCache::Write> out;
+    for (Column c : {Column::kInodes, Column::kDentries})
+      for (const auto& [key, value] : writes_[static_cast<size_t>(c)]) out.push_back({c, key, &value});
+    return out;
   }
 
   // The other daemons hear what this commit changes (core/pg_listener.h):

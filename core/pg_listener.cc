@@ -45,12 +45,15 @@ bool parseNotifyPayload(std::string_view payload, std::string& origin,
   return true;
 }
 
-PgListener::PgListener(std::string uri, std::string origin, std::function<void(const OthersChange&)> changed)
-    : uri_(std::move(uri)), origin_(std::move(origin)), changed_(std::move(changed)), thread_([this] { loop(); }) {}
+PgListener::PgListener(std::string uri, std::string origin, std::function<void(const OthersChange&)> changed,
+                       std::function<void(bool)> listening)
+    : uri_(std::move(uri)), origin_(std::move(origin)), changed_(std::move(changed)), listening_(std::move(listening)),
+      thread_([this] { loop(); }) {}
 
 PgListener::~PgListener() {
   stopping_ = true;
   thread_.join();
+  if (listening_) listening_(false);
 }
 
 void PgListener::loop() {
@@ -64,9 +67,11 @@ void PgListener::loop() {
     // Commits while we were not listening went unheard.
     if (!heardAll) changed_(OthersChange{true, Column::kInodes, {}});
     heardAll = true;
+    if (listening_) listening_(true);
     while (!stopping_) {
       auto notes = (*conn)->awaitNotifications(std::chrono::milliseconds(200));
       if (!notes.ok()) {
+        if (listening_) listening_(false);
         ACIDFS_LOG(kWarning, "listening for other hosts' changes: %s; reconnecting", notes.status().toString().c_str());
         heardAll = false;
         break;

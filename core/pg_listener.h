@@ -36,7 +36,11 @@ bool parseNotifyPayload(std::string_view payload, std::string& origin,
 class PgListener {
  public:
   // Starts listening at once, on a connection to `uri` of its own.
-  PgListener(std::string uri, std::string origin, std::function<void(const OthersChange&)> changed);
+  // `listening(true)` once it LISTENs (every commit of another engine from
+  // then on is heard), `listening(false)` when it found the connection lost
+  // (up to 200 ms after it broke) or stops.
+  PgListener(std::string uri, std::string origin, std::function<void(const OthersChange&)> changed,
+             std::function<void(bool)> listening = nullptr);
   ~PgListener();
 
  private:
@@ -45,6 +49,7 @@ class PgListener {
   const std::string uri_;
   const std::string origin_;
   const std::function<void(const OthersChange&)> changed_;
+  const std::function<void(bool)> listening_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -226,7 +226,7 @@ Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, Store
   store->path_ = shownStore(uri);
   if (!options.clock) options.clock = std::shared_ptr<const Clock>(&Clock::real(), [](const Clock*) {});
   store->options_ = options;
-  ACIDFS_ASSIGN_OR_RETURN(store->db_, PgEngine::open({uri, options.dbTimeout}));
+  ACIDFS_ASSIGN_OR_RETURN(store->db_, PgEngine::open({uri, options.dbTimeout, options.coherence / 2}));
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, store->db_->get(Column::kDefault, "format_version"));
   if (version && *version != std::to_string(kFormatVersion))
     return Status::Error(EPROTO, "the database store " + store->path_ + " has format " + *version +

@@ -82,6 +82,11 @@ struct StoreOptions {
   std::string chunks = "db";
   // How long a call waits for an unreachable database before EIO.
   std::chrono::milliseconds dbTimeout{30000};
+  // How late stat, lookup and readdir may show other hosts' commits
+  // (SPEC §9, -o coherence_ms=). The store's cache of inodes and entries
+  // takes half (core/recent_cache.h); the kernel's caches, which the daemon
+  // caps, must keep to the other half. Zero: no cache.
+  std::chrono::milliseconds coherence{1000};
   // How long after a daemon's last heartbeat its open-unlinked files are
   // reclaimed by the others.
   int sessionTimeoutSeconds = 30;

@@ -91,6 +91,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   if (mount.readOnly) storeOptions.gcIntervalSeconds = 0;
   storeOptions.chunks = mount.chunks.empty() ? "db" : mount.chunks;
   storeOptions.dbTimeout = std::chrono::seconds(mount.dbTimeoutSeconds);
+  storeOptions.coherence = std::chrono::milliseconds(mount.coherenceMs);
   storeOptions.sessionTimeoutSeconds = mount.sessionTimeoutSeconds;
   // The daemon that served the last mount of this store may still be
   // closing it: umount(2) does not wait for that (store_handover.h).
@@ -107,9 +108,10 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   fuseOptions.attrTimeout = mount.attrTimeout;
   fuseOptions.entryTimeout = mount.entryTimeout;
   if (isDatabaseStore(storePath)) {
-    // Other hosts change the database too: the kernel may keep what it
-    // was told at most coherence_ms (SPEC §9).
-    const double coherence = mount.coherenceMs / 1000.0;
+    // Other hosts change the database too: what stat shows may be at most
+    // coherence_ms late (SPEC §9), half of it in the store's cache
+    // (StoreOptions::coherence), half in the kernel's.
+    const double coherence = mount.coherenceMs / 2000.0;
     fuseOptions.attrTimeout = std::min(fuseOptions.attrTimeout, coherence);
     fuseOptions.entryTimeout = std::min(fuseOptions.entryTimeout, coherence);
     fuseOptions.sharedStore = true;

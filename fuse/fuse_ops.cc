@@ -202,7 +202,7 @@ void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
     return lookupByHandle(req, parent, name[1] == '.');
   FuseFs& fs = fsOf(req);
-  auto attr = fs.store.ns().lookup(parent, name);
+  auto attr = fs.store.ns().lookup(parent, name, Freshness::kRecent);
   // The kernel's reference keeps an unlinked inode alive (InodeTable::isKnown)
   // only once it is counted: if a rename or unlink deleted the inode between
   // our read and the count, look again.
@@ -250,7 +250,7 @@ void opForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 
 void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   FuseFs& fs = fsOf(req);
-  auto attr = fs.store.ns().getattr(ino);
+  auto attr = fs.store.ns().getattr(ino, Freshness::kRecent);
   if (!attr.ok() && attr.status().errnum() == ENOENT) {
     // Deleted by an unlink while the kernel still knew it (fstat of an
     // O_PATH descriptor): its last attributes, as a local filesystem has.
@@ -355,9 +355,14 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fi->keep_cache = !fs.options.sharedStore && !fs.inodes.pagesMayBeStale(ino);
   // A shared store (SPEC §9, close-to-open): another host may have changed
   // the file since the kernel cached its size; the attributes are refetched
-  // at its next read or stat. (Attributes only: a notification that
-  // invalidates pages may wait on them, which this open must not.)
-  if (fs.options.sharedStore) fs.invalidateInode(ino, /*data=*/false);
+  // at its next read or stat, which the store's latest state, read now,
+  // answers (Freshness::kRecent after a kLatest read). (Attributes only: a
+  // notification that invalidates pages may wait on them, which this open
+  // must not.)
+  if (fs.options.sharedStore) {
+    (void)fs.store.ns().getattr(ino, Freshness::kLatest);  // an error shows at the next call
+    fs.invalidateInode(ino, /*data=*/false);
+  }
   if (fuse_reply_open(req, fi) != 0) {
     fs.removeOpenFile(fi->fh);
     fs.inodes.closed(ino);
@@ -514,7 +519,7 @@ void readdirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool 
       // The entry was read before its inode: a rename onto the name may have
       // replaced (and deleted) that inode since. The name never vanished,
       // so look it up again, as lookup does; skip it only when it is gone.
-      auto attr = fs.store.ns().getattr(entry.ino);
+      auto attr = fs.store.ns().getattr(entry.ino, Freshness::kRecent);
       if (!attr.ok() && attr.status().errnum() == ENOENT) attr = fs.store.ns().lookup(ino, entry.name);
       if (!attr.ok()) return true;
       fuse_entry_param e = entryOf(fs, *attr);

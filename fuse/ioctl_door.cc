@@ -172,7 +172,9 @@ json statJson(const PathStat& st) {
 uint64_t inodeAt(FuseFs& fs, const std::string& path) {
   uint64_t ino = kRootIno;
   for (std::string_view name : pathComponents(path)) {
-    auto next = fs.store.ns().lookup(ino, name);
+    // Bookkeeping: committing a draft early is always allowed, so a path
+    // another host changed a moment ago may be resolved as it was.
+    auto next = fs.store.ns().lookup(ino, name, Freshness::kRecent);
     if (!next.ok()) return 0;
     ino = next->ino;
   }
@@ -196,7 +198,8 @@ void invalidatePath(FuseFs& fs, const std::string& path, uint64_t gone = 0) REQU
   const std::vector<std::string_view> parts = pathComponents(path);
   uint64_t dir = kRootIno;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    auto next = fs.store.ns().lookup(dir, parts[i]);
+    // After our own change: the cache holds what it committed.
+    auto next = fs.store.ns().lookup(dir, parts[i], Freshness::kRecent);
     if (!next.ok()) return;  // the directory is gone: nothing of it is cached correctly anyway
     dir = next->ino;
   }

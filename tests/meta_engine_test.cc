@@ -20,6 +20,7 @@
 
 #include "core/encoding.h"
 #include "core/meta_db.h"
+#include "core/pg_connection.h"
 #include "core/pg_engine.h"
 #include "tests/pg_proxy.h"
 #include "tests/postgres_instance.h"
@@ -293,6 +294,24 @@ TEST_P(MetaEngineTest, BankTransfersLoseNoUpdate) {
   EXPECT_GT(done.load(), 0);
 }
 
+// getMany answers each key in the order asked, absent ones as nullopt and
+// a key asked twice twice; binary keys and values of 64 KiB (a chunk) intact.
+TEST_P(MetaEngineTest, GetManyAnswersEveryKeyInItsPlace) {
+  std::string big(64 * 1024, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + 3);
+  const std::string binaryKey("\x00\xff\x27\x5c", 4);  // NUL, high, quote, backslash
+  putCommitted(Column::kChunks, "a", big);
+  putCommitted(Column::kChunks, binaryKey, "b");
+  putCommitted(Column::kPages, "a", "another column");
+  auto none = engine_->getMany(Column::kChunks, {});
+  ASSERT_TRUE(none.ok()) << none.status().toString();
+  EXPECT_TRUE(none->empty());
+  auto got = second().getMany(Column::kChunks, {"missing", binaryKey, "a", "a", "also missing"});
+  ASSERT_TRUE(got.ok()) << got.status().toString();
+  const std::vector<std::optional<std::string>> expected = {std::nullopt, "b", big, big, std::nullopt};
+  EXPECT_EQ(expected, *got);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, MetaEngineTest, ::testing::Values(Kind::kRocks, Kind::kPostgres),
                          [](const ::testing::TestParamInfo<Kind>& info) {
                            return info.param == Kind::kRocks ? "RocksDB" : "PostgreSQL";
@@ -382,6 +401,85 @@ TEST_F(PgEngineTest, OtherEnginesHearWhichInodesAndEntriesACommitChanged) {
   lock.lock();
   EXPECT_TRUE(heardByA.empty()) << "an engine hears its own commits";
   EXPECT_EQ(2u, heardByB.size()) << "a rolled-back transaction was heard";
+}
+
+// getRecent (SPEC §9: what stat, lookup and readdir may show): this
+// engine's own commits at once; another engine's as soon as its
+// notification is heard, long before maxAge; a change nobody announced (an
+// administrator's UPDATE) once a latest get() read it, or after maxAge; and
+// after the listener lost its connection, nothing heard before is trusted.
+TEST_F(PgEngineTest, RecentReadsSeeOwnCommitsAtOnceOthersWhenHeardAndAnyChangeWithinMaxAge) {
+  const std::string db = freshDatabase();
+  auto a = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000), std::chrono::minutes(1)});
+  auto b = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000)});
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto admin = PgConnection::connect(server().uri(db), std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  ASSERT_TRUE(admin.ok()) << admin.status().toString();
+  const std::string key = keys::ino(7);
+  auto recentOf = [&](PgEngine& e) {
+    auto v = e.getRecent(Column::kInodes, key);
+    EXPECT_TRUE(v.ok()) << v.status().toString();
+    return v.ok() ? v->value_or("<absent>") : "<error>";
+  };
+  auto commit = [&](PgEngine& e, const std::string& value) {
+    auto txn = e.begin(false);
+    ASSERT_TRUE(txn->put(Column::kInodes, key, value).ok());
+    ASSERT_TRUE(txn->commit().status.ok());
+  };
+  auto updateUnannounced = [&](const std::string& value) {
+    std::string sql = "UPDATE acidfs.inodes SET value = ";
+    appendByteaLiteral(sql, value);
+    sql += " WHERE key = ";
+    appendByteaLiteral(sql, key);
+    ASSERT_TRUE((*admin)->run(sql).ok());
+  };
+  auto eventually = [&](PgEngine& e, const std::string& want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (recentOf(e) != want && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return recentOf(e);
+  };
+
+  EXPECT_EQ("<absent>", recentOf(**a)) << "before anything is cached";
+  (*a)->watchOthers([](const OthersChange&) {});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(*a)->hearingOthers() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE((*a)->hearingOthers());
+
+  commit(**a, "v0");
+  EXPECT_EQ(std::optional<std::string>("v0"), *(*a)->get(Column::kInodes, key));  // cached
+  commit(**a, "v1");
+  EXPECT_EQ("v1", recentOf(**a)) << "an own commit is not seen at once";
+  updateUnannounced("v2");
+  EXPECT_EQ("v1", recentOf(**a)) << "the cache was not used";
+  EXPECT_EQ(std::optional<std::string>("v2"), *(*a)->get(Column::kInodes, key));
+  EXPECT_EQ("v2", recentOf(**a)) << "a latest read did not refresh the cache (close-to-open)";
+
+  commit(**b, "v3");
+  EXPECT_EQ("v3", eventually(**a, "v3")) << "another engine's commit was not heard";
+
+  // The listener's connection goes: whatever it may have missed, the cache
+  // does not answer with what it held.
+  EXPECT_EQ("v3", recentOf(**a));
+  ASSERT_TRUE((*admin)
+                  ->run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' "
+                        "AND datname = current_database()")
+                  .ok());
+  updateUnannounced("v4");
+  EXPECT_EQ("v4", eventually(**a, "v4")) << "a cache kept through a listener's lost connection";
+
+  // Nothing announced and nothing read it: maxAge bounds how late it shows.
+  auto c = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000), std::chrono::milliseconds(300)});
+  ASSERT_TRUE(c.ok());
+  (*c)->watchOthers([](const OthersChange&) {});
+  while (!(*c)->hearingOthers()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ("v4", recentOf(**c));
+  updateUnannounced("v5");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ("v5", recentOf(**c)) << "served past maxAge";
+  (*a)->watchOthers(nullptr);
+  (*c)->watchOthers(nullptr);
 }
 
 TEST(PgNotifyPayload, RoundTripsAndSaysEverythingWhenTooLong) {
