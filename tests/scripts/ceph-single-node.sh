@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# A Ceph cluster of one monitor and one OSD for a test (issue 14: chunks on
+# RADOS), everything in one directory, so that several run at once:
+#
+#   ceph-single-node.sh start DIR [--bluestore]
+#       makes a fresh cluster in DIR (which must not exist or be empty) and
+#       returns once a write to the pool succeeds. A client needs DIR/ceph.conf
+#       and the pool named in DIR/pool; the daemons' PIDs are in DIR/*.pid,
+#       their logs in DIR/log. The OSD keeps its objects in memory (memstore,
+#       lost when it stops) unless --bluestore puts them in a file in DIR, for
+#       tests that restart it.
+#   ceph-single-node.sh stop DIR
+#       kills the daemons (SIGTERM, then SIGKILL) and removes DIR.
+#
+# No ceph-mgr (librados does not need one), no authentication, one copy of
+# each object: a cluster for tests on one machine, nothing else.
+set -euo pipefail
+
+readonly pool=acidfs
+readonly start_timeout_s=60
+
+die() {
+  echo "ceph-single-node: $*" >&2
+  exit 1
+}
+
+# Succeeds while process $1 runs a Ceph daemon (not a zombie, not a reused PID).
+alive() {
+  local stat state
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  state=${stat##*) }  # "PID (COMMAND) STATE ...": from STATE on
+  [[ $stat == *"(ceph-"* && ${state%% *} != Z ]]
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The last lines of every daemon's log, for an error message.
+log_tails() {
+  local log
+  for log in "$dir"/log/*; do
+    [[ -s $log ]] || continue
+    echo "--- last lines of $log:"
+    tail -n 20 "$log"
+  done
+}
+
+# Stops the daemons started so far but keeps DIR and its logs (stop removes it).
+fail_start() {
+  echo "ceph-single-node: $*" >&2
+  log_tails >&2
+  stop_daemons
+  exit 1
+}
+
+write_conf() {
+  local objectstore=$1
+  cat >"$dir/ceph.conf" <<EOF
+[global]
+fsid = $(cat /proc/sys/kernel/random/uuid)
+mon host = v2:127.0.0.1:$(free_port)
+public addr = 127.0.0.1
+ms bind msgr1 = false
+auth cluster required = none
+auth service required = none
+auth client required = none
+auth allow insecure global id reclaim = false
+mon warn on insecure global id reclaim allowed = false
+mon warn on pool no redundancy = false
+mon allow pool size one = true
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg autoscale mode = off
+# The 1 s default makes every map change, and so start-up, take seconds.
+paxos propose interval = 0.05
+run dir = $dir/run
+# Nothing in /etc/ceph or /var/lib/ceph: several clusters run at once.
+keyring = $dir/keyring
+[mon]
+mon data = $dir/mon
+log file = $dir/log/\$name.log
+[osd]
+osd data = $dir/osd
+osd objectstore = $objectstore
+# --bluestore: a sparse 10 GiB file, DIR/osd/block.
+bluestore block create = true
+bluestore block size = 10737418240
+log file = $dir/log/\$name.log
+EOF
+}
+
+# Starts daemon $1 (ceph-mon or ceph-osd) in the background, its PID in DIR/$2.pid.
+start_daemon() {
+  local program=$1 name=$2
+  shift 2
+  "$program" -c "$dir/ceph.conf" -f "$@" >"$dir/log/$name.out" 2>&1 &
+  echo $! >"$dir/$name.pid"
+}
+
+start() {
+  local objectstore=memstore
+  case "${1:-}" in
+    "") ;;
+    --bluestore) objectstore=bluestore ;;
+    *) die "unknown option $1 (usage: start DIR [--bluestore])" ;;
+  esac
+  mkdir -p "$dir"
+  [[ -z $(ls -A "$dir") ]] || die "$dir is not empty"
+  dir=$(cd "$dir" && pwd)
+  mkdir "$dir/log" "$dir/run" "$dir/mon" "$dir/osd"
+  write_conf "$objectstore"
+  local deadline=$((SECONDS + start_timeout_s))
+  local ceph=(timeout "$start_timeout_s" ceph -c "$dir/ceph.conf" --connect-timeout "$start_timeout_s")
+
+  local fsid mon_addr
+  fsid=$(sed -n 's/^fsid = //p' "$dir/ceph.conf")
+  mon_addr=$(sed -n 's/^mon host = //p' "$dir/ceph.conf")
+  monmaptool --create --fsid "$fsid" --addv a "[$mon_addr]" "$dir/monmap" >"$dir/log/monmaptool.out" 2>&1 ||
+    fail_start "monmaptool failed"
+  ceph-mon -c "$dir/ceph.conf" -i a --mkfs --monmap "$dir/monmap" >"$dir/log/mon-mkfs.out" 2>&1 ||
+    fail_start "ceph-mon --mkfs failed"
+  start_daemon ceph-mon mon -i a
+
+  local osd_uuid osd_id
+  osd_uuid=$(cat /proc/sys/kernel/random/uuid)
+  osd_id=$("${ceph[@]}" osd new "$osd_uuid" 2>"$dir/log/osd-new.out") || fail_start "ceph osd new failed"
+  ceph-osd -c "$dir/ceph.conf" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1 ||
+    fail_start "ceph-osd --mkfs failed"
+  start_daemon ceph-osd osd -i "$osd_id"
+  # While the OSD boots: the pool's placement groups wait for it.
+  "${ceph[@]}" osd pool create "$pool" 8 8 >"$dir/log/pool-create.out" 2>&1 ||
+    fail_start "ceph osd pool create $pool failed"
+  echo "$pool" >"$dir/pool"
+
+  # The cluster serves once a write returns (it waits until the OSD is up).
+  until timeout 5 rados -c "$dir/ceph.conf" -p "$pool" put probe "$dir/pool" >"$dir/log/probe.out" 2>&1; do
+    alive "$(cat "$dir/mon.pid")" || fail_start "ceph-mon died"
+    alive "$(cat "$dir/osd.pid")" || fail_start "ceph-osd died"
+    ((SECONDS < deadline)) || fail_start "no write to pool $pool succeeded within ${start_timeout_s} s"
+  done
+  rados -c "$dir/ceph.conf" -p "$pool" rm probe >>"$dir/log/probe.out" 2>&1 || fail_start "rados rm probe failed"
+  echo "conf=$dir/ceph.conf pool=$pool mon=$mon_addr"
+}
+
+# Stops the daemon whose PID is in $1: SIGTERM, then SIGKILL after 5 s.
+stop_daemon() {
+  [[ -f $1 ]] || return 0
+  local pid waited=0
+  pid=$(cat "$1")
+  alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  while alive "$pid" && ((waited++ < 100)); do sleep 0.05; done
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  while alive "$pid"; do sleep 0.05; done
+}
+
+stop_daemons() {
+  # The OSD first: a stopping OSD waits for the monitor to acknowledge it.
+  stop_daemon "$dir/osd.pid"
+  stop_daemon "$dir/mon.pid"
+}
+
+stop() {
+  [[ -d $dir ]] || return 0
+  # It removes DIR: not a directory that start did not make.
+  [[ -f $dir/ceph.conf ]] || die "$dir holds no ceph.conf: not a cluster's directory"
+  stop_daemons
+  rm -rf "$dir"
+}
+
+(($# >= 2)) || die "usage: $0 start DIR [--bluestore] | stop DIR"
+dir=$2
+case "$1" in
+  start) start "${3:-}" ;;
+  stop) stop ;;
+  *) die "unknown command $1 (usage: start DIR [--bluestore] | stop DIR)" ;;
+esac
