@@ -95,7 +95,7 @@ EOF
 start_daemon() {
   local program=$1 name=$2
   shift 2
-  "$program" -c "$dir/ceph.conf" -f "$@" >"$dir/log/$name.out" 2>&1 &
+  "$program" -c "$dir/ceph.conf" -f "$@" </dev/null >"$dir/log/$name.out" 2>&1 &
   echo $! >"$dir/$name.pid"
 }
 
