@@ -7,6 +7,8 @@
 // Ceph, so a missing program is a broken machine.
 #pragma once
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -35,7 +37,9 @@ class CephInstance {
       return;
     }
     dir_ = tmpl;
-    if (!run(std::string("start '") + dir_ + "'" + (bluestore ? " --bluestore" : ""))) return;
+    // --owner: should this process crash, running no destructor, the
+    // script's watcher stops the cluster.
+    if (!run("start '" + dir_ + "' --owner " + std::to_string(getpid()) + (bluestore ? " --bluestore" : ""))) return;
     std::ifstream poolFile(dir_ + "/pool");
     started_ = static_cast<bool>(std::getline(poolFile, pool_));
     if (!started_) why_ = "the script wrote no pool name to " + dir_ + "/pool";

@@ -2,13 +2,14 @@
 # A Ceph cluster of one monitor and one OSD for a test (issue 14: chunks on
 # RADOS), everything in one directory, so that several run at once:
 #
-#   ceph-single-node.sh start DIR [--bluestore]
+#   ceph-single-node.sh start DIR [--bluestore] [--owner PID]
 #       makes a fresh cluster in DIR (which must not exist or be empty) and
 #       returns once a write to the pool succeeds. A client needs DIR/ceph.conf
 #       and the pool named in DIR/pool; the daemons' PIDs are in DIR/*.pid,
 #       their logs in DIR/log. The OSD keeps its objects in memory (memstore,
 #       lost when it stops) unless --bluestore puts them in a file in DIR, for
-#       tests that restart it.
+#       tests that restart it. With --owner, a watcher stops the cluster once
+#       process PID is gone: a test that crashes stops nothing itself.
 #   ceph-single-node.sh stop DIR
 #       kills the daemons (SIGTERM, then SIGKILL) and removes DIR.
 #
@@ -99,13 +100,22 @@ start_daemon() {
   echo $! >"$dir/$name.pid"
 }
 
+# Stops the cluster once process $1 is gone.
+watch_owner() {
+  while kill -0 "$1" 2>/dev/null; do sleep 1; done
+  stop
+}
+
 start() {
-  local objectstore=memstore
-  case "${1:-}" in
-    "") ;;
-    --bluestore) objectstore=bluestore ;;
-    *) die "unknown option $1 (usage: start DIR [--bluestore])" ;;
-  esac
+  local objectstore=memstore owner=
+  while (($#)); do
+    case "$1" in
+      --bluestore) objectstore=bluestore ;;
+      --owner) owner=${2:?--owner needs a PID} && shift ;;
+      *) die "unknown option $1 (usage: start DIR [--bluestore] [--owner PID])" ;;
+    esac
+    shift
+  done
   mkdir -p "$dir"
   [[ -z $(ls -A "$dir") ]] || die "$dir is not empty"
   dir=$(cd "$dir" && pwd)
@@ -141,6 +151,10 @@ start() {
     ((SECONDS < deadline)) || fail_start "no write to pool $pool succeeded within ${start_timeout_s} s"
   done
   rados -c "$dir/ceph.conf" -p "$pool" rm probe >>"$dir/log/probe.out" 2>&1 || fail_start "rados rm probe failed"
+  if [[ -n $owner ]]; then
+    watch_owner "$owner" </dev/null >/dev/null 2>&1 &
+    echo $! >"$dir/watcher.pid"
+  fi
   echo "conf=$dir/ceph.conf pool=$pool mon=$mon_addr"
 }
 
@@ -166,14 +180,22 @@ stop() {
   [[ -d $dir ]] || return 0
   # It removes DIR: not a directory that start did not make.
   [[ -f $dir/ceph.conf ]] || die "$dir holds no ceph.conf: not a cluster's directory"
+  local watcher
+  watcher=$(cat "$dir/watcher.pid" 2>/dev/null) || true
+  if [[ -n $watcher && $watcher != "$BASHPID" ]]; then kill "$watcher" 2>/dev/null || true; fi
   stop_daemons
   rm -rf "$dir"
 }
 
-(($# >= 2)) || die "usage: $0 start DIR [--bluestore] | stop DIR"
+(($# >= 2)) || die "usage: $0 start DIR [--bluestore] [--owner PID] | stop DIR"
+command=$1
 dir=$2
-case "$1" in
-  start) start "${3:-}" ;;
-  stop) stop ;;
-  *) die "unknown command $1 (usage: start DIR [--bluestore] | stop DIR)" ;;
+shift 2
+case "$command" in
+  start) start "$@" ;;
+  stop)
+    (($# == 0)) || die "stop takes no options"
+    stop
+    ;;
+  *) die "unknown command $command (usage: start DIR [--bluestore] [--owner PID] | stop DIR)" ;;
 esac
