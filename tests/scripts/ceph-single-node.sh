@@ -87,6 +87,8 @@ osd data = $dir/osd
 osd objectstore = $objectstore
 # --bluestore: a sparse 10 GiB file, DIR/osd/block.
 bluestore block create = true
+# A store made a moment ago has nothing to check (0.7 s of each start).
+bluestore fsck on mkfs = false
 bluestore block size = 10737418240
 log file = $dir/log/\$name.log
 EOF
@@ -144,8 +146,11 @@ start() {
     fail_start "ceph osd pool create $pool failed"
   echo "$pool" >"$dir/pool"
 
-  # The cluster serves once a write returns (it waits until the OSD is up).
-  until timeout 5 rados -c "$dir/ceph.conf" -p "$pool" put probe "$dir/pool" >"$dir/log/probe.out" 2>&1; do
+  # The cluster serves once a write returns. A write waiting for the OSD to
+  # come up asks for new maps at each objecter tick: every 5 s by default,
+  # which doubled a bluestore start.
+  until timeout 5 rados --objecter-tick-interval 0.1 -c "$dir/ceph.conf" -p "$pool" put probe "$dir/pool" \
+    >"$dir/log/probe.out" 2>&1; do
     alive "$(cat "$dir/mon.pid")" || fail_start "ceph-mon died"
     alive "$(cat "$dir/osd.pid")" || fail_start "ceph-osd died"
     ((SECONDS < deadline)) || fail_start "no write to pool $pool succeeded within ${start_timeout_s} s"
