@@ -29,8 +29,8 @@ class RadosPool {
       return;
     }
     status_ = rados_conf_read_file(cluster_, ceph.confPath().c_str());
-    // A broken cluster fails the test instead of hanging it (both default to
-    // waiting for ever, or 5 minutes).
+    // A broken cluster fails the test instead of hanging it (by default a
+    // connection waits 5 minutes, an operation for ever).
     if (status_ == 0) status_ = rados_conf_set(cluster_, "client_mount_timeout", "30");
     if (status_ == 0) status_ = rados_conf_set(cluster_, "rados_osd_op_timeout", "30");
     if (status_ == 0) status_ = rados_connect(cluster_);
@@ -62,7 +62,7 @@ class RadosPool {
   int status_ = 0;
 };
 
-// Every byte value, zeros among them, in an order no two runs share.
+// Random bytes, zeros among them, different in every run.
 std::string randomBytes(size_t n) {
   std::mt19937_64 rng(std::random_device{}());
   std::string out(n, '\0');

@@ -19,9 +19,13 @@ set -euo pipefail
 
 readonly pool=acidfs
 readonly start_timeout_s=60
+# Errors go to fd 3, the caller's stderr, also from inside redirected commands.
+# What runs on in the background closes it: a caller reading the script's
+# output from a pipe waits for every writer's end to close.
+exec 3>&2
 
 die() {
-  echo "ceph-single-node: $*" >&2
+  echo "ceph-single-node: $*" >&3
   exit 1
 }
 
@@ -50,10 +54,24 @@ log_tails() {
 
 # Stops the daemons started so far but keeps DIR and its logs (stop removes it).
 fail_start() {
-  echo "ceph-single-node: $*" >&2
-  log_tails >&2
+  echo "ceph-single-node: $*" >&3
+  log_tails >&3
   stop_daemons
   exit 1
+}
+
+# Runs a command, 5 s at most, until it succeeds, while the daemons started so
+# far run and the start's deadline is ahead: a monitor that died (its port
+# taken meanwhile, say) fails the start at once, not after a long timeout.
+retry() {
+  local what=$1 pidfile
+  shift
+  until timeout 5 "$@"; do
+    for pidfile in "$dir"/*.pid; do
+      alive "$(cat "$pidfile")" || fail_start "$what: $(basename "$pidfile" .pid) died"
+    done
+    ((SECONDS < deadline)) || fail_start "$what did not succeed within ${start_timeout_s} s"
+  done
 }
 
 write_conf() {
@@ -98,7 +116,7 @@ EOF
 start_daemon() {
   local program=$1 name=$2
   shift 2
-  "$program" -c "$dir/ceph.conf" -f "$@" </dev/null >"$dir/log/$name.out" 2>&1 &
+  "$program" -c "$dir/ceph.conf" -f "$@" </dev/null >"$dir/log/$name.out" 2>&1 3>&- &
   echo $! >"$dir/$name.pid"
 }
 
@@ -123,8 +141,8 @@ start() {
   dir=$(cd "$dir" && pwd)
   mkdir "$dir/log" "$dir/run" "$dir/mon" "$dir/osd"
   write_conf "$objectstore"
-  local deadline=$((SECONDS + start_timeout_s))
-  local ceph=(timeout "$start_timeout_s" ceph -c "$dir/ceph.conf" --connect-timeout "$start_timeout_s")
+  deadline=$((SECONDS + start_timeout_s))
+  local ceph=(ceph -c "$dir/ceph.conf" --connect-timeout 5)
 
   local fsid mon_addr
   fsid=$(sed -n 's/^fsid = //p' "$dir/ceph.conf")
@@ -137,27 +155,26 @@ start() {
 
   local osd_uuid osd_id
   osd_uuid=$(cat /proc/sys/kernel/random/uuid)
-  osd_id=$("${ceph[@]}" osd new "$osd_uuid" 2>"$dir/log/osd-new.out") || fail_start "ceph osd new failed"
+  # Both commands are idempotent: a retry after a timeout does no harm.
+  osd_id=$(retry "ceph osd new" "${ceph[@]}" osd new "$osd_uuid" 2>"$dir/log/osd-new.out") || exit 1
   ceph-osd -c "$dir/ceph.conf" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1 ||
     fail_start "ceph-osd --mkfs failed"
   start_daemon ceph-osd osd -i "$osd_id"
   # While the OSD boots: the pool's placement groups wait for it.
-  "${ceph[@]}" osd pool create "$pool" 8 8 >"$dir/log/pool-create.out" 2>&1 ||
-    fail_start "ceph osd pool create $pool failed"
+  retry "ceph osd pool create" "${ceph[@]}" osd pool create "$pool" 8 8 >"$dir/log/pool-create.out" 2>&1
   echo "$pool" >"$dir/pool"
 
   # The cluster serves once a write returns. A write waiting for the OSD to
   # come up asks for new maps at each objecter tick: every 5 s by default,
   # which doubled a bluestore start.
-  until timeout 5 rados --objecter-tick-interval 0.1 -c "$dir/ceph.conf" -p "$pool" put probe "$dir/pool" \
-    >"$dir/log/probe.out" 2>&1; do
-    alive "$(cat "$dir/mon.pid")" || fail_start "ceph-mon died"
-    alive "$(cat "$dir/osd.pid")" || fail_start "ceph-osd died"
-    ((SECONDS < deadline)) || fail_start "no write to pool $pool succeeded within ${start_timeout_s} s"
-  done
+  retry "a write to pool $pool" rados --objecter-tick-interval 0.1 -c "$dir/ceph.conf" -p "$pool" put probe "$dir/pool" \
+    >"$dir/log/probe.out" 2>&1
   rados -c "$dir/ceph.conf" -p "$pool" rm probe >>"$dir/log/probe.out" 2>&1 || fail_start "rados rm probe failed"
   if [[ -n $owner ]]; then
-    watch_owner "$owner" </dev/null >/dev/null 2>&1 &
+    (
+      exec </dev/null >/dev/null 2>&1 3>&-
+      watch_owner "$owner"
+    ) &
     echo $! >"$dir/watcher.pid"
   fi
   echo "conf=$dir/ceph.conf pool=$pool mon=$mon_addr"
