@@ -9,6 +9,7 @@ packages=(
   librocksdb-dev libxxhash-dev libcli11-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libsystemd-dev
   postgresql libpq-dev  # database stores (issue 13): the tests start their own servers
+  ceph-mon ceph-osd ceph-common librados-dev  # chunks on RADOS (issue 14): the tests start their own single-node clusters
   attr python3 clang bindfs
   libtsan2  # ThreadSanitizer runtime for GCC (ACIDFS_TSAN); g++ pulls it in, named for clarity
   file lintian systemd man-db groff-base strace  # packaging: CPack's shlibdeps, lintian, systemd-analyze, man -l, the syscall check
