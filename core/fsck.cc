@@ -524,12 +524,16 @@ Result<FsckReport> fsckStore(Store& store, bool repair) {
 // they change during the check can show as findings, so it is meant for
 // idle mounts, and --repair for a store no daemon serves.
 Result<FsckReport> fsckDatabaseStore(const std::string& uri, const FsckOptions& options) {
+  std::string chunks = options.chunks;
   {
     ACIDFS_ASSIGN_OR_RETURN(std::unique_ptr<PgEngine> engine, PgEngine::open({uri, std::chrono::seconds(30)}));
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> version, engine->get(Column::kDefault, "format_version"));
     if (!version) return Status::Error(EINVAL, shownStore(uri) + " holds no acidfs store");
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> chunksAt, engine->get(Column::kDefault, Store::kChunksKey));
+    if (options.chunks.empty()) chunks = chunksAt.value_or("db");
   }
   StoreOptions storeOptions;
+  storeOptions.chunks = chunks;
   storeOptions.hash = options.hash;
   storeOptions.gcIntervalSeconds = 0;
   storeOptions.commitIntervalSeconds = 0;

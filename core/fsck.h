@@ -61,7 +61,12 @@ struct FsckReport {
 struct FsckOptions {
   bool repair = false;
   HashFunction hash = xxh3Hash;  // the store's (StoreOptions::hash): tests inject degenerate ones
+  // A database store's chunks as acidfsd's -o chunks= (rados:POOL,conf=FILE,
+  // id=NAME); empty: where the store says they are, with librados's default
+  // configuration.
+  std::string chunks;
 };
+
 
 // `acidfs fsck STORE [--repair]`: checks the store in directory `path`.
 // Errors (the tool's exit status 2): EINVAL when `path` is not an acidfs

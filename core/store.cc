@@ -22,6 +22,7 @@
 #include "core/sessions.h"
 #include "core/store_location.h"
 #include "core/encoding.h"
+#include "core/rados_chunk_store.h"
 #include "core/segment_store.h"
 #include "core/reservations.h"
 #include "core/space_guard.h"
@@ -219,9 +220,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
 // daemons share it), no segments, no space guard (the server's disk is not
 // ours to see); a session per daemon for its orphans (core/sessions.h).
 Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, StoreOptions options) {
-  if (options.chunks.rfind("rados:", 0) == 0)
-    return Status::Error(ENOTSUP, "chunks=rados: Ceph RADOS chunks are not built yet (issue 14); use chunks=db");
-  if (options.chunks != "db") return Status::Error(EINVAL, "chunks must be db or rados:POOL");
+  std::optional<RadosChunkStoreOptions> rados;
+  if (options.chunks.rfind("rados:", 0) == 0) {
+    ACIDFS_ASSIGN_OR_RETURN(rados, parseRadosChunks(options.chunks));
+  } else if (options.chunks != "db") {
+    return Status::Error(EINVAL, "chunks must be db or rados:POOL[,conf=FILE][,id=NAME]");
+  }
+  const std::string chunksAt = rados ? "rados:" + rados->pool : "db";
   std::unique_ptr<Store> store(new Store());
   store->path_ = shownStore(uri);
   if (!options.clock) options.clock = std::shared_ptr<const Clock>(&Clock::real(), [](const Clock*) {});
@@ -239,9 +244,20 @@ Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, Store
       return Status::Error(EPROTO, "the database store " + store->path_ + " has an invalid chunk size");
     chunkSize = static_cast<uint32_t>(stored);
   }
-  ACIDFS_RETURN_IF_ERROR(store->assemble(chunkSize, chunkSize));
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> storedChunksAt, store->db_->get(Column::kDefault, kChunksKey));
+  if (version && storedChunksAt.value_or("db") != chunksAt)
+    return Status::Error(EINVAL, "the database store " + store->path_ + " keeps its chunks in " +
+                                     storedChunksAt.value_or("db") + ": mount it with chunks=" +
+                                     storedChunksAt.value_or("db") + " (asked for " + chunksAt + ")");
+  if (rados) {
+    ACIDFS_ASSIGN_OR_RETURN(store->rados_, RadosChunkStore::open(*rados));
+  }
+  // With RADOS, small chunks stay inline in their records as in a directory
+  // store; without a chunk store, all do.
+  ACIDFS_RETURN_IF_ERROR(store->assemble(chunkSize, rados ? std::min(options.inlineMax, chunkSize) : chunkSize));
   if (!version) {
-    ACIDFS_ASSIGN_OR_RETURN(bool formatted, store->format({{kChunkSizeKey, std::to_string(chunkSize)}}));
+    ACIDFS_ASSIGN_OR_RETURN(bool formatted,
+                            store->format({{kChunkSizeKey, std::to_string(chunkSize)}, {kChunksKey, chunksAt}}));
     if (formatted) {
       ACIDFS_LOG(kInfo, "formatted a new store in %s (chunk size %u)", store->path_.c_str(), chunkSize);
     } else {
@@ -258,13 +274,18 @@ Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, Store
   return store;
 }
 
+ChunkStore* Store::chunkStore() const {
+  if (segments_) return segments_.get();
+  return rados_.get();
+}
+
 Status Store::assemble(uint32_t chunkSize, uint32_t inlineMax) {
   ContentOptions contentOptions{chunkSize, inlineMax, options_.hash};
-  content_ = std::make_unique<ContentStore>(*db_, segments_.get(), contentOptions);
+  content_ = std::make_unique<ContentStore>(*db_, chunkStore(), contentOptions);
   ContentStore* content = content_.get();
   ACIDFS_ASSIGN_OR_RETURN(reservations_, Reservations::open(*db_, *content_, space_.get()));
   runner_ = std::make_unique<TransactionRunner>(
-      *db_, segments_.get(), space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
+      *db_, chunkStore(), space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
       options_.durability == Durability::kSync);
   const Clock& clock = *options_.clock;
   tree_ = std::make_unique<Tree>(*content_, *reservations_, *db_, clock);
@@ -323,6 +344,7 @@ Store::~Store() {
   reservations_.reset();
   content_.reset();
   segments_.reset();
+  rados_.reset();
   db_.reset();
   if (lockFd_ >= 0) close(lockFd_);
 }
@@ -343,16 +365,38 @@ void Store::watchOthers(std::function<void(const OthersChange&)> changed) {
 Status Store::makeRoom() {
   // Space freed by commits returns once they are durable (TransactionRunner).
   Status synced = runner_->syncCommitted();
-  if (segments_) segments_->drainReleases();
+  if (ChunkStore* chunks = chunkStore()) chunks->drainReleases();
   // The log holds records uncompressed, and goes once they are in tables.
   if (db_->unflushedBytes() >= kMinFlushBytes) ACIDFS_RETURN_IF_ERROR(db_->flush());
   return synced;
+}
+
+void Store::sweepRados() {
+  // Kept unless its record is found and names another place: an object is
+  // deleted on certainty only.
+  auto named = [this](const Id128& id, const Extent& place) {
+    auto value = db_->get(Column::kChunks, keys::id(id));
+    if (!value.ok()) return true;
+    if (!*value) return false;
+    auto record = ChunkRecord::decode(**value);
+    if (!record) return true;
+    return !record->head.tombstone && !record->isInline && record->segment == place.segment &&
+           record->offset == place.offset;
+  };
+  auto deleted = rados_->sweep(named);
+  if (!deleted.ok())
+    ACIDFS_LOG(kWarning, "sweeping RADOS objects no chunk names: %s", deleted.status().toString().c_str());
+  else if (*deleted)
+    ACIDFS_LOG(kInfo, "deleted %llu RADOS objects no chunk names", static_cast<unsigned long long>(*deleted));
 }
 
 void Store::backgroundLoop() {
   using SteadyClock = std::chrono::steady_clock;
   auto nextSync = SteadyClock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
   auto nextGc = SteadyClock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
+  // Objects of puts that never committed (a daemon killed mid-write, here
+  // or on another host) are found a minute after mounting, then hourly.
+  auto nextSweep = SteadyClock::now() + std::chrono::minutes(1);
   MutexLock lock(backgroundMutex_);
   while (!stopping_) {
     auto wake = SteadyClock::now() + std::chrono::seconds(1);
@@ -368,6 +412,10 @@ void Store::backgroundLoop() {
     if (sessions_) {
       Status s = sessions_->tick();
       if (!s.ok()) ACIDFS_LOG(kError, "sessions: %s", s.toString().c_str());
+    }
+    if (rados_ && options_.gcIntervalSeconds > 0 && SteadyClock::now() >= nextSweep) {
+      sweepRados();
+      nextSweep = SteadyClock::now() + std::chrono::hours(1);
     }
     if (options_.gcIntervalSeconds > 0 && SteadyClock::now() >= nextGc) {
       auto freed = leases_->expire();

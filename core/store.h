@@ -33,6 +33,8 @@ namespace acidfs {
 class ContentStore;
 class Leases;
 class MetaDb;
+class RadosChunkStore;
+class ChunkStore;
 class MetaEngine;
 class Sessions;
 class Reservations;
@@ -183,6 +185,10 @@ class Store {
   MetaDb& db() { return *rocks_; }
   // Whether the store lives in a database (SPEC §9) rather than a directory.
   bool isDatabase() const { return sessions_ != nullptr; }
+  // A database store's setting (default column): where its chunks are,
+  // "db" or "rados:POOL" (no conf= or id=, which may differ from host to
+  // host). Stores formatted before it existed are "db".
+  static constexpr char kChunksKey[] = "chunks";
   TransactionRunner& runner() { return *runner_; }
 
  private:
@@ -196,6 +202,8 @@ class Store {
   // call formatted the store.
   Result<bool> format(const std::vector<std::pair<std::string, std::string>>& settings);
   static constexpr char kChunkSizeKey[] = "chunk_size";  // a database store's; a directory's is in its marker
+  // Deletes RADOS objects no chunk record names (RadosChunkStore::sweep).
+  void sweepRados();
   static constexpr uint64_t kDatabaseShownBytes = 1ull << 50;  // space() of a database store
   // Rewrites STORE/LOCK as held by this process, doing `use`.
   void writeLock(const std::string& use);
@@ -213,6 +221,9 @@ class Store {
   std::unique_ptr<MetaEngine> db_;
   MetaDb* rocks_ = nullptr;  // db_ when it is RocksDB (a directory store)
   std::unique_ptr<SegmentStore> segments_;  // null for a database store
+  std::unique_ptr<RadosChunkStore> rados_;  // a database store's with chunks=rados:
+  // segments_, rados_ or null (every chunk inline: chunks=db).
+  ChunkStore* chunkStore() const;
   std::unique_ptr<SpaceGuard> space_;
   std::unique_ptr<Reservations> reservations_;
   std::unique_ptr<ContentStore> content_;

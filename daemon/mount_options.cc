@@ -192,6 +192,10 @@ Result<MountOptions> parseMountOptions(const std::vector<std::string>& lists) {
       } else if (option == "allow_other") {
         options.allowOther = true;
         options.fuseOptions.push_back(option);
+      } else if ((startsWith(option, "conf=") || startsWith(option, "id=")) && startsWith(options.chunks, "rados:")) {
+        // SPEC §9 writes chunks=rados:POOL,conf=FILE,id=NAME, which the
+        // commas of an option list split: the parts join it again here.
+        options.chunks += "," + option;
       } else if (isValueOption(option)) {
         ACIDFS_RETURN_IF_ERROR(parseValueOption(option, options));
       } else if (isKernelFlag(option)) {

@@ -242,7 +242,7 @@ class FsckOffline : public Fsck {
   // `acidfs fsck STORE [--repair]`: on the directory of a store no process has open.
   FsckReport offline(bool repair) {
     store_.reset();
-    auto report = fsckStore(storePath(), FsckOptions{repair, options_.hash});
+    auto report = fsckStore(storePath(), FsckOptions{repair, options_.hash, {}});
     EXPECT_TRUE(report.ok()) << report.status().toString();
     return report.ok() ? *report : FsckReport{};
   }
@@ -524,16 +524,16 @@ TEST_F(FsckOffline, ReadOnlyAndOpenChecksFindTheSame) {
 }
 
 TEST_F(FsckOffline, AStoreInUseIsRefusedAndUntouched) {
-  auto report = fsckStore(storePath(), FsckOptions{false, options_.hash});
+  auto report = fsckStore(storePath(), FsckOptions{false, options_.hash, {}});
   EXPECT_EQ("EBUSY", ::acidfs::testing::code(report));
-  report = fsckStore(storePath(), FsckOptions{true, options_.hash});
+  report = fsckStore(storePath(), FsckOptions{true, options_.hash, {}});
   EXPECT_EQ("EBUSY", ::acidfs::testing::code(report));
 }
 
 TEST_F(FsckOffline, ADirectoryThatIsNotAStoreIsRefusedAndUntouched) {
   const std::string empty = dir_.path() + "/empty";
   ASSERT_EQ(0, mkdir(empty.c_str(), 0700));
-  EXPECT_EQ("EINVAL", ::acidfs::testing::code(fsckStore(empty, FsckOptions{true, options_.hash})));
+  EXPECT_EQ("EINVAL", ::acidfs::testing::code(fsckStore(empty, FsckOptions{true, options_.hash, {}})));
   EXPECT_TRUE(std::filesystem::is_empty(empty));
 }
 

@@ -267,6 +267,20 @@ TEST(MountOptions, ADatabaseStoresOptionsAreTakenWithTheirDefaults) {
   EXPECT_TRUE(o->fuseOptions.empty()) << "none of them reaches libfuse";
 }
 
+// SPEC §9's chunks=rados:POOL,conf=FILE,id=NAME survives the commas that
+// split an option list; conf= and id= mean nothing anywhere else.
+TEST(MountOptions, RadosChunksKeepTheirConfAndIdParts) {
+  auto o = parseMountOptions({"chunks=rados:bulk,conf=/etc/ceph/other.conf,id=acidfs,coherence_ms=10", "ro"});
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_EQ("rados:bulk,conf=/etc/ceph/other.conf,id=acidfs", o->chunks);
+  EXPECT_EQ(10, o->coherenceMs);
+  EXPECT_TRUE(o->readOnly);
+  for (const char* stray : {"conf=/x", "id=x"}) {
+    auto refused = parseMountOptions({std::string("chunks=db,") + stray});
+    EXPECT_EQ(refused.status().errnum(), EINVAL) << stray;
+  }
+}
+
 TEST(MountOptions, BadValuesAreEinval) {
   for (const char* bad : {"commit_interval=0", "commit_interval=abc", "commit_interval=", "attr_timeout=-1",
                           "entry_timeout=3601", "max_write=10", "max_write=99999999", "readdirplus=maybe",

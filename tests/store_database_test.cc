@@ -1,7 +1,8 @@
 // Opening a database store (SPEC §9): the first daemon formats an empty
 // database, several formatting at once make one store; a database of a
 // newer format is refused untouched; the database's chunk size wins over
-// the options; chunks=rados is not built yet.
+// the options, and so does where its chunks are (RADOS itself:
+// rados_chunk_store_test.cc).
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -58,7 +59,7 @@ TEST_F(StoreDatabase, ANewerFormatIsRefusedUntouched) {
   EXPECT_NE(std::string::npos, refused.status().message().find("format 2")) << refused.status().toString();
 }
 
-TEST_F(StoreDatabase, TheDatabasesChunkSizeWinsAndRadosIsNotBuiltYet) {
+TEST_F(StoreDatabase, TheDatabasesChunkSizeAndChunkPlaceWin) {
   StoreOptions small;
   small.chunkSize = 16384;
   { ASSERT_TRUE(Store::open(uri_, small).ok()); }
@@ -66,9 +67,12 @@ TEST_F(StoreDatabase, TheDatabasesChunkSizeWinsAndRadosIsNotBuiltYet) {
   ASSERT_TRUE(reopened.ok()) << reopened.status().toString();
   EXPECT_EQ(16384u, (*reopened)->chunkSize());
   reopened->reset();
+  // Formatted with chunks=db: RADOS is refused before any cluster is asked.
   StoreOptions rados;
   rados.chunks = "rados:pool";
-  EXPECT_EQ(ENOTSUP, Store::open(uri_, rados).status().errnum());
+  EXPECT_EQ(EINVAL, Store::open(uri_, rados).status().errnum());
+  rados.chunks = "rados:pool,user=x";
+  EXPECT_EQ(EINVAL, Store::open(uri_, rados).status().errnum());
 }
 
 }  // namespace

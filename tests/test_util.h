@@ -23,6 +23,7 @@
 #include "core/content_store.h"
 #include "core/file_drafts.h"
 #include "core/store.h"
+#include "tests/ceph_instance.h"
 #include "tests/postgres_instance.h"
 
 namespace acidfs::testing {
@@ -84,9 +85,15 @@ class TempDir {
 // ACIDFS_TEST_STORE=postgresql a database store, each fixture on a fresh
 // database of one PostgreSQL server the test binary starts (ctest runs the
 // conformance suites both ways: tests/CMakeLists.txt).
+// ACIDFS_TEST_STORE=postgresql+rados: the same with its chunks in a RADOS
+// pool of one Ceph cluster the test binary starts (tests/ceph_instance.h).
 inline bool testingDatabaseStore() {
   const char* store = getenv("ACIDFS_TEST_STORE");
-  return store && std::string(store) == "postgresql";
+  return store && (std::string(store) == "postgresql" || std::string(store) == "postgresql+rados");
+}
+inline bool testingRadosChunks() {
+  const char* store = getenv("ACIDFS_TEST_STORE");
+  return store && std::string(store) == "postgresql+rados";
 }
 inline PostgresInstance& sharedPostgres() {
   // A static, so that the process's end stops the server and removes its
@@ -116,6 +123,12 @@ class StoreFixture : public ::testing::Test {
     if (testingDatabaseStore()) {
       ASSERT_TRUE(sharedPostgres().ok()) << sharedPostgres().why();
       location_ = freshDatabaseUri();
+      if (testingRadosChunks()) {
+        ASSERT_TRUE(sharedCeph().ok()) << sharedCeph().why();
+        options_.chunks = "rados:" + sharedCeph().pool();
+        // So that Ceph's default configuration (fsck without --chunks) is this cluster's.
+        setenv("CEPH_CONF", sharedCeph().confPath().c_str(), 1);
+      }
     } else {
       location_ = dir_.path() + "/store";
     }

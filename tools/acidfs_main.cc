@@ -110,10 +110,14 @@ std::string findFsckHelper() {
   throw ToolError{"cannot find acidfs-fsck beside " + dir.string() + " or at " + installed.string()};
 }
 
-[[noreturn]] void execFsck(const std::string& storePath, bool repair) {
+[[noreturn]] void execFsck(const std::string& storePath, bool repair, const std::string& chunks) {
   std::string helper = findFsckHelper();
   std::vector<const char*> args = {helper.c_str(), storePath.c_str()};
   if (repair) args.push_back("--repair");
+  if (!chunks.empty()) {
+    args.push_back("--chunks");
+    args.push_back(chunks.c_str());
+  }
   args.push_back(nullptr);
   execv(helper.c_str(), const_cast<char* const*>(args.data()));
   throw ToolError{helper + ": " + strerror(errno)};
@@ -239,14 +243,17 @@ int run(int argc, char** argv) {
   });
 
   // fsck: offline, on the store itself (the one command that is not an ioctl client).
-  std::string fsckStorePath;
+  std::string fsckStorePath, fsckChunks;
   bool fsckRepair = false;
   auto* fsck = app.add_subcommand("fsck", "check a store that no daemon has open: every entry, link count, reference\n"
                                           "count and chunk hash; exit 0 clean, 1 findings, 2 error\n"
                                           "  example: acidfs fsck /var/lib/acidfs/mnt-data --repair");
   fsck->add_option("STORE", fsckStorePath, "the store: a directory, or a database (postgresql://...)")->required();
   fsck->add_flag("--repair", fsckRepair, "fix reference counts, link counts and dangling entries (not corrupted chunks)");
-  fsck->callback([&] { execFsck(fsckStorePath, fsckRepair); });
+  fsck->add_option("--chunks", fsckChunks,
+                   "a database store's chunks as in acidfsd's -o chunks= (rados:POOL,conf=FILE,id=NAME);\n"
+                   "default: where the store says they are, with Ceph's default configuration");
+  fsck->callback([&] { execFsck(fsckStorePath, fsckRepair, fsckChunks); });
 
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

@@ -1,4 +1,4 @@
-// acidfs-fsck STORE [--repair]: the offline check behind `acidfs fsck`
+// acidfs-fsck STORE [--repair] [--chunks SPEC]: the offline check behind `acidfs fsck`
 // (core/fsck.h). Exit 0 clean, 1 findings (after --repair: findings left), 2
 // error with one line on stderr. Without --repair it changes nothing in the
 // store.
@@ -19,8 +19,8 @@ struct FsckError {
   std::string message;
 };
 
-int runFsck(const std::string& storePath, bool repair) {
-  auto report = fsckStore(storePath, FsckOptions{.repair = repair});
+int runFsck(const std::string& storePath, bool repair, const std::string& chunks) {
+  auto report = fsckStore(storePath, FsckOptions{.repair = repair, .chunks = chunks});
   if (!report.ok()) throw FsckError{shownStore(storePath) + ": " + report.status().message()};
   for (const std::string& f : report->findings) std::cout << "finding: " << f << "\n";
   for (const std::string& r : report->repairs) std::cout << "repaired: " << r << "\n";
@@ -40,13 +40,16 @@ int main(int argc, char** argv) {
   CLI::App app{"acidfs-fsck: check a store no daemon has open (run as `acidfs fsck`).\n"
                "  example: acidfs fsck /var/lib/acidfs/mnt-data --repair"};
   app.set_version_flag("--version", std::string("acidfs-fsck ") + ACIDFS_VERSION);
-  std::string store;
+  std::string store, chunks;
   bool repair = false;
   app.add_option("STORE", store, "the store: a directory, or a database (postgresql://...)")->required();
   app.add_flag("--repair", repair, "fix reference counts, link counts and dangling entries (not corrupted chunks)");
+  app.add_option("--chunks", chunks,
+                 "a database store's chunks as in acidfsd's -o chunks= (rados:POOL,conf=FILE,id=NAME);\n"
+                 "default: where the store says they are, with Ceph's default configuration");
   try {
     app.parse(argc, argv);
-    return acidfs::runFsck(store, repair);
+    return acidfs::runFsck(store, repair, chunks);
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,114 @@
+// Chunks as Ceph RADOS objects (SPEC §9, `-o chunks=rados:POOL`): the
+// ChunkStore (core/chunk_store.h) of a database store whose bulk data lives
+// in an object store that every host reaches.
+//
+// One object per put, named "<chunk id in hex>.<nonce in hex>": the nonce
+// (64 random bits, kept in the chunk record's place as Extent::offset; the
+// place's segment is kRadosPlace) makes every put's object its own, so a
+// host deleting a freed chunk's object can never delete another host's
+// fresh upload of the same content, and an object name never comes back
+// with other bytes.
+//
+// - put() writes the whole object (rados_write_full) and returns once RADOS
+//   acknowledged it, which is once it is durable: makeDurable() has nothing
+//   left to do.
+// - read() reads it; an object that is gone is ESTALE (its record was freed
+//   and the object deleted since the reader found it: ContentStore's
+//   readers look again from fresh metadata), a short one EIO. ContentStore
+//   verifies every chunk's hash, as for segments.
+// - release() deletes after a grace period (`grace`), which outlasts reads
+//   in progress on other hosts, so they rarely see ESTALE; what it had not
+//   deleted when the store closes is deleted then.
+// - sweep() deletes objects that no chunk record names and that are older
+//   than `sweepAge` (their puts' transactions never committed: a daemon
+//   killed between put and commit). An object younger than that may be a
+//   put whose commit is still coming, on any host.
+#pragma once
+
+#include <rados/librados.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+
+#include "core/chunk_store.h"
+#include "core/thread_annotations.h"
+
+namespace acidfs {
+
+// Extent::segment of a chunk stored in RADOS (segment files number theirs
+// from 1 up; no directory store names this one).
+inline constexpr uint32_t kRadosPlace = 0xFFFFFFFFu;
+
+struct RadosChunkStoreOptions {
+  std::string pool;
+  std::string confFile;  // empty: librados's own search (CEPH_CONF, /etc/ceph/ceph.conf)
+  std::string clientId;  // empty: "admin"
+  std::chrono::milliseconds grace{std::chrono::minutes(5)};
+  std::chrono::milliseconds sweepAge{std::chrono::hours(1)};
+};
+
+// "rados:POOL[,conf=FILE][,id=NAME]" (SPEC §9) into options; EINVAL naming
+// what is wrong.
+Result<RadosChunkStoreOptions> parseRadosChunks(const std::string& spec);
+
+class RadosChunkStore final : public ChunkStore {
+ public:
+  // Connects to the cluster and opens the pool: EIO (with librados's reason)
+  // when either fails, ENOENT when the pool does not exist.
+  static Result<std::unique_ptr<RadosChunkStore>> open(const RadosChunkStoreOptions& options);
+  ~RadosChunkStore() override;
+
+  Result<Extent> put(const Id128& id, std::string_view bytes) override;
+  Status read(const Id128& id, const Extent& place, char* out) const override;
+  Status makeDurable(const std::vector<StoredChunk>&) override { return Status::OK(); }
+  void release(const std::vector<StoredChunk>& chunks) override EXCLUDES(mutex_);
+  // Deletes at once everything released so far, grace or not (tests, and
+  // space accounting).
+  void drainReleases() override EXCLUDES(mutex_);
+  // Never taken exclusively: the grace period, and ESTALE past it, protect readers.
+  std::shared_mutex& releaseLock() override { return releaseLock_; }
+  uint64_t bytesOnDisk() const override EXCLUDES(mutex_);
+  uint64_t liveBytes() const override EXCLUDES(mutex_);
+
+  // Deletes every object of the pool whose name is ours, that `named(id,
+  // place)` says no chunk record names, and that is older than sweepAge.
+  // Returns how many it deleted.
+  Result<uint64_t> sweep(const std::function<bool(const Id128& id, const Extent& place)>& named);
+
+  // The object that holds the chunk at `place`.
+  static std::string objectName(const Id128& id, uint64_t nonce);
+
+ private:
+  RadosChunkStore(RadosChunkStoreOptions options, rados_t cluster, rados_ioctx_t io);
+  void deleterLoop() EXCLUDES(mutex_);
+  void remove(const std::string& name) const;
+
+  struct Doomed {
+    std::string name;
+    uint32_t length;
+    std::chrono::steady_clock::time_point due;
+  };
+
+  const RadosChunkStoreOptions options_;
+  rados_t cluster_;
+  rados_ioctx_t io_;
+  std::shared_mutex releaseLock_;
+  mutable Mutex mutex_;
+  std::condition_variable_any changed_;
+  std::deque<Doomed> doomed_ GUARDED_BY(mutex_);  // in release order, so in `due` order
+  uint64_t deleting_ GUARDED_BY(mutex_) = 0;       // taken from doomed_, being deleted
+  bool forceDue_ GUARDED_BY(mutex_) = false;       // drainReleases(): delete what is queued now
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  uint64_t liveBytes_ GUARDED_BY(mutex_) = 0;     // put, not released
+  uint64_t doomedBytes_ GUARDED_BY(mutex_) = 0;   // released, not deleted yet
+  std::thread deleter_;
+};
+
+}  // namespace acidfs
