@@ -41,8 +41,14 @@ class PgProxy {
     shutdown(listener_, SHUT_RDWR);
     acceptor_.join();
     close(listener_);
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& t : pumps_) t.join();
+    // Joined without the lock, which a pump takes to look at what it
+    // forwards (a client closing its connection sends one last message).
+    std::vector<std::thread> pumps;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pumps.swap(pumps_);
+    }
+    for (auto& t : pumps) t.join();
     unlink((dir_ + "/.s.PGSQL.5432").c_str());
     rmdir(dir_.c_str());
   }
