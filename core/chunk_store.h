@@ -70,6 +70,20 @@ class ChunkStore {
   // length is EIO. A caller that found the place in a committed record
   // holds releaseLock() shared from that lookup until this returns.
   virtual Status read(const Id128& id, const Extent& place, char* out) const = 0;
+  // read() of several places at once, each into its own buffer, with a
+  // Status each (in the order given). A store across a network has them in
+  // flight together; this default reads one after the other.
+  struct Read {
+    Id128 id;
+    Extent place;
+    char* out = nullptr;
+  };
+  virtual std::vector<Status> readMany(const std::vector<Read>& reads) const {
+    std::vector<Status> results;
+    results.reserve(reads.size());
+    for (const Read& r : reads) results.push_back(read(r.id, r.place, r.out));
+    return results;
+  }
   // Makes these places, put earlier, durable: once this returns OK, a
   // power cut loses none of their bytes (nor, for files, their names).
   // Called before the commit of the records naming them; a store whose

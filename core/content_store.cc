@@ -469,6 +469,29 @@ Status ContentStore::applyRefDeltas(Txn& txn) {
   return Status::OK();
 }
 
+std::vector<std::optional<Status>> ContentStore::readPlacesWhole(uint64_t pageIndex,
+                                                                 const PageRecord& page,
+                                                                 const std::vector<std::optional<ChunkRecord>>& records,
+                                                                 uint64_t offset, size_t length, char* out) const {
+  std::vector<std::optional<Status>> results(page.chunks.size());
+  if (!chunks_) return results;  // a record naming a place is corruption: the caller's readPlace says so
+  const uint64_t C = options_.chunkSize;
+  std::vector<ChunkStore::Read> reads;
+  std::vector<size_t> slots;
+  for (size_t slot = 0; slot < page.chunks.size(); ++slot) {
+    const std::optional<ChunkRecord>& chunk = records[slot];
+    if (!chunk || chunk->isInline) continue;
+    const uint64_t start = (pageIndex * kChunksPerPage + slot) * C;
+    if (start < offset || start + chunk->length > offset + length) continue;  // not wanted whole
+    reads.push_back(ChunkStore::Read{page.chunks[slot], Extent{chunk->segment, chunk->offset, chunk->length},
+                                     out + (start - offset)});
+    slots.push_back(slot);
+  }
+  std::vector<Status> answers = chunks_->readMany(reads);
+  for (size_t i = 0; i < slots.size(); ++i) results[slots[i]] = std::move(answers[i]);
+  return results;
+}
+
 Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std::string& out) {
   if (blob == emptyBlobId_) {
     out.clear();
@@ -493,6 +516,9 @@ Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std
   // slot, fetched together: from a database, one round trip instead of one
   // per chunk.
   std::vector<std::optional<ChunkRecord>> pageChunks;
+  // The chunk store's answers for the chunks of that page read whole into
+  // `out` (readPlacesWhole), by slot; nullopt for the others.
+  std::vector<std::optional<Status>> placedReads;
   const uint64_t endIndex = length ? (offset + length - 1) / C + 1 : 0;
   for (uint64_t pos = offset; pos < offset + length;) {
     const uint64_t index = pos / C;
@@ -514,15 +540,16 @@ Status ContentStore::read(const Id128& blob, uint64_t offset, size_t length, std
       ACIDFS_ASSIGN_OR_RETURN(std::vector<ChunkRecord> found, loadLiveChunks(wanted));
       pageChunks.assign(page.chunks.size(), std::nullopt);
       for (size_t i = 0; i < slots.size(); ++i) pageChunks[slots[i]] = std::move(found[i]);
+      placedReads = readPlacesWhole(pageIndex, page, pageChunks, offset, length, out.data());
     }
     const Id128& chunkId = page.chunks[index % kChunksPerPage];
     char* dest = out.data() + (pos - offset);
     size_t filled = 0;  // of `take`, from the chunk's stored bytes; the rest is zeros
     if (!chunkId.isZero()) {
       const ChunkRecord& chunk = *pageChunks[index % kChunksPerPage];
-      if (!chunk.isInline && within == 0 && take >= chunk.length) {
-        // All of the stored bytes are wanted: read and verify them in place.
-        ACIDFS_RETURN_IF_ERROR(readPlace(chunkId, chunk, dest));
+      if (const auto& placed = placedReads[index % kChunksPerPage]) {
+        // All of its stored bytes were wanted, and are in place: verify them there.
+        ACIDFS_RETURN_IF_ERROR(*placed);
         ACIDFS_RETURN_IF_ERROR(verify(chunkId, chunk, std::string_view(dest, chunk.length)));
         filled = chunk.length;
       } else if (chunk.isInline) {

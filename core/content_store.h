@@ -143,6 +143,14 @@ class ContentStore {
   Result<Record> loadLive(const Id128& id);
   // loadLive of each chunk, asked of the engine at once (MetaReader::getMany).
   Result<std::vector<ChunkRecord>> loadLiveChunks(const std::vector<Id128>& ids);
+  // Of page `pageIndex` of a blob (its chunk records by slot, null where
+  // not loaded), the chunks in the chunk store whose stored bytes the read of
+  // [offset, offset + length) wants whole: read together
+  // (ChunkStore::readMany) straight into `out`, the read's buffer. The
+  // chunk store's answer by slot; nullopt for the rest. Not verified.
+  std::vector<std::optional<Status>> readPlacesWhole(uint64_t pageIndex, const PageRecord& page,
+                                                     const std::vector<std::optional<ChunkRecord>>& records,
+                                                     uint64_t offset, size_t length, char* out) const;
   // EIO unless `page`, page `p` of a check()ed blob, lists the number of
   // chunks its place in the blob needs: then every slot read is in it.
   Status checkPlace(const BlobRecord& blob, uint64_t p, const PageRecord& page) const;

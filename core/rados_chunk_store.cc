@@ -86,6 +86,15 @@ RadosChunkStore::RadosChunkStore(RadosChunkStoreOptions options, rados_t cluster
     : options_(std::move(options)), cluster_(cluster), io_(io), deleter_([this] { deleterLoop(); }) {}
 
 RadosChunkStore::~RadosChunkStore() {
+  for (;;) {  // puts of transactions that never reached makeDurable or release
+    uint64_t nonce = 0;
+    {
+      MutexLock lock(mutex_);
+      if (inFlight_.empty()) break;
+      nonce = inFlight_.begin()->first;
+    }
+    (void)settlePut(nonce);
+  }
   {
     MutexLock lock(mutex_);
     stopping_ = true;
@@ -101,29 +110,129 @@ Result<Extent> RadosChunkStore::put(const Id128& id, std::string_view bytes) {
   uint64_t nonce = 0;
   for (unsigned char c : nonceBytes) nonce = nonce << 8 | c;
   const std::string name = objectName(id, nonce);
-  const int ret = rados_write_full(io_, name.c_str(), bytes.data(), bytes.size());
+  // Room first: past kMaxPutsInFlight the oldest is waited for.
+  for (;;) {
+    uint64_t oldest = 0;
+    {
+      MutexLock lock(mutex_);
+      while (!putOrder_.empty() && !inFlight_.contains(putOrder_.front())) putOrder_.pop_front();
+      if (inFlight_.size() < kMaxPutsInFlight) break;
+      oldest = putOrder_.front();
+    }
+    (void)settlePut(oldest);  // a failure is kept for makeDurable
+  }
+  rados_completion_t done = nullptr;
+  int ret = rados_aio_create_completion2(nullptr, nullptr, &done);
   if (ret < 0) return radosError(ret, "writing RADOS object " + name);
+  ret = rados_aio_write_full(io_, name.c_str(), done, bytes.data(), bytes.size());
+  if (ret < 0) {
+    rados_aio_release(done);
+    return radosError(ret, "writing RADOS object " + name);
+  }
   MutexLock lock(mutex_);
+  inFlight_.emplace(nonce, done);
+  putOrder_.push_back(nonce);
   liveBytes_ += bytes.size();
   return Extent{kRadosPlace, nonce, static_cast<uint32_t>(bytes.size())};
 }
 
-Status RadosChunkStore::read(const Id128& id, const Extent& place, char* out) const {
-  if (place.segment != kRadosPlace)
-    return Status::Error(EIO, "store corrupted: chunk " + id.hex() + " names segment " + std::to_string(place.segment) +
-                                  ", but this store keeps chunks in RADOS");
-  const std::string name = objectName(id, place.offset);
-  const int ret = rados_read(io_, name.c_str(), out, place.length, 0);
+Status RadosChunkStore::settlePut(uint64_t nonce) const {
+  rados_completion_t done = nullptr;
+  {
+    MutexLock lock(mutex_);
+    auto it = inFlight_.find(nonce);
+    if (it == inFlight_.end()) return Status::OK();
+    done = it->second;
+    inFlight_.erase(it);
+  }
+  rados_aio_wait_for_complete(done);
+  const int ret = rados_aio_get_return_value(done);
+  rados_aio_release(done);
+  if (ret >= 0) return Status::OK();
+  Status failed = radosError(ret, "writing a RADOS object (chunk place " + std::to_string(nonce) + ")");
+  MutexLock lock(mutex_);
+  failedPuts_.emplace(nonce, failed);
+  return failed;
+}
+
+Status RadosChunkStore::makeDurable(const std::vector<StoredChunk>& chunks) {
+  Status first;
+  for (const StoredChunk& c : chunks) {
+    (void)settlePut(c.place.offset);
+    MutexLock lock(mutex_);
+    auto failed = failedPuts_.find(c.place.offset);
+    if (failed == failedPuts_.end()) continue;
+    if (first.ok()) first = failed->second;
+    failedPuts_.erase(failed);
+  }
+  return first;
+}
+
+namespace {
+
+// What reading `length` bytes of `name` answered (rados_read's or an aio
+// read's return value).
+Status readAnswer(int ret, const std::string& name, uint32_t length) {
   if (ret == -ENOENT) return Status::Error(ESTALE, "RADOS object " + name + " is gone (freed since it was found)");
   if (ret < 0) return radosError(ret, "reading RADOS object " + name);
-  if (static_cast<uint32_t>(ret) != place.length)
+  if (static_cast<uint32_t>(ret) != length)
     return Status::Error(EIO, "RADOS object " + name + " holds " + std::to_string(ret) + " bytes, its record says " +
-                                  std::to_string(place.length));
+                                  std::to_string(length));
   return Status::OK();
+}
+
+Status notOurs(const Id128& id, const Extent& place) {
+  return Status::Error(EIO, "store corrupted: chunk " + id.hex() + " names segment " + std::to_string(place.segment) +
+                                ", but this store keeps chunks in RADOS");
+}
+
+}  // namespace
+
+Status RadosChunkStore::read(const Id128& id, const Extent& place, char* out) const {
+  return readMany({Read{id, place, out}}).front();
+}
+
+std::vector<Status> RadosChunkStore::readMany(const std::vector<Read>& reads) const {
+  std::vector<Status> results(reads.size());
+  std::vector<rados_completion_t> sent(reads.size(), nullptr);
+  std::vector<std::string> names(reads.size());
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const Read& r = reads[i];
+    if (r.place.segment != kRadosPlace) {
+      results[i] = notOurs(r.id, r.place);
+      continue;
+    }
+    // A put of this transaction's may still be on its way.
+    if (Status s = settlePut(r.place.offset); !s.ok()) {
+      results[i] = s;
+      continue;
+    }
+    names[i] = objectName(r.id, r.place.offset);
+    int ret = rados_aio_create_completion2(nullptr, nullptr, &sent[i]);
+    if (ret >= 0) ret = rados_aio_read(io_, names[i].c_str(), sent[i], r.out, r.place.length, 0);
+    if (ret < 0) {
+      results[i] = radosError(ret, "reading RADOS object " + names[i]);
+      if (sent[i]) rados_aio_release(sent[i]);
+      sent[i] = nullptr;
+    }
+  }
+  for (size_t i = 0; i < reads.size(); ++i) {
+    if (!sent[i]) continue;
+    rados_aio_wait_for_complete(sent[i]);
+    results[i] = readAnswer(rados_aio_get_return_value(sent[i]), names[i], reads[i].place.length);
+    rados_aio_release(sent[i]);
+  }
+  return results;
 }
 
 void RadosChunkStore::release(const std::vector<StoredChunk>& chunks) {
   if (chunks.empty()) return;
+  // A put still in flight lands first: deleting before it would leave the object.
+  for (const StoredChunk& c : chunks) {
+    (void)settlePut(c.place.offset);
+    MutexLock lock(mutex_);
+    failedPuts_.erase(c.place.offset);
+  }
   const auto due = std::chrono::steady_clock::now() + options_.grace;
   {
     MutexLock lock(mutex_);

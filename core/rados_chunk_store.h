@@ -9,13 +9,17 @@
 // fresh upload of the same content, and an object name never comes back
 // with other bytes.
 //
-// - put() writes the whole object (rados_write_full) and returns once RADOS
-//   acknowledged it, which is once it is durable: makeDurable() has nothing
-//   left to do.
-// - read() reads it; an object that is gone is ESTALE (its record was freed
-//   and the object deleted since the reader found it: ContentStore's
-//   readers look again from fresh metadata), a short one EIO. ContentStore
-//   verifies every chunk's hash, as for segments.
+// - put() sends the whole object (rados_aio_write_full: librados copies the
+//   bytes) and returns at once, so that a commit's chunks are written
+//   together, up to kMaxPutsInFlight at a time; makeDurable() waits until
+//   RADOS acknowledged each (durable on every replica) and reports the first
+//   that failed, so that the transaction naming them does not commit.
+// - read() and readMany() read objects (readMany: all in flight at once,
+//   rados_aio_read), after any put of theirs still in flight; an object
+//   that is gone is ESTALE (its record was freed and the object deleted
+//   since the reader found it: ContentStore's readers look again from fresh
+//   metadata), a short one EIO. ContentStore verifies every chunk's hash,
+//   as for segments.
 // - release() deletes after a grace period (`grace`), which outlasts reads
 //   in progress on other hosts, so they rarely see ESTALE; what it had not
 //   deleted when the store closes is deleted then.
@@ -36,6 +40,8 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "core/chunk_store.h"
 #include "core/thread_annotations.h"
@@ -65,9 +71,10 @@ class RadosChunkStore final : public ChunkStore {
   static Result<std::unique_ptr<RadosChunkStore>> open(const RadosChunkStoreOptions& options);
   ~RadosChunkStore() override;
 
-  Result<Extent> put(const Id128& id, std::string_view bytes) override;
-  Status read(const Id128& id, const Extent& place, char* out) const override;
-  Status makeDurable(const std::vector<StoredChunk>&) override { return Status::OK(); }
+  Result<Extent> put(const Id128& id, std::string_view bytes) override EXCLUDES(mutex_);
+  Status read(const Id128& id, const Extent& place, char* out) const override EXCLUDES(mutex_);
+  std::vector<Status> readMany(const std::vector<Read>& reads) const override EXCLUDES(mutex_);
+  Status makeDurable(const std::vector<StoredChunk>& chunks) override EXCLUDES(mutex_);
   void release(const std::vector<StoredChunk>& chunks) override EXCLUDES(mutex_);
   // Deletes at once everything released so far, grace or not (tests, and
   // space accounting).
@@ -89,6 +96,12 @@ class RadosChunkStore final : public ChunkStore {
   RadosChunkStore(RadosChunkStoreOptions options, rados_t cluster, rados_ioctx_t io);
   void deleterLoop() EXCLUDES(mutex_);
   void remove(const std::string& name) const;
+  // Waits for the put of `nonce` if it is still in flight; its outcome is
+  // kept for makeDurable() when it failed. OK when none was in flight.
+  Status settlePut(uint64_t nonce) const EXCLUDES(mutex_);
+
+  // A commit's puts in flight at once, at most: 4 MiB of copies at 64 KiB.
+  static constexpr size_t kMaxPutsInFlight = 64;
 
   struct Doomed {
     std::string name;
@@ -101,6 +114,12 @@ class RadosChunkStore final : public ChunkStore {
   rados_ioctx_t io_;
   std::shared_mutex releaseLock_;
   mutable Mutex mutex_;
+  // Puts sent and not yet settled, by nonce, oldest first in putOrder_
+  // (which may name settled ones: skipped); and those that failed, until
+  // makeDurable() or release() hears of them. mutable: a read settles.
+  mutable std::unordered_map<uint64_t, rados_completion_t> inFlight_ GUARDED_BY(mutex_);
+  mutable std::deque<uint64_t> putOrder_ GUARDED_BY(mutex_);
+  mutable std::unordered_map<uint64_t, Status> failedPuts_ GUARDED_BY(mutex_);
   std::condition_variable_any changed_;
   std::deque<Doomed> doomed_ GUARDED_BY(mutex_);  // in release order, so in `due` order
   uint64_t deleting_ GUARDED_BY(mutex_) = 0;       // taken from doomed_, being deleted

@@ -109,6 +109,43 @@ TEST_F(RadosAsChunkStore, EveryPutIsAnObjectOfItsOwnAndReadsBackExactly) {
   chunks().drainReleases();
 }
 
+// Puts are in flight together (more than the store lets fly at once here);
+// a read of one not yet durable finds its bytes; makeDurable settles them
+// all; readMany answers each place for itself.
+TEST_F(RadosAsChunkStore, ManyPutsInFlightAreDurableTogetherAndReadTogether) {
+  std::vector<std::string> bytes;
+  std::vector<StoredChunk> stored;
+  for (int i = 0; i < 150; ++i) {
+    bytes.push_back(randomBytes(65536, 100 + i));
+    auto place = chunks().put(idOf(bytes.back()), bytes.back());
+    ASSERT_TRUE(place.ok()) << place.status().toString();
+    stored.push_back({idOf(bytes.back()), *place});
+    if (i == 149) {
+      EXPECT_TRUE(readBack(stored.back().id, stored.back().place) == bytes.back()) << "read before makeDurable";
+    }
+  }
+  ASSERT_EQ("OK", code(chunks().makeDurable(stored)));
+  std::vector<std::string> out(stored.size() + 2, std::string(65537, '\0'));
+  std::vector<ChunkStore::Read> reads;
+  for (size_t i = 0; i < stored.size(); ++i) reads.push_back({stored[i].id, stored[i].place, out[i].data()});
+  Extent missing = stored[0].place;
+  missing.offset ^= 1;  // no object has this nonce
+  reads.push_back({stored[0].id, missing, out[stored.size()].data()});
+  Extent longer = stored[1].place;
+  longer.length += 1;  // a record that says more than the object holds
+  reads.push_back({stored[1].id, longer, out[stored.size() + 1].data()});
+  std::vector<Status> answers = chunks().readMany(reads);
+  ASSERT_EQ(reads.size(), answers.size());
+  for (size_t i = 0; i < stored.size(); ++i) {
+    EXPECT_EQ("OK", code(answers[i])) << i;
+    EXPECT_TRUE(out[i].compare(0, 65536, bytes[i]) == 0) << i;
+  }
+  EXPECT_EQ("ESTALE", code(answers[stored.size()]));
+  EXPECT_EQ("EIO", code(answers[stored.size() + 1]));
+  chunks().release(stored);
+  chunks().drainReleases();
+}
+
 TEST_F(RadosAsChunkStore, AReleasedObjectLastsItsGracePeriodThenReadsAsEstale) {
   const std::string a = randomBytes(9000, 22), b = randomBytes(9000, 23);
   auto pa = chunks().put(idOf(a), a);
