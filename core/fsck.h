@@ -67,7 +67,6 @@ struct FsckOptions {
   std::string chunks;
 };
 
-
 // `acidfs fsck STORE [--repair]`: checks the store in directory `path`.
 // Errors (the tool's exit status 2): EINVAL when `path` is not an acidfs
 // store, EPROTO when its format is unknown, EBUSY when a process has it

@@ -166,17 +166,9 @@ Result<std::vector<PgConnection::Notification>> PgConnection::awaitNotifications
 }
 
 Result<std::optional<std::string>> PgConnection::queryBytes(const std::string& sql) {
-  PGresult* r = PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, /*resultFormat=*/1);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    Status s = errorOf(r, sql);
-    PQclear(r);
-    return s;
-  }
-  std::optional<std::string> value;
-  if (PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0))
-    value.emplace(PQgetvalue(r, 0, 0), static_cast<size_t>(PQgetlength(r, 0, 0)));
-  PQclear(r);
-  return value;
+  ACIDFS_ASSIGN_OR_RETURN(PgRows found, queryBinaryRows(sql));
+  if (found.rows.empty() || found.rows[0].empty()) return std::optional<std::string>();
+  return std::move(found.rows[0][0]);
 }
 
 Result<PgRows> PgConnection::queryBinaryRows(const std::string& sql) {

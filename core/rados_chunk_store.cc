@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/encoding.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/random_bytes.h"
@@ -20,23 +21,20 @@ Status radosError(int ret, const std::string& what) {
                        what + ": " + strerror(err));
 }
 
-bool startsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
 // "<32 hex digits>.<16 hex digits>" → id and nonce; false for other names.
 bool parseObjectName(std::string_view name, Id128& id, uint64_t& nonce) {
   if (name.size() != 32 + 1 + 16 || name[32] != '.') return false;
   std::optional<std::string> idBytes = fromHex(name.substr(0, 32)), nonceBytes = fromHex(name.substr(33));
   if (!idBytes || !nonceBytes) return false;
   id = Id128::fromBytes(*idBytes);
-  nonce = 0;
-  for (unsigned char c : *nonceBytes) nonce = nonce << 8 | c;
+  nonce = readBigEndian64(*nonceBytes);
   return true;
 }
 
 }  // namespace
 
 Result<RadosChunkStoreOptions> parseRadosChunks(const std::string& spec) {
-  if (!startsWith(spec, "rados:")) return Status::Error(EINVAL, "chunks=" + spec + ": not rados:POOL");
+  if (!spec.starts_with("rados:")) return Status::Error(EINVAL, "chunks=" + spec + ": not rados:POOL");
   RadosChunkStoreOptions options;
   std::string rest = spec.substr(6);
   size_t comma = rest.find(',');
@@ -46,9 +44,9 @@ Result<RadosChunkStoreOptions> parseRadosChunks(const std::string& spec) {
     rest = rest.substr(comma + 1);
     comma = rest.find(',');
     const std::string item = rest.substr(0, comma);
-    if (startsWith(item, "conf=") && item.size() > 5)
+    if (item.starts_with("conf=") && item.size() > 5)
       options.confFile = item.substr(5);
-    else if (startsWith(item, "id=") && item.size() > 3)
+    else if (item.starts_with("id=") && item.size() > 3)
       options.clientId = item.substr(3);
     else
       return Status::Error(EINVAL, "chunks=" + spec + ": unknown part '" + item + "' (conf=FILE and id=NAME are known)");
@@ -57,8 +55,8 @@ Result<RadosChunkStoreOptions> parseRadosChunks(const std::string& spec) {
 }
 
 std::string RadosChunkStore::objectName(const Id128& id, uint64_t nonce) {
-  std::string nonceBytes(8, '\0');
-  for (int i = 0; i < 8; ++i) nonceBytes[static_cast<size_t>(i)] = static_cast<char>(nonce >> (56 - 8 * i));
+  std::string nonceBytes;
+  appendBigEndian64(nonceBytes, nonce);
   return id.hex() + "." + toHex(nonceBytes);
 }
 
@@ -106,9 +104,7 @@ RadosChunkStore::~RadosChunkStore() {
 }
 
 Result<Extent> RadosChunkStore::put(const Id128& id, std::string_view bytes) {
-  const std::string nonceBytes = randomBytes(8);
-  uint64_t nonce = 0;
-  for (unsigned char c : nonceBytes) nonce = nonce << 8 | c;
+  const uint64_t nonce = readBigEndian64(randomBytes(8));
   const std::string name = objectName(id, nonce);
   // Room first: past kMaxPutsInFlight the oldest is waited for.
   for (;;) {

@@ -221,7 +221,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
 // ours to see); a session per daemon for its orphans (core/sessions.h).
 Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, StoreOptions options) {
   std::optional<RadosChunkStoreOptions> rados;
-  if (options.chunks.rfind("rados:", 0) == 0) {
+  if (options.chunks.starts_with("rados:")) {
     ACIDFS_ASSIGN_OR_RETURN(rados, parseRadosChunks(options.chunks));
   } else if (options.chunks != "db") {
     return Status::Error(EINVAL, "chunks must be db or rados:POOL[,conf=FILE][,id=NAME]");
@@ -245,10 +245,10 @@ Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, Store
     chunkSize = static_cast<uint32_t>(stored);
   }
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> storedChunksAt, store->db_->get(Column::kDefault, kChunksKey));
-  if (version && storedChunksAt.value_or("db") != chunksAt)
-    return Status::Error(EINVAL, "the database store " + store->path_ + " keeps its chunks in " +
-                                     storedChunksAt.value_or("db") + ": mount it with chunks=" +
-                                     storedChunksAt.value_or("db") + " (asked for " + chunksAt + ")");
+  const std::string kept = storedChunksAt.value_or("db");
+  if (version && kept != chunksAt)
+    return Status::Error(EINVAL, "the database store " + store->path_ + " keeps its chunks in " + kept +
+                                     ": mount it with chunks=" + kept + " (asked for " + chunksAt + ")");
   if (rados) {
     ACIDFS_ASSIGN_OR_RETURN(store->rados_, RadosChunkStore::open(*rados));
   }

@@ -44,8 +44,8 @@ struct MountOptions {
   bool strictAtime = false;
   // A database store (SPEC §9); main.cc refuses them for a directory store.
   // chunks=: where file contents go, "db" (the default) or
-  // "rados:POOL[,conf=FILE][,id=NAME]" (its parts rejoined); coherence_ms=: how soon another host's commits show in
-  // stat and readdir; db_timeout=: how long a call waits for an unreachable
+  // "rados:POOL[,conf=FILE][,id=NAME]" (its parts rejoined); coherence_ms=:
+  // how soon another host's commits show in stat and readdir; db_timeout=: how long a call waits for an unreachable
   // database before EIO; session_timeout=: how long after a daemon stopped
   // heartbeating its open-unlinked files are reclaimed.
   std::string chunks;  // empty: not given

@@ -323,23 +323,14 @@ inline int runInChild(const std::function<int()>& body, double timeoutSeconds = 
   return timedOut ? -1 : code;
 }
 
-// A file of /proc/PID/, or "" once the process is gone. Not through an
-// ifstream: libstdc++'s filebuf throws when read(2) fails, and reading a
-// process that exits meanwhile fails with ESRCH (seen once in CI).
-inline std::string readProcFile(const std::string& path) {
-  std::string text;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return text;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return text;
-}
+// Files of /proc/PID/ are read with readFile, "" once the process is gone:
+// not through an ifstream, whose filebuf throws when read(2) fails, as
+// reading a process that exits meanwhile does (ESRCH; seen once in CI).
 
 // Whether a process exists and has not exited (a zombie counts as exited).
 inline bool processAlive(pid_t pid) {
   if (pid <= 0) return false;
-  const std::string line = readProcFile("/proc/" + std::to_string(pid) + "/stat");
+  const std::string line = readFile("/proc/" + std::to_string(pid) + "/stat").value_or("");
   if (line.empty()) return false;
   size_t close = line.rfind(')');
   if (close == std::string::npos || close + 2 >= line.size()) return false;
@@ -357,7 +348,7 @@ inline std::vector<pid_t> daemonsServing(const std::string& store) {
     char* end = nullptr;
     long pid = strtol(entry->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    const std::string cmdline = readProcFile(std::string("/proc/") + entry->d_name + "/cmdline");
+    const std::string cmdline = readFile(std::string("/proc/") + entry->d_name + "/cmdline").value_or("");
     std::vector<std::string> args;
     std::stringstream split(cmdline);
     for (std::string arg; std::getline(split, arg, '\0');) args.push_back(arg);
