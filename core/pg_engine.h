@@ -43,7 +43,10 @@
 // server's wal_writer_delay, and at the next syncLog()). The WAL is one
 // sequence, so a server crash keeps a prefix of the commits. syncLog() and
 // flush() commit a row synchronously: that flushes the WAL up to it,
-// every earlier commit of every session included.
+// every earlier commit of every session included. A server with
+// synchronous standbys (synchronous_standby_names set) gets every writing
+// commit synchronous: a failover then loses no commit that returned
+// (SPEC §9), and none is visible to any host before the standbys have it.
 #pragma once
 
 #include <atomic>

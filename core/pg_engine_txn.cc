@@ -99,8 +99,14 @@ class PgTxn final : public MetaTxn {
     // Not durable when COMMIT returns, but at the next syncLog(): as a
     // directory store's commits are between its log syncs (SPEC §3). The
     // WAL is one sequence, so a server crash loses a suffix of commits,
-    // never one without those after it.
-    sql += sync_ ? "); COMMIT" : "); SET LOCAL synchronous_commit = off; COMMIT";
+    // never one without those after it. Except on a server with
+    // synchronous standbys: there the administrator asked that a failover
+    // lose no commit that returned (SPEC §9), which only waiting for them
+    // gives. The server decides, at this commit, so that a promoted
+    // standby without standbys of its own commits at full speed again.
+    sql += sync_ ? "); COMMIT"
+                 : "); SELECT set_config('synchronous_commit', 'off', true) "
+                   "WHERE current_setting('synchronous_standby_names') = ''; COMMIT";
     if (Status connected = ensureConnection(); !connected.ok()) return {connected, false};
     Result<std::vector<PgRows>> done = conn_->run(sql);
     if (done.ok()) {
