@@ -25,6 +25,9 @@ void logLine(LogLevel level, const char* format, ...) {
   va_start(args, format);
   vsnprintf(message, sizeof message, format, args);
   va_end(args);
+  // One line per event (SPEC §8), whatever a library's message holds.
+  for (char* c = message; *c; ++c)
+    if (*c == '\n' || *c == '\r') *c = ' ';
   if (gSyslog.load(std::memory_order_relaxed)) {
     static const int kPriorities[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
     syslog(kPriorities[static_cast<int>(level)], "%s", message);

@@ -31,10 +31,23 @@ bool isRetryState(const char* state) {
                    !strcmp(state, "55P03"));
 }
 
-std::string firstLine(const char* message) {
-  std::string s = message ? message : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+// libpq's messages run over lines (a HINT, a line per host of a multi-host
+// URI); ours are one line each (a log line, the tool's stderr): the lines
+// joined with "; ", their indentation dropped.
+std::string oneLine(const char* message) {
+  std::string out;
+  std::string_view rest = message ? message : "";
+  while (!rest.empty()) {
+    const size_t end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (!out.empty()) out += "; ";
+    out += line;
+  }
+  return out;
 }
 
 }  // namespace
@@ -65,7 +78,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& u
       // The server's notices (a WARNING as it shuts down, say) go to our
       // log, not to libpq's default of stderr.
       PQsetNoticeProcessor(
-          conn, [](void*, const char* message) { ACIDFS_LOG(kDebug, "PostgreSQL: %s", firstLine(message).c_str()); },
+          conn, [](void*, const char* message) { ACIDFS_LOG(kDebug, "PostgreSQL: %s", oneLine(message).c_str()); },
           nullptr);
       std::unique_ptr<PgConnection> c(new PgConnection(conn));
       Result<std::vector<PgRows>> set = c->run(kSessionSettings);
@@ -80,7 +93,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& u
       lastError = set.status().message();
       if (!c->lost()) return Status::Error(EIO, "setting up a PostgreSQL session: " + lastError);
     } else {
-      lastError = firstLine(conn ? PQerrorMessage(conn) : "out of memory");
+      lastError = oneLine(conn ? PQerrorMessage(conn) : "out of memory");
       if (conn) PQfinish(conn);
       // A refusal the server will repeat (a bad password, no such
       // database) is not worth waiting for.
@@ -106,8 +119,8 @@ Status PgConnection::errorOf(const PGresult* result, const std::string& sql) {
   // An error without a SQLSTATE is libpq's own: the server could not be
   // reached or answered nothing (a send that hit a closed socket, say).
   if (!state || !strncmp(state, "08", 2) || !strncmp(state, "57", 2)) broken_ = true;
-  std::string message = firstLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-  if (message.empty()) message = firstLine(PQerrorMessage(conn_));
+  std::string message = oneLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  if (message.empty()) message = oneLine(PQerrorMessage(conn_));
   if (isRetryState(state)) return Status::Retry(std::string("PostgreSQL ") + state + ": " + message);
   if (lost()) return Status::Error(EIO, "connection to PostgreSQL lost: " + message);
   std::string shown = sql.size() > 200 ? sql.substr(0, 200) + "..." : sql;
@@ -156,7 +169,7 @@ Result<std::vector<PgRows>> PgConnection::run(const std::string& sql) {
 Result<std::vector<PgConnection::Notification>> PgConnection::awaitNotifications(std::chrono::milliseconds timeout) {
   pollfd waiting{PQsocket(conn_), POLLIN, 0};
   if (poll(&waiting, 1, static_cast<int>(timeout.count())) < 0 && errno != EINTR) return Status::FromErrno("poll");
-  if (!PQconsumeInput(conn_)) return Status::Error(EIO, "connection to PostgreSQL lost: " + firstLine(PQerrorMessage(conn_)));
+  if (!PQconsumeInput(conn_)) return Status::Error(EIO, "connection to PostgreSQL lost: " + oneLine(PQerrorMessage(conn_)));
   std::vector<Notification> out;
   while (PGnotify* n = PQnotifies(conn_)) {
     out.push_back(Notification{n->be_pid, n->extra ? n->extra : ""});

@@ -586,6 +586,19 @@ TEST_F(PgEngineTest, AnUnreachableDatabaseFailsWithEioAfterTheTimeout) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500)) << "it waited for the server";
 }
 
+// libpq says why each host of a multi-host URI failed, a line each; our
+// errors (a log line, the tool's stderr) are one line (SPEC §5, §8).
+TEST_F(PgEngineTest, AnUnreachableMultiHostDatabaseIsOneLineNamingEveryHost) {
+  TempDir first, second;
+  auto engine = PgEngine::open({"postgresql:///x?host=" + first.path() + "," + second.path() + "&user=postgres",
+                                std::chrono::milliseconds(300)});
+  ASSERT_EQ(EIO, engine.status().errnum()) << engine.status().toString();
+  const std::string message = engine.status().message();
+  EXPECT_EQ(std::string::npos, message.find('\n')) << message;
+  EXPECT_NE(std::string::npos, message.find(first.path())) << message;
+  EXPECT_NE(std::string::npos, message.find(second.path())) << message;
+}
+
 TEST_F(PgEngineTest, CountersHandOutEachNumberOnceAcrossEngines) {
   const std::string db = freshDatabase();
   auto a = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000)});

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -278,7 +279,10 @@ int run(int argc, char** argv) {
     std::cout << c.report.dump() << "\n";
     return kExitConflict;
   } catch (const ToolError& e) {
-    std::cerr << "acidfs: " << e.message << "\n";
+    // One line (SPEC §5), whatever a library's message holds.
+    std::string message = e.message;
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "acidfs: " << message << "\n";
     return kExitError;
   } catch (const json::type_error& e) {  // 316: a path that is not UTF-8 has no JSON spelling
     std::cerr << "acidfs: a path is not valid UTF-8, which the ioctl interface (JSON) cannot carry\n";
