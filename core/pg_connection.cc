@@ -66,7 +66,10 @@ std::optional<std::string> decodeByteaHex(std::string_view text) {
 Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& uri,
                                                             std::chrono::steady_clock::time_point deadline) {
   std::string lastError;
-  for (auto pause = std::chrono::milliseconds(50);; pause = std::min(pause * 2, std::chrono::milliseconds(1000))) {
+  // Backing off to a quarter second at most: a failover's new primary is
+  // found that soon after its promotion (bench/failover_bench.py), and an
+  // attempt costs the server little (a refused socket, a read-only session).
+  for (auto pause = std::chrono::milliseconds(50);; pause = std::min(pause * 2, std::chrono::milliseconds(250))) {
     // connect_timeout bounds one attempt (libpq's TCP connect); the loop
     // bounds them all.
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
