@@ -236,6 +236,24 @@ Result<Id128> ContentStore::internChunk(Txn& txn, std::string_view window) {
   return intern<ChunkRecord>(txn, kChunk, stored, same, make);
 }
 
+Status ContentStore::prefetchChunkRecords(Txn& txn, const std::map<uint64_t, std::string_view>& patch) {
+  if (!txn.prefetches()) return Status::OK();  // reads are local: hashing twice would only cost
+  constexpr size_t kBatch = 512;  // keys per round trip
+  std::vector<std::string> keys;
+  for (const auto& [index, window] : patch) {
+    const std::string_view stored = trimTrailingZeros(window);
+    if (stored.empty()) continue;  // a hole: no record
+    const Id128 id = options_.hash(stored.data(), stored.size(), 0);  // intern()'s first probe
+    if (id.isZero() || txn.content.unwritten[kChunk].count(id)) continue;
+    keys.push_back(keys::id(id));
+    if (keys.size() == kBatch) {
+      ACIDFS_RETURN_IF_ERROR(txn.prefetch(columnOf(kChunk), keys, Txn::Lock::kExclusive));
+      keys.clear();
+    }
+  }
+  return keys.empty() ? Status::OK() : txn.prefetch(columnOf(kChunk), keys, Txn::Lock::kExclusive);
+}
+
 Result<Id128> ContentStore::internPage(Txn& txn, const std::vector<Id128>& chunks) {
   std::string body = PageRecord::encodeBody(chunks);
   auto same = [&](const Id128&, const PageRecord& existing) -> Result<bool> { return existing.chunks == chunks; };
@@ -351,6 +369,7 @@ Result<Id128> ContentStore::buildBlob(Txn& txn, const Id128& base, uint64_t newS
     }
   }
 
+  ACIDFS_RETURN_IF_ERROR(prefetchChunkRecords(txn, patch));
   const uint64_t pageCount = (chunkCount + kChunksPerPage - 1) / kChunksPerPage;
   const uint64_t baseChunkCount = chunksOf(baseRecord.size);
   auto countData = [](const std::vector<Id128>& ids) {

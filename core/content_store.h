@@ -122,6 +122,10 @@ class ContentStore {
 
  private:
   Result<Id128> internChunk(Txn& txn, std::string_view window);
+  // Locks and reads, in batches, the records that internChunk() of each
+  // window of `patch` probes first (Txn::prefetch): a database store's
+  // write then costs a round trip per 512 chunks, not per chunk.
+  Status prefetchChunkRecords(Txn& txn, const std::map<uint64_t, std::string_view>& patch);
   Result<Id128> internPage(Txn& txn, const std::vector<Id128>& chunks);
   Result<Id128> internBlob(Txn& txn, uint64_t size, const std::vector<Id128>& pages, uint64_t dataChunks);
   template <typename Record, typename Same, typename Make>

@@ -96,6 +96,19 @@ class MetaTxn {
   // Reads without a lock: the latest committed value, or this transaction's
   // own write. For data that cannot change under a lock already held.
   virtual Result<std::optional<std::string>> peek(Column c, std::string_view key) = 0;
+  // A hint that read(c, key, lock) of each of `keys` comes soon: an engine
+  // whose reads are round trips may lock and read them all at once now and
+  // answer those reads from what it fetched (the locks keep it current; its
+  // own writes still come first). Nothing changes for the caller but
+  // speed; errors as read()'s. The default does nothing, and
+  // prefetches() says whether this engine's does something.
+  virtual bool prefetches() const { return false; }
+  virtual Status prefetch(Column c, const std::vector<std::string>& keys, Lock lock) {
+    (void)c;
+    (void)keys;
+    (void)lock;
+    return Status::OK();
+  }
   // Writes lock the key exclusively (Status::Retry as read()). Nothing is
   // visible to others before commit.
   virtual Status put(Column c, std::string_view key, std::string_view value) = 0;

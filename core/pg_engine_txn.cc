@@ -33,6 +33,8 @@ class PgTxn final : public MetaTxn {
     if (const auto* own = ownWrite(c, key)) return *own;
     const int64_t lockKey = pgLockKey(c, key);
     auto held = locks_.find(lockKey);
+    if (held != locks_.end() && (held->second == Lock::kExclusive || lock == Lock::kShared))
+      if (const auto* fetched = prefetched(c, key)) return *fetched;
     std::string sql;
     if (held == locks_.end() || (held->second == Lock::kShared && lock == Lock::kExclusive)) {
       sql = "SELECT ";
@@ -47,9 +49,52 @@ class PgTxn final : public MetaTxn {
 
   Result<std::optional<std::string>> peek(Column c, std::string_view key) override {
     if (const auto* own = ownWrite(c, key)) return *own;
+    if (const auto* fetched = prefetched(c, key)) return *fetched;  // locked: still current
     std::string sql;
     appendSelect(sql, c, key);
     return readOne(sql);
+  }
+
+  bool prefetches() const override { return true; }
+  // One message: the locks not held yet (sorted, so that two prefetches
+  // of overlapping keys take them in one order), then one SELECT of them all.
+  Status prefetch(Column c, const std::vector<std::string>& keys, Lock lock) override {
+    std::vector<int64_t> needed;
+    std::string wanted;
+    size_t asked = 0;
+    for (const std::string& key : keys) {
+      if (ownWrite(c, key) || prefetched(c, key)) continue;
+      const int64_t lockKey = pgLockKey(c, key);
+      auto held = locks_.find(lockKey);
+      if (held == locks_.end() || (held->second == Lock::kShared && lock == Lock::kExclusive)) needed.push_back(lockKey);
+      if (asked++) wanted += ", ";
+      appendByteaLiteral(wanted, key);
+    }
+    if (asked == 0) return Status::OK();
+    std::sort(needed.begin(), needed.end());
+    needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
+    std::string sql;
+    if (!needed.empty()) {
+      sql = "SELECT ";
+      for (size_t i = 0; i < needed.size(); ++i) {
+        if (i) sql += ", ";
+        appendLockCall(sql, needed[i], lock);
+      }
+      sql += "; ";
+    }
+    sql += "SELECT key, value FROM " + PgEngine::table(c) + " WHERE key IN (" + wanted + ")";
+    ACIDFS_ASSIGN_OR_RETURN(std::vector<PgRows> answers, send(sql));
+    for (int64_t lockKey : needed) locks_[lockKey] = lock;
+    auto& fetched = fetched_[static_cast<size_t>(c)];
+    for (const std::string& key : keys)
+      if (!ownWrite(c, key)) fetched.try_emplace(key, std::nullopt);  // absent unless a row says otherwise
+    for (const auto& row : answers.back().rows) {
+      std::optional<std::string> key = row[0] ? decodeByteaHex(*row[0]) : std::nullopt;
+      std::optional<std::string> value = row[1] ? decodeByteaHex(*row[1]) : std::nullopt;
+      if (!key || !value) return Status::Error(EIO, "PostgreSQL returned a bytea that is not in hex");
+      fetched[*key] = std::move(value);
+    }
+    return Status::OK();
   }
 
   Status put(Column c, std::string_view key, std::string_view value) override {
@@ -130,6 +175,14 @@ class PgTxn final : public MetaTxn {
   }
 
  private:
+  // What prefetch() found for `key`, or null. Current while its lock is
+  // held, which is until the transaction ends; own writes come first.
+  const std::optional<std::string>* prefetched(Column c, std::string_view key) const {
+    const PgWrites& f = fetched_[static_cast<size_t>(c)];
+    auto it = f.find(key);
+    return it == f.end() ? nullptr : &it->second;
+  }
+
   const std::optional<std::string>* ownWrite(Column c, std::string_view key) const {
     const PgWrites& w = writes_[static_cast<size_t>(c)];
     auto it = w.find(key);
@@ -284,6 +337,7 @@ class PgTxn final : public MetaTxn {
   void release() {
     begun_ = false;
     locks_.clear();
+    for (PgWrites& f : fetched_) f.clear();
     engine_.recycle(std::move(conn_));
   }
 
@@ -294,6 +348,7 @@ class PgTxn final : public MetaTxn {
   bool ended_ = false;
   bool deletes_ = false;
   std::array<PgWrites, kColumnCount> writes_;
+  std::array<PgWrites, kColumnCount> fetched_;  // by prefetch(), under locks held
   std::unordered_map<int64_t, Lock> locks_;  // advisory locks held, by key
 };
 

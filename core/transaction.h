@@ -55,6 +55,10 @@ class Txn {
   // A read without a lock, for data that cannot change under us (content
   // records reachable from a locked inode); sees this transaction's writes.
   Result<std::optional<std::string>> peek(Column c, std::string_view key) { return meta_.peek(c, key); }
+  // read()s of these keys come next: one round trip for them all where the
+  // engine's reads are round trips (MetaTxn::prefetch).
+  Status prefetch(Column c, const std::vector<std::string>& keys, Lock lock) { return meta_.prefetch(c, keys, lock); }
+  bool prefetches() const { return meta_.prefetches(); }
   // Writes lock the key exclusively.
   Status put(Column c, std::string_view key, std::string_view value) { return meta_.put(c, key, value); }
   Status del(Column c, std::string_view key) { return meta_.del(c, key); }

@@ -107,6 +107,28 @@ TEST_P(MetaEngineTest, OwnWritesAreSeenAndOnlyACommitShowsThemToOthers) {
   EXPECT_EQ(std::optional<std::string>("2"), committed(Column::kInodes, "b"));
 }
 
+// prefetch() changes nothing a transaction reads: committed values, absent
+// keys, its own puts and deletes before and after the prefetch.
+TEST_P(MetaEngineTest, APrefetchChangesNothingTheTransactionReads) {
+  putCommitted(Column::kChunks, "a", "1");
+  putCommitted(Column::kChunks, "b", "2");
+  putCommitted(Column::kChunks, "d", "4");
+  auto txn = engine_->begin(false);
+  ASSERT_TRUE(txn->put(Column::kChunks, "d", "own").ok());
+  ASSERT_TRUE(txn->prefetch(Column::kChunks, {"a", "b", "c", "d"}, MetaTxn::Lock::kExclusive).ok());
+  ASSERT_TRUE(txn->del(Column::kChunks, "b").ok());
+  ASSERT_TRUE(txn->put(Column::kChunks, "c", "new").ok());
+  EXPECT_EQ(std::optional<std::string>("1"), *txn->read(Column::kChunks, "a", MetaTxn::Lock::kExclusive));
+  EXPECT_EQ(std::optional<std::string>("1"), *txn->peek(Column::kChunks, "a"));
+  EXPECT_EQ(std::nullopt, *txn->read(Column::kChunks, "b", MetaTxn::Lock::kExclusive)) << "own delete";
+  EXPECT_EQ(std::optional<std::string>("new"), *txn->read(Column::kChunks, "c", MetaTxn::Lock::kShared)) << "own put";
+  EXPECT_EQ(std::optional<std::string>("own"), *txn->peek(Column::kChunks, "d")) << "own put before the prefetch";
+  EXPECT_EQ(std::nullopt, *txn->read(Column::kChunks, "e", MetaTxn::Lock::kShared)) << "never prefetched";
+  ASSERT_TRUE(txn->commit().status.ok());
+  EXPECT_EQ(std::nullopt, committed(Column::kChunks, "b"));
+  EXPECT_EQ(std::optional<std::string>("new"), committed(Column::kChunks, "c"));
+}
+
 TEST_P(MetaEngineTest, RollbackLeavesNothing) {
   putCommitted(Column::kDentries, "keep", "old");
   {
@@ -359,6 +381,30 @@ TEST_F(PgEngineTest, ACommitWhoseConnectionIsLostIsAppliedExactlyOnce) {
 
   ASSERT_TRUE(increment().status.ok()) << "the engine serves on";
   EXPECT_EQ(std::optional<std::string>("3"), *(*engine)->get(Column::kDefault, "counter"));
+}
+
+// A prefetch locks what it read: another transaction cannot change a
+// prefetched key until this one ends (its write waits, then is retried).
+TEST_F(PgEngineTest, APrefetchLocksEveryKeyItRead) {
+  const std::string db = freshDatabase();
+  auto a = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000)});
+  auto b = PgEngine::open({server().uri(db), std::chrono::milliseconds(5000)});
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto holder = (*a)->begin(false);
+  ASSERT_TRUE(holder->prefetch(Column::kChunks, {"x", "y"}, MetaTxn::Lock::kExclusive).ok());
+  for (const char* key : {"x", "y"}) {
+    auto writer = (*b)->begin(false);
+    ASSERT_TRUE(writer->put(Column::kChunks, key, "theirs").ok());
+    CommitResult r = writer->commit();  // waits lock_timeout (2 s)
+    EXPECT_TRUE(r.status.isRetry()) << key << ": " << r.status.toString();
+  }
+  EXPECT_EQ(std::nullopt, *holder->read(Column::kChunks, "x", MetaTxn::Lock::kExclusive));
+  ASSERT_TRUE(holder->put(Column::kChunks, "x", "mine").ok());
+  ASSERT_TRUE(holder->commit().status.ok());
+  auto writer = (*b)->begin(false);
+  ASSERT_TRUE(writer->put(Column::kChunks, "y", "theirs").ok());
+  EXPECT_TRUE(writer->commit().status.ok()) << "the lock went with the transaction";
+  EXPECT_EQ(std::optional<std::string>("mine"), *(*b)->get(Column::kChunks, "x"));
 }
 
 // What one engine commits to inodes and dentries, the others hear (and it
