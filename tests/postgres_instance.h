@@ -62,14 +62,14 @@ class PostgresInstance {
     if (!psql("ALTER SYSTEM SET synchronous_standby_names = '*'", "ALTER SYSTEM") ||
         !psql("SELECT pg_reload_conf()", "pg_reload_conf"))
       return false;
-    for (int i = 0; i < 300; ++i) {
+    for (int i = 0; i < 1500; ++i) {  // 30 s: a loaded CI machine
       std::string count;
       if (!psql("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'", "pg_stat_replication", &count))
         return false;
       if (std::atoi(count.c_str()) >= standbys) return true;
       usleep(20000);
     }
-    why_ = "no synchronous standby after 6 s";
+    why_ = "no synchronous standby after 30 s";
     return false;
   }
 
