@@ -17,8 +17,8 @@
 #include <set>
 #include <thread>
 
-#include "tests/mount_fixture.h"
 #include "tests/postgres_instance.h"
+#include "tests/shared_mounts.h"
 
 #ifndef ACIDFS_TOOL_PATH
 #error "ACIDFS_TOOL_PATH must name the acidfs binary"
@@ -43,60 +43,26 @@ class FailoverMounts : public ::testing::Test {
     // mount returns (synchronous).
     uri_ = "postgresql:///postgres?host=" + primary_->socketDir() + "," + standby_->socketDir() +
            "&user=postgres&target_session_attrs=read-write";
-    char tmpl[] = "/tmp/acidfs-failover-XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    root_ = tmpl;
-    chmod(root_.c_str(), 0755);
-    for (int h = 0; h < kHosts; ++h) {
-      ASSERT_EQ(0, mkdir(mnt(h).c_str(), 0755));
-      ASSERT_TRUE(start(h));
-    }
+    for (int h = 0; h < kHosts; ++h) ASSERT_TRUE(start(h));
   }
 
   void TearDown() override {
-    for (int h = 0; h < kHosts; ++h) {
-      if (pids_[h] > 0 && !processAlive(pids_[h])) ADD_FAILURE() << "acidfsd of mount " << h << " died during the test";
-      stop(h);
-    }
+    hosts_.stopAll();
     if (standby_ && standby_->ok()) {
       CommandResult fsck = runArgv({ACIDFS_TOOL_PATH, "fsck", uri_}, "/", 300);
       EXPECT_TRUE(fsck.ok()) << "acidfs fsck: " << fsck;
     }
-    if (HasFailure())
-      for (int h = 0; h < kHosts; ++h) fprintf(stderr, "--- acidfsd %d ---\n%s\n", h, logOf(h).c_str());
+    if (HasFailure()) hosts_.printLogs();
     standby_.reset();
     primary_.reset();
-    std::error_code ec;
-    if (!root_.empty()) std::filesystem::remove_all(root_, ec);
   }
 
-  std::string mnt(int h) const { return root_ + "/mnt" + std::to_string(h); }
-  std::string path(int h, const std::string& rel) const { return mnt(h) + "/" + rel; }
-  std::string logOf(int h) const {
-    std::ifstream in(root_ + "/daemon" + std::to_string(h) + ".log");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return text.size() > 6000 ? "..." + text.substr(text.size() - 6000) : text;
-  }
-
+  std::string path(int h, const std::string& rel) const { return hosts_.path(h, rel); }
+  std::string mnt(int h) const { return hosts_.mnt(h); }
+  // session_timeout outlasts every failover here, so that no daemon thinks
+  // another dead.
   ::testing::AssertionResult start(int h) {
-    const std::string log = root_ + "/daemon" + std::to_string(h) + ".log";
-    // session_timeout outlasts every failover here, so that no daemon
-    // thinks another dead.
-    CommandResult r = runArgv({"/bin/sh", "-c",
-                               std::string("exec '") + ACIDFS_DAEMON_PATH + "' '" + uri_ + "' '" + mnt(h) +
-                                   "' -o coherence_ms=500,session_timeout=20,db_timeout=" + std::to_string(dbTimeoutSeconds_) + " >>'" + log + "' 2>&1"},
-                              "/", 120);
-    if (!r.ok()) return ::testing::AssertionFailure() << "acidfsd " << h << ": " << r << "\n" << logOf(h);
-    std::vector<pid_t> pids;
-    waitUntil([&] { return (pids = daemonsServing(mnt(h))).size() == 1; }, 10);
-    if (pids.size() != 1) return ::testing::AssertionFailure() << "no acidfsd found for " << mnt(h);
-    pids_[h] = pids[0];
-    return ::testing::AssertionSuccess();
-  }
-  void stop(int h) {
-    if (isMountPoint(mnt(h))) runArgv({"fusermount3", "-u", "-z", mnt(h)}, "/", 60);
-    if (pids_[h] > 0 && !waitUntil([&] { return !processAlive(pids_[h]); }, 60)) kill(pids_[h], SIGKILL);
-    pids_[h] = 0;
+    return hosts_.start(h, uri_, "coherence_ms=500,session_timeout=20,db_timeout=" + std::to_string(dbTimeoutSeconds_));
   }
 
   // Runs the workload, crashes the primary, promotes the standby `outage`
@@ -106,17 +72,17 @@ class FailoverMounts : public ::testing::Test {
 
   int dbTimeoutSeconds_ = 20;  // covers a failover: calls wait it out
   std::unique_ptr<testing::PostgresInstance> primary_, standby_;
-  std::string uri_, root_;
-  pid_t pids_[kHosts] = {0, 0, 0};
+  std::string uri_;
+  SharedStoreMounts hosts_{kHosts, "failover"};
 };
 
-// What one operation of the workload did.
 // Whether a failed operation's report is EIO: a create's step ("open:
 // EIO"), or the tool's message (its errno's name, or strerror's words).
 bool saysEio(const std::string& result) {
   return result.find("EIO") != std::string::npos || result.find("Input/output error") != std::string::npos;
 }
 
+// What one operation of the workload did.
 struct Outcome {
   std::string what;    // "create h1-17", "cas 99998"
   std::string result;  // "OK", "EIO", "conflict", ...

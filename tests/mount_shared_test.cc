@@ -6,10 +6,6 @@
 // their next open; a rename on one shows in the others' listings; a daemon
 // killed with -9 leaves the others serving, and its open-unlinked files are
 // reclaimed once its session lapses.
-//
-// The three daemons share this host's network: a mount made inside another
-// network namespace (ip netns exec) is invisible here, and the database's
-// Unix socket is reachable from all of them alike.
 #include <libpq-fe.h>
 
 #include <atomic>
@@ -18,8 +14,8 @@
 #include <mutex>
 #include <set>
 
-#include "tests/mount_fixture.h"
 #include "tests/postgres_instance.h"
+#include "tests/shared_mounts.h"
 
 #ifndef ACIDFS_TOOL_PATH
 #error "ACIDFS_TOOL_PATH must name the acidfs binary"
@@ -38,66 +34,26 @@ class SharedMounts : public ::testing::Test {
     ASSERT_TRUE(pg_->ok()) << pg_->why();
     ASSERT_EQ("", sql("CREATE DATABASE shared", "postgres"));
     uri_ = pg_->uri("shared");
-    char tmpl[] = "/tmp/acidfs-shared-XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    root_ = tmpl;
-    chmod(root_.c_str(), 0755);
-    for (int h = 0; h < kHosts; ++h) {
-      ASSERT_EQ(0, mkdir(mnt(h).c_str(), 0755));
-      ASSERT_TRUE(start(h));
-    }
+    for (int h = 0; h < kHosts; ++h) ASSERT_TRUE(start(h));
   }
 
   void TearDown() override {
-    for (int h = 0; h < kHosts; ++h) {
-      if (pids_[h] > 0 && !processAlive(pids_[h]) && !killed_.count(h))
-        ADD_FAILURE() << "acidfsd of mount " << h << " died during the test";
-      stop(h);
-    }
+    hosts_.stopAll();
     // Every test ends with a consistent store: counts, links, chunks.
     if (pg_ && pg_->ok()) {
       CommandResult fsck = runArgv({ACIDFS_TOOL_PATH, "fsck", uri_}, "/", 300);
       EXPECT_TRUE(fsck.ok()) << "acidfs fsck: " << fsck;
     }
-    if (HasFailure())
-      for (int h = 0; h < kHosts; ++h) fprintf(stderr, "--- acidfsd %d ---\n%s\n", h, logOf(h).c_str());
+    if (HasFailure()) hosts_.printLogs();
     pg_.reset();
-    std::error_code ec;
-    if (!root_.empty()) std::filesystem::remove_all(root_, ec);
   }
 
-  std::string mnt(int h) const { return root_ + "/mnt" + std::to_string(h); }
-  std::string path(int h, const std::string& rel) const { return mnt(h) + "/" + rel; }
-  std::string logOf(int h) const {
-    std::ifstream in(root_ + "/daemon" + std::to_string(h) + ".log");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return text.size() > 6000 ? "..." + text.substr(text.size() - 6000) : text;
-  }
-
+  std::string mnt(int h) const { return hosts_.mnt(h); }
+  std::string path(int h, const std::string& rel) const { return hosts_.path(h, rel); }
   ::testing::AssertionResult start(int h) {
-    const std::string log = root_ + "/daemon" + std::to_string(h) + ".log";
-    CommandResult r = runArgv({"/bin/sh", "-c",
-                               std::string("exec '") + ACIDFS_DAEMON_PATH + "' '" + uri_ + "' '" + mnt(h) +
-                                   "' -o coherence_ms=500,session_timeout=3,db_timeout=5 >>'" + log + "' 2>&1"},
-                              "/", 120);
-    if (!r.ok()) return ::testing::AssertionFailure() << "acidfsd " << h << ": " << r << "\n" << logOf(h);
-    std::vector<pid_t> pids;
-    waitUntil([&] { return (pids = daemonsServing(mnt(h))).size() == 1; }, 10);
-    if (pids.size() != 1) return ::testing::AssertionFailure() << "no acidfsd found for " << mnt(h);
-    pids_[h] = pids[0];
-    return ::testing::AssertionSuccess();
+    return hosts_.start(h, uri_, "coherence_ms=500,session_timeout=3,db_timeout=5");
   }
-  void stop(int h) {
-    if (isMountPoint(mnt(h))) runArgv({"fusermount3", "-u", "-z", mnt(h)}, "/", 60);
-    if (pids_[h] > 0 && !waitUntil([&] { return !processAlive(pids_[h]); }, 60)) kill(pids_[h], SIGKILL);
-    pids_[h] = 0;
-  }
-  void killDaemon(int h) {
-    killed_.insert(h);
-    kill(pids_[h], SIGKILL);
-    waitUntil([&] { return !processAlive(pids_[h]); }, 30);
-    runArgv({"fusermount3", "-u", "-z", mnt(h)}, "/", 30);
-  }
+  void killDaemon(int h) { hosts_.killDaemon(h); }
 
   // Runs `statement` on the test's database (or `database`): "" when it
   // ran, its first value when it returned rows, "ERROR: ..." when it failed.
@@ -115,9 +71,8 @@ class SharedMounts : public ::testing::Test {
   }
 
   std::unique_ptr<testing::PostgresInstance> pg_;
-  std::string uri_, root_;
-  pid_t pids_[kHosts] = {0, 0, 0};
-  std::set<int> killed_;
+  std::string uri_;
+  SharedStoreMounts hosts_{kHosts, "shared"};
 };
 
 TEST_F(SharedMounts, TheSameMkdirFromEveryMountHasExactlyOneWinner) {
