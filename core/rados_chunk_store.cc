@@ -290,12 +290,21 @@ uint64_t RadosChunkStore::liveBytes() const {
   return liveBytes_;
 }
 
-Result<uint64_t> RadosChunkStore::sweep(const std::function<bool(const Id128& id, const Extent& place)>& named) {
+Result<std::optional<RadosChunkStore::Object>> RadosChunkStore::stat(const std::string& name) const {
+  Object object;
+  object.name = name;
+  object.ours = parseObjectName(name, object.id, object.nonce);
+  if (!object.ours) return std::optional<Object>(std::move(object));
+  const int ret = rados_stat(io_, name.c_str(), &object.size, &object.mtime);
+  if (ret == -ENOENT) return std::optional<Object>();
+  if (ret < 0) return radosError(ret, "stat of RADOS object " + name);
+  return std::optional<Object>(std::move(object));
+}
+
+Status RadosChunkStore::listObjects(const std::function<void(const Object&)>& each) const {
   rados_list_ctx_t listing = nullptr;
   int ret = rados_nobjects_list_open(io_, &listing);
   if (ret < 0) return radosError(ret, "listing RADOS pool " + options_.pool);
-  uint64_t deleted = 0;
-  const time_t oldest = time(nullptr) - std::chrono::duration_cast<std::chrono::seconds>(options_.sweepAge).count();
   Status failed;
   for (;;) {
     const char* entry = nullptr;
@@ -305,20 +314,37 @@ Result<uint64_t> RadosChunkStore::sweep(const std::function<bool(const Id128& id
       failed = radosError(ret, "listing RADOS pool " + options_.pool);
       break;
     }
-    const std::string name = entry;
-    Id128 id;
-    uint64_t nonce = 0;
-    if (!parseObjectName(name, id, nonce)) continue;  // not ours
-    uint64_t size = 0;
-    time_t mtime = 0;
-    if (rados_stat(io_, name.c_str(), &size, &mtime) < 0) continue;  // deleted meanwhile
-    if (mtime > oldest) continue;  // perhaps a put whose commit is still coming
-    if (named(id, Extent{kRadosPlace, nonce, static_cast<uint32_t>(size)})) continue;
-    remove(name);
-    ++deleted;
+    auto object = stat(entry);
+    if (!object.ok()) {
+      failed = object.status();
+      break;
+    }
+    if (*object) each(**object);  // else deleted meanwhile
   }
   rados_nobjects_list_close(listing);
-  if (!failed.ok()) return failed;
+  return failed;
+}
+
+bool RadosChunkStore::pastSweepAge(time_t mtime) const {
+  return mtime <= time(nullptr) - std::chrono::duration_cast<std::chrono::seconds>(options_.sweepAge).count();
+}
+
+Status RadosChunkStore::removeNow(const std::string& name) const {
+  const int ret = rados_remove(io_, name.c_str());
+  if (ret < 0 && ret != -ENOENT) return radosError(ret, "deleting RADOS object " + name);
+  return Status::OK();
+}
+
+Result<uint64_t> RadosChunkStore::sweep(const std::function<bool(const Id128& id, const Extent& place)>& named) {
+  uint64_t deleted = 0;
+  // The rule fsck reports objects by (core/fsck_objects.h): young ones may
+  // be puts whose commits are still coming.
+  ACIDFS_RETURN_IF_ERROR(listObjects([&](const Object& object) {
+    if (!object.ours || !pastSweepAge(object.mtime)) return;
+    if (named(object.id, Extent{kRadosPlace, object.nonce, static_cast<uint32_t>(object.size)})) return;
+    remove(object.name);
+    ++deleted;
+  }));
   return deleted;
 }
 
