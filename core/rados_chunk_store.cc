@@ -1,6 +1,7 @@
 #include "core/rados_chunk_store.h"
 
 #include <cstring>
+#include <iterator>
 
 #include "core/encoding.h"
 #include "core/hex.h"
@@ -12,8 +13,16 @@ namespace acidfs {
 namespace {
 
 // How long a RADOS call may wait for an unreachable monitor or OSD before
-// it fails (EIO) instead of hanging the caller.
+// it fails (EIO) instead of hanging the caller, unless the configuration
+// says otherwise (Ceph's own defaults: forever, and 300 s to connect).
 constexpr char kOpTimeoutSeconds[] = "30";
+constexpr const char* kTimeoutOptions[] = {"rados_osd_op_timeout", "rados_mon_op_timeout", "client_mount_timeout"};
+
+// The value of a Ceph option as the client has it now ("" if unknown).
+std::string confValue(rados_t cluster, const char* option) {
+  char value[128] = "";
+  return rados_conf_get(cluster, option, value, sizeof value) == 0 ? value : "";
+}
 
 Status radosError(int ret, const std::string& what) {
   const int err = ret < 0 ? -ret : EIO;
@@ -68,11 +77,14 @@ Result<std::unique_ptr<RadosChunkStore>> RadosChunkStore::open(const RadosChunkS
     rados_shutdown(cluster);
     return radosError(r, what);
   };
+  std::vector<std::string> cephDefaults;
+  for (const char* option : kTimeoutOptions) cephDefaults.push_back(confValue(cluster, option));
   if ((ret = rados_conf_read_file(cluster, options.confFile.empty() ? nullptr : options.confFile.c_str())) < 0)
     return fail(ret, "reading the Ceph configuration " + (options.confFile.empty() ? std::string("(default)") : options.confFile));
   if ((ret = rados_conf_parse_env(cluster, nullptr)) < 0) return fail(ret, "reading CEPH_ARGS");
-  for (const char* option : {"rados_osd_op_timeout", "rados_mon_op_timeout", "client_mount_timeout"})
-    (void)rados_conf_set(cluster, option, kOpTimeoutSeconds);
+  // Ours replace Ceph's defaults, never what ceph.conf or CEPH_ARGS set.
+  for (size_t i = 0; i < std::size(kTimeoutOptions); ++i)
+    if (confValue(cluster, kTimeoutOptions[i]) == cephDefaults[i]) (void)rados_conf_set(cluster, kTimeoutOptions[i], kOpTimeoutSeconds);
   if ((ret = rados_connect(cluster)) < 0) return fail(ret, "connecting to the Ceph cluster");
   rados_ioctx_t io = nullptr;
   if ((ret = rados_ioctx_create(cluster, options.pool.c_str(), &io)) < 0)

@@ -67,7 +67,10 @@ Result<RadosChunkStoreOptions> parseRadosChunks(const std::string& spec);
 class RadosChunkStore final : public ChunkStore {
  public:
   // Connects to the cluster and opens the pool: EIO (with librados's reason)
-  // when either fails, ENOENT when the pool does not exist.
+  // when either fails, ENOENT when the pool does not exist. Connecting and
+  // each operation time out after 30 s (EIO), or as the configuration
+  // (ceph.conf, CEPH_ARGS) sets rados_osd_op_timeout, rados_mon_op_timeout
+  // and client_mount_timeout.
   static Result<std::unique_ptr<RadosChunkStore>> open(const RadosChunkStoreOptions& options);
   ~RadosChunkStore() override;
 
