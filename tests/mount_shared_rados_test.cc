@@ -6,7 +6,9 @@
 // the delete (the grace period that protects readers on other hosts) and
 // go when the daemon that freed them unmounts; a daemon killed with -9 in
 // the middle of a large write leaves every object of the pool named by a
-// chunk record or pending (fsck).
+// chunk record or pending (fsck); an OSD killed and restarted turns reads
+// into EIO, never other bytes, while metadata is served, and loses nothing
+// committed.
 //
 // The store's grace period (5 min) and sweep age (1 h) are fixed, with no
 // option: objects freed are shown kept right after the delete and gone once
@@ -14,6 +16,7 @@
 #include <libpq-fe.h>
 #include <rados/librados.h>
 
+#include <map>
 #include <regex>
 #include <set>
 
@@ -244,6 +247,91 @@ TEST_F(RadosMounts, ADaemonKilledMidWriteLeavesEveryObjectNamedOrPending) {
   EXPECT_GT(counts.pending, 0) << "the kill came between commits, not amid puts: " << checked.out;
   EXPECT_EQ(0, counts.orphans) << checked.out;
   EXPECT_EQ(0, counts.foreign) << checked.out;
+}
+
+// ---- the OSD killed and restarted ------------------------------------------------
+
+// A bluestore OSD, which comes back with its objects; the daemons' RADOS
+// operations time out after 3 s instead of the store's 30 (set in ceph.conf,
+// which the store leaves as it is), so that reads fail soon. An operation
+// older than objecter_timeout (10 s) makes librados ask the monitor for a
+// newer map, which is how it finds an OSD that came back at a new address:
+// 1 s here, so that operations that time out after 3 s still do.
+class RadosMountsOsdKilled : public RadosMounts {
+ protected:
+  bool bluestore() const override { return true; }
+  std::string clientConf() const override {
+    return "rados osd op timeout = 3\nobjecter timeout = 1\nobjecter tick interval = 0.5\n";
+  }
+
+  ::testing::AssertionResult osd(const char* command) {
+    CommandResult r = runArgv({"bash", ACIDFS_CEPH_SCRIPT, command, ceph_->dir()}, "/", 120);
+    if (r.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "ceph-single-node.sh " << command << ": " << r;
+  }
+};
+
+// What a read of `path` in another process gave: EIO, the expected bytes,
+// other bytes, another error, or no answer within 60 s.
+std::string readInChild(const std::string& path, const std::string& expected) {
+  const int outcome = runInChild([&] {
+    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.ok()) return 10;
+    std::string got(expected.size(), '\0');
+    for (size_t done = 0; done < got.size();) {
+      const ssize_t n = read(fd.get(), got.data() + done, got.size() - done);
+      if (n < 0) return errno == EIO ? 0 : 11;
+      if (n == 0) return 12;
+      if (got.compare(done, n, expected, done, n) != 0) return 13;
+      done += static_cast<size_t>(n);
+    }
+    return 1;
+  }, 60);
+  switch (outcome) {
+    case 0: return "EIO";
+    case 1: return "the bytes written";
+    case 13: return "OTHER BYTES";
+    case -1: return "no answer within 60 s";
+    default: return "outcome " + std::to_string(outcome);
+  }
+}
+
+TEST_F(RadosMountsOsdKilled, ReadsFailWithEioNeverOtherBytesAndNothingCommittedIsLost) {
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "f" + std::to_string(i);
+    files[name] = randomBytes((1 << 20) + 1000 * i, 10 + i);
+    Fd fd(open(path(0, name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.ok()) << errnoName(errno);
+    ASSERT_EQ(static_cast<ssize_t>(files[name].size()), write(fd.get(), files[name].data(), files[name].size()));
+    ASSERT_EQ(0, fsync(fd.get())) << errnoName(errno);
+    ASSERT_EQ(0, fd.close());
+  }
+  ASSERT_TRUE(osd("kill-osd"));
+
+  // Mount 1 never read these: no cache of the kernel's or the daemon's holds them.
+  for (const auto& [name, content] : files) EXPECT_EQ("EIO", readInChild(path(1, name), content)) << name;
+  // Metadata is the database's: served on.
+  for (int h = 0; h < kHosts; ++h) {
+    struct stat st;
+    ASSERT_EQ(0, stat(path(h, "f0").c_str(), &st)) << "mount " << h << ": " << errnoName(errno);
+    EXPECT_EQ(static_cast<off_t>(files["f0"].size()), st.st_size);
+    EXPECT_EQ(0, mkdir(path(h, "dir" + std::to_string(h)).c_str(), 0755)) << "mount " << h << ": " << errnoName(errno);
+    EXPECT_EQ("OK", writeFile(path(h, "dir" + std::to_string(h) + "/small"), "inline, no object"));
+  }
+  // A write that needs objects fails whole: the file keeps what it held.
+  EXPECT_EQ("close: EIO", writeFile(path(0, "f1"), randomBytes(1 << 20, 20), O_WRONLY));
+
+  ASSERT_TRUE(osd("start-osd"));
+  // The daemons' librados finds the OSD again at its next map (a few seconds).
+  ASSERT_TRUE(waitUntil([&] { return readInChild(path(1, "f0"), files["f0"]) != "EIO"; }, 60))
+      << "mount 1 reads EIO a minute after the OSD came back";
+  for (int h = 0; h < kHosts; ++h)
+    for (const auto& [name, content] : files)
+      EXPECT_TRUE(waitUntil([&] { return readInChild(path(h, name), content) != "EIO"; }, 20) &&
+                  readInChild(path(h, name), content) == "the bytes written")
+          << name << " on mount " << h << ": " << readInChild(path(h, name), content);
+  for (int h = 0; h < kHosts; ++h) EXPECT_EQ("inline, no object", readOr(path(h, "dir0/small"))) << "mount " << h;
 }
 
 }  // namespace
