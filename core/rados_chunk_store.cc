@@ -1,5 +1,6 @@
 #include "core/rados_chunk_store.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 
@@ -85,6 +86,15 @@ Result<std::unique_ptr<RadosChunkStore>> RadosChunkStore::open(const RadosChunkS
   // Ours replace Ceph's defaults, never what ceph.conf or CEPH_ARGS set.
   for (size_t i = 0; i < std::size(kTimeoutOptions); ++i)
     if (confValue(cluster, kTimeoutOptions[i]) == cephDefaults[i]) (void)rados_conf_set(cluster, kTimeoutOptions[i], kOpTimeoutSeconds);
+  // librados asks the monitors for a newer OSD map (how it finds an OSD
+  // that came back at another address) only at its ticks, for operations
+  // older than objecter_timeout: with an op timeout shorter than those, no
+  // operation lives long enough, and an OSD restarted is never found again
+  // (every read EIO, for good). Both are kept within a third of it.
+  const double opTimeout = atof(confValue(cluster, "rados_osd_op_timeout").c_str());
+  for (const char* option : {"objecter_timeout", "objecter_tick_interval"})
+    if (opTimeout > 0 && atof(confValue(cluster, option).c_str()) > opTimeout / 3)
+      (void)rados_conf_set(cluster, option, std::to_string(opTimeout / 3).c_str());
   if ((ret = rados_connect(cluster)) < 0) return fail(ret, "connecting to the Ceph cluster");
   rados_ioctx_t io = nullptr;
   if ((ret = rados_ioctx_create(cluster, options.pool.c_str(), &io)) < 0)

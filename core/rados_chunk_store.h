@@ -70,7 +70,9 @@ class RadosChunkStore final : public ChunkStore {
   // when either fails, ENOENT when the pool does not exist. Connecting and
   // each operation time out after 30 s (EIO), or as the configuration
   // (ceph.conf, CEPH_ARGS) sets rados_osd_op_timeout, rados_mon_op_timeout
-  // and client_mount_timeout.
+  // and client_mount_timeout; objecter_timeout and objecter_tick_interval
+  // are kept within a third of the op timeout (an OSD that restarted is
+  // found again only through them).
   static Result<std::unique_ptr<RadosChunkStore>> open(const RadosChunkStoreOptions& options);
   ~RadosChunkStore() override;
 

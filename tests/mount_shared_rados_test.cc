@@ -253,16 +253,11 @@ TEST_F(RadosMounts, ADaemonKilledMidWriteLeavesEveryObjectNamedOrPending) {
 
 // A bluestore OSD, which comes back with its objects; the daemons' RADOS
 // operations time out after 3 s instead of the store's 30 (set in ceph.conf,
-// which the store leaves as it is), so that reads fail soon. An operation
-// older than objecter_timeout (10 s) makes librados ask the monitor for a
-// newer map, which is how it finds an OSD that came back at a new address:
-// 1 s here, so that operations that time out after 3 s still do.
+// which the store leaves as it is), so that reads fail soon.
 class RadosMountsOsdKilled : public RadosMounts {
  protected:
   bool bluestore() const override { return true; }
-  std::string clientConf() const override {
-    return "rados osd op timeout = 3\nobjecter timeout = 1\nobjecter tick interval = 0.5\n";
-  }
+  std::string clientConf() const override { return "rados osd op timeout = 3\n"; }
 
   ::testing::AssertionResult osd(const char* command) {
     CommandResult r = runArgv({"bash", ACIDFS_CEPH_SCRIPT, command, ceph_->dir()}, "/", 120);
