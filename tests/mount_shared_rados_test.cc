@@ -206,6 +206,13 @@ TEST_F(RadosMounts, ADeletedFilesObjectsOutlastTheDeleteAndGoWhenItsDaemonUnmoun
   ASSERT_EQ(0, unlink(path(1, "dropped").c_str()));
   struct stat st;
   ASSERT_EQ("ENOENT", errnoAfter(stat(path(2, "dropped").c_str(), &st)));
+  {
+    // The deletes durable (fsyncdir syncs the store): mount 1 has released
+    // the chunks, and what keeps their objects is the grace period alone.
+    Fd root(open(mnt(1).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(root.ok()) << errnoName(errno);
+    ASSERT_EQ(0, fsync(root.get())) << errnoName(errno);
+  }
   EXPECT_EQ(before, objects()) << "objects deleted before their grace period";
   // The daemon that freed them deletes what waits out its grace as it closes.
   stop(1);
