@@ -85,7 +85,8 @@ Result<std::unique_ptr<RadosChunkStore>> RadosChunkStore::open(const RadosChunkS
   if ((ret = rados_conf_parse_env(cluster, nullptr)) < 0) return fail(ret, "reading CEPH_ARGS");
   // Ours replace Ceph's defaults, never what ceph.conf or CEPH_ARGS set.
   for (size_t i = 0; i < std::size(kTimeoutOptions); ++i)
-    if (confValue(cluster, kTimeoutOptions[i]) == cephDefaults[i]) (void)rados_conf_set(cluster, kTimeoutOptions[i], kOpTimeoutSeconds);
+    if (confValue(cluster, kTimeoutOptions[i]) == cephDefaults[i])
+      (void)rados_conf_set(cluster, kTimeoutOptions[i], kOpTimeoutSeconds);
   // librados asks the monitors for a newer OSD map (how it finds an OSD
   // that came back at another address) only at its ticks, for operations
   // older than objecter_timeout: with an op timeout shorter than those, no

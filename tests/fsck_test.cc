@@ -659,7 +659,8 @@ TEST_F(FsckRadosObjects, ARecordWhoseObjectIsMissingOrShortIsAFinding) {
   ASSERT_EQ(2u, found.findings.size()) << ::testing::PrintToString(found.findings);
   EXPECT_TRUE(mentions(found.findings, "chunk " + gone.hex() + ": its RADOS object " + goneName + " is missing"))
       << ::testing::PrintToString(found.findings);
-  EXPECT_TRUE(mentions(found.findings, "chunk " + cut.hex() + ": its RADOS object " + cutName + " holds 1000 bytes, its record says 65536"))
+  EXPECT_TRUE(mentions(found.findings,
+                       "chunk " + cut.hex() + ": its RADOS object " + cutName + " holds 1000 bytes, its record says 65536"))
       << ::testing::PrintToString(found.findings);
   EXPECT_EQ(2u, found.objects->named) << "the short object and the third";
   EXPECT_EQ(2u, check(/*repair=*/true).findings.size());

@@ -231,7 +231,8 @@ TEST_F(RadosMounts, ADaemonKilledMidWriteLeavesEveryObjectNamedOrPending) {
   const std::string source = root_ + "/source.bin";
   std::ofstream(source, std::ios::binary) << content;
   CommandResult writer;
-  std::thread writing([&] { writer = runArgv({"/bin/sh", "-c", "cat '" + source + "' > '" + path(0, "stream") + "'"}, "/", 300); });
+  const std::string stream = "cat '" + source + "' > '" + path(0, "stream") + "'";
+  std::thread writing([&] { writer = runArgv({"/bin/sh", "-c", stream}, "/", 300); });
   const bool midWrite = waitUntil([&] { return objects() >= 700; }, 120);
   killDaemon(0);
   writing.join();

@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
   std::string store, chunks;
   bool repair = false;
   app.add_option("STORE", store, "the store: a directory, or a database (postgresql://...)")->required();
-  app.add_flag("--repair", repair, "fix reference counts, link counts and dangling entries, delete orphan RADOS objects\n(not corrupted chunks)");
+  app.add_flag("--repair", repair,
+               "fix reference counts, link counts and dangling entries, delete orphan RADOS objects\n"
+               "(not corrupted chunks)");
   app.add_option("--chunks", chunks,
                  "a database store's chunks as in acidfsd's -o chunks= (rados:POOL,conf=FILE,id=NAME);\n"
                  "default: where the store says they are, with Ceph's default configuration");
