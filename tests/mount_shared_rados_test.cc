@@ -266,12 +266,6 @@ class RadosMountsOsdKilled : public RadosMounts {
  protected:
   bool bluestore() const override { return true; }
   std::string clientConf() const override { return "rados osd op timeout = 3\n"; }
-
-  ::testing::AssertionResult osd(const char* command) {
-    CommandResult r = runArgv({"bash", ACIDFS_CEPH_SCRIPT, command, ceph_->dir()}, "/", 120);
-    if (r.ok()) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "ceph-single-node.sh " << command << ": " << r;
-  }
 };
 
 // What a read of `path` in another process gave: EIO, the expected bytes,
@@ -310,7 +304,7 @@ TEST_F(RadosMountsOsdKilled, ReadsFailWithEioNeverOtherBytesAndNothingCommittedI
     ASSERT_EQ(0, fsync(fd.get())) << errnoName(errno);
     ASSERT_EQ(0, fd.close());
   }
-  ASSERT_TRUE(osd("kill-osd"));
+  ASSERT_TRUE(ceph_->killOsd()) << ceph_->why();
 
   // Mount 1 never read these: no cache of the kernel's or the daemon's holds them.
   for (const auto& [name, content] : files) EXPECT_EQ("EIO", readInChild(path(1, name), content)) << name;
@@ -325,7 +319,7 @@ TEST_F(RadosMountsOsdKilled, ReadsFailWithEioNeverOtherBytesAndNothingCommittedI
   // A write that needs objects fails whole: the file keeps what it held.
   EXPECT_EQ("close: EIO", writeFile(path(0, "f1"), randomBytes(1 << 20, 20), O_WRONLY));
 
-  ASSERT_TRUE(osd("start-osd"));
+  ASSERT_TRUE(ceph_->startOsd()) << ceph_->why();
   // The daemons' librados finds the OSD again at its next map (a few seconds).
   ASSERT_TRUE(waitUntil([&] { return readInChild(path(1, "f0"), files["f0"]) != "EIO"; }, 60))
       << "mount 1 reads EIO a minute after the OSD came back";
