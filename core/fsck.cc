@@ -10,11 +10,13 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
 #include "core/encoding.h"
 #include "core/format.h"
+#include "core/fsck_objects.h"
 #include "core/fsck_sources.h"
 #include "core/meta_db.h"
 #include "core/records.h"
@@ -80,6 +82,10 @@ struct Checker {
   // Some metadata could not be read: the references found are incomplete,
   // so no count may be set from them.
   bool unreadable = false;
+  // A store whose chunks are RADOS objects: the pool's (listed before the
+  // chunk records are read), and the chunks whose objects are lost.
+  std::optional<fsck::RadosObjects> objects;
+  std::unordered_map<Id128, bool, Id128Hash> objectLost;
 
   // How far each column's scan got. One stopped by damage (a table block
   // failing its checksum) did not reach the keys after the last it read:
@@ -339,6 +345,14 @@ struct Checker {
       if (Status valid = source.check(id, *record); !valid.ok()) find(valid.message());
       counter++;
       seen[id] = true;
+      if constexpr (std::is_same_v<Record, ChunkRecord>) {
+        if (objects) {
+          if (Status s = objects->match(id, *record); !s.ok()) {
+            find(s.message());
+            objectLost[id] = true;
+          }
+        }
+      }
       const uint64_t found = expected[kind].count(id) ? expected[kind][id] : 0;
       // A live record nothing references is garbage even when its count
       // says 0 too (the store frees a record when its count reaches 0).
@@ -410,7 +424,7 @@ struct Checker {
     }));
     return checkLevel<ChunkRecord>(kChunk, report.chunks, [&](const Id128& id, const ChunkRecord& c) {
       report.chunkBytes += c.isInline ? c.inlineData.size() : c.length;
-      if (!source.check(id, c).ok()) return;  // found already; its bytes are not read
+      if (!source.check(id, c).ok() || objectLost.count(id)) return;  // found already; its bytes are not read
       Status s = source.verifyChunk(id, c);
       if (!s.ok()) find("chunk " + id.hex() + ": " + s.message());
     });
@@ -498,9 +512,14 @@ struct Checker {
     ACIDFS_RETURN_IF_ERROR(checkEntries());
     ACIDFS_RETURN_IF_ERROR(checkLinksAndReferences());
     ACIDFS_RETURN_IF_ERROR(checkReservations());
+    if (RadosChunkStore* rados = source.radosChunks()) {
+      ACIDFS_ASSIGN_OR_RETURN(objects, fsck::RadosObjects::list(*rados));
+    }
     ACIDFS_RETURN_IF_ERROR(checkContent());
     reportUnreadableFiles();
     if (repair && !fixes.empty()) ACIDFS_RETURN_IF_ERROR(applyFixes());
+    // Orphans are deleted on certainty only: every record was read.
+    if (objects) objects->finish(report, repair && !unreadable);
     return Status::OK();
   }
 };

@@ -3,8 +3,9 @@
 // readdir index, every link count, every reference count against the
 // references actually found (inodes and leases → blobs → pages → chunks),
 // every chunk's bytes against its hash, every block of the metadata's table
-// files against its checksum, and (from the store's directory) whether the
-// write-ahead log replays whole.
+// files against its checksum, (from the store's directory) whether the
+// write-ahead log replays whole, and (chunks in RADOS) every object of the
+// pool against the records (core/fsck_objects.h).
 //
 // Damaged metadata (a table block that fails its checksum) stops the scan of
 // its column there, but not the check: a record that references name and
@@ -49,7 +50,16 @@ class Store;
 struct FsckReport {
   std::vector<std::string> findings;  // one line each, what is wrong and where
   std::vector<std::string> repairs;   // one line each, what --repair changed
+  // One line each, worth knowing but nothing wrong: what the running store
+  // reclaims by itself, or leaves alone (core/fsck_objects.h).
+  std::vector<std::string> notes;
   uint64_t inodes = 0, entries = 0, blobs = 0, pages = 0, chunks = 0, chunkBytes = 0;
+  // A store whose chunks are RADOS objects: its pool's objects, each named
+  // by a chunk record, pending, an orphan or foreign (core/fsck_objects.h).
+  struct Objects {
+    uint64_t named = 0, pending = 0, orphans = 0, foreign = 0;
+  };
+  std::optional<Objects> objects;
   // With repair, when repairs were made: the findings of a second check
   // (what could not be repaired); the counts above are that check's.
   std::optional<std::vector<std::string>> afterRepair;

@@ -25,6 +25,7 @@ class OpenStore final : public Source {
   Status check(const Id128& id, const ChunkRecord& r) const override { return store_.content().check(id, r); }
   Status verifyChunk(const Id128& id, const ChunkRecord& r) override { return store_.content().verifyChunk(id, r); }
   Status verifyChecksums() override { return store_.rocksDb() ? store_.rocksDb()->verifyChecksums() : Status::OK(); }
+  RadosChunkStore* radosChunks() override { return store_.radosChunks(); }
 
  private:
   Store& store_;

@@ -43,6 +43,9 @@ class Source {
   virtual Status verifyChunk(const Id128& id, const ChunkRecord& record) = 0;
   // Every block of the metadata's table files against its checksum.
   virtual Status verifyChecksums() = 0;
+  // A store whose chunks are RADOS objects: their pool, whose every object
+  // fsck accounts for (core/fsck_objects.h). Null for other stores.
+  virtual RadosChunkStore* radosChunks() { return nullptr; }
 };
 
 // The open Store (--repair, tests): its own ContentStore's rules and reads.

@@ -1,6 +1,8 @@
 #include "core/rados_chunk_store.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 #include "core/encoding.h"
 #include "core/hex.h"
@@ -12,8 +14,16 @@ namespace acidfs {
 namespace {
 
 // How long a RADOS call may wait for an unreachable monitor or OSD before
-// it fails (EIO) instead of hanging the caller.
+// it fails (EIO) instead of hanging the caller, unless the configuration
+// says otherwise (Ceph's own defaults: forever, and 300 s to connect).
 constexpr char kOpTimeoutSeconds[] = "30";
+constexpr const char* kTimeoutOptions[] = {"rados_osd_op_timeout", "rados_mon_op_timeout", "client_mount_timeout"};
+
+// The value of a Ceph option as the client has it now ("" if unknown).
+std::string confValue(rados_t cluster, const char* option) {
+  char value[128] = "";
+  return rados_conf_get(cluster, option, value, sizeof value) == 0 ? value : "";
+}
 
 Status radosError(int ret, const std::string& what) {
   const int err = ret < 0 ? -ret : EIO;
@@ -68,11 +78,24 @@ Result<std::unique_ptr<RadosChunkStore>> RadosChunkStore::open(const RadosChunkS
     rados_shutdown(cluster);
     return radosError(r, what);
   };
+  std::vector<std::string> cephDefaults;
+  for (const char* option : kTimeoutOptions) cephDefaults.push_back(confValue(cluster, option));
   if ((ret = rados_conf_read_file(cluster, options.confFile.empty() ? nullptr : options.confFile.c_str())) < 0)
     return fail(ret, "reading the Ceph configuration " + (options.confFile.empty() ? std::string("(default)") : options.confFile));
   if ((ret = rados_conf_parse_env(cluster, nullptr)) < 0) return fail(ret, "reading CEPH_ARGS");
-  for (const char* option : {"rados_osd_op_timeout", "rados_mon_op_timeout", "client_mount_timeout"})
-    (void)rados_conf_set(cluster, option, kOpTimeoutSeconds);
+  // Ours replace Ceph's defaults, never what ceph.conf or CEPH_ARGS set.
+  for (size_t i = 0; i < std::size(kTimeoutOptions); ++i)
+    if (confValue(cluster, kTimeoutOptions[i]) == cephDefaults[i])
+      (void)rados_conf_set(cluster, kTimeoutOptions[i], kOpTimeoutSeconds);
+  // librados asks the monitors for a newer OSD map (how it finds an OSD
+  // that came back at another address) only at its ticks, for operations
+  // older than objecter_timeout: with an op timeout shorter than those, no
+  // operation lives long enough, and an OSD restarted is never found again
+  // (every read EIO, for good). Both are kept within a third of it.
+  const double opTimeout = atof(confValue(cluster, "rados_osd_op_timeout").c_str());
+  for (const char* option : {"objecter_timeout", "objecter_tick_interval"})
+    if (opTimeout > 0 && atof(confValue(cluster, option).c_str()) > opTimeout / 3)
+      (void)rados_conf_set(cluster, option, std::to_string(opTimeout / 3).c_str());
   if ((ret = rados_connect(cluster)) < 0) return fail(ret, "connecting to the Ceph cluster");
   rados_ioctx_t io = nullptr;
   if ((ret = rados_ioctx_create(cluster, options.pool.c_str(), &io)) < 0)
@@ -290,12 +313,21 @@ uint64_t RadosChunkStore::liveBytes() const {
   return liveBytes_;
 }
 
-Result<uint64_t> RadosChunkStore::sweep(const std::function<bool(const Id128& id, const Extent& place)>& named) {
+Result<std::optional<RadosChunkStore::Object>> RadosChunkStore::stat(const std::string& name) const {
+  Object object;
+  object.name = name;
+  object.ours = parseObjectName(name, object.id, object.nonce);
+  if (!object.ours) return std::optional<Object>(std::move(object));
+  const int ret = rados_stat(io_, name.c_str(), &object.size, &object.mtime);
+  if (ret == -ENOENT) return std::optional<Object>();
+  if (ret < 0) return radosError(ret, "stat of RADOS object " + name);
+  return std::optional<Object>(std::move(object));
+}
+
+Status RadosChunkStore::listObjects(const std::function<void(const Object&)>& each) const {
   rados_list_ctx_t listing = nullptr;
   int ret = rados_nobjects_list_open(io_, &listing);
   if (ret < 0) return radosError(ret, "listing RADOS pool " + options_.pool);
-  uint64_t deleted = 0;
-  const time_t oldest = time(nullptr) - std::chrono::duration_cast<std::chrono::seconds>(options_.sweepAge).count();
   Status failed;
   for (;;) {
     const char* entry = nullptr;
@@ -305,20 +337,37 @@ Result<uint64_t> RadosChunkStore::sweep(const std::function<bool(const Id128& id
       failed = radosError(ret, "listing RADOS pool " + options_.pool);
       break;
     }
-    const std::string name = entry;
-    Id128 id;
-    uint64_t nonce = 0;
-    if (!parseObjectName(name, id, nonce)) continue;  // not ours
-    uint64_t size = 0;
-    time_t mtime = 0;
-    if (rados_stat(io_, name.c_str(), &size, &mtime) < 0) continue;  // deleted meanwhile
-    if (mtime > oldest) continue;  // perhaps a put whose commit is still coming
-    if (named(id, Extent{kRadosPlace, nonce, static_cast<uint32_t>(size)})) continue;
-    remove(name);
-    ++deleted;
+    auto object = stat(entry);
+    if (!object.ok()) {
+      failed = object.status();
+      break;
+    }
+    if (*object) each(**object);  // else deleted meanwhile
   }
   rados_nobjects_list_close(listing);
-  if (!failed.ok()) return failed;
+  return failed;
+}
+
+bool RadosChunkStore::pastSweepAge(time_t mtime) const {
+  return mtime <= time(nullptr) - std::chrono::duration_cast<std::chrono::seconds>(options_.sweepAge).count();
+}
+
+Status RadosChunkStore::removeNow(const std::string& name) const {
+  const int ret = rados_remove(io_, name.c_str());
+  if (ret < 0 && ret != -ENOENT) return radosError(ret, "deleting RADOS object " + name);
+  return Status::OK();
+}
+
+Result<uint64_t> RadosChunkStore::sweep(const std::function<bool(const Id128& id, const Extent& place)>& named) {
+  uint64_t deleted = 0;
+  // The rule fsck reports objects by (core/fsck_objects.h): young ones may
+  // be puts whose commits are still coming.
+  ACIDFS_RETURN_IF_ERROR(listObjects([&](const Object& object) {
+    if (!object.ours || !pastSweepAge(object.mtime)) return;
+    if (named(object.id, Extent{kRadosPlace, object.nonce, static_cast<uint32_t>(object.size)})) return;
+    remove(object.name);
+    ++deleted;
+  }));
   return deleted;
 }
 

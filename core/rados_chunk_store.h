@@ -67,7 +67,12 @@ Result<RadosChunkStoreOptions> parseRadosChunks(const std::string& spec);
 class RadosChunkStore final : public ChunkStore {
  public:
   // Connects to the cluster and opens the pool: EIO (with librados's reason)
-  // when either fails, ENOENT when the pool does not exist.
+  // when either fails, ENOENT when the pool does not exist. Connecting and
+  // each operation time out after 30 s (EIO), or as the configuration
+  // (ceph.conf, CEPH_ARGS) sets rados_osd_op_timeout, rados_mon_op_timeout
+  // and client_mount_timeout; objecter_timeout and objecter_tick_interval
+  // are kept within a third of the op timeout (an OSD that restarted is
+  // found again only through them).
   static Result<std::unique_ptr<RadosChunkStore>> open(const RadosChunkStoreOptions& options);
   ~RadosChunkStore() override;
 
@@ -86,8 +91,35 @@ class RadosChunkStore final : public ChunkStore {
 
   // Deletes every object of the pool whose name is ours, that `named(id,
   // place)` says no chunk record names, and that is older than sweepAge.
-  // Returns how many it deleted.
+  // Returns how many it deleted; EIO when the pool cannot be listed.
   Result<uint64_t> sweep(const std::function<bool(const Id128& id, const Extent& place)>& named);
+
+  // An object of the pool, as listObjects() and stat() find it.
+  struct Object {
+    std::string name;
+    // Whether the name is one put() makes ("<chunk id>.<nonce>"): then `id`
+    // and `nonce` are what it says, and size and mtime are the object's
+    // (RADOS keeps whole seconds); they are left 0 for other objects.
+    bool ours = false;
+    Id128 id;
+    uint64_t nonce = 0;
+    uint64_t size = 0;
+    time_t mtime = 0;
+  };
+  // Calls `each` for every object of the pool (ours and any other), leaving
+  // out those deleted while the listing runs. EIO when the pool cannot be
+  // listed or an object of ours cannot be stat'ed.
+  Status listObjects(const std::function<void(const Object&)>& each) const;
+  // The object `name`: nullopt when there is none; EIO when RADOS fails.
+  Result<std::optional<Object>> stat(const std::string& name) const;
+  // Whether an object that no chunk record names is the sweep's: older than
+  // sweepAge, so no put's transaction naming it can still be coming.
+  bool pastSweepAge(time_t mtime) const;
+  std::chrono::milliseconds sweepAge() const { return options_.sweepAge; }
+  const std::string& pool() const { return options_.pool; }
+  // Deletes the object `name` now (fsck --repair of what a sweep would
+  // delete): OK when it is gone, EIO when RADOS fails.
+  Status removeNow(const std::string& name) const;
 
   // The object that holds the chunk at `place`.
   static std::string objectName(const Id128& id, uint64_t nonce);

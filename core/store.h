@@ -190,6 +190,9 @@ class Store {
   // host). Stores formatted before it existed are "db".
   static constexpr char kChunksKey[] = "chunks";
   TransactionRunner& runner() { return *runner_; }
+  // A database store's chunk objects with chunks=rados: (null for other
+  // stores), for fsck to account for every object of the pool.
+  RadosChunkStore* radosChunks() { return rados_.get(); }
 
  private:
   Store() = default;

@@ -63,6 +63,12 @@ class CephInstance {
   // Where the daemons keep their data, logs (log/) and PIDs (*.pid).
   const std::string& dir() const { return dir_; }
 
+  // Kills the OSD with SIGKILL, as a crash would; starts it again and
+  // returns once the pool takes a write (a bluestore cluster's OSD comes
+  // back with its objects). False, with why(), when the script failed.
+  bool killOsd() { return run("kill-osd '" + dir_ + "'"); }
+  bool startOsd() { return run("start-osd '" + dir_ + "'"); }
+
  private:
   // Runs the script with `arguments`; on failure, its output goes to why().
   bool run(const std::string& arguments) {

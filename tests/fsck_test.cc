@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -19,6 +20,7 @@
 #include <string>
 
 #include "core/format.h"
+#include "core/rados_chunk_store.h"
 #include "core/meta_db.h"
 #include "core/records.h"
 #include "core/transaction.h"
@@ -535,6 +537,138 @@ TEST_F(FsckOffline, ADirectoryThatIsNotAStoreIsRefusedAndUntouched) {
   ASSERT_EQ(0, mkdir(empty.c_str(), 0700));
   EXPECT_EQ("EINVAL", ::acidfs::testing::code(fsckStore(empty, FsckOptions{true, options_.hash, {}})));
   EXPECT_TRUE(std::filesystem::is_empty(empty));
+}
+
+// ---- a store whose chunks are RADOS objects (core/fsck_objects.h): always a
+// database store with chunks=rados, on the binary's one Ceph cluster --------------
+
+class FsckRadosObjects : public Fsck {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(::acidfs::testing::sharedPostgres().ok()) << ::acidfs::testing::sharedPostgres().why();
+    ASSERT_TRUE(ceph().ok()) << ceph().why();
+    location_ = ::acidfs::testing::freshDatabaseUri();
+    options_.chunks = chunks();
+    options_.gcIntervalSeconds = 0;  // no sweep of the objects this test plants
+    open();
+    ASSERT_EQ(0, rados_create(&cluster_, nullptr));
+    ASSERT_EQ(0, rados_conf_read_file(cluster_, ceph().confPath().c_str()));
+    ASSERT_EQ(0, rados_connect(cluster_));
+    ASSERT_EQ(0, rados_ioctx_create(cluster_, ceph().pool().c_str(), &io_));
+  }
+  void TearDown() override {
+    if (io_) rados_ioctx_destroy(io_);
+    if (cluster_) rados_shutdown(cluster_);
+  }
+  static ::acidfs::testing::CephInstance& ceph() { return ::acidfs::testing::sharedCeph(); }
+  static std::string chunks() { return "rados:" + ceph().pool() + ",conf=" + ceph().confPath(); }
+
+  // Writes the object `name` as if `age` ago (RADOS takes the mtime to set).
+  void plant(const std::string& name, const std::string& bytes, std::chrono::seconds age = {}) {
+    rados_write_op_t op = rados_create_write_op();
+    rados_write_op_write_full(op, bytes.data(), bytes.size());
+    time_t mtime = time(nullptr) - age.count();
+    EXPECT_EQ(0, rados_write_op_operate(op, io_, name.c_str(), &mtime, 0)) << name;
+    rados_release_write_op(op);
+  }
+  bool exists(const std::string& name) {
+    uint64_t size = 0;
+    time_t mtime = 0;
+    return rados_stat(io_, name.c_str(), &size, &mtime) == 0;
+  }
+  // The objects the store's chunk records name, by chunk id.
+  std::map<Id128, std::string> namedObjects() {
+    std::map<Id128, std::string> named;
+    auto it = store_->engine().scan(Column::kChunks);
+    for (it->seekToFirst(); it->valid(); it->next()) {
+      auto record = ChunkRecord::decode(it->value());
+      if (record && !record->isInline && !record->head.tombstone)
+        named[Id128::fromBytes(it->key())] = RadosChunkStore::objectName(Id128::fromBytes(it->key()), record->offset);
+    }
+    return named;
+  }
+  static std::string ourName(uint64_t seed) {
+    const std::string id = ::acidfs::testing::randomBytes(16, seed);
+    return RadosChunkStore::objectName(Id128::fromBytes(id), seed);
+  }
+
+  rados_t cluster_ = nullptr;
+  rados_ioctx_t io_ = nullptr;
+};
+
+// Objects no record names are pending while young (a commit may still come,
+// from any host), orphans once past the sweep age (notes, not findings:
+// the sweep's; --repair deletes them), and objects of other names are left
+// alone; every object a record names is counted as named.
+TEST_F(FsckRadosObjects, EveryObjectIsNamedPendingAnOrphanOrForeign) {
+  makeFile(kRootIno, "big", ::acidfs::testing::randomBytes(5 * 65536 + 100, 31));
+  makeFile(kRootIno, "small", "inline, no object");
+  const size_t records = namedObjects().size();
+  ASSERT_EQ(5u, records) << "a chunk record per full 64 KiB chunk";
+  FsckReport before = check();
+  ASSERT_TRUE(before.clean()) << before.findings.front();
+  ASSERT_TRUE(before.objects.has_value());
+  EXPECT_EQ(records, before.objects->named);
+
+  const std::string pending = ourName(1), orphan = ourName(2), foreign = "not-an-acidfs-object";
+  plant(pending, "a put whose commit may still come");
+  plant(orphan, "a put whose commit never came", std::chrono::hours(2));
+  plant(foreign, "another program's");
+  FsckReport found = check();
+  EXPECT_TRUE(found.clean()) << found.findings.front();
+  ASSERT_TRUE(found.objects.has_value());
+  EXPECT_EQ(records, found.objects->named);
+  EXPECT_EQ(before.objects->pending + 1, found.objects->pending);
+  EXPECT_EQ(before.objects->orphans + 1, found.objects->orphans);
+  EXPECT_EQ(before.objects->foreign + 1, found.objects->foreign);
+  EXPECT_TRUE(mentions(found.notes, "younger than 1 h")) << ::testing::PrintToString(found.notes);
+  EXPECT_TRUE(mentions(found.notes, "orphan object(s) no chunk record names, older than 1 h (e.g. " + orphan))
+      << ::testing::PrintToString(found.notes);
+  EXPECT_TRUE(mentions(found.notes, foreign)) << ::testing::PrintToString(found.notes);
+  EXPECT_TRUE(found.repairs.empty());
+  EXPECT_TRUE(exists(orphan)) << "fsck without --repair deleted an object";
+
+  FsckReport repaired = check(/*repair=*/true);
+  EXPECT_TRUE(mentions(repaired.repairs, "deleted " + std::to_string(found.objects->orphans) + " orphan object(s)"))
+      << ::testing::PrintToString(repaired.repairs);
+  EXPECT_FALSE(exists(orphan)) << "--repair left the orphan";
+  EXPECT_TRUE(exists(pending)) << "--repair deleted a young object: its commit may still come";
+  EXPECT_TRUE(exists(foreign)) << "--repair deleted an object that is not acidfs's";
+  for (const auto& [id, name] : namedObjects()) EXPECT_TRUE(exists(name)) << "--repair deleted a named object";
+  EXPECT_EQ(5 * 65536 + 100, static_cast<long>(contentAt("/big").size()));
+  FsckReport after = check();
+  EXPECT_TRUE(after.clean()) << after.findings.front();
+  EXPECT_EQ(0u, after.objects->orphans);
+  rados_remove(io_, pending.c_str());
+  rados_remove(io_, foreign.c_str());
+}
+
+// A record whose object is gone or shorter than the record says has lost
+// its chunk's bytes: a finding each (once: the bytes are not read too), which
+// --repair cannot clear; `acidfs fsck URI --chunks ...` finds the same.
+TEST_F(FsckRadosObjects, ARecordWhoseObjectIsMissingOrShortIsAFinding) {
+  makeFile(kRootIno, "big", ::acidfs::testing::randomBytes(3 * 65536, 32));
+  const std::map<Id128, std::string> named = namedObjects();
+  ASSERT_EQ(3u, named.size());
+  auto it = named.begin();
+  const auto [gone, goneName] = *it++;
+  const auto [cut, cutName] = *it;
+  ASSERT_EQ(0, rados_remove(io_, goneName.c_str()));
+  ASSERT_EQ(0, rados_trunc(io_, cutName.c_str(), 1000));
+  FsckReport found = check();
+  ASSERT_EQ(2u, found.findings.size()) << ::testing::PrintToString(found.findings);
+  EXPECT_TRUE(mentions(found.findings, "chunk " + gone.hex() + ": its RADOS object " + goneName + " is missing"))
+      << ::testing::PrintToString(found.findings);
+  EXPECT_TRUE(mentions(found.findings,
+                       "chunk " + cut.hex() + ": its RADOS object " + cutName + " holds 1000 bytes, its record says 65536"))
+      << ::testing::PrintToString(found.findings);
+  EXPECT_EQ(2u, found.objects->named) << "the short object and the third";
+  EXPECT_EQ(2u, check(/*repair=*/true).findings.size());
+
+  store_.reset();
+  auto offline = fsckStore(location_, FsckOptions{.chunks = chunks()});
+  ASSERT_TRUE(offline.ok()) << offline.status().toString();
+  EXPECT_EQ(found.findings, offline->findings);
 }
 
 }  // namespace

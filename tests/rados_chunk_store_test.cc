@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -58,6 +60,29 @@ TEST(RadosChunksSpec, PoolConfAndIdAreTakenAndAnythingElseIsEinval) {
   EXPECT_EQ("acidfs", full->clientId);
   for (const char* bad : {"rados:", "rados:,conf=/x", "rados:p,conf=", "rados:p,user=x", "db", "rados:p,,id=x"})
     EXPECT_EQ("EINVAL", code(parseRadosChunks(bad))) << bad;
+}
+
+// The store's 30 s timeouts stand in for Ceph's defaults (wait forever),
+// not for what ceph.conf sets: a cluster whose monitor is not there fails
+// the open within the configuration's 1 s, not after 30 s. (Also how a test
+// makes an OSD's absence fail reads quickly: mount_shared_rados_test.)
+TEST(RadosChunksConf, TimeoutsTheConfigurationSetsAreKept) {
+  testing::TempDir dir;
+  const std::string conf = dir.path() + "/ceph.conf";
+  {
+    std::ofstream out(conf);
+    // Port 9 (discard): no monitor answers there.
+    out << "[global]\nmon host = v2:127.0.0.1:9\nauth client required = none\n"
+           "[client]\nclient mount timeout = 1\n";
+  }
+  RadosChunkStoreOptions options;
+  options.pool = "acidfs";
+  options.confFile = conf;
+  auto opening = std::async(std::launch::async, [&] { return RadosChunkStore::open(options); });
+  ASSERT_EQ(std::future_status::ready, opening.wait_for(std::chrono::seconds(15)))
+      << "the open waited past the configuration's client mount timeout (1 s)";
+  auto opened = opening.get();
+  EXPECT_EQ("EIO", code(opened)) << (opened.ok() ? "connected" : opened.status().toString());
 }
 
 class RadosAsChunkStore : public ::testing::Test {

@@ -250,7 +250,9 @@ int run(int argc, char** argv) {
                                           "count and chunk hash; exit 0 clean, 1 findings, 2 error\n"
                                           "  example: acidfs fsck /var/lib/acidfs/mnt-data --repair");
   fsck->add_option("STORE", fsckStorePath, "the store: a directory, or a database (postgresql://...)")->required();
-  fsck->add_flag("--repair", fsckRepair, "fix reference counts, link counts and dangling entries (not corrupted chunks)");
+  fsck->add_flag("--repair", fsckRepair,
+                 "fix reference counts, link counts and dangling entries, delete orphan RADOS objects\n"
+                 "(not corrupted chunks)");
   fsck->add_option("--chunks", fsckChunks,
                    "a database store's chunks as in acidfsd's -o chunks= (rados:POOL,conf=FILE,id=NAME);\n"
                    "default: where the store says they are, with Ceph's default configuration");

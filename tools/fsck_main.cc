@@ -23,13 +23,18 @@ int runFsck(const std::string& storePath, bool repair, const std::string& chunks
   auto report = fsckStore(storePath, FsckOptions{.repair = repair, .chunks = chunks});
   if (!report.ok()) throw FsckError{shownStore(storePath) + ": " + report.status().message()};
   for (const std::string& f : report->findings) std::cout << "finding: " << f << "\n";
+  for (const std::string& n : report->notes) std::cout << "note: " << n << "\n";
   for (const std::string& r : report->repairs) std::cout << "repaired: " << r << "\n";
   if (report->afterRepair)
     for (const std::string& f : *report->afterRepair) std::cout << "still: " << f << "\n";
   const size_t left = report->afterRepair ? report->afterRepair->size() : report->findings.size();
   std::cout << (left == 0 ? "clean" : std::to_string(left) + " finding(s)") << ": " << report->inodes << " inodes, "
             << report->entries << " entries, " << report->blobs << " blobs, " << report->pages << " pages, "
-            << report->chunks << " chunks (" << report->chunkBytes << " bytes hashed)\n";
+            << report->chunks << " chunks (" << report->chunkBytes << " bytes hashed)";
+  if (const auto& o = report->objects)
+    std::cout << ", " << o->named + o->pending + o->orphans + o->foreign << " RADOS objects (" << o->named << " named, "
+              << o->pending << " pending, " << o->orphans << " orphans, " << o->foreign << " foreign)";
+  std::cout << "\n";
   return report->cleanAfterRepair() ? 0 : kExitFindings;
 }
 
@@ -43,7 +48,9 @@ int main(int argc, char** argv) {
   std::string store, chunks;
   bool repair = false;
   app.add_option("STORE", store, "the store: a directory, or a database (postgresql://...)")->required();
-  app.add_flag("--repair", repair, "fix reference counts, link counts and dangling entries (not corrupted chunks)");
+  app.add_flag("--repair", repair,
+               "fix reference counts, link counts and dangling entries, delete orphan RADOS objects\n"
+               "(not corrupted chunks)");
   app.add_option("--chunks", chunks,
                  "a database store's chunks as in acidfsd's -o chunks= (rados:POOL,conf=FILE,id=NAME);\n"
                  "default: where the store says they are, with Ceph's default configuration");

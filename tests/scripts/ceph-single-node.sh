@@ -12,6 +12,12 @@
 #       process PID is gone: a test that crashes stops nothing itself.
 #   ceph-single-node.sh stop DIR
 #       kills the daemons (SIGTERM, then SIGKILL) and removes DIR.
+#   ceph-single-node.sh kill-osd DIR
+#       kills the OSD with SIGKILL, as a crash would (the monitor still
+#       counts it up: clients' operations on it wait, up to their timeout).
+#   ceph-single-node.sh start-osd DIR
+#       starts the OSD again and returns once a write to the pool succeeds
+#       (a --bluestore cluster's: a memstore OSD lost its objects when it died).
 #
 # No ceph-mgr (librados does not need one), no authentication, one copy of
 # each object: a cluster for tests on one machine, nothing else.
@@ -67,7 +73,8 @@ retry() {
   local what=$1 pidfile
   shift
   until timeout 5 "$@"; do
-    for pidfile in "$dir"/*.pid; do
+    for pidfile in "$dir"/mon.pid "$dir"/osd.pid; do
+      [[ -f $pidfile ]] || continue
       alive "$(cat "$pidfile")" || fail_start "$what: $(basename "$pidfile" .pid) died"
     done
     ((SECONDS < deadline)) || fail_start "$what did not succeed within ${start_timeout_s} s"
@@ -159,17 +166,13 @@ start() {
   osd_id=$(retry "ceph osd new" "${ceph[@]}" osd new "$osd_uuid" 2>"$dir/log/osd-new.out") || exit 1
   ceph-osd -c "$dir/ceph.conf" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1 ||
     fail_start "ceph-osd --mkfs failed"
+  echo "$osd_id" >"$dir/osd.id"
   start_daemon ceph-osd osd -i "$osd_id"
   # While the OSD boots: the pool's placement groups wait for it.
   retry "ceph osd pool create" "${ceph[@]}" osd pool create "$pool" 8 8 >"$dir/log/pool-create.out" 2>&1
   echo "$pool" >"$dir/pool"
 
-  # The cluster serves once a write returns. A write waiting for the OSD to
-  # come up asks for new maps at each objecter tick: every 5 s by default,
-  # which doubled a bluestore start.
-  retry "a write to pool $pool" rados --objecter-tick-interval 0.1 -c "$dir/ceph.conf" -p "$pool" put probe "$dir/pool" \
-    >"$dir/log/probe.out" 2>&1
-  rados -c "$dir/ceph.conf" -p "$pool" rm probe >>"$dir/log/probe.out" 2>&1 || fail_start "rados rm probe failed"
+  probe
   if [[ -n $owner ]]; then
     (
       exec </dev/null >/dev/null 2>&1 3>&-
@@ -178,6 +181,34 @@ start() {
     echo $! >"$dir/watcher.pid"
   fi
   echo "conf=$dir/ceph.conf pool=$pool mon=$mon_addr"
+}
+
+# Returns once a write to the pool succeeds (and removes what it wrote).
+probe() {
+  # The cluster serves once a write returns. A write waiting for the OSD to
+  # come up asks for new maps at each objecter tick: every 5 s by default,
+  # which doubled a bluestore start.
+  retry "a write to pool $pool" rados --objecter-tick-interval 0.1 -c "$dir/ceph.conf" -p "$pool" put probe "$dir/pool" \
+    >"$dir/log/probe.out" 2>&1
+  rados -c "$dir/ceph.conf" -p "$pool" rm probe >>"$dir/log/probe.out" 2>&1 || fail_start "rados rm probe failed"
+}
+
+kill_osd() {
+  [[ -f $dir/osd.pid ]] || die "$dir has no OSD (osd.pid)"
+  local pid
+  pid=$(cat "$dir/osd.pid")
+  alive "$pid" || die "the OSD of $dir (pid $pid) is not running"
+  kill -KILL "$pid"
+  while alive "$pid"; do sleep 0.05; done
+}
+
+start_osd() {
+  [[ -f $dir/osd.id ]] || die "$dir has no OSD (osd.id)"
+  ! alive "$(cat "$dir/osd.pid")" || die "the OSD of $dir runs already"
+  deadline=$((SECONDS + start_timeout_s))
+  # The monitor must be running: retry() fails at once when it is not.
+  start_daemon ceph-osd osd -i "$(cat "$dir/osd.id")"
+  probe
 }
 
 # Stops the daemon whose PID is in $1: SIGTERM, then SIGKILL after 5 s.
@@ -209,7 +240,8 @@ stop() {
   rm -rf "$dir"
 }
 
-(($# >= 2)) || die "usage: $0 start DIR [--bluestore] [--owner PID] | stop DIR"
+readonly usage="start DIR [--bluestore] [--owner PID] | stop DIR | kill-osd DIR | start-osd DIR"
+(($# >= 2)) || die "usage: $0 $usage"
 command=$1
 dir=$2
 shift 2
@@ -219,5 +251,11 @@ case "$command" in
     (($# == 0)) || die "stop takes no options"
     stop
     ;;
-  *) die "unknown command $command (usage: start DIR [--bluestore] [--owner PID] | stop DIR)" ;;
+  kill-osd | start-osd)
+    (($# == 0)) || die "$command takes no options"
+    [[ -f $dir/ceph.conf ]] || die "$dir holds no ceph.conf: not a cluster's directory"
+    dir=$(cd "$dir" && pwd)
+    if [[ $command == kill-osd ]]; then kill_osd; else start_osd; fi
+    ;;
+  *) die "unknown command $command (usage: $usage)" ;;
 esac
