@@ -100,6 +100,7 @@ Result<std::unique_ptr<RadosChunkStore>> RadosChunkStore::open(const RadosChunkS
   rados_ioctx_t io = nullptr;
   if ((ret = rados_ioctx_create(cluster, options.pool.c_str(), &io)) < 0)
     return fail(ret, "opening the RADOS pool " + options.pool);
+  rados_ioctx_set_namespace(io, options.nspace.c_str());  // listings too see only this namespace
   return std::unique_ptr<RadosChunkStore>(new RadosChunkStore(options, cluster, io));
 }
 

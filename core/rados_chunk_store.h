@@ -56,6 +56,10 @@ struct RadosChunkStoreOptions {
   std::string pool;
   std::string confFile;  // empty: librados's own search (CEPH_CONF, /etc/ceph/ceph.conf)
   std::string clientId;  // empty: "admin"
+  // The store's own RADOS namespace in the pool ("": the pool's default),
+  // so that stores sharing a pool never see, sweep or repair each other's
+  // objects. Store chooses it at format and keeps it with its settings.
+  std::string nspace;
   std::chrono::milliseconds grace{std::chrono::minutes(5)};
   std::chrono::milliseconds sweepAge{std::chrono::hours(1)};
 };
@@ -120,6 +124,8 @@ class RadosChunkStore final : public ChunkStore {
   // Deletes the object `name` now (fsck --repair of what a sweep would
   // delete): OK when it is gone, EIO when RADOS fails.
   Status removeNow(const std::string& name) const;
+
+  const std::string& nspace() const { return options_.nspace; }
 
   // The object that holds the chunk at `place`.
   static std::string objectName(const Id128& id, uint64_t nonce);

@@ -15,6 +15,7 @@
 
 #include "core/content_store.h"
 #include "core/format.h"
+#include "core/hex.h"
 #include "core/leases.h"
 #include "core/log.h"
 #include "core/meta_db.h"
@@ -23,6 +24,7 @@
 #include "core/store_location.h"
 #include "core/encoding.h"
 #include "core/rados_chunk_store.h"
+#include "core/random_bytes.h"
 #include "core/segment_store.h"
 #include "core/reservations.h"
 #include "core/space_guard.h"
@@ -250,14 +252,21 @@ Result<std::unique_ptr<Store>> Store::openDatabase(const std::string& uri, Store
     return Status::Error(EINVAL, "the database store " + store->path_ + " keeps its chunks in " + kept +
                                      ": mount it with chunks=" + kept + " (asked for " + chunksAt + ")");
   if (rados) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> storedNamespace,
+                            store->db_->get(Column::kDefault, kRadosNamespaceKey));
+    // A new store's own; a store formatted before namespaces keeps the
+    // pool's default one.
+    rados->nspace = version ? storedNamespace.value_or("") : "acidfs-" + toHex(randomBytes(8));
     ACIDFS_ASSIGN_OR_RETURN(store->rados_, RadosChunkStore::open(*rados));
   }
   // With RADOS, small chunks stay inline in their records as in a directory
   // store; without a chunk store, all do.
   ACIDFS_RETURN_IF_ERROR(store->assemble(chunkSize, rados ? std::min(options.inlineMax, chunkSize) : chunkSize));
   if (!version) {
-    ACIDFS_ASSIGN_OR_RETURN(bool formatted,
-                            store->format({{kChunkSizeKey, std::to_string(chunkSize)}, {kChunksKey, chunksAt}}));
+    std::vector<std::pair<std::string, std::string>> settings = {{kChunkSizeKey, std::to_string(chunkSize)},
+                                                                 {kChunksKey, chunksAt}};
+    if (rados) settings.emplace_back(kRadosNamespaceKey, rados->nspace);
+    ACIDFS_ASSIGN_OR_RETURN(bool formatted, store->format(settings));
     if (formatted) {
       ACIDFS_LOG(kInfo, "formatted a new store in %s (chunk size %u)", store->path_.c_str(), chunkSize);
     } else {

@@ -189,6 +189,8 @@ class Store {
   // "db" or "rados:POOL" (no conf= or id=, which may differ from host to
   // host). Stores formatted before it existed are "db".
   static constexpr char kChunksKey[] = "chunks";
+  // The RADOS namespace of a chunks=rados store's objects (RadosChunkStoreOptions::nspace).
+  static constexpr char kRadosNamespaceKey[] = "rados_namespace";
   TransactionRunner& runner() { return *runner_; }
   // A database store's chunk objects with chunks=rados: (null for other
   // stores), for fsck to account for every object of the pool.

@@ -555,12 +555,19 @@ class FsckRadosObjects : public Fsck {
     ASSERT_EQ(0, rados_conf_read_file(cluster_, ceph().confPath().c_str()));
     ASSERT_EQ(0, rados_connect(cluster_));
     ASSERT_EQ(0, rados_ioctx_create(cluster_, ceph().pool().c_str(), &io_));
+    rados_ioctx_set_namespace(io_, nspaceOf(*store_).c_str());  // where the store's objects are
   }
   void TearDown() override {
     if (io_) rados_ioctx_destroy(io_);
     if (cluster_) rados_shutdown(cluster_);
   }
   static ::acidfs::testing::CephInstance& ceph() { return ::acidfs::testing::sharedCeph(); }
+  // The RADOS namespace of the store's objects, as its settings keep it.
+  static std::string nspaceOf(Store& store) {
+    auto value = store.engine().get(Column::kDefault, Store::kRadosNamespaceKey);
+    EXPECT_TRUE(value.ok() && value->has_value()) << "a chunks=rados store without its namespace";
+    return value.ok() ? value->value_or("") : "";
+  }
   static std::string chunks() { return "rados:" + ceph().pool() + ",conf=" + ceph().confPath(); }
 
   // Writes the object `name` as if `age` ago (RADOS takes the mtime to set).
@@ -641,6 +648,40 @@ TEST_F(FsckRadosObjects, EveryObjectIsNamedPendingAnOrphanOrForeign) {
   EXPECT_EQ(0u, after.objects->orphans);
   rados_remove(io_, pending.c_str());
   rados_remove(io_, foreign.c_str());
+}
+
+// Two stores on one pool: each keeps its objects in a RADOS namespace of its
+// own, so one's sweep and --repair never see the other's, however old.
+TEST_F(FsckRadosObjects, TwoStoresSharingAPoolNeverTouchEachOthersObjects) {
+  makeFile(kRootIno, "a-file", ::acidfs::testing::randomBytes(2 * 65536, 33));
+  std::unique_ptr<Store> first = std::move(store_);
+  const std::string firstLocation = location_;
+  location_ = ::acidfs::testing::freshDatabaseUri();
+  open();
+  const std::string content = ::acidfs::testing::randomBytes(2 * 65536, 34);
+  makeFile(kRootIno, "b-file", content);
+  ASSERT_NE(nspaceOf(*first), nspaceOf(*store_));
+  // Each of the second store's objects made to look two hours old, as if
+  // committed long ago: to a store that saw them, orphans.
+  const std::map<Id128, std::string> seconds = namedObjects();
+  ASSERT_EQ(2u, seconds.size());
+  rados_ioctx_set_namespace(io_, nspaceOf(*store_).c_str());
+  for (const auto& [id, name] : seconds) {
+    std::string bytes(65536, '\0');
+    ASSERT_EQ(65536, rados_read(io_, name.c_str(), bytes.data(), bytes.size(), 0));
+    plant(name, bytes, std::chrono::hours(2));
+  }
+  std::swap(store_, first);
+  FsckReport firstRepaired = check(/*repair=*/true);
+  EXPECT_TRUE(firstRepaired.clean()) << firstRepaired.findings.front();
+  EXPECT_EQ(0u, firstRepaired.objects->orphans) << "the first store saw the second's objects";
+  for (const auto& [id, name] : seconds) EXPECT_TRUE(exists(name)) << "the first store deleted the second's object";
+  std::swap(store_, first);
+  FsckReport second = check();
+  EXPECT_TRUE(second.clean()) << second.findings.front();
+  EXPECT_EQ(content, contentAt("/b-file"));
+  first.reset();
+  location_ = firstLocation;
 }
 
 // A record whose object is gone or shorter than the record says has lost

@@ -21,8 +21,8 @@
 #include <set>
 
 #include "tests/ceph_instance.h"
-#include "tests/mount_fixture.h"
 #include "tests/postgres_instance.h"
+#include "tests/shared_mounts.h"
 
 #ifndef ACIDFS_TOOL_PATH
 #error "ACIDFS_TOOL_PATH must name the acidfs binary"
@@ -57,74 +57,36 @@ class RadosMounts : public ::testing::Test {
     ASSERT_EQ(0, rados_conf_read_file(cluster_, ceph_->confPath().c_str()));
     ASSERT_EQ(0, rados_connect(cluster_));
     ASSERT_EQ(0, rados_ioctx_create(cluster_, ceph_->pool().c_str(), &io_));
+    rados_ioctx_set_namespace(io_, LIBRADOS_ALL_NSPACES);  // objects() counts the whole pool
     pg_ = std::make_unique<testing::PostgresInstance>();
     ASSERT_TRUE(pg_->ok()) << pg_->why();
     ASSERT_EQ("", sql("CREATE DATABASE shared"));
     uri_ = pg_->uri("shared");
-    char tmpl[] = "/tmp/acidfs-shared-rados-XXXXXX";
-    ASSERT_NE(nullptr, mkdtemp(tmpl));
-    root_ = tmpl;
-    chmod(root_.c_str(), 0755);
-    for (int h = 0; h < kHosts; ++h) {
-      ASSERT_EQ(0, mkdir(mnt(h).c_str(), 0755));
-      ASSERT_TRUE(start(h));
-    }
+    for (int h = 0; h < kHosts; ++h) ASSERT_TRUE(start(h));
   }
 
   void TearDown() override {
-    for (int h = 0; h < kHosts; ++h) {
-      if (pids_[h] > 0 && !processAlive(pids_[h]) && !killed_.count(h))
-        ADD_FAILURE() << "acidfsd of mount " << h << " died during the test";
-      stop(h);
-    }
+    hosts_.stopAll();
     // Every test ends with a consistent store, every object accounted for.
     if (pg_ && pg_->ok() && ceph_ && ceph_->ok()) {
       CommandResult result = fsck();
       EXPECT_TRUE(result.ok()) << "acidfs fsck: " << result;
     }
-    if (HasFailure())
-      for (int h = 0; h < kHosts; ++h) fprintf(stderr, "--- acidfsd %d ---\n%s\n", h, logOf(h).c_str());
+    if (HasFailure()) hosts_.printLogs();
     if (io_) rados_ioctx_destroy(io_);
     if (cluster_) rados_shutdown(cluster_);
     pg_.reset();
     ceph_.reset();
-    std::error_code ec;
-    if (!root_.empty()) std::filesystem::remove_all(root_, ec);
   }
 
-  std::string mnt(int h) const { return root_ + "/mnt" + std::to_string(h); }
-  std::string path(int h, const std::string& rel) const { return mnt(h) + "/" + rel; }
-  std::string logOf(int h) const {
-    std::ifstream in(root_ + "/daemon" + std::to_string(h) + ".log");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return text.size() > 6000 ? "..." + text.substr(text.size() - 6000) : text;
-  }
-
+  std::string mnt(int h) const { return hosts_.mnt(h); }
+  std::string path(int h, const std::string& rel) const { return hosts_.path(h, rel); }
+  std::string logOf(int h) const { return hosts_.logOf(h); }
   ::testing::AssertionResult start(int h) {
-    const std::string log = root_ + "/daemon" + std::to_string(h) + ".log";
-    CommandResult r = runArgv({"/bin/sh", "-c",
-                               std::string("exec '") + ACIDFS_DAEMON_PATH + "' '" + uri_ + "' '" + mnt(h) +
-                                   "' -o coherence_ms=500,session_timeout=3,db_timeout=5,chunks=" + chunks_ + " >>'" +
-                                   log + "' 2>&1"},
-                              "/", 120);
-    if (!r.ok()) return ::testing::AssertionFailure() << "acidfsd " << h << ": " << r << "\n" << logOf(h);
-    std::vector<pid_t> pids;
-    waitUntil([&] { return (pids = daemonsServing(mnt(h))).size() == 1; }, 10);
-    if (pids.size() != 1) return ::testing::AssertionFailure() << "no acidfsd found for " << mnt(h);
-    pids_[h] = pids[0];
-    return ::testing::AssertionSuccess();
+    return hosts_.start(h, uri_, "coherence_ms=500,session_timeout=3,db_timeout=5,chunks=" + chunks_);
   }
-  void stop(int h) {
-    if (isMountPoint(mnt(h))) runArgv({"fusermount3", "-u", "-z", mnt(h)}, "/", 60);
-    if (pids_[h] > 0 && !waitUntil([&] { return !processAlive(pids_[h]); }, 60)) kill(pids_[h], SIGKILL);
-    pids_[h] = 0;
-  }
-  void killDaemon(int h) {
-    killed_.insert(h);
-    kill(pids_[h], SIGKILL);
-    waitUntil([&] { return !processAlive(pids_[h]); }, 30);
-    runArgv({"fusermount3", "-u", "-z", mnt(h)}, "/", 30);
-  }
+  void stop(int h) { hosts_.stop(h); }
+  void killDaemon(int h) { hosts_.killDaemon(h); }
 
   std::string sql(const std::string& statement) {
     PGconn* c = PQconnectdb(pg_->uri().c_str());
@@ -162,9 +124,8 @@ class RadosMounts : public ::testing::Test {
   std::unique_ptr<testing::PostgresInstance> pg_;
   rados_t cluster_ = nullptr;
   rados_ioctx_t io_ = nullptr;
-  std::string chunks_, uri_, root_;
-  pid_t pids_[kHosts] = {0, 0, 0};
-  std::set<int> killed_;
+  std::string chunks_, uri_;
+  SharedStoreMounts hosts_{kHosts, "shared-rados"};
 };
 
 TEST_F(RadosMounts, WhatOneMountWroteTheOthersReadByteExactAndACopyAddsNoObject) {
@@ -228,7 +189,7 @@ TEST_F(RadosMounts, ADeletedFilesObjectsOutlastTheDeleteAndGoWhenItsDaemonUnmoun
 // than the first commit named, while the next one's puts fly.
 TEST_F(RadosMounts, ADaemonKilledMidWriteLeavesEveryObjectNamedOrPending) {
   const std::string content = randomBytes(128 << 20, 4);
-  const std::string source = root_ + "/source.bin";
+  const std::string source = hosts_.root() + "/source.bin";
   std::ofstream(source, std::ios::binary) << content;
   CommandResult writer;
   const std::string stream = "cat '" + source + "' > '" + path(0, "stream") + "'";

@@ -27,7 +27,8 @@ testing::CephInstance& ceph() { return testing::sharedCeph(); }
 
 Id128 idOf(const std::string& bytes) { return xxh3Hash(bytes.data(), bytes.size(), 0); }
 
-// How many objects the test cluster's pool holds now (-1 on an error).
+// How many objects the test cluster's pool holds now, in every namespace
+// (-1 on an error).
 long objectCount() {
   rados_t cluster = nullptr;
   if (rados_create(&cluster, nullptr) < 0) return -1;
@@ -35,7 +36,8 @@ long objectCount() {
   rados_ioctx_t io = nullptr;
   rados_list_ctx_t listing = nullptr;
   if (rados_conf_read_file(cluster, ceph().confPath().c_str()) == 0 && rados_connect(cluster) == 0 &&
-      rados_ioctx_create(cluster, ceph().pool().c_str(), &io) == 0 && rados_nobjects_list_open(io, &listing) == 0) {
+      rados_ioctx_create(cluster, ceph().pool().c_str(), &io) == 0 &&
+      (rados_ioctx_set_namespace(io, LIBRADOS_ALL_NSPACES), rados_nobjects_list_open(io, &listing) == 0)) {
     const char* entry = nullptr;
     int ret;
     for (n = 0; (ret = rados_nobjects_list_next(listing, &entry, nullptr, nullptr)) == 0;) ++n;

@@ -41,6 +41,8 @@ class SharedStoreMounts {
   SharedStoreMounts& operator=(const SharedStoreMounts&) = delete;
 
   int hosts() const { return static_cast<int>(pids_.size()); }
+  // The directory of the mount points and logs (a test may keep files there).
+  const std::string& root() const { return root_; }
   pid_t pid(int h) const { return pids_[static_cast<size_t>(h)]; }
   std::string mnt(int h) const { return root_ + "/mnt" + std::to_string(h); }
   std::string path(int h, const std::string& rel) const { return mnt(h) + "/" + rel; }
