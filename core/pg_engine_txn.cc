@@ -20,6 +20,21 @@ void appendLockCall(std::string& sql, int64_t key, MetaTxn::Lock lock) {
   sql += ")";
 }
 
+// One SELECT taking the locks of `keys` (sorted and made unique here), in
+// key order, so that two transactions locking overlapping sets take them
+// in one order and cannot deadlock; nothing for no keys.
+void appendLockSelect(std::string& sql, std::vector<int64_t>& keys, MetaTxn::Lock lock) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  if (keys.empty()) return;
+  sql += "SELECT ";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i) sql += ", ";
+    appendLockCall(sql, keys[i], lock);
+  }
+  sql += "; ";
+}
+
 }  // namespace
 
 class PgTxn final : public MetaTxn {
@@ -32,18 +47,18 @@ class PgTxn final : public MetaTxn {
   Result<std::optional<std::string>> read(Column c, std::string_view key, Lock lock) override {
     if (const auto* own = ownWrite(c, key)) return *own;
     const int64_t lockKey = pgLockKey(c, key);
-    auto held = locks_.find(lockKey);
-    if (held != locks_.end() && (held->second == Lock::kExclusive || lock == Lock::kShared))
+    const bool held = holds(lockKey, lock);
+    if (held)
       if (const auto* fetched = prefetched(c, key)) return *fetched;
     std::string sql;
-    if (held == locks_.end() || (held->second == Lock::kShared && lock == Lock::kExclusive)) {
+    if (!held) {
       sql = "SELECT ";
       appendLockCall(sql, lockKey, lock);
       sql += "; ";
     }
     appendSelect(sql, c, key);
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, readOne(sql));
-    if (held == locks_.end() || lock == Lock::kExclusive) locks_[lockKey] = lock;
+    if (!held) locks_[lockKey] = lock;  // new, or shared made exclusive
     return value;
   }
 
@@ -65,23 +80,13 @@ class PgTxn final : public MetaTxn {
     for (const std::string& key : keys) {
       if (ownWrite(c, key) || prefetched(c, key)) continue;
       const int64_t lockKey = pgLockKey(c, key);
-      auto held = locks_.find(lockKey);
-      if (held == locks_.end() || (held->second == Lock::kShared && lock == Lock::kExclusive)) needed.push_back(lockKey);
+      if (!holds(lockKey, lock)) needed.push_back(lockKey);
       if (asked++) wanted += ", ";
       appendByteaLiteral(wanted, key);
     }
     if (asked == 0) return Status::OK();
-    std::sort(needed.begin(), needed.end());
-    needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
     std::string sql;
-    if (!needed.empty()) {
-      sql = "SELECT ";
-      for (size_t i = 0; i < needed.size(); ++i) {
-        if (i) sql += ", ";
-        appendLockCall(sql, needed[i], lock);
-      }
-      sql += "; ";
-    }
+    appendLockSelect(sql, needed, lock);
     sql += "SELECT key, value FROM " + PgEngine::table(c) + " WHERE key IN (" + wanted + ")";
     ACIDFS_ASSIGN_OR_RETURN(std::vector<PgRows> answers, send(sql));
     for (int64_t lockKey : needed) locks_[lockKey] = lock;
@@ -175,6 +180,12 @@ class PgTxn final : public MetaTxn {
   }
 
  private:
+  // Whether this transaction holds the lock of `lockKey` at `lock` or stronger.
+  bool holds(int64_t lockKey, Lock lock) const {
+    auto held = locks_.find(lockKey);
+    return held != locks_.end() && (held->second == Lock::kExclusive || lock == Lock::kShared);
+  }
+
   // What prefetch() found for `key`, or null. Current while its lock is
   // held, which is until the transaction ends; own writes come first.
   const std::optional<std::string>* prefetched(Column c, std::string_view key) const {
@@ -231,25 +242,16 @@ class PgTxn final : public MetaTxn {
     return value;
   }
 
-  // One SELECT taking the exclusive locks the writes need that this
-  // transaction does not hold yet, and the commit id's, in key order (two
-  // commits locking overlapping sets in one order cannot deadlock).
+  // The exclusive locks the writes need that this transaction does not
+  // hold yet, and the commit id's (appendLockSelect).
   void appendWriteLocks(std::string& sql, const std::string& commitId) {
     std::vector<int64_t> needed = {pgLockKey(Column::kDefault, commitId)};
     for (int c = 0; c < kColumnCount; ++c)
       for (const auto& [key, value] : writes_[static_cast<size_t>(c)]) {
         const int64_t lockKey = pgLockKey(static_cast<Column>(c), key);
-        auto held = locks_.find(lockKey);
-        if (held == locks_.end() || held->second != Lock::kExclusive) needed.push_back(lockKey);
+        if (!holds(lockKey, Lock::kExclusive)) needed.push_back(lockKey);
       }
-    std::sort(needed.begin(), needed.end());
-    needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
-    sql += "SELECT ";
-    for (size_t i = 0; i < needed.size(); ++i) {
-      if (i) sql += ", ";
-      appendLockCall(sql, needed[i], Lock::kExclusive);
-    }
-    sql += "; ";
+    appendLockSelect(sql, needed, Lock::kExclusive);
   }
 
   // Per column: one INSERT ... ON CONFLICT for the puts, one DELETE.
