@@ -1,5 +1,6 @@
 #include "core/access_times.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/clock.h"
@@ -26,7 +27,7 @@ Result<bool> AccessTimes::noteRead(uint64_t ino) {
     pendingCount_.store(pending_.size(), std::memory_order_relaxed);
     full = pending_.size() >= kMaxPending;
   }
-  if (full) ACIDFS_RETURN_IF_ERROR(persist());
+  if (full) ACIDFS_RETURN_IF_ERROR(persistUnlessBusy());
   return true;
 }
 
@@ -38,7 +39,7 @@ int64_t AccessTimes::effectiveAtime(uint64_t ino, const InodeRecord& inode) cons
   return it->second.atimeNs;
 }
 
-Status AccessTimes::persist() {
+Status AccessTimes::persist(bool yield) {
   std::vector<std::pair<uint64_t, Namespace::AccessTime>> batch;
   while (true) {
     batch.clear();
@@ -47,7 +48,11 @@ Status AccessTimes::persist() {
       if (pending_.empty()) return Status::OK();
       for (auto it = pending_.begin(); it != pending_.end() && batch.size() < kBatch; ++it) batch.push_back(*it);
     }
-    ACIDFS_RETURN_IF_ERROR(ns_.setAccessTimes(batch));
+    // In inode order: two batches that overlap lock in one order.
+    std::sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    Status written = ns_.setAccessTimes(batch, yield);
+    if (yield && written.isRetry()) return Status::OK();  // still pending: the next turn writes them
+    ACIDFS_RETURN_IF_ERROR(written);
     // Drop what was written, unless a newer read replaced it meanwhile.
     MutexLock lock(mutex_);
     for (const auto& [ino, time] : batch) {

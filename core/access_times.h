@@ -38,11 +38,18 @@ class AccessTimes {
   int64_t effectiveAtime(uint64_t ino, const InodeRecord& inode) const;
 
   // Writes every pending atime (batches of one transaction each).
-  Status persist();
+  Status persist() { return persist(/*yield=*/false); }
+  // The same in the background (the commit interval, a full table): a batch
+  // that meets a lock conflict is left pending for the next turn instead of
+  // being run again, so that persisting never makes a caller's transaction
+  // lose (Namespace::setAccessTimes). OK then too.
+  Status persistUnlessBusy() { return persist(/*yield=*/true); }
 
   size_t pendingCount() const { return pendingCount_.load(std::memory_order_relaxed); }
 
  private:
+  Status persist(bool yield);
+
   mutable Mutex mutex_;
   Namespace& ns_;
   const bool strict_;

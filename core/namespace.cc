@@ -248,8 +248,8 @@ Result<Attr> Namespace::setattr(uint64_t ino, const SetAttrRequest& request) {
   });
 }
 
-Status Namespace::setAccessTimes(const std::vector<std::pair<uint64_t, AccessTime>>& times) {
-  return runner_.run([&](Txn& txn) -> Status {
+Status Namespace::setAccessTimes(const std::vector<std::pair<uint64_t, AccessTime>>& times, bool yield) {
+  auto body = [&](Txn& txn) -> Status {
     for (const auto& [ino, time] : times) {
       auto inode = tree_.loadInode(txn, ino, Txn::Lock::kExclusive);
       if (!inode.ok() && inode.status().errnum() == ENOENT) continue;
@@ -259,7 +259,8 @@ Status Namespace::setAccessTimes(const std::vector<std::pair<uint64_t, AccessTim
       ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, ino, *inode));
     }
     return Status::OK();
-  });
+  };
+  return yield ? runner_.runOnce(body) : runner_.run(body);
 }
 
 Result<std::string> Namespace::readlink(uint64_t ino) {

@@ -102,12 +102,14 @@ class Namespace {
   Result<std::string> readlink(uint64_t ino);
   // Access times moved by reads (AccessTimes), in one transaction: each
   // inode gets `atimeNs` if its stored atime is still `stored` (an explicit
-  // utimensat since the read wins). Removed inodes are skipped.
+  // utimensat since the read wins). Removed inodes are skipped. `yield`:
+  // a lock conflict ends it at once with Status::Retry, nothing written
+  // (TransactionRunner::runOnce), instead of running it again.
   struct AccessTime {
     int64_t atimeNs = 0;
     int64_t stored = 0;
   };
-  Status setAccessTimes(const std::vector<std::pair<uint64_t, AccessTime>>& times);
+  Status setAccessTimes(const std::vector<std::pair<uint64_t, AccessTime>>& times, bool yield = false);
 
   // Lists entries with cookie > afterCookie in cookie order (the order in
   // which they were created), until `emit` returns false. Memory does not

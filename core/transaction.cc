@@ -28,6 +28,13 @@ Status TransactionRunner::run(const std::function<Status(Txn&)>& body) {
   }
 }
 
+Status TransactionRunner::runOnce(const std::function<Status(Txn&)>& body) {
+  Status s = attempt(body);
+  if (s.ok()) counters_.commits++;
+  if (s.isConflict()) counters_.conflicts++;
+  return s;
+}
+
 Status TransactionRunner::attempt(const std::function<Status(Txn&)>& body) {
   std::unique_ptr<MetaTxn> meta = db_.begin(syncEachCommit_);
   Txn txn(*meta, space_);

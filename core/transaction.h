@@ -128,6 +128,12 @@ class TransactionRunner {
   // EBUSY. So a body must be safe to re-run: no effects outside the Txn
   // except through `txn.afterCommit`, which runs once, after the commit.
   Status run(const std::function<Status(Txn&)>& body);
+  // As run(), but a conflict ends it at once with Status::Retry and nothing
+  // done. For work that can wait for a later turn, so that it never makes
+  // a caller's transaction lose round after round (AccessTimes::persist in
+  // the background against a 1,000-op transact on the same inodes: each
+  // retried until one of them gave up with EBUSY).
+  Status runOnce(const std::function<Status(Txn&)>& body);
 
   // Makes every transaction committed before the call durable (syncs the
   // write-ahead log), then releases the chunks they freed to the chunk

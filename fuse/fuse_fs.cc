@@ -46,7 +46,7 @@ void FuseFs::committerLoop() {
     if (!s.ok()) ACIDFS_LOG(kError, "interval commit failed: %s", s.toString().c_str());
     if (accessTimes.pendingCount() > 0 && Clock::real().nowNs() - lastAtimePersistNs >= intervalNs) {
       lastAtimePersistNs = Clock::real().nowNs();
-      s = accessTimes.persist();
+      s = accessTimes.persistUnlessBusy();
       if (!s.ok()) ACIDFS_LOG(kError, "writing access times failed: %s", s.toString().c_str());
     }
     committerMutex_.lock();

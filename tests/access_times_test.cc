@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/format.h"
+#include "core/meta_engine.h"
 #include "tests/test_util.h"
 
 namespace acidfs {
@@ -113,6 +114,29 @@ TEST_F(AccessTimesTest, ManyPendingAtimesArePersistedWithoutWaiting) {
   for (uint64_t f : files) ASSERT_TRUE(*times.noteRead(f));
   EXPECT_EQ(0u, times.pendingCount()) << "the read that filled the map wrote it";
   for (uint64_t f : {files.front(), files.back()}) EXPECT_GT(storedAtime(f), 2'000'000'000);
+}
+
+// Regression: the commit interval's persist and a 1,000-op transact on the
+// same inodes each ran again after every deadlock between them, until the
+// transact gave up with EBUSY (MountTool.AThousandOpTransactionIsAllOrNothing
+// under TSan). In the background persisting now yields: it leaves the atimes
+// pending, and the holder of the lock is never made to lose.
+TEST_F(AccessTimesTest, PersistingInTheBackgroundYieldsToATransactionHoldingTheInode) {
+  AccessTimes times(ns());
+  const uint64_t f = makeFile(kRootIno, "f", "mail");
+  makeUnread(f);
+  ASSERT_TRUE(*times.noteRead(f));
+  std::unique_ptr<MetaTxn> holder = store_->engine().begin(/*sync=*/false);
+  auto held = holder->read(Column::kInodes, keys::ino(f), MetaTxn::Lock::kExclusive);
+  ASSERT_TRUE(held.ok() && held->has_value());
+  ASSERT_TRUE(times.persistUnlessBusy().ok());
+  EXPECT_EQ(1u, times.pendingCount()) << "left for the next turn";
+  EXPECT_EQ(1'000'000'000, storedAtime(f));
+  ASSERT_TRUE(holder->put(Column::kInodes, keys::ino(f), **held).ok());
+  ASSERT_TRUE(holder->commit().status.ok()) << "the holder never loses to persisting";
+  ASSERT_TRUE(times.persistUnlessBusy().ok());
+  EXPECT_EQ(0u, times.pendingCount());
+  EXPECT_GT(storedAtime(f), 2'000'000'000);
 }
 
 }  // namespace

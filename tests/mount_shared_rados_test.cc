@@ -16,8 +16,8 @@
 #include <libpq-fe.h>
 #include <rados/librados.h>
 
+#include <cstdio>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "tests/ceph_instance.h"
@@ -114,10 +114,13 @@ class RadosMounts : public ::testing::Test {
   // The counts of the pool's objects fsck printed ("... 40 RADOS objects
   // (38 named, 2 pending, 0 orphans, 0 foreign)"); -1 each when it printed none.
   static ObjectCounts countsIn(const CommandResult& result) {
-    std::smatch m;
-    static const std::regex counts(R"((\d+) named, (\d+) pending, (\d+) orphans, (\d+) foreign)");
-    if (!std::regex_search(result.out, m, counts)) return {};
-    return {std::stol(m[1]), std::stol(m[2]), std::stol(m[3]), std::stol(m[4])};
+    const size_t at = result.out.find("RADOS objects (");
+    ObjectCounts c;
+    if (at == std::string::npos ||
+        sscanf(result.out.c_str() + at, "RADOS objects (%ld named, %ld pending, %ld orphans, %ld foreign)", &c.named,
+               &c.pending, &c.orphans, &c.foreign) != 4)
+      return {};
+    return c;
   }
 
   std::unique_ptr<testing::CephInstance> ceph_;
