@@ -20,19 +20,20 @@ void appendLockCall(std::string& sql, int64_t key, MetaTxn::Lock lock) {
   sql += ")";
 }
 
-// One SELECT taking the locks of `keys` (sorted and made unique here), in
-// key order, so that two transactions locking overlapping sets take them
-// in one order and cannot deadlock; nothing for no keys.
+// SELECTs taking the locks of `keys` (sorted and made unique here), in key
+// order, so that two transactions locking overlapping sets take them in one
+// order and cannot deadlock; nothing for no keys. At most kLocksPerSelect
+// to a SELECT: PostgreSQL refuses a target list of more than 1,664 entries
+// (54011), which a commit writing thousands of keys reached.
+constexpr size_t kLocksPerSelect = 1000;
 void appendLockSelect(std::string& sql, std::vector<int64_t>& keys, MetaTxn::Lock lock) {
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  if (keys.empty()) return;
-  sql += "SELECT ";
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (i) sql += ", ";
+    sql += i % kLocksPerSelect == 0 ? "SELECT " : ", ";
     appendLockCall(sql, keys[i], lock);
+    if ((i + 1) % kLocksPerSelect == 0 || i + 1 == keys.size()) sql += "; ";
   }
-  sql += "; ";
 }
 
 }  // namespace

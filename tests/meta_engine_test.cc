@@ -213,6 +213,19 @@ TEST_P(MetaEngineTest, ACommitIsAllOrNothing) {
   EXPECT_EQ(std::optional<std::string>("0"), committed(Column::kInodes, "x"));
 }
 
+// Regression: PostgreSQL takes at most 1,664 entries in a SELECT list, and
+// a commit took the locks of all its writes in one SELECT: a transaction
+// writing thousands of keys (an undelete of a tree of 1,000 files, a
+// transact of 1,000 moves) failed with EIO.
+TEST_P(MetaEngineTest, ACommitWritingThousandsOfKeysGoesThrough) {
+  auto txn = engine_->begin(false);
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(txn->put(Column::kXattrs, "key" + std::to_string(i), "v").ok());
+  const Status s = txn->commit().status;
+  ASSERT_TRUE(s.ok()) << s.toString();
+  EXPECT_EQ(std::optional<std::string>("v"), committed(Column::kXattrs, "key0"));
+  EXPECT_EQ(std::optional<std::string>("v"), committed(Column::kXattrs, "key4999"));
+}
+
 // A tracked read of an absent key keeps anyone else from creating it until
 // the reader ends: "must not exist" checks rest on it.
 TEST_P(MetaEngineTest, ATrackedReadOfAnAbsentKeyHoldsOffItsCreation) {
