@@ -42,7 +42,9 @@ class MountFullDisk : public MountTest {
   // fixture's to report.
   void TearDown() override {
     if (tmpfsMounted_) {
-      if (daemonAlive()) EXPECT_TRUE(unmount());
+      if (daemonAlive()) {
+        EXPECT_TRUE(unmount());
+      }
       umount2(storeDir().c_str(), MNT_DETACH);
     }
     MountTest::TearDown();
