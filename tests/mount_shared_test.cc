@@ -307,7 +307,7 @@ TEST_F(SharedMounts, ConnectionsKilledMidWorkLeaveEveryCountExact) {
   });
   struct Outcomes {
     std::vector<std::string> mayHold;  // since the last success: its content, then each failed attempt's
-    std::string attempts;              // for the failure message: "ok", or what failed, in order
+    std::string attempts;              // for the failure message: each attempt's writeFile result, in order
   };
   std::mutex mutex;
   std::map<std::string, Outcomes> outcomes;  // path (relative) → what it may hold, once a write succeeded
