@@ -49,16 +49,6 @@ Status validatePath(std::string_view path) {
   return Status::OK();
 }
 
-// A path resolved inside a transaction: the directory that holds (or would
-// hold) its last component, and the entry if it exists. Every component read
-// is locked shared, so a concurrent rename of any of them serializes with us.
-struct CasOps::Resolved {
-  uint64_t parent = kRootIno;
-  InodeRecord parentInode;
-  std::string name;  // empty for "/"
-  std::optional<DentryRecord> entry;
-};
-
 CasOps::CasOps(TransactionRunner& runner, Namespace& ns, Tree& tree, ContentStore& content, Leases& leases)
     : runner_(runner), ns_(ns), tree_(tree), content_(content), leases_(leases) {}
 
@@ -194,7 +184,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
     ACIDFS_ASSIGN_OR_RETURN(destIno, tree_.create(txn, caller, dst.parent, dst.name, fresh));
     ACIDFS_ASSIGN_OR_RETURN(target, tree_.loadInode(txn, destIno, Txn::Lock::kExclusive));
   }
-  return tree_.setBlob(txn, destIno, target, source.blob, source.size);
+  return tree_.setBlob(txn, destIno, target, source.blob, source.size, DropCause::kWrite);
 }
 
 Result<std::vector<std::string>> CasOps::transact(const Caller& caller, const std::vector<TransactOp>& ops) {
@@ -236,7 +226,7 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
       ino = r.entry->ino;
       dropSetIdOnWrite(caller, inode);
       ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
-      return tree_.setBlob(txn, ino, inode, blob, size);
+      return tree_.setBlob(txn, ino, inode, blob, size, DropCause::kWrite);
     }
     if (!mayAccess(caller, r.parentInode, W_OK | X_OK)) return denied("creating", path);
     if (basis.kind == Basis::Kind::kBlob)
@@ -246,7 +236,7 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
     ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, r.parent, r.name, fresh));
     ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
     ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
-    return tree_.setBlob(txn, ino, inode, blob, size);
+    return tree_.setBlob(txn, ino, inode, blob, size, DropCause::kWrite);
   }));
   counters_.commits++;
   ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns_.getattr(ino));

@@ -86,13 +86,35 @@ class CasOps {
   // or expired (leases.h).
   Result<Id128> put(const Caller& caller, std::string_view bytes);
 
+  // Brings back the trash version `key` names (History::log) at `dest`, in
+  // one transaction (cas_undelete.cc): a file or symlink with its content,
+  // mode and times (and owner, for root); a directory with the tree under
+  // it as it was when it went (each name's newest version in it). `dest`
+  // must be absent (else DEST_EXISTS), unless `force`, which replaces a
+  // file (the replaced one goes to the trash). EACCES unless the caller
+  // could read the version then and may create `dest`; ENOENT when the
+  // version has expired meanwhile.
+  Result<PathStat> undelete(const Caller& caller, const std::string& key, std::string_view dest, bool force);
+
   const CasCounters& counters() const { return counters_; }
 
  private:
-  struct Resolved;
+  // A path resolved inside a transaction: the directory that holds (or
+  // would hold) its last component, and the entry if it exists. Every
+  // component read is locked shared, so a concurrent rename of any of them
+  // serializes with us.
+  struct Resolved {
+    uint64_t parent = kRootIno;
+    InodeRecord parentInode;
+    std::string name;  // empty for "/"
+    std::optional<DentryRecord> entry;
+  };
   enum class Access { kRead, kWrite };
   Result<Resolved> resolve(Txn& txn, const Caller& caller, std::string_view path, Access access);
   Status applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index, std::vector<std::string>& touched);
+  // Creates `name` in `parent` from trash record `key`, a directory's tree under it.
+  Status restore(Txn& txn, const Caller& caller, const std::string& key, uint64_t parent, std::string_view name,
+                 int depth);
 
   TransactionRunner& runner_;
   Namespace& ns_;    // whole operations: getattr, releasing orphans

@@ -26,6 +26,10 @@
 //   blobs    blobId(16)                       → BlobRecord  (refcount, seed, size, dataChunks, page ids)
 //   leases   blobId(16) uid(4) leaseNo(8)     → i64 expiry (ns since epoch)
 //   orphans  ino(8)                           → ""     (nlink 0, still open)
+//   trash    'n' dir(8) name 0 ~time(8) nonce(8) → TrashRecord (a name that went; trash.h)
+//            'v' ino(8) ~time(8) nonce(8)     → TrashRecord (content a file replaced)
+//            'x' expires(8) record key        → ""     (expiry index)
+//   default  "gc_frozen"                      → "1" while GC is frozen
 //
 // Invariants (each kept inside the one transaction that changes the data):
 //   - A directory's inode is written (so exclusively locked) by every
@@ -35,7 +39,8 @@
 //   - dentries[d,name].cookie == c  ⇔  cookies[d,c] == name.
 //   - A chunk's refcount = number of (page, slot) pairs naming it;
 //     a page's refcount = number of (blob, slot) pairs naming it;
-//     a blob's refcount = number of file inodes with that blob + number of leases.
+//     a blob's refcount = number of file inodes with that blob + number of leases
+//     + number of trash records keeping it.
 //     The empty blob and the hole chunk (all-zero id) are implicit: no record,
 //     no count.
 //   - reserved_windows = the sum of every inode's reserved window counts;
@@ -68,14 +73,17 @@ inline constexpr bool isValidChunkSize(uint64_t size) {
 inline constexpr uint64_t kMaxFileSize = 1ull << 40;
 // default column: chunk windows fallocate reserved, all files together (u64).
 inline constexpr char kReservedWindowsKey[] = "reserved_windows";
+// default column: present ("1") while `acidfs gc --freeze` holds: nothing
+// is reclaimed, and drops are kept even with the trash off (trash.h).
+inline constexpr char kGcFrozenKey[] = "gc_frozen";
 // Readdir cookies 1 and 2 belong to "." and ".."; entries start at 3.
 inline constexpr uint64_t kFirstEntryCookie = 3;
 
-enum class Column { kDefault, kInodes, kDentries, kCookies, kXattrs, kChunks, kPages, kBlobs, kLeases, kOrphans };
-inline constexpr int kColumnCount = 10;
+enum class Column { kDefault, kInodes, kDentries, kCookies, kXattrs, kChunks, kPages, kBlobs, kLeases, kOrphans, kTrash };
+inline constexpr int kColumnCount = 11;
 inline const char* columnName(Column c) {
-  static const char* kNames[] = {"default", "inodes", "dentries", "cookies", "xattrs",
-                                 "chunks",  "pages",  "blobs",    "leases",  "orphans"};
+  static const char* kNames[] = {"default", "inodes", "dentries", "cookies", "xattrs", "chunks",
+                                 "pages",   "blobs",  "leases",   "orphans", "trash"};
   return kNames[static_cast<int>(c)];
 }
 

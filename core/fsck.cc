@@ -18,10 +18,12 @@
 #include "core/format.h"
 #include "core/fsck_objects.h"
 #include "core/fsck_sources.h"
+#include "core/hex.h"
 #include "core/meta_db.h"
 #include "core/records.h"
 #include "core/store.h"
 #include "core/transaction.h"
+#include "core/trash.h"
 
 namespace acidfs {
 namespace {
@@ -103,6 +105,7 @@ struct Checker {
   PerRecordKind<std::vector<Id128>> lost;
   PerRecordKind<std::unordered_map<Id128, std::vector<Id128>, Id128Hash>> namedBy;  // kPage: blobs naming it; kChunk: pages
   std::vector<Id128> leased;                                    // blobs that leases hold
+  std::vector<Id128> trashed;                                   // blobs that trash records hold
   std::map<uint64_t, std::pair<uint64_t, std::string>> nameOf;  // inode → one entry naming it: directory, name
   // Counts that may be short of references sitting in what cannot be read:
   // one lower than its record says is then no finding (uncheckedCounts).
@@ -271,7 +274,7 @@ struct Checker {
   Status checkLinksAndReferences() {
     ACIDFS_ASSIGN_OR_RETURN(std::vector<uint64_t> orphanList, orphans());
     for (uint64_t ino : orphanList) inodeAt(ino);  // the inodes' scan may not have reached it
-    for (Column c : {Column::kInodes, Column::kLeases, Column::kOrphans})
+    for (Column c : {Column::kInodes, Column::kLeases, Column::kOrphans, Column::kTrash})
       if (!scanned[static_cast<int>(c)].whole) countsMayBeShort[kBlob] = countsMayBeShort[kPage] = countsMayBeShort[kChunk] = true;
     for (auto& [ino, state] : inodes) {
       const InodeRecord& inode = state.inode;
@@ -294,10 +297,36 @@ struct Checker {
       if (!orphan && state.links == 0 && ino != kRootIno && !linksMayBeShort) find("inode " + std::to_string(ino) + ": no entry names it");
       if (inode.isRegular() && inode.blob != source.emptyBlobId()) expected[kBlob][inode.blob]++;
     }
-    return scan(Column::kLeases, [&](std::string_view key, std::string_view) {
+    ACIDFS_RETURN_IF_ERROR(scan(Column::kLeases, [&](std::string_view key, std::string_view) {
       leased.push_back(Id128::fromBytes(key.substr(0, 16)));
       expected[kBlob][leased.back()]++;
-    });
+    }));
+    return checkTrash();
+  }
+
+  // The trash (core/trash.h): each record holds a reference to the content
+  // it keeps, and has its expiry key; each expiry key has its record.
+  Status checkTrash() {
+    std::set<std::string> records, expiries;
+    ACIDFS_RETURN_IF_ERROR(scan(Column::kTrash, [&](std::string_view key, std::string_view value) {
+      if (key.starts_with("x")) {
+        if (key.size() > 9) expiries.insert(std::string(key.substr(9)));
+        else find("trash expiry key " + toHex(key) + ": too short");
+        return;
+      }
+      records.insert(std::string(key));
+      auto record = TrashRecord::decode(value);
+      if (!record) return find("trash record " + toHex(key) + ": undecodable");
+      if (record->blob != Id128()) {
+        trashed.push_back(record->blob);
+        expected[kBlob][record->blob]++;
+      }
+    }));
+    for (const std::string& key : records)
+      if (!expiries.count(key)) find("trash record " + toHex(key) + ": no expiry key, so it would be kept forever");
+    for (const std::string& key : expiries)
+      if (!records.count(key)) find("trash expiry key for " + toHex(key) + ": no such record");
+    return Status::OK();
   }
 
   // fallocate's reservations (core/reservations.h): the store's total is
@@ -470,6 +499,8 @@ struct Checker {
       if (auto it = under[kBlob].find(state.inode.blob); state.inode.isRegular() && it != under[kBlob].end()) add(fileNamed(ino), it->second);
     for (const Id128& blob : leased)
       if (auto it = under[kBlob].find(blob); it != under[kBlob].end()) add("leased content (blob " + blob.hex() + ")", it->second);
+    for (const Id128& blob : trashed)
+      if (auto it = under[kBlob].find(blob); it != under[kBlob].end()) add("content in the trash (blob " + blob.hex() + ")", it->second);
     for (uint64_t ino : lostInodes) damage[fileNamed(ino)]["inode"].insert("inode " + std::to_string(ino));
     for (const auto& [dir, name] : lostEntries)
       damage["file " + pathOf(dir) + "/" + name]["directory entry"].insert("entry '" + name + "' of directory " + std::to_string(dir));

@@ -360,7 +360,20 @@ Result<std::unique_ptr<MetaDbReader>> MetaDbReader::open(const std::string& dir,
     case WalRecovery::kTornTail: options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords; break;
     case WalRecovery::kPointInTime: options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery; break;
   }
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = columnFamilies(options);
+  // A store written by an older version may lack families added since
+  // (trash): a read-only open cannot make them, so it reads them as empty.
+  std::vector<std::string> existing;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(options, dir, &existing);
+  if (listed.IsCorruption()) return Status::Error(EUCLEAN, "opening metadata database read-only: " + listed.ToString());
+  if (!listed.ok()) return fromRocks(listed, "opening metadata database read-only");
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  std::vector<int> columnOfHandle;
+  for (int i = 0; i < kColumnCount; ++i) {
+    rocksdb::ColumnFamilyDescriptor d = columnFamilies(options)[static_cast<size_t>(i)];
+    if (std::find(existing.begin(), existing.end(), d.name) == existing.end()) continue;
+    descriptors.push_back(std::move(d));
+    columnOfHandle.push_back(i);
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -369,7 +382,7 @@ Result<std::unique_ptr<MetaDbReader>> MetaDbReader::open(const std::string& dir,
   if (!s.ok()) return fromRocks(s, "opening metadata database read-only");
   std::unique_ptr<MetaDbReader> reader(new MetaDbReader());
   reader->db_.reset(raw);
-  for (int i = 0; i < kColumnCount; ++i) reader->handles_[i] = handles[i];
+  for (size_t h = 0; h < handles.size(); ++h) reader->handles_[columnOfHandle[h]] = handles[h];
   return reader;
 }
 

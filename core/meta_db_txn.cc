@@ -46,12 +46,14 @@ class MetaDbCursor final : public MetaCursor {
 // either database: the latest committed value, and a cursor over a column.
 Result<std::optional<std::string>> committedValue(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
                                                   std::string_view key) {
+  if (!cf) return std::optional<std::string>();  // a family the store has not made yet (MetaDbReader)
   std::string value;
   rocksdb::Status s = db.Get(rocksdb::ReadOptions(), cf, slice(key), &value);
   return found(s, std::move(value), "reading metadata");
 }
 
 std::unique_ptr<MetaCursor> committedRecords(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
+  if (!cf) return std::make_unique<MetaDbCursor>(rocksdb::NewEmptyIterator());
   return std::make_unique<MetaDbCursor>(db.NewIterator(rocksdb::ReadOptions(), cf));
 }
 

@@ -182,6 +182,7 @@ Status Namespace::rmdir(uint64_t parent, std::string_view name) {
     if (entry->ino == kRootIno) return Status::Error(EBUSY, "cannot remove the root");
     ACIDFS_ASSIGN_OR_RETURN(bool empty, tree_.dirIsEmpty(txn, entry->ino));
     if (!empty) return Status::Error(ENOTEMPTY, "directory '" + std::string(name) + "' is not empty");
+    ACIDFS_RETURN_IF_ERROR(tree_.keepName(txn, parent, name, entry->ino, victim, DropCause::kRmdir));
     ACIDFS_RETURN_IF_ERROR(tree_.removeEntry(txn, parent, name, *entry));
     dir.nlink--;
     dir.mtimeNs = dir.ctimeNs = tree_.clock().nowNs();
@@ -238,7 +239,7 @@ Result<Attr> Namespace::setattr(uint64_t ino, const SetAttrRequest& request) {
       if (*request.size != inode.size) {
         ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, *request.size, {}));
         int64_t keepMtime = inode.mtimeNs;
-        ACIDFS_RETURN_IF_ERROR(tree_.setBlob(txn, ino, inode, blob, *request.size));
+        ACIDFS_RETURN_IF_ERROR(tree_.setBlob(txn, ino, inode, blob, *request.size, DropCause::kTruncate));
         if (request.mtimeNs) inode.mtimeNs = keepMtime;
       } else if (!request.mtimeNs) {
         inode.mtimeNs = now;  // truncate to the same size still updates mtime
@@ -385,7 +386,7 @@ Result<Attr> Namespace::commitWindows(uint64_t ino, uint64_t newSize, const std:
       return Status::Error(ECANCELED, "the file's content changed since the windows were read");
     txn.useReservation(tree_.reservations().coveredBytes(inode, windows));
     ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, newSize, windows));
-    return tree_.setBlob(txn, ino, inode, blob, newSize, mtimeNs);
+    return tree_.setBlob(txn, ino, inode, blob, newSize, DropCause::kWrite, mtimeNs);
   });
 }
 
@@ -395,7 +396,7 @@ Result<Attr> Namespace::allocate(uint64_t ino, uint64_t offset, uint64_t length,
     ACIDFS_RETURN_IF_ERROR(tree_.reservations().reserve(txn, inode, offset, length));
     if (!keepSize && offset + length > inode.size) {  // reserve() checked the sum against the largest file
       ACIDFS_ASSIGN_OR_RETURN(Id128 blob, content_.buildBlob(txn, inode.blob, offset + length, {}));
-      return tree_.setBlob(txn, ino, inode, blob, offset + length);
+      return tree_.setBlob(txn, ino, inode, blob, offset + length, std::nullopt);
     }
     inode.ctimeNs = tree_.clock().nowNs();
     return tree_.storeInode(txn, ino, inode);
@@ -407,7 +408,7 @@ Result<Attr> Namespace::shareContent(uint64_t sourceIno, uint64_t destIno) {
     ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, tree_.loadInode(txn, sourceIno, Txn::Lock::kShared));
     if (source.isDir() || dest.isDir()) return Status::Error(EISDIR, "is a directory");
     if (!source.isRegular() || !dest.isRegular()) return Status::Error(EINVAL, "not a regular file");
-    return tree_.setBlob(txn, destIno, dest, source.blob, source.size);
+    return tree_.setBlob(txn, destIno, dest, source.blob, source.size, DropCause::kWrite);
   });
 }
 

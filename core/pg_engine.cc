@@ -124,13 +124,18 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
   std::vector<std::string> ours = {"commits", "counters"}, foreign;
   for (int i = 0; i < kColumnCount; ++i) ours.push_back(columnName(static_cast<Column>(i)));
   size_t oursFound = 0;
+  std::vector<std::string> missing = ours;
   for (const auto& row : found->back().rows) {
     const std::string schema = row[0].value_or(""), name = row[1].value_or("");
-    if (schema == "acidfs" && std::find(ours.begin(), ours.end(), name) != ours.end())
+    if (schema == "acidfs" && std::find(ours.begin(), ours.end(), name) != ours.end()) {
       ++oursFound;
-    else
+      missing.erase(std::find(missing.begin(), missing.end(), name));
+    } else {
       foreign.push_back(schema + "." + name);
+    }
   }
+  // Tables later versions added, made for a store formatted before them.
+  const std::vector<std::string> addedLater = {columnName(Column::kTrash)};
   Status result;
   if (!foreign.empty()) {
     result = Status::Error(EINVAL, "the database holds " + foreign.front() +
@@ -144,6 +149,16 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
     sql += "CREATE TABLE acidfs.counters (name text PRIMARY KEY, next bigint NOT NULL); COMMIT";
     result = conn.run(sql).status();
     if (result.ok()) ACIDFS_LOG(kInfo, "created the acidfs schema in an empty database");
+  } else if (!missing.empty() && oursFound > 0 &&
+             std::all_of(missing.begin(), missing.end(), [&](const std::string& name) {
+               return std::find(addedLater.begin(), addedLater.end(), name) != addedLater.end();
+             })) {
+    std::string sql = "BEGIN; ";
+    for (const std::string& name : missing)
+      sql += "CREATE TABLE IF NOT EXISTS acidfs." + name + " (key bytea PRIMARY KEY, value bytea NOT NULL); ";
+    sql += "COMMIT";
+    result = conn.run(sql).status();
+    if (result.ok()) ACIDFS_LOG(kInfo, "added the acidfs tables this version needs to the store's schema");
   } else if (oursFound != ours.size()) {
     result = Status::Error(EINVAL, "the database's acidfs schema lacks tables (" + std::to_string(oursFound) + " of " +
                                        std::to_string(ours.size()) + "): not a store this acidfs made");

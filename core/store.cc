@@ -29,6 +29,8 @@
 #include "core/reservations.h"
 #include "core/space_guard.h"
 #include "core/transaction.h"
+#include "core/history.h"
+#include "core/trash.h"
 #include "core/tree.h"
 
 namespace acidfs {
@@ -297,7 +299,11 @@ Status Store::assemble(uint32_t chunkSize, uint32_t inlineMax) {
       *db_, chunkStore(), space_.get(), [content](Txn& txn) { return content->applyRefDeltas(txn); },
       options_.durability == Durability::kSync);
   const Clock& clock = *options_.clock;
+  trash_ = std::make_unique<Trash>(*content_, *db_, clock);
+  trash_->setKeepSeconds(options_.trashSeconds);
+  history_ = std::make_unique<History>(*trash_, *db_);
   tree_ = std::make_unique<Tree>(*content_, *reservations_, *db_, clock);
+  tree_->setTrash(trash_.get());
   ns_ = std::make_unique<Namespace>(*runner_, *tree_, *content_, *db_);
   leases_ = std::make_unique<Leases>(*runner_, *content_, clock, options_.leaseTtlSeconds * 1000000000);
   cas_ = std::make_unique<CasOps>(*runner_, *ns_, *tree_, *content_, *leases_);
@@ -429,6 +435,8 @@ void Store::backgroundLoop() {
     if (options_.gcIntervalSeconds > 0 && SteadyClock::now() >= nextGc) {
       auto freed = leases_->expire();
       if (!freed.ok()) ACIDFS_LOG(kError, "lease expiry failed: %s", freed.status().toString().c_str());
+      Status expired = expireTrash();
+      if (!expired.ok()) ACIDFS_LOG(kError, "trash expiry failed: %s", expired.toString().c_str());
       nextGc = SteadyClock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
     }
     backgroundMutex_.lock();
@@ -442,7 +450,27 @@ Status Store::sync() {
   return runner_->syncCommitted();
 }
 
+Status Store::expireTrash() {
+  for (;;) {
+    size_t expired = 0;
+    ACIDFS_RETURN_IF_ERROR(trash_->expire(*runner_, options_.clock->nowNs(), kTrashExpiryBatch, expired));
+    if (expired < kTrashExpiryBatch) return Status::OK();
+  }
+}
+
+Status Store::setGcFrozen(bool frozen) {
+  return runner_->run([&](Txn& txn) -> Status {
+    return frozen ? txn.put(Column::kDefault, kGcFrozenKey, "1") : txn.del(Column::kDefault, kGcFrozenKey);
+  });
+}
+
+Result<bool> Store::gcFrozen() {
+  ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_->get(Column::kDefault, kGcFrozenKey));
+  return value.has_value();
+}
+
 Result<uint64_t> Store::collectGarbage() {
+  ACIDFS_RETURN_IF_ERROR(expireTrash());
   ACIDFS_ASSIGN_OR_RETURN(uint64_t freed, leases_->expire());
   // Let RocksDB drop deleted records now rather than at its next compaction.
   if (rocks_) ACIDFS_RETURN_IF_ERROR(rocks_->compact());

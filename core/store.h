@@ -42,6 +42,8 @@ class SegmentFiles;
 class SegmentStore;
 class SpaceGuard;
 class TransactionRunner;
+class History;
+class Trash;
 class Tree;
 
 enum class Durability {
@@ -62,7 +64,11 @@ struct StoreOptions {
   uint32_t inlineMax = 32 * 1024;
   HashFunction hash = xxh3Hash;   // tests inject degenerate hashes
   int64_t leaseTtlSeconds = 3600;
-  int gcIntervalSeconds = 60;     // expired-lease sweep; 0 = only on demand
+  int gcIntervalSeconds = 60;     // expired-lease and trash sweep; 0 = only on demand
+  // How long dropped names and contents are kept (trash.h, SPEC §10); 0
+  // keeps nothing (unless GC is frozen). acidfsd's trash_days= is 1 day
+  // unless told otherwise; a library user asks for a trash.
+  int64_t trashSeconds = 0;
   // A write-ahead log damaged before its end (not merely cut short by a
   // crash) would lose the complete records after the damage, synced ones
   // too: open() refuses such a store (EUCLEAN) unless this is set, as
@@ -145,6 +151,13 @@ class Store {
   // the blobs only they held. Unreferenced chunks are
   // freed by the transactions that drop them; this only sweeps leases.
   Result<uint64_t> collectGarbage();
+  // `acidfs gc --freeze|--thaw` (SPEC §10): while frozen nothing is
+  // reclaimed — the trash does not expire, and drops are kept even with the
+  // trash off. Shared by every host of a database store.
+  Status setGcFrozen(bool frozen);
+  Result<bool> gcFrozen();
+  Trash& trash() { return *trash_; }
+  History& history() { return *history_; }
   Result<StoreStats> stats();
   uint64_t diskUsage();  // bytes the store occupies in the filesystem
   // Adds what the holder does with the store to STORE/LOCK, after its pid
@@ -213,6 +226,9 @@ class Store {
   // Rewrites STORE/LOCK as held by this process, doing `use`.
   void writeLock(const std::string& use);
   void backgroundLoop();
+  // Deletes every trash record expired by now (unless GC is frozen).
+  Status expireTrash();
+  static constexpr size_t kTrashExpiryBatch = 512;  // records per transaction
   // What SpaceGuard asks for when the filesystem is nearly full: gives back
   // the space held for durability, and flushes the metadata's log to tables
   // when it holds at least kMinFlushBytes.
@@ -233,6 +249,8 @@ class Store {
   std::unique_ptr<Reservations> reservations_;
   std::unique_ptr<ContentStore> content_;
   std::unique_ptr<TransactionRunner> runner_;
+  std::unique_ptr<Trash> trash_;
+  std::unique_ptr<History> history_;
   std::unique_ptr<Tree> tree_;
   std::unique_ptr<Namespace> ns_;
   std::unique_ptr<Leases> leases_;

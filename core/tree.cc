@@ -150,6 +150,7 @@ Result<Unlinked> Tree::unlink(Txn& txn, uint64_t parent, std::string_view name, 
                               InodeHolders::LastName how) {
   ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, loadInode(txn, entry.ino, Txn::Lock::kExclusive));
   if (inode.isDir()) return Status::Error(EISDIR, "'" + std::string(name) + "' is a directory");
+  ACIDFS_RETURN_IF_ERROR(keepName(txn, parent, name, entry.ino, inode, DropCause::kUnlink));
   ACIDFS_RETURN_IF_ERROR(removeEntry(txn, parent, name, entry));
   inode.nlink--;
   inode.ctimeNs = clock_.nowNs();
@@ -171,7 +172,15 @@ Result<Unlinked> Tree::dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& i
   return Unlinked{ino, true, false};
 }
 
-Status Tree::setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size, int64_t mtimeNs) {
+Status Tree::keepName(Txn& txn, uint64_t dir, std::string_view name, uint64_t ino, const InodeRecord& inode,
+                      DropCause cause, const Id128& replacedBy) {
+  if (!trash_) return Status::OK();
+  return trash_->keepName(txn, dir, name, ino, inode, cause, replacedBy);
+}
+
+Status Tree::setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,
+                     std::optional<DropCause> cause, int64_t mtimeNs) {
+  if (trash_ && cause) ACIDFS_RETURN_IF_ERROR(trash_->keepVersion(txn, ino, inode, *cause, blob));
   content_.addRef(txn, blob, +1);
   content_.addRef(txn, inode.blob, -1);
   ACIDFS_ASSIGN_OR_RETURN(inode.allocatedBytes, content_.allocatedBytes(txn, blob));

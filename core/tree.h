@@ -25,6 +25,7 @@
 #include "core/records.h"
 #include "core/status.h"
 #include "core/transaction.h"
+#include "core/trash.h"
 
 namespace acidfs {
 
@@ -55,6 +56,13 @@ class Tree {
   // store is shared between threads.
   void setOrphanTag(std::string tag) { orphanTag_ = std::move(tag); }
   void setInUseCheck(std::function<bool(uint64_t ino)> inUse);
+  // Where dropped names and contents are kept (trash.h), or null: nowhere.
+  // Set once, before the store is shared between threads.
+  void setTrash(Trash* trash) { trash_ = trash; }
+  Trash* trash() const { return trash_; }
+  // Trash::keepName, when there is a trash.
+  Status keepName(Txn& txn, uint64_t dir, std::string_view name, uint64_t ino, const InodeRecord& inode,
+                  DropCause cause, const Id128& replacedBy = Id128());
   bool inUse(uint64_t ino) const { return holders_ && holders_->holds(ino); }
 
   Result<InodeRecord> loadInode(Txn& txn, uint64_t ino, Txn::Lock lock);
@@ -88,8 +96,11 @@ class Tree {
                                          uint64_t newParent, std::string_view newName, unsigned flags);
   // Points a file at `blob` (moving one reference), sets size, ctime and
   // mtime (`mtimeNs`, or now when 0), gives back reserved windows that now
-  // hold data or lie past a shrunk size, and stores the inode.
-  Status setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size, int64_t mtimeNs = 0);
+  // hold data or lie past a shrunk size, and stores the inode. The content
+  // it replaces goes to the trash as dropped by `cause`; nullopt: it is not
+  // dropped (fallocate only adds holes).
+  Status setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& blob, uint64_t size,
+                 std::optional<DropCause> cause, int64_t mtimeNs = 0);
   // Deletes the inode's records, drops its blob's reference and gives back
   // its reserved windows.
   Status deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
@@ -111,6 +122,7 @@ class Tree {
   uint64_t nextIno_ GUARDED_BY(inoMutex_) = 0;
   uint64_t inoEnd_ GUARDED_BY(inoMutex_) = 0;
   InodeHolders* holders_ = nullptr;  // constant once the store is shared
+  Trash* trash_ = nullptr;           // constant once the store is shared
   std::string orphanTag_;            // constant once the store is shared
   std::unique_ptr<InodeHolders> checkHolders_;  // setInUseCheck's
 };

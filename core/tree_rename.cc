@@ -155,6 +155,8 @@ Status Tree::Rename::exchange(int64_t now) {
 Result<std::optional<Unlinked>> Tree::Rename::replace(int64_t now) {
   std::optional<Unlinked> replaced;
   if (target_) {
+    ACIDFS_RETURN_IF_ERROR(tree_.keepName(txn_, newParent_, newName_, dst_->ino, *target_, DropCause::kRenamedOver,
+                                          moved_->isRegular() ? moved_->blob : Id128()));
     if (target_->isDir()) {  // empty (checked): its ".." link to the parent goes too
       to_->nlink--;
       target_->nlink = 0;

@@ -102,7 +102,7 @@ const char* whyRefused(const std::string& o) {
 }
 
 // Ours with a value: commit_interval=, attr_timeout=, entry_timeout=,
-// max_write=, readdirplus=, and a database store's chunks=, coherence_ms=,
+// max_write=, readdirplus=, trash_days=, and a database store's chunks=, coherence_ms=,
 // db_timeout=, session_timeout=.
 bool isDatabaseOption(const std::string& o) {
   return startsWith(o, "chunks=") || startsWith(o, "coherence_ms=") || startsWith(o, "db_timeout=") ||
@@ -110,7 +110,8 @@ bool isDatabaseOption(const std::string& o) {
 }
 bool isValueOption(const std::string& o) {
   return startsWith(o, "commit_interval=") || startsWith(o, "attr_timeout=") || startsWith(o, "entry_timeout=") ||
-         startsWith(o, "max_write=") || startsWith(o, "readdirplus=") || isDatabaseOption(o);
+         startsWith(o, "max_write=") || startsWith(o, "readdirplus=") || startsWith(o, "trash_days=") ||
+         isDatabaseOption(o);
 }
 
 // A whole number in [low, high], or EINVAL naming the option and the range.
@@ -161,6 +162,9 @@ Status parseValueOption(const std::string& option, MountOptions& options) {
     if (value.empty() || *end != '\0' || bytes < 4096 || bytes > (1u << 20))
       return Status::Error(EINVAL, "max_write must be 4096 to 1048576 bytes");
     options.maxWrite = bytes;
+  } else if (startsWith(option, "trash_days=")) {
+    ACIDFS_ASSIGN_OR_RETURN(long days, wholeNumber(option, value, 0, 3650, "days"));
+    options.trashDays = static_cast<int>(days);
   } else {
     if (value != "yes" && value != "no") return Status::Error(EINVAL, "readdirplus must be yes or no");
     options.readdirplus = value == "yes";

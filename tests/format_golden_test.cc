@@ -20,6 +20,7 @@
 #include "core/format.h"
 #include "core/meta_db.h"
 #include "core/records.h"
+#include "core/trash.h"
 #include "tests/test_util.h"
 
 namespace acidfs {
@@ -274,6 +275,35 @@ TEST(FormatGolden, LeaseExpiryBytes) {
   EXPECT_EQ(expiry, 1700000060000000000);
 }
 
+// docs/FORMAT.md "trash": the record and the keys' fixed parts.
+TEST(FormatGolden, TrashRecordAndKeyBytes) {
+  const std::string kGoldenTrash =
+      std::string("01") + "03" + "2a00000000000000" + "a4810000" + "e8030000" + "64000000" + "0500000000000000" +
+      "0100000000000000" + "0200000000000000" + "0300000000000000" + "0400000000000000" + "0500000000000000" +
+      "101112131415161718191a1b1c1d1e1f" + "202122232425262728292a2b2c2d2e2f" + "00000000";
+  TrashRecord r;
+  r.cause = DropCause::kRenamedOver;
+  r.ino = 42;
+  r.mode = S_IFREG | 0644;
+  r.uid = 1000;
+  r.gid = 100;
+  r.size = 5;
+  r.atimeNs = 1;
+  r.mtimeNs = 2;
+  r.ctimeNs = 3;
+  r.droppedNs = 4;
+  r.expiresNs = 5;
+  r.blob = Id128::fromBytes(bytesOf("101112131415161718191a1b1c1d1e1f"));
+  r.replacedBy = Id128::fromBytes(bytesOf("202122232425262728292a2b2c2d2e2f"));
+  EXPECT_EQ(hexOf(r.encode()), kGoldenTrash);
+  auto back = TrashRecord::decode(bytesOf(kGoldenTrash));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->encode(), r.encode());
+  EXPECT_EQ(hexOf(trashkeys::namePrefix(1, "docs")), "6e" "0000000000000001" "646f6373" "00");
+  EXPECT_EQ(hexOf(trashkeys::versionPrefix(42)), "76" "000000000000002a");
+  EXPECT_EQ(hexOf(trashkeys::expiry(5, "k")), "78" "0000000000000005" "6b");
+}
+
 // What ids are hashed from: changing it changes every id in every store.
 TEST(FormatGolden, IdHashInputs) {
   EXPECT_EQ(hexOf(PageRecord::encodeBody(goldenPage().chunks)),
@@ -311,7 +341,7 @@ TEST(FormatGolden, KeyBytes) {
 TEST(FormatGolden, ColumnFamilyNames) {
   std::string names;
   for (int i = 0; i < kColumnCount; ++i) names += std::string(columnName(static_cast<Column>(i))) + " ";
-  EXPECT_EQ(names, "default inodes dentries cookies xattrs chunks pages blobs leases orphans ");
+  EXPECT_EQ(names, "default inodes dentries cookies xattrs chunks pages blobs leases orphans trash ");
   EXPECT_EQ(kFormatVersion, 1u);
 }
 
