@@ -4,6 +4,7 @@
 
 #include "core/cas_ops.h"
 #include "core/format.h"
+#include "core/hex.h"
 #include "core/meta_engine.h"
 #include "core/paths.h"
 
@@ -18,6 +19,8 @@ bool couldRead(const Caller& caller, const TrashRecord& record) {
   return mayAccess(caller, then, R_OK);
 }
 }  // namespace
+
+std::string PathVersion::id() const { return toHex(std::string_view(key).substr(key.size() - 16)); }
 
 Result<History::Place> History::locate(std::string_view path) {
   ACIDFS_RETURN_IF_ERROR(validatePath(path));

@@ -25,6 +25,9 @@ class MetaReader;
 struct PathVersion {
   std::string key;
   TrashRecord record;
+  // Its id in `acidfs log` and `undelete --id`: 32 hex digits, the key's
+  // inverted time and nonce (trash.h), unique among one path's versions.
+  std::string id() const;
 };
 
 class History {

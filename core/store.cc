@@ -378,6 +378,9 @@ void Store::watchOthers(std::function<void(const OthersChange&)> changed) {
 }
 
 Status Store::makeRoom() {
+  // The trash may hold what the user deleted to make room: the background
+  // thread evicts it (not here, inside the transaction that asked).
+  if (!spacePressure_.exchange(true)) backgroundWake_.notify_one();
   // Space freed by commits returns once they are durable (TransactionRunner).
   Status synced = runner_->syncCommitted();
   if (ChunkStore* chunks = chunkStore()) chunks->drainReleases();
@@ -424,6 +427,10 @@ void Store::backgroundLoop() {
       if (!s.ok()) ACIDFS_LOG(kError, "periodic sync failed: %s", s.toString().c_str());
       nextSync = SteadyClock::now() + std::chrono::seconds(options_.commitIntervalSeconds);
     }
+    if (space_ && options_.gcIntervalSeconds > 0) {
+      spacePressure_ = false;
+      evictTrashForSpace();
+    }
     if (sessions_) {
       Status s = sessions_->tick();
       if (!s.ok()) ACIDFS_LOG(kError, "sessions: %s", s.toString().c_str());
@@ -455,6 +462,24 @@ Status Store::expireTrash() {
     size_t expired = 0;
     ACIDFS_RETURN_IF_ERROR(trash_->expire(*runner_, options_.clock->nowNs(), kTrashExpiryBatch, expired));
     if (expired < kTrashExpiryBatch) return Status::OK();
+  }
+}
+
+void Store::evictTrashForSpace() {
+  for (;;) {
+    const SpaceGuard::Floors floors = space_->floors();
+    const uint64_t lowWater = floors.growth + (floors.growth - floors.hard);
+    if (space_->freeBytes() >= lowWater) return;
+    size_t evicted = 0;
+    Status s = trash_->expire(*runner_, INT64_MAX, kTrashEvictionBatch, evicted);
+    if (!s.ok()) {
+      ACIDFS_LOG(kWarning, "reclaiming trash for space: %s", s.toString().c_str());
+      return;
+    }
+    if (evicted == 0) return;  // the trash is empty, or GC is frozen
+    ACIDFS_LOG(kInfo, "the store's filesystem is nearly full: the %zu oldest trash records were reclaimed early", evicted);
+    Status made = makeRoom();
+    if (!made.ok()) ACIDFS_LOG(kWarning, "making room after reclaiming trash: %s", made.toString().c_str());
   }
 }
 

@@ -156,6 +156,9 @@ class Store {
   // trash off. Shared by every host of a database store.
   Status setGcFrozen(bool frozen);
   Result<bool> gcFrozen();
+  // Deletes every trash record expired by now (unless GC is frozen): the
+  // background does it every gcIntervalSeconds; a thaw at once.
+  Status expireTrash();
   Trash& trash() { return *trash_; }
   History& history() { return *history_; }
   Result<StoreStats> stats();
@@ -226,9 +229,14 @@ class Store {
   // Rewrites STORE/LOCK as held by this process, doing `use`.
   void writeLock(const std::string& use);
   void backgroundLoop();
-  // Deletes every trash record expired by now (unless GC is frozen).
-  Status expireTrash();
   static constexpr size_t kTrashExpiryBatch = 512;  // records per transaction
+  // The trash gives way to a full disk: while the store's filesystem has
+  // less free space than the space guard's growth floor and one more
+  // margin, the oldest drops are reclaimed early (kTrashEvictionBatch per
+  // transaction, the space they freed handed back after each), unless GC is
+  // frozen. A directory store only (a database store has no space guard).
+  void evictTrashForSpace();
+  static constexpr size_t kTrashEvictionBatch = 32;
   // What SpaceGuard asks for when the filesystem is nearly full: gives back
   // the space held for durability, and flushes the metadata's log to tables
   // when it holds at least kMinFlushBytes.
@@ -260,6 +268,9 @@ class Store {
   Mutex backgroundMutex_;
   std::condition_variable_any backgroundWake_;
   bool stopping_ GUARDED_BY(backgroundMutex_) = false;
+  // makeRoom ran (the space guard was short of space): evict trash now
+  // rather than at the next tick.
+  std::atomic<bool> spacePressure_{false};
   std::thread background_;
 };
 

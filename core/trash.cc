@@ -157,6 +157,20 @@ Result<std::vector<TrashEntry>> Trash::namesOf(uint64_t dir, std::string_view na
 
 Result<std::vector<TrashEntry>> Trash::versionsOf(uint64_t ino) { return listPrefix(trashkeys::versionPrefix(ino)); }
 
+Result<Trash::Held> Trash::count() {
+  Held held;
+  auto it = db_.scan(Column::kTrash);
+  for (it->seekToFirst(); it->valid(); it->next()) {
+    if (!it->key().empty() && it->key()[0] == kExpiryKind) break;  // expiry keys sort last
+    auto record = TrashRecord::decode(MetaCursor::copyOut(it->value()));
+    if (!record) return Status::Error(EIO, "store corrupted: undecodable trash record");
+    ++held.versions;
+    if (S_ISREG(record->mode)) held.bytes += record->size;
+  }
+  ACIDFS_RETURN_IF_ERROR(it->status().withContext("counting the trash"));
+  return held;
+}
+
 Status Trash::expire(TransactionRunner& runner, int64_t nowNs, size_t max, size_t& expired) {
   expired = 0;
   return runner.run([&](Txn& txn) -> Status {

@@ -96,6 +96,13 @@ class Trash {
   // newest first.
   Result<std::vector<TrashEntry>> namesOf(uint64_t dir, std::string_view name);
   Result<std::vector<TrashEntry>> versionsOf(uint64_t ino);
+  // How many versions the trash keeps, and their files' sizes together
+  // (`acidfs gc --status`): a walk of every record.
+  struct Held {
+    uint64_t versions = 0;
+    uint64_t bytes = 0;
+  };
+  Result<Held> count();
   // Deletes the records that expired by `nowNs`, up to `max` of them in one
   // transaction, dropping the blob references they held. Sets `expired` to
   // how many went (fewer than `max`: none are left).

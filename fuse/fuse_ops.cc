@@ -573,7 +573,7 @@ void opIoctl(fuse_req_t req, fuse_ino_t, unsigned cmd, void*, fuse_file_info* fi
     return replyErrno(req, EINVAL);
   acidfs_ioc_msg msg;
   memcpy(&msg, inBuf, sizeof msg);
-  if (msg.version != ACIDFS_IOCTL_VERSION) return replyErrno(req, EPROTO);
+  if (msg.version < ACIDFS_IOCTL_OLDEST_VERSION || msg.version > ACIDFS_IOCTL_VERSION) return replyErrno(req, EPROTO);
   if (msg.length > ACIDFS_IOC_DATA_MAX || (msg.flags & ~ACIDFS_IOC_MORE)) return replyErrno(req, EINVAL);
   FuseFs& fs = fsOf(req);
   if (!fs.openFile(fi->fh)) return replyErrno(req, EBADF);

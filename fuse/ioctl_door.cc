@@ -12,8 +12,10 @@
 
 #include "acidfs/ioctl.h"
 #include "core/cas_ops.h"
+#include "core/history.h"
 #include "core/log.h"
 #include "core/paths.h"
+#include "core/trash.h"
 #include "fuse/fuse_fs.h"
 #include "fuse/ioctl_parts.h"
 
@@ -336,6 +338,129 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
   return answer(statJson(*st));
 }
 
+// ---- history (SPEC §10) ----------------------------------------------------------
+
+json versionJson(FuseFs& fs, const PathVersion& version) {
+  const TrashRecord& r = version.record;
+  json j;
+  j["id"] = version.id();
+  j["blobId"] = S_ISREG(r.mode) ? json(r.blob.hex()) : json(nullptr);
+  j["size"] = r.size;
+  j["mode"] = r.mode;
+  j["uid"] = r.uid;
+  j["gid"] = r.gid;
+  j["mtime"] = r.mtimeNs;
+  j["time"] = r.droppedNs;
+  j["cause"] = dropCauseName(r.cause);
+  j["replacedBy"] = r.replacedBy == Id128() ? json(nullptr) : json(r.replacedBy.hex());
+  // Whether the file it was a version of is still there (overwritten, not deleted).
+  auto now = fs.store.ns().getattr(r.ino, Freshness::kRecent);
+  j["exists"] = now.ok() && now->inode.nlink > 0;
+  return j;
+}
+
+IoctlAnswer runLog(FuseFs& fs, const Caller& caller, const json& request) {
+  onlyKeys(request, {"path", "skip"}, "log");
+  const std::string path = pathField(request, "log");
+  size_t skip = 0;
+  if (auto it = request.find("skip"); it != request.end()) {
+    if (!it->is_number_unsigned()) throw BadRequest{"log.skip must be a count"};
+    skip = it->get<size_t>();
+  }
+  Status committed = commitPendingWrites(fs, path);  // what a read returns now is not a past version
+  if (!committed.ok()) return ioctlFailure(committed);
+  auto versions = fs.store.history().log(caller, path);
+  if (!versions.ok()) return ioctlFailure(versions.status());
+  // As many as fit one answer; the caller asks again for the rest.
+  json list = json::array();
+  bool more = false;
+  size_t used = 32;  // {"versions":[],"more":false}
+  for (size_t i = skip; i < versions->size(); ++i) {
+    json v = versionJson(fs, (*versions)[i]);
+    const size_t size = dumpJson(v).size() + 1;
+    if (used + size > ACIDFS_IOC_DATA_MAX) {
+      more = true;
+      break;
+    }
+    used += size;
+    list.push_back(std::move(v));
+  }
+  return answer(json{{"versions", std::move(list)}, {"more", more}});
+}
+
+IoctlAnswer runUndelete(FuseFs& fs, const Caller& caller, const json& request) {
+  onlyKeys(request, {"path", "dest", "blobId", "id", "force"}, "undelete");
+  const std::string path = pathField(request, "undelete");
+  std::string dest = path;
+  if (auto it = request.find("dest"); it != request.end()) dest = pathField(json{{"path", *it}}, "undelete.dest");
+  std::optional<Id128> blob;
+  if (auto it = request.find("blobId"); it != request.end()) blob = blobIdValue(*it, "undelete.blobId");
+  std::optional<std::string> id;
+  if (auto it = request.find("id"); it != request.end()) {
+    if (!it->is_string() || it->get_ref<const std::string&>().size() != 32 || !Id128::parseHex(it->get<std::string>()))
+      throw BadRequest{"undelete.id: " + describe(*it) + " is not a version id (32 hex digits, from log)"};
+    id = it->get<std::string>();
+  }
+  bool force = false;
+  if (auto it = request.find("force"); it != request.end()) {
+    if (!it->is_boolean()) throw BadRequest{"undelete.force must be true or false"};
+    force = it->get<bool>();
+  }
+  auto versions = fs.store.history().log(caller, path);
+  if (!versions.ok()) return ioctlFailure(versions.status());
+  // The newest version that matches.
+  const PathVersion* chosen = nullptr;
+  for (const PathVersion& v : *versions) {
+    if (blob && !(S_ISREG(v.record.mode) && v.record.blob == *blob)) continue;
+    if (id && v.id() != *id) continue;
+    chosen = &v;
+    break;
+  }
+  if (!chosen)
+    return ioctlFailure(Status::Error(ENOENT, "no version of '" + path + "'" + (blob ? " with blobId " + blob->hex() : "") +
+                                                  (id ? " with id " + *id : "") + " is in the trash (that you could read)"));
+  Status committed = commitPendingWrites(fs, dest);  // --force replaces what a read returns now
+  if (!committed.ok()) return ioctlFailure(committed);
+  DoorChangeLock changing(fs.doorLocks, DoorLocks::stripesOf(dest));
+  const uint64_t before = inodeAt(fs, dest);
+  auto st = fs.store.cas().undelete(caller, chosen->key, dest, force);
+  if (!st.ok()) return ioctlFailure(st.status());
+  uint64_t gone = 0;
+  if (before && before != st->ino) {
+    auto now = fs.store.ns().getattr(before);
+    if (!now.ok() || now->inode.nlink == 0) gone = before;
+  }
+  invalidatePath(fs, dest, gone);
+  return answer(statJson(*st));
+}
+
+// Freezing stops all reclaiming, for every user: root's or the mount
+// owner's to decide. The status is anyone's to read.
+IoctlAnswer runGc(FuseFs& fs, const Caller& caller, const json& request) {
+  onlyKeys(request, {"freeze"}, "gc");
+  if (auto it = request.find("freeze"); it != request.end()) {
+    if (!it->is_boolean()) throw BadRequest{"gc.freeze must be true or false"};
+    if (!caller.isRoot() && caller.uid != getuid())
+      return ioctlFailure(Status::Error(EPERM, "only root or the mount's owner may freeze or thaw reclaiming"));
+    if (fs.options.readOnly) return ioctlFailure(Status::Error(EROFS, "the mount is read-only"));
+    Status set = fs.store.setGcFrozen(it->get<bool>());
+    // Thawed: what expired while frozen goes now, not at the next sweep.
+    if (set.ok() && !it->get<bool>()) set = fs.store.expireTrash();
+    if (!set.ok()) return ioctlFailure(set);
+  }
+  auto frozen = fs.store.gcFrozen();
+  if (!frozen.ok()) return ioctlFailure(frozen.status());
+  auto held = fs.store.trash().count();
+  if (!held.ok()) return ioctlFailure(held.status());
+  constexpr int64_t kDayNs = 86400ll * 1000000000;
+  json j;
+  j["frozen"] = *frozen;
+  j["trashDays"] = fs.store.trash().keepNs() / kDayNs;
+  j["trashVersions"] = held->versions;
+  j["trashBytes"] = held->bytes;
+  return answer(j);
+}
+
 IoctlAnswer runStatus(FuseFs& fs) {
   auto stats = fs.store.stats();
   if (!stats.ok()) return ioctlFailure(stats.status());
@@ -366,7 +491,8 @@ IoctlAnswer ioctlFailure(const Status& s) {
 }
 
 IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string_view payload) {
-  const bool changes = cmd == ACIDFS_IOC_TRANSACT || cmd == ACIDFS_IOC_PUT || cmd == ACIDFS_IOC_COMMIT;
+  const bool changes =
+      cmd == ACIDFS_IOC_TRANSACT || cmd == ACIDFS_IOC_PUT || cmd == ACIDFS_IOC_COMMIT || cmd == ACIDFS_IOC_UNDELETE;
   if (changes && fs.options.readOnly) return ioctlFailure(Status::Error(EROFS, "the mount is read-only"));
   if (payload.size() > maxRequestBytes(cmd))
     return ioctlFailure(Status::Error(E2BIG, "request larger than " + std::to_string(maxRequestBytes(cmd) >> 20) + " MiB"));
@@ -377,6 +503,9 @@ IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string
       case ACIDFS_IOC_PUT: return runPut(fs, caller, payload);
       case ACIDFS_IOC_COMMIT: return runCommit(fs, caller, parseJson(payload));
       case ACIDFS_IOC_STATUS: return runStatus(fs);
+      case ACIDFS_IOC_LOG: return runLog(fs, caller, parseJson(payload));
+      case ACIDFS_IOC_UNDELETE: return runUndelete(fs, caller, parseJson(payload));
+      case ACIDFS_IOC_GC: return runGc(fs, caller, parseJson(payload));
       default: return ioctlFailure(Status::Error(ENOTTY, "unknown acidfs ioctl"));
     }
   } catch (const BadRequest& bad) {

@@ -219,7 +219,13 @@ TEST_F(MountCrash, KillDuringCpOfATreeLeavesOnlyWholeOrEmptyFiles) {
 
 // An unlinked file still open when the daemon dies is an orphan in the
 // store; the restart deletes it and frees its space.
-TEST_F(MountCrash, FileUnlinkedButOpenAtKill9IsReclaimedAtRestart) {
+// The trash (on by default) would keep the file's content a day.
+class MountCrashTrashOff : public MountCrash {
+ protected:
+  MountCrashTrashOff() { mountOptions_ = "trash_days=0"; }
+};
+
+TEST_F(MountCrashTrashOff, FileUnlinkedButOpenAtKill9IsReclaimedAtRestart) {
   constexpr size_t kSize = 32 << 20;
   ASSERT_EQ("OK", writeFile(path("keep"), "kept"));
   const uint64_t before = diskBytes(storeDir());

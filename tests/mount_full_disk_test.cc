@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "tests/mount_fixture.h"
 #include "tests/test_util.h"
@@ -54,11 +55,14 @@ class MountFullDisk : public MountTest {
   // when RocksDB compacts its tables.
   static std::string contentOf(int i) { return randomBytes(40000 + (i % 5) * 9000, i); }
 
+  void fillRemoveHalfAndRefill(bool trashOn);
+
   bool tmpfsMounted_ = false;
 };
 
-TEST_F(MountFullDisk, ProgramsGetEnospcTheDaemonKeepsServingAndRmMakesRoom) {
-  // Fill it: each file is created, written and closed like `echo > f`.
+// Fills the disk, removes half the files, and writes new ones in their room.
+// With the trash on, the room comes from evicting the oldest drops first.
+void MountFullDisk::fillRemoveHalfAndRefill(bool trashOn) {  // Fill it: each file is created, written and closed like `echo > f`.
   std::map<std::string, std::string> kept;
   std::string firstFailure;
   for (int i = 0; i < 20000 && firstFailure.empty(); ++i) {
@@ -94,14 +98,29 @@ TEST_F(MountFullDisk, ProgramsGetEnospcTheDaemonKeepsServingAndRmMakesRoom) {
   EXPECT_EQ(kept[victim], readFile(path(victim)).value_or("<unreadable>"));
 
   // rm works on the full disk, and its room takes new files.
-  int removed = 0;
+  int removed = 0, unlinked = 0;
   for (auto it = kept.begin(); it != kept.end(); ++removed) {
     if (removed % 2 == 0) {
       ASSERT_EQ("OK", errnoAfter(unlink(path(it->first).c_str()))) << it->first;
+      ++unlinked;
       it = kept.erase(it);
     } else {
       ++it;
     }
+  }
+  if (trashOn) {
+    // The deleted files went to the trash: their room comes back as the
+    // daemon evicts its oldest drops (Store::evictTrashForSpace), within
+    // a second or so of the first refusal.
+    std::string outcome;
+    for (int attempt = 0; attempt < 600 && (outcome = writeFile(path("probe"), contentOf(49999))) != "OK"; ++attempt)
+      usleep(100 * 1000);
+    ASSERT_EQ("OK", outcome) << "the trash never gave way to a full disk";
+    kept["probe"] = contentOf(49999);
+    CommandResult gc = runArgv({ACIDFS_TOOL_PATH, "gc", "--status", mountpoint()}, "/", 60);
+    ASSERT_TRUE(gc.ok()) << gc;
+    const nlohmann::json trash = nlohmann::json::parse(gc.out);
+    EXPECT_LT(trash["trashVersions"].get<int>(), unlinked) << "the room came from elsewhere than the trash: " << gc.out;
   }
   for (int i = 0; i < 20; ++i) {
     const std::string name = "after" + std::to_string(i);
@@ -117,6 +136,17 @@ TEST_F(MountFullDisk, ProgramsGetEnospcTheDaemonKeepsServingAndRmMakesRoom) {
   CommandResult status = runArgv({ACIDFS_TOOL_PATH, "status", mountpoint()}, "/", 60);
   EXPECT_TRUE(status.ok()) << status.err;
 }
+
+class MountFullDiskTrashOff : public MountFullDisk {
+ protected:
+  MountFullDiskTrashOff() { mountOptions_ = "trash_days=0"; }
+};
+
+TEST_F(MountFullDiskTrashOff, ProgramsGetEnospcTheDaemonKeepsServingAndRmMakesRoom) { fillRemoveHalfAndRefill(false); }
+
+// The default: deleted files are kept a day (SPEC §10), but a full disk
+// takes them back, oldest first, so that rm still makes room.
+TEST_F(MountFullDisk, WithTheTrashOnRmMakesRoomOnceTheOldestDropsAreEvicted) { fillRemoveHalfAndRefill(true); }
 
 }  // namespace
 }  // namespace acidfs::mounttest

@@ -46,6 +46,8 @@ class RadosMounts : public ::testing::Test {
   // Lines for the [client] section of the cluster's ceph.conf, which the
   // daemons' librados reads.
   virtual std::string clientConf() const { return ""; }
+  // More -o options for every daemon.
+  virtual std::string moreOptions() const { return ""; }
 
   void SetUp() override {
     if (auto why = fuseMissing()) GTEST_SKIP() << *why;
@@ -83,7 +85,7 @@ class RadosMounts : public ::testing::Test {
   std::string path(int h, const std::string& rel) const { return hosts_.path(h, rel); }
   std::string logOf(int h) const { return hosts_.logOf(h); }
   ::testing::AssertionResult start(int h) {
-    return hosts_.start(h, uri_, "coherence_ms=500,session_timeout=3,db_timeout=5,chunks=" + chunks_);
+    return hosts_.start(h, uri_, "coherence_ms=500,session_timeout=3,db_timeout=5,chunks=" + chunks_ + moreOptions());
   }
   void stop(int h) { hosts_.stop(h); }
   void killDaemon(int h) { hosts_.killDaemon(h); }
@@ -155,7 +157,13 @@ TEST_F(RadosMounts, WhatOneMountWroteTheOthersReadByteExactAndACopyAddsNoObject)
   EXPECT_EQ(counts.named, countsIn(fsck()).named) << "the copies' chunk records name other objects";
 }
 
-TEST_F(RadosMounts, ADeletedFilesObjectsOutlastTheDeleteAndGoWhenItsDaemonUnmounts) {
+// The trash (on by default) would keep the deleted content a day.
+class RadosMountsTrashOff : public RadosMounts {
+ protected:
+  std::string moreOptions() const override { return ",trash_days=0"; }
+};
+
+TEST_F(RadosMountsTrashOff, ADeletedFilesObjectsOutlastTheDeleteAndGoWhenItsDaemonUnmounts) {
   const std::string kept = randomBytes(1 << 20, 2), dropped = randomBytes(1 << 20, 3);
   ASSERT_EQ("OK", writeFile(path(0, "kept"), kept));
   ASSERT_EQ("OK", writeFile(path(0, "dropped"), dropped));

@@ -243,6 +243,79 @@ int run(int argc, char** argv) {
     std::cout << check(mount.request(ACIDFS_IOC_STATUS, "")).dump() << "\n";
   });
 
+  // log (SPEC §10)
+  std::string logPath;
+  auto* logCmd = app.add_subcommand("log", "list the versions PATH has had, newest first, one JSON object per line\n"
+                                           "(PATH need not exist now): id, blobId, size, mode, uid, gid, mtime, time\n"
+                                           "(when it was replaced), cause, replacedBy, exists\n"
+                                           "  example: acidfs log report.txt");
+  logCmd->add_option("PATH", logPath, "a path inside a mount, now or in the past")->required();
+  logCmd->callback([&] {
+    auto [mount, path] = MountClient::forHistoricPath(logPath);
+    for (size_t skip = 0;;) {
+      json page = check(mount.request(ACIDFS_IOC_LOG, json{{"path", path}, {"skip", skip}}.dump()));
+      for (json& version : page["versions"]) {
+        json out;
+        out["path"] = logPath;
+        for (auto& [key, value] : version.items()) out[key] = value;
+        std::cout << out.dump() << "\n";
+      }
+      skip += page["versions"].size();
+      if (!page["more"].get<bool>() || page["versions"].empty()) break;
+    }
+  });
+
+  // undelete (SPEC §10)
+  std::string undeletePath, undeleteTo, undeleteBlob, undeleteId;
+  bool undeleteForce = false;
+  auto* undelete = app.add_subcommand("undelete", "bring back PATH's newest version (or the one --blob or --id names) at PATH or\n"
+                                                  "--to DEST, in one transaction; DEST must not exist unless --force.\n"
+                                                  "A directory comes back with the tree it held.\n"
+                                                  "  example: acidfs undelete project/ --to project.restored");
+  undelete->add_option("PATH", undeletePath, "the path the version had")->required();
+  undelete->add_option("--to", undeleteTo, "where to restore it (default: PATH)");
+  undelete->add_option("--blob", undeleteBlob, "the newest version with this blobId")->check(BlobId);
+  undelete->add_option("--id", undeleteId, "the version with this id (acidfs log)");
+  undelete->add_flag("--force", undeleteForce, "replace the file at DEST (it goes to the trash)");
+  undelete->callback([&] {
+    auto [mount, path] = MountClient::forHistoricPath(undeletePath);
+    json request{{"path", path}};
+    if (!undeleteTo.empty()) {
+      auto [destMount, dest] = MountClient::forHistoricPath(undeleteTo);
+      if (destMount.root() != mount.root()) throw ToolError{undeleteTo + " is not on the acidfs mount at " + mount.root()};
+      request["dest"] = dest;
+    }
+    if (!undeleteBlob.empty()) request["blobId"] = undeleteBlob;
+    if (!undeleteId.empty()) request["id"] = undeleteId;
+    if (undeleteForce) request["force"] = true;
+    json st = check(mount.request(ACIDFS_IOC_UNDELETE, request.dump()));
+    json out;
+    out["path"] = undeleteTo.empty() ? undeletePath : undeleteTo;
+    for (const char* k : {"blobId", "size", "mode", "uid", "gid", "mtime"}) out[k] = st[k];
+    std::cout << out.dump() << "\n";
+  });
+
+  // gc (SPEC §10)
+  std::string gcMount;
+  bool gcFreeze = false, gcThaw = false, gcStatus = false;
+  auto* gc = app.add_subcommand("gc", "stop (--freeze) or resume (--thaw) all reclaiming of deleted content, for an\n"
+                                      "incident; --status prints whether it is frozen and what the trash holds\n"
+                                      "  example: acidfs gc --freeze /mnt/data");
+  gc->add_option("MOUNTPOINT", gcMount, "the mount (or any directory in it)")->required();
+  auto* freeze = gc->add_flag("--freeze", gcFreeze, "stop reclaiming (root or the mount's owner)");
+  auto* thaw = gc->add_flag("--thaw", gcThaw, "resume reclaiming (root or the mount's owner)");
+  auto* gcStatusFlag = gc->add_flag("--status", gcStatus, "print {frozen, trashDays, trashVersions, trashBytes}");
+  freeze->excludes(thaw)->excludes(gcStatusFlag);
+  thaw->excludes(gcStatusFlag);
+  gc->callback([&] {
+    if (!gcFreeze && !gcThaw && !gcStatus) throw CLI::ValidationError("gc", "one of --freeze, --thaw or --status is required");
+    MountClient mount = MountClient::forDirectory(gcMount);
+    json request = json::object();
+    if (gcFreeze || gcThaw) request["freeze"] = gcFreeze;
+    json state = check(mount.request(ACIDFS_IOC_GC, request.dump()));
+    if (gcStatus) std::cout << state.dump() << "\n";
+  });
+
   // fsck: offline, on the store itself (the one command that is not an ioctl client).
   std::string fsckStorePath, fsckChunks;
   bool fsckRepair = false;

@@ -71,6 +71,24 @@ MountClient MountClient::forPath(const std::string& path) {
   }
 }
 
+std::pair<MountClient, std::string> MountClient::forHistoricPath(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path whole = fs::absolute(path).lexically_normal();
+  // The nearest ancestor that exists (the root always does).
+  fs::path existing = whole.parent_path();
+  std::error_code ec;
+  while (!fs::is_directory(existing, ec) && existing != existing.root_path()) existing = existing.parent_path();
+  MountClient client = forDirectory(existing.string());
+  std::string inMount = client.inMountPath((existing / ".").string());  // the directory itself
+  const fs::path rest = whole.lexically_relative(existing);
+  for (const fs::path& part : rest) {
+    if (part.empty() || part == ".") continue;
+    if (inMount.back() != '/') inMount += '/';
+    inMount += part.string();
+  }
+  return {std::move(client), inMount};
+}
+
 MountClient::~MountClient() {
   if (fd_ >= 0) close(fd_);
 }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,11 @@ class MountClient {
   // The mount that holds `path` (which need not exist; its directory must).
   // ToolError when that is not an acidfs mount.
   static MountClient forPath(const std::string& path);
+  // For a path that may be gone with its directories (acidfs log, undelete):
+  // the mount that holds its nearest existing ancestor, and the path as the
+  // mount names it (the gone part spelled as given, "." and ".." resolved
+  // lexically).
+  static std::pair<MountClient, std::string> forHistoricPath(const std::string& path);
   // The mount whose root or any directory below is `dir`.
   static MountClient forDirectory(const std::string& dir);
   ~MountClient();

@@ -1,6 +1,8 @@
 /*
  * acidfs/ioctl.h — the ioctl interface of an acidfs mount (SPEC §4.3).
- * Public, stable ABI; C and C++. Version 1.
+ * Public, stable ABI; C and C++. Version 2: version 1 and LOG, UNDELETE
+ * and GC. The daemon answers every version from ACIDFS_IOCTL_OLDEST_VERSION
+ * to ACIDFS_IOCTL_VERSION alike: a client built for version 1 still works.
  *
  * Every request is an ioctl(2) on a descriptor opened anywhere inside the
  * mount (a file or a directory, O_RDONLY is enough: each operation checks
@@ -36,8 +38,8 @@
  * requests together hold at most 64 MiB, all users' but root's 256 MiB: a
  * part past either bound is answered ENOBUFS (try again once your other
  * requests are done). Once a part is refused, so is every further part of
- * that request, up to its last. A mount with -o ro answers TRANSACT, PUT
- * and COMMIT with EROFS.
+ * that request, up to its last. A mount with -o ro answers TRANSACT, PUT,
+ * COMMIT, UNDELETE and a GC freeze or thaw with EROFS.
  *
  * In a conflict report, "found" is "unreadable" (not a blobId) where the
  * caller may not read the file at that path: a blobId tells about content.
@@ -65,6 +67,35 @@
  *   ACIDFS_IOC_STATUS    in  nothing (length 0)
  *                        out the daemon's counters, one JSON object
  *
+ * History (SPEC §10; version 2):
+ *
+ *   ACIDFS_IOC_LOG       in  {"path": "/a", "skip": optional count}
+ *                        out {"versions": [VERSION...], "more": bool}: the
+ *                            versions the path has had (it need not exist
+ *                            now), newest first, from the skip-th on, as
+ *                            many as fit one answer; "more": ask again with
+ *                            skip + the number returned. Only versions the
+ *                            caller could read when they were replaced.
+ *                        VERSION {"id" (32 hex digits), "blobId" (null: not
+ *                            a file), "size","mode","uid","gid","mtime"(ns),
+ *                            "time" (ns, when it was replaced), "cause":
+ *                            "unlink"|"rmdir"|"rename"|"truncate"|"write",
+ *                            "replacedBy" (a blobId or null), "exists" (the
+ *                            file it was a version of still exists)}
+ *   ACIDFS_IOC_UNDELETE  in  {"path": "/a", "dest": optional (default path),
+ *                             "blobId": optional, "id": optional,
+ *                             "force": optional bool}
+ *                        Brings back the newest version of path (with that
+ *                        blobId, or that id, when given) at dest, in one
+ *                        transaction: dest must not exist (else the
+ *                        DEST_EXISTS conflict) unless force, which replaces
+ *                        a file. A directory comes back with its tree.
+ *                        out the STAT object of dest
+ *   ACIDFS_IOC_GC        in  {} for the status, {"freeze": true|false} to
+ *                            stop or resume all reclaiming (root or the
+ *                            mount's owner only, else EPERM)
+ *                        out {"frozen","trashDays","trashVersions","trashBytes"}
+ *
  * From Python (see examples/acidfs_ioctl.py):
  *   import fcntl, os, struct, json
  *   msg = bytearray(ACIDFS_IOC_MSG_SIZE)           # mutable: no size limit
@@ -80,7 +111,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define ACIDFS_IOCTL_VERSION 1
+#define ACIDFS_IOCTL_VERSION 2
+#define ACIDFS_IOCTL_OLDEST_VERSION 1
 
 /* _IOC_SIZE allows at most 16383 bytes per request: header + data. */
 #define ACIDFS_IOC_DATA_MAX 16352
@@ -103,6 +135,9 @@ struct acidfs_ioc_msg {
 #define ACIDFS_IOC_PUT _IOWR(ACIDFS_IOC_MAGIC, 3, struct acidfs_ioc_msg)
 #define ACIDFS_IOC_COMMIT _IOWR(ACIDFS_IOC_MAGIC, 4, struct acidfs_ioc_msg)
 #define ACIDFS_IOC_STATUS _IOWR(ACIDFS_IOC_MAGIC, 5, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_LOG _IOWR(ACIDFS_IOC_MAGIC, 6, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_UNDELETE _IOWR(ACIDFS_IOC_MAGIC, 7, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_GC _IOWR(ACIDFS_IOC_MAGIC, 8, struct acidfs_ioc_msg)
 
 #ifdef __cplusplus
 static_assert(sizeof(struct acidfs_ioc_msg) == ACIDFS_IOC_MSG_SIZE, "acidfs_ioc_msg layout");
