@@ -55,6 +55,13 @@ struct PathStat {
   InodeRecord inode;
 };
 
+// What a clone made.
+struct CloneResult {
+  PathStat stat;         // of the copy's root
+  uint64_t entries = 0;  // names in the copy
+  uint64_t bytes = 0;    // file content it shares
+};
+
 struct CasCounters {
   std::atomic<uint64_t> transacts{0};
   std::atomic<uint64_t> commits{0};
@@ -95,6 +102,18 @@ class CasOps {
   // could read the version then and may create `dest`; ENOENT when the
   // version has expired meanwhile.
   Result<PathStat> undelete(const Caller& caller, const std::string& key, std::string_view dest, bool force);
+
+  // `acidfs clone SRC DST` (cas_clone.cc): DST becomes a copy of the tree at
+  // SRC as it is at one instant, sharing all content, in one transaction;
+  // DST must not exist (else DEST_EXISTS). `readOnly`: the copy refuses
+  // every change (EROFS) until setCloneWritable. EINVAL when DST lies
+  // under SRC; EACCES where the caller could not list or read SRC's parts
+  // or may not create DST.
+  Result<CloneResult> clone(const Caller& caller, std::string_view source, std::string_view dest, bool readOnly);
+  // `acidfs clone --writable DST`: clears the read-only mark of everything
+  // under `path` (each inode its owner's or root's to change, else EPERM).
+  // Returns how many inodes changed.
+  Result<uint64_t> setCloneWritable(const Caller& caller, std::string_view path);
 
   const CasCounters& counters() const { return counters_; }
 

@@ -256,6 +256,7 @@ Status Namespace::setAccessTimes(const std::vector<std::pair<uint64_t, AccessTim
       if (!inode.ok() && inode.status().errnum() == ENOENT) continue;
       if (!inode.ok()) return inode.status();
       if (inode->atimeNs != time.stored) continue;  // set since the read: that wins
+      if (inode->isReadOnly()) continue;             // a read-only clone keeps its times, as a ro mount does
       inode->atimeNs = time.atimeNs;
       ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, ino, *inode));
     }

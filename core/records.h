@@ -40,6 +40,13 @@ struct InodeRecord {
   // size; the store's reserved total counts every one (reservations.h).
   std::vector<ReservedWindows> reserved;
   uint64_t reservedWindowCount() const;
+  // kReadOnly: part of a read-only clone (SPEC §10). Tree::storeInode
+  // refuses to change such an inode (EROFS): a change to a directory's
+  // entries, to a file's content or to any attribute stores its inode, so
+  // every door meets that one check. Stored only when not 0 (version 3).
+  uint32_t flags = 0;
+  static constexpr uint32_t kReadOnly = 1;
+  bool isReadOnly() const { return (flags & kReadOnly) != 0; }
 
   static constexpr uint64_t kFirstCookie = 3;
   bool isDir() const { return S_ISDIR(mode); }

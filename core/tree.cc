@@ -65,6 +65,11 @@ Result<InodeRecord> Tree::loadInode(Txn& txn, uint64_t ino, Txn::Lock lock) {
 }
 
 Status Tree::storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode) {
+  if (inode.isReadOnly()) return Status::Error(EROFS, "part of a read-only clone (acidfs clone --writable makes it writable)");
+  return txn.put(Column::kInodes, keys::ino(ino), inode.encode());
+}
+
+Status Tree::storeEvenReadOnly(Txn& txn, uint64_t ino, const InodeRecord& inode) {
   return txn.put(Column::kInodes, keys::ino(ino), inode.encode());
 }
 

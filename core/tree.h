@@ -66,7 +66,12 @@ class Tree {
   bool inUse(uint64_t ino) const { return holders_ && holders_->holds(ino); }
 
   Result<InodeRecord> loadInode(Txn& txn, uint64_t ino, Txn::Lock lock);
+  // EROFS for an inode of a read-only clone (InodeRecord::kReadOnly): the
+  // one check every change meets.
   Status storeInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  // Stores it whatever its flags: for clone, which makes and unmakes
+  // read-only trees (cas_clone.cc), only.
+  Status storeEvenReadOnly(Txn& txn, uint64_t ino, const InodeRecord& inode);
   Result<std::optional<DentryRecord>> loadDentry(Txn& txn, uint64_t dir, std::string_view name, Txn::Lock lock);
 
   // Adds `name` → `ino` to `dir` with the next cookie, or with `cookie`: one
@@ -105,8 +110,33 @@ class Tree {
   // its reserved windows.
   Status deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
 
+  // ---- clones (tree_clone.cc, SPEC §10) ---------------------------------------
+  struct CloneCount {
+    uint64_t entries = 0;  // names made
+    uint64_t bytes = 0;    // file content shared
+  };
+  // Adds `name` to `parent`: a copy of the tree at `sourceIno` (a directory
+  // and everything under it, or one node) as it is in this transaction,
+  // sharing every file's content; names, modes, times, symlinks, extended
+  // attributes and hard links within the tree are kept; the copies are the
+  // caller's (root's keep their owners). `readOnly`: every inode of the copy
+  // refuses change (InodeRecord::kReadOnly). EACCES where the caller could
+  // not list a directory or read a file of it. The caller checked that
+  // `parent` is not under `sourceIno` and that it may create `name`.
+  Result<uint64_t> copyTree(Txn& txn, const Caller& caller, uint64_t sourceIno, uint64_t parent, std::string_view name,
+                            bool readOnly, CloneCount& count);
+  // Sets or clears kReadOnly on `ino` and everything under it, counting the
+  // inodes it changed. EPERM for an inode neither root's nor the caller's.
+  Status setReadOnly(Txn& txn, const Caller& caller, uint64_t ino, bool readOnly, uint64_t& changed, int depth = 0);
+
  private:
   class Rename;  // tree_rename.cc
+  struct CloneWalk;  // tree_clone.cc
+  InodeRecord copiedInode(const InodeRecord& source, const Caller& caller, bool readOnly) const;
+  Result<uint64_t> copyInode(Txn& txn, uint64_t sourceIno, const InodeRecord& source, uint64_t copyParent,
+                             CloneWalk& walk, int depth);
+  Status copyEntries(Txn& txn, uint64_t sourceDir, const InodeRecord& sourceDirInode, uint64_t copyDir,
+                     InodeRecord& copyDirInode, CloneWalk& walk, int depth);
 
   ContentStore& content_;
   Reservations& reservations_;

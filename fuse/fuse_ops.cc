@@ -344,6 +344,12 @@ Status truncateOnOpen(FuseFs& fs, uint64_t ino, int flags) {
 
 void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   FuseFs& fs = fsOf(req);
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+    // A file of a read-only clone: refused at open, as on a ro mount, not
+    // at the write or the close (every change is refused anyway: Tree::storeInode).
+    auto attr = fs.store.ns().getattr(ino, Freshness::kRecent);
+    if (attr.ok() && attr->inode.isReadOnly()) return replyErrno(req, EROFS);
+  }
   Status s = truncateOnOpen(fs, ino, fi->flags);
   if (!s.ok()) return replyError(req, s, "open");
   // Unlinked meanwhile and deleted (InodeTable::claimForDeletion): the

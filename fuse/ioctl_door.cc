@@ -64,13 +64,14 @@ void onlyKeys(const json& object, std::initializer_list<const char*> allowed, co
   }
 }
 
-std::string pathField(const json& object, const std::string& where) {
-  auto it = object.find("path");
-  if (it == object.end()) throw BadRequest{where + ": missing field \"path\""};
-  if (!it->is_string()) throw BadRequest{where + ".path must be a string"};
+// The path in field `key` of `object` (`where` names the object in errors).
+std::string pathField(const json& object, const std::string& where, const char* key = "path") {
+  auto it = object.find(key);
+  if (it == object.end()) throw BadRequest{where + ": missing field \"" + key + "\""};
+  if (!it->is_string()) throw BadRequest{where + "." + key + " must be a string"};
   std::string path = it->get<std::string>();
   Status valid = validatePath(path);
-  if (!valid.ok()) throw BadRequest{where + ".path: " + valid.message()};
+  if (!valid.ok()) throw BadRequest{where + "." + key + ": " + valid.message()};
   return path;
 }
 
@@ -392,7 +393,7 @@ IoctlAnswer runUndelete(FuseFs& fs, const Caller& caller, const json& request) {
   onlyKeys(request, {"path", "dest", "blobId", "id", "force"}, "undelete");
   const std::string path = pathField(request, "undelete");
   std::string dest = path;
-  if (auto it = request.find("dest"); it != request.end()) dest = pathField(json{{"path", *it}}, "undelete.dest");
+  if (request.contains("dest")) dest = pathField(request, "undelete", "dest");
   std::optional<Id128> blob;
   if (auto it = request.find("blobId"); it != request.end()) blob = blobIdValue(*it, "undelete.blobId");
   std::optional<std::string> id;
@@ -432,6 +433,38 @@ IoctlAnswer runUndelete(FuseFs& fs, const Caller& caller, const json& request) {
   }
   invalidatePath(fs, dest, gone);
   return answer(statJson(*st));
+}
+
+// ---- clones (SPEC §10) ------------------------------------------------------------
+
+IoctlAnswer runClone(FuseFs& fs, const Caller& caller, const json& request) {
+  onlyKeys(request, {"source", "dest", "readonly", "writable"}, "clone");
+  const std::string dest = pathField(request, "clone", "dest");
+  auto flag = [&](const char* name) {
+    auto it = request.find(name);
+    if (it == request.end()) return false;
+    if (!it->is_boolean()) throw BadRequest{std::string("clone.") + name + " must be true or false"};
+    return it->get<bool>();
+  };
+  const bool readOnly = flag("readonly"), writable = flag("writable");
+  if (writable) {
+    if (request.contains("source") || readOnly) throw BadRequest{"clone: \"writable\" takes only \"dest\""};
+    auto changed = fs.store.cas().setCloneWritable(caller, dest);
+    if (!changed.ok()) return ioctlFailure(changed.status());
+    return answer(json{{"changed", *changed}});
+  }
+  const std::string source = pathField(request, "clone", "source");
+  // What was written under SOURCE and not committed yet is part of it now.
+  Status committed = fs.drafts.commitAll();
+  if (!committed.ok()) return ioctlFailure(committed);
+  DoorChangeLock changing(fs.doorLocks, DoorLocks::stripesOf(dest));
+  auto made = fs.store.cas().clone(caller, source, dest, readOnly);
+  if (!made.ok()) return ioctlFailure(made.status());
+  invalidatePath(fs, dest);
+  json j = statJson(made->stat);
+  j["entries"] = made->entries;
+  j["bytes"] = made->bytes;
+  return answer(j);
 }
 
 // Freezing stops all reclaiming, for every user: root's or the mount
@@ -492,7 +525,8 @@ IoctlAnswer ioctlFailure(const Status& s) {
 
 IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string_view payload) {
   const bool changes =
-      cmd == ACIDFS_IOC_TRANSACT || cmd == ACIDFS_IOC_PUT || cmd == ACIDFS_IOC_COMMIT || cmd == ACIDFS_IOC_UNDELETE;
+      cmd == ACIDFS_IOC_TRANSACT || cmd == ACIDFS_IOC_PUT || cmd == ACIDFS_IOC_COMMIT || cmd == ACIDFS_IOC_UNDELETE ||
+                       cmd == ACIDFS_IOC_CLONE;
   if (changes && fs.options.readOnly) return ioctlFailure(Status::Error(EROFS, "the mount is read-only"));
   if (payload.size() > maxRequestBytes(cmd))
     return ioctlFailure(Status::Error(E2BIG, "request larger than " + std::to_string(maxRequestBytes(cmd) >> 20) + " MiB"));
@@ -506,6 +540,7 @@ IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string
       case ACIDFS_IOC_LOG: return runLog(fs, caller, parseJson(payload));
       case ACIDFS_IOC_UNDELETE: return runUndelete(fs, caller, parseJson(payload));
       case ACIDFS_IOC_GC: return runGc(fs, caller, parseJson(payload));
+      case ACIDFS_IOC_CLONE: return runClone(fs, caller, parseJson(payload));
       default: return ioctlFailure(Status::Error(ENOTTY, "unknown acidfs ioctl"));
     }
   } catch (const BadRequest& bad) {

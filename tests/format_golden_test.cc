@@ -213,6 +213,28 @@ TEST(FormatGolden, InodeRecordWithReservedWindowsBytes) {
   EXPECT_EQ(r->blob, want.blob);
 }
 
+// Version 3: the same fields, the flags (1: part of a read-only clone),
+// then the reserved windows, their count 0 when there are none.
+TEST(FormatGolden, InodeRecordOfAReadOnlyCloneBytes) {
+  InodeRecord want = goldenInode();
+  want.flags = InodeRecord::kReadOnly;
+  const std::string golden = std::string("03") + (kGoldenInode + 2) +
+                             "01000000"   // flags: read-only
+                             "00000000";  // no reserved windows
+  EXPECT_EQ(hexOf(want.encode()), golden);
+  auto r = InodeRecord::decode(bytesOf(golden.c_str()));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->isReadOnly());
+  EXPECT_TRUE(r->reserved.empty());
+  EXPECT_EQ(r->symlinkTarget, want.symlinkTarget);
+  std::string unknownFlag = bytesOf(golden.c_str());
+  unknownFlag[unknownFlag.size() - 8] = 2;
+  EXPECT_FALSE(InodeRecord::decode(unknownFlag)) << "a flag this acidfs does not know";
+  // Writable again: version 1, the bytes of a store that never had a clone.
+  want.flags = 0;
+  EXPECT_EQ(hexOf(want.encode()), kGoldenInode);
+}
+
 TEST(FormatGolden, DentryRecordBytes) {
   EXPECT_EQ(hexOf(goldenDentry().encode()), kGoldenDentry);
   auto r = DentryRecord::decode(bytesOf(kGoldenDentry));

@@ -69,7 +69,7 @@ std::string opJson(const std::string& op) { return "[" + op + "]"; }
 // ---- the command and the bounds checked before any parsing --------------------------------
 
 TEST_F(IoctlDoor, AnUnknownCommandIsEnotty) {
-  const unsigned unknown[] = {0u, _IOWR(ACIDFS_IOC_MAGIC, 6, struct acidfs_ioc_msg),
+  const unsigned unknown[] = {0u, _IOWR(ACIDFS_IOC_MAGIC, 10, struct acidfs_ioc_msg),
                               _IOWR(ACIDFS_IOC_MAGIC, 0, struct acidfs_ioc_msg), _IOR(ACIDFS_IOC_MAGIC, 1, int),
                               _IOWR(ACIDFS_IOC_MAGIC + 1, 1, struct acidfs_ioc_msg)};
   for (unsigned cmd : unknown) {
@@ -84,15 +84,18 @@ TEST_F(IoctlDoor, AReadOnlyMountAnswersChangesWithErofsBeforeLookingAtThem) {
   ro.readOnly = true;
   mount(ro);
   const Id128 a = blobOf("/a");
-  for (unsigned cmd : {ACIDFS_IOC_TRANSACT, ACIDFS_IOC_PUT, ACIDFS_IOC_COMMIT}) {
+  for (unsigned cmd : {ACIDFS_IOC_TRANSACT, ACIDFS_IOC_PUT, ACIDFS_IOC_COMMIT, ACIDFS_IOC_UNDELETE, ACIDFS_IOC_CLONE}) {
     EXPECT_EQ(run(cmd, "not even JSON").result, EROFS) << cmd;
     EXPECT_EQ(run(cmd, std::string(kMaxPutRequest + 1, 'x')).result, EROFS) << cmd;
   }
   EXPECT_EQ(run(ACIDFS_IOC_TRANSACT, R"([{"op":"delete","source":{"path":"/a"}}])").result, EROFS);
   EXPECT_EQ(run(ACIDFS_IOC_COMMIT, R"({"path":"/b","blobId":")" + a.hex() + R"("})").result, EROFS);
+  EXPECT_EQ(run(ACIDFS_IOC_GC, R"({"freeze":true})").result, EROFS);
   // Reading is still answered.
   EXPECT_EQ(run(ACIDFS_IOC_STAT, R"({"path":"/a"})").result, 0);
   EXPECT_EQ(run(ACIDFS_IOC_STATUS, "").result, 0);
+  EXPECT_EQ(run(ACIDFS_IOC_LOG, R"({"path":"/a"})").result, 0);
+  EXPECT_EQ(run(ACIDFS_IOC_GC, "{}").result, 0);
   expectUnchanged();
 }
 
@@ -324,6 +327,33 @@ TEST_F(IoctlDoor, CommitRequestsOfTheWrongShapeAreEinval) {
       {R"({"path":"/a/","blobId":")" + id + R"("})", "commit.path: path"},
   };
   for (const auto& [request, why] : cases) expectEinval(ACIDFS_IOC_COMMIT, request, why);
+  expectUnchanged();
+}
+
+// The history and clone requests (version 2) check their fields as the
+// others do: EINVAL naming the field, nothing changed.
+TEST_F(IoctlDoor, HistoryAndCloneRequestsOfTheWrongShapeAreEinval) {
+  const std::pair<unsigned, const char*> bad[] = {
+      {ACIDFS_IOC_LOG, R"({})"},
+      {ACIDFS_IOC_LOG, R"({"path":"/a","skip":-1})"},
+      {ACIDFS_IOC_LOG, R"({"path":"/a","extra":1})"},
+      {ACIDFS_IOC_LOG, R"({"path":"relative"})"},
+      {ACIDFS_IOC_UNDELETE, R"({"path":"/a","force":"yes"})"},
+      {ACIDFS_IOC_UNDELETE, R"({"path":"/a","blobId":"xyz"})"},
+      {ACIDFS_IOC_UNDELETE, R"({"path":"/a","id":"nothex"})"},
+      {ACIDFS_IOC_UNDELETE, R"({"path":"/a","dest":"/../b"})"},
+      {ACIDFS_IOC_GC, R"({"freeze":1})"},
+      {ACIDFS_IOC_GC, R"({"thaw":true})"},
+      {ACIDFS_IOC_CLONE, R"({"source":"/a"})"},
+      {ACIDFS_IOC_CLONE, R"({"source":"/a","dest":"/b","readonly":"yes"})"},
+      {ACIDFS_IOC_CLONE, R"({"source":"/a","dest":"/b","writable":true})"},
+      {ACIDFS_IOC_CLONE, R"({"dest":7})"},
+  };
+  for (const auto& [cmd, request] : bad) {
+    IoctlAnswer a = run(cmd, request);
+    EXPECT_EQ(a.result, EINVAL) << request << ": " << a.data;
+    EXPECT_TRUE(reply(a).contains("error")) << request;
+  }
   expectUnchanged();
 }
 

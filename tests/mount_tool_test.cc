@@ -265,7 +265,7 @@ TEST_F(MountTool, ANonRootUserIsDeniedWhatPosixDeniesAndNothingChanges) {
 }
 
 TEST_F(MountTool, EveryCommandHasHelpWithAnExample) {
-  for (const char* cmd : {"stat", "blob-id", "mv", "cp", "rm", "cas", "transact", "status"}) {
+  for (const char* cmd : {"stat", "blob-id", "mv", "cp", "rm", "cas", "transact", "status", "log", "undelete", "gc", "clone"}) {
     CommandResult r = tool(std::string(cmd) + " --help");
     EXPECT_EQ(0, r.exitStatus) << cmd << ": " << r;
     EXPECT_NE(std::string::npos, r.out.find("example:")) << cmd << ": " << r.out;

@@ -316,6 +316,32 @@ int run(int argc, char** argv) {
     if (gcStatus) std::cout << state.dump() << "\n";
   });
 
+  // clone (SPEC §10)
+  std::vector<std::string> clonePaths;
+  bool cloneReadOnly = false, cloneWritable = false;
+  auto* clone = app.add_subcommand("clone", "make DST a copy of the tree at SRC as it is at one instant, sharing all content\n"
+                                            "(no data is copied); DST appears whole or not at all and must not exist.\n"
+                                            "--readonly: the copy refuses every change (EROFS) until clone --writable DST\n"
+                                            "  example: acidfs clone project project@monday --readonly");
+  clone->add_option("PATHS", clonePaths, "SRC DST, or with --writable only DST")->required()->expected(1, 2);
+  auto* readOnlyFlag = clone->add_flag("--readonly", cloneReadOnly, "the copy refuses every change");
+  clone->add_flag("--writable", cloneWritable, "make the read-only clone DST writable")->excludes(readOnlyFlag);
+  clone->callback([&] {
+    if (cloneWritable != (clonePaths.size() == 1))
+      throw CLI::ValidationError("clone", cloneWritable ? "--writable takes DST only" : "SRC and DST are required");
+    if (cloneWritable) {
+      MountClient mount = MountClient::forPath(clonePaths[0]);
+      json request{{"dest", mount.inMountPath(clonePaths[0])}, {"writable", true}};
+      check(mount.request(ACIDFS_IOC_CLONE, request.dump()));
+      return;
+    }
+    MountClient mount = MountClient::forPath(clonePaths[0]);
+    json request{{"source", mount.inMountPath(clonePaths[0])}, {"dest", mount.inMountPath(clonePaths[1])}};
+    if (cloneReadOnly) request["readonly"] = true;
+    json made = check(mount.request(ACIDFS_IOC_CLONE, request.dump()));
+    std::cout << json{{"path", clonePaths[1]}, {"entries", made["entries"]}, {"bytes", made["bytes"]}}.dump() << "\n";
+  });
+
   // fsck: offline, on the store itself (the one command that is not an ioctl client).
   std::string fsckStorePath, fsckChunks;
   bool fsckRepair = false;

@@ -1,7 +1,7 @@
 /*
  * acidfs/ioctl.h — the ioctl interface of an acidfs mount (SPEC §4.3).
- * Public, stable ABI; C and C++. Version 2: version 1 and LOG, UNDELETE
- * and GC. The daemon answers every version from ACIDFS_IOCTL_OLDEST_VERSION
+ * Public, stable ABI; C and C++. Version 2: version 1 and LOG, UNDELETE,
+ * GC and CLONE. The daemon answers every version from ACIDFS_IOCTL_OLDEST_VERSION
  * to ACIDFS_IOCTL_VERSION alike: a client built for version 1 still works.
  *
  * Every request is an ioctl(2) on a descriptor opened anywhere inside the
@@ -39,7 +39,7 @@
  * part past either bound is answered ENOBUFS (try again once your other
  * requests are done). Once a part is refused, so is every further part of
  * that request, up to its last. A mount with -o ro answers TRANSACT, PUT,
- * COMMIT, UNDELETE and a GC freeze or thaw with EROFS.
+ * COMMIT, UNDELETE, CLONE and a GC freeze or thaw with EROFS.
  *
  * In a conflict report, "found" is "unreadable" (not a blobId) where the
  * caller may not read the file at that path: a blobId tells about content.
@@ -95,6 +95,16 @@
  *                            stop or resume all reclaiming (root or the
  *                            mount's owner only, else EPERM)
  *                        out {"frozen","trashDays","trashVersions","trashBytes"}
+ *   ACIDFS_IOC_CLONE     in  {"source": "/a", "dest": "/b", "readonly": optional bool}
+ *                        Makes dest a copy of the tree at source as it is at
+ *                        one instant, sharing all content, in one
+ *                        transaction: dest must not exist (else DEST_EXISTS).
+ *                        readonly: every change under dest is refused with
+ *                        EROFS, through every door, until
+ *                        in  {"dest": "/b", "writable": true}
+ *                        out for a clone: the STAT object of dest, and
+ *                            "entries" (names made), "bytes" (content shared);
+ *                            for writable: {"changed": inodes}
  *
  * From Python (see examples/acidfs_ioctl.py):
  *   import fcntl, os, struct, json
@@ -138,6 +148,7 @@ struct acidfs_ioc_msg {
 #define ACIDFS_IOC_LOG _IOWR(ACIDFS_IOC_MAGIC, 6, struct acidfs_ioc_msg)
 #define ACIDFS_IOC_UNDELETE _IOWR(ACIDFS_IOC_MAGIC, 7, struct acidfs_ioc_msg)
 #define ACIDFS_IOC_GC _IOWR(ACIDFS_IOC_MAGIC, 8, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_CLONE _IOWR(ACIDFS_IOC_MAGIC, 9, struct acidfs_ioc_msg)
 
 #ifdef __cplusplus
 static_assert(sizeof(struct acidfs_ioc_msg) == ACIDFS_IOC_MSG_SIZE, "acidfs_ioc_msg layout");

@@ -12,7 +12,7 @@ for bin in usr/bin/acidfsd usr/bin/acidfs usr/libexec/acidfs/acidfs-fsck; do
   grep -q 'Usage:' <<<"$help" || fail "$bin --help printed no usage"
   pass "$bin --version: $out"
 done
-for sub in stat blob-id mv cp rm cas transact status fsck; do
+for sub in stat blob-id mv cp rm cas transact status fsck log undelete gc clone; do
   "$root/usr/bin/acidfs" "$sub" --help | grep -q "Usage:.*$sub" || fail "acidfs $sub --help"
 done
 pass "acidfs SUBCOMMAND --help for every subcommand"
@@ -32,11 +32,11 @@ done
 # Every subcommand and every -o option is documented.
 man_text() { LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$root/$1" 2>/dev/null; }
 acidfs_page=$(man_text usr/share/man/man1/acidfs.1.gz)
-for sub in stat blob-id mv cp rm cas transact status fsck user.acidfs.blob_id user.acidfs.dest_basis; do
+for sub in stat blob-id mv cp rm cas transact status fsck log undelete gc clone user.acidfs.blob_id user.acidfs.dest_basis; do
   grep -q -- "$sub" <<<"$acidfs_page" || fail "acidfs(1) does not mention $sub"
 done
 acidfsd_page=$(man_text usr/share/man/man8/acidfsd.8.gz)
-for opt in allow_other sync commit_interval debug attr_timeout entry_timeout max_write readdirplus noatime \
+for opt in allow_other sync commit_interval debug attr_timeout entry_timeout max_write readdirplus noatime trash_days \
   fuse.acidfsd acidfs@.service READY=1 SIGTERM; do
   grep -q -- "$opt" <<<"$acidfsd_page" || fail "acidfsd(8) does not mention $opt"
 done
