@@ -48,6 +48,7 @@
 
 #include "core/file_drafts.h"
 #include "core/format.h"
+#include "core/history.h"
 #include "core/log.h"
 #include "core/store.h"
 
@@ -222,6 +223,7 @@ struct Config {
   bool quick = false;
   bool transactionsOnly = false;  // section 1 alone (--transactions-only): for profiling
   int64_t trashDays = 0;          // StoreOptions::trashSeconds of section 1's stores (--trash-days)
+  uint64_t historyVersions = 0;   // --history N: the log-of-one-path measurement alone
   uint64_t bigBytes = 1024 * kMiB;    // section 2 and 4
   uint64_t chunkBytes = 256 * kMiB;   // section 3
   // Section 1 operation counts. kSync runs do fewer: each of their commits
@@ -254,6 +256,7 @@ Config parseArgs(int argc, char** argv) {
     else if (a == "--size-mib") sizeMiB = number();
     else if (a == "--quick") c.quick = true;
     else if (a == "--transactions-only") c.transactionsOnly = true;
+    else if (a == "--history") c.historyVersions = number();
     else if (a == "--trash-days") {
       const std::string v = value();
       char* end = nullptr;
@@ -267,6 +270,8 @@ Config parseArgs(int argc, char** argv) {
              "  --size-mib M   bytes written and read in sections 2 and 4 (default 1024, --quick 64)\n"
              "  --quick        small sizes and counts: a smoke run of well under a minute\n"
              "  --transactions-only  table 1 alone (to profile the transaction path)\n"
+             "  --history N    only this: `acidfs log` of one path in a store whose trash holds N\n"
+             "                 other versions, beside one whose trash holds none\n"
              "  --trash-days N table 1's stores keep drops N days (acidfsd's default is 1;\n"
              "                 the library's, and this bench's, 0): the trash's cost\n");
       exit(0);
@@ -462,6 +467,61 @@ void measureDiskRun(const Config& cfg, const std::string& data, DiskPeer& peer) 
   peer.fsyncPerSecond.add(measureFlushRate(cfg.fsyncProbes, data));
 }
 
+const Caller kRoot = Caller::root();
+
+// ---- --history: the trash's index by path -----------------------------------------
+
+// History::log of /probe/file (3 versions) in a store whose trash also holds
+// `others` versions of other paths (files made and unlinked across 1,000
+// directories), in microseconds per call: the median of `calls` calls.
+Samples logMicroseconds(uint64_t others, int calls) {
+  StoreOptions options;
+  options.trashSeconds = 86400;
+  options.gcIntervalSeconds = 0;
+  ScratchStore store(options);
+  Store& s = *store;
+  std::vector<uint64_t> dirs;
+  for (int d = 0; d < 1000 && others; ++d)
+    dirs.push_back(check(s.ns().mkdir(kRoot, kRootIno, format("d%d", d), 0755), "mkdir").ino);
+  for (uint64_t i = 0; i < others; ++i) {
+    const uint64_t dir = dirs[i % dirs.size()];
+    const std::string name = format("f%llu", (unsigned long long)i);
+    check(s.ns().mknod(kRoot, dir, name, S_IFREG | 0644, 0), "mknod");
+    check(s.ns().unlink(dir, name).status(), "unlink");
+    if (i % 100000 == 99999) fprintf(stderr, "    %llu versions in the trash\n", (unsigned long long)i + 1);
+  }
+  const uint64_t probeDir = check(s.ns().mkdir(kRoot, kRootIno, "probe", 0755), "mkdir").ino;
+  const uint64_t file = check(s.ns().mknod(kRoot, probeDir, "file", S_IFREG | 0644, 0), "mknod").ino;
+  for (int v = 0; v < 3; ++v) {
+    auto blob = check(s.cas().put(kRoot, format("version %d", v)), "put");
+    check(s.cas().commit(kRoot, "/probe/file", blob, Basis::any()).status(), "commit");
+  }
+  (void)file;
+  check(s.ns().unlink(probeDir, "file").status(), "unlink");
+  Samples us;
+  for (int c = 0; c < calls; ++c) {
+    auto start = Clock::now();
+    auto versions = check(s.history().log(kRoot, "/probe/file"), "log");
+    us.add(secondsSince(start) * 1e6);
+    if (versions.size() != 3) fail(format("log found %zu versions of /probe/file, not 3", versions.size()));
+  }
+  return us;
+}
+
+void measureHistory(const Config& cfg) {
+  constexpr int kCalls = 1000;
+  fprintf(stderr, "--history: a store whose trash holds only the probe's versions\n");
+  const Samples alone = logMicroseconds(0, kCalls);
+  fprintf(stderr, "--history: a store whose trash holds %llu more\n", (unsigned long long)cfg.historyVersions);
+  const Samples crowded = logMicroseconds(cfg.historyVersions, kCalls);
+  printf("History::log of one path with 3 versions, median of %d calls (us):\n", kCalls);
+  printf("  trash holding only them:            %8.1f (%.1f-%.1f)\n", alone.median(), alone.min(), alone.max());
+  printf("  trash holding %9llu others too:  %8.1f (%.1f-%.1f)\n", (unsigned long long)cfg.historyVersions,
+         crowded.median(), crowded.min(), crowded.max());
+  printf("  ratio: %.2fx\n", crowded.median() / alone.median());
+}
+
+
 // ---- section 1: transactions per second -------------------------------------------
 
 // One run of a workload: a fresh store, `setup` untimed, then `threads`
@@ -483,7 +543,6 @@ double runTransactions(Durability durability, int threads, uint64_t n,
   return n / secondsSince(start);
 }
 
-const Caller kRoot = Caller::root();
 
 // mknod of empty files, all in the root directory (one hot directory inode).
 double createRun(Durability d, int threads, uint64_t n) {
@@ -780,6 +839,11 @@ int main(int argc, char** argv) {
   if (!std::filesystem::create_directory(gScratchRoot, ec)) fail("cannot create " + gScratchRoot);
   gTrashSeconds = cfg.trashDays * 86400;
   printHeader(cfg, argc, argv);
+  if (cfg.historyVersions) {
+    measureHistory(cfg);
+    std::filesystem::remove_all(gScratchRoot, ec);
+    return 0;
+  }
   if (cfg.trashDays) printf("section 1's stores keep drops %lld days (the trash, SPEC §10)\n", static_cast<long long>(cfg.trashDays));
   auto wallStart = Clock::now();
 
