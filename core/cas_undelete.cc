@@ -12,16 +12,6 @@
 
 namespace acidfs {
 
-namespace {
-InodeRecord ownerOf(const TrashRecord& record) {
-  InodeRecord then;
-  then.mode = record.mode;
-  then.uid = record.uid;
-  then.gid = record.gid;
-  return then;
-}
-}  // namespace
-
 // The newest record of each name a removed directory held (keyed by its old
 // inode number): what was in it when it went. Unlocked: records are only
 // ever added or expired, and each one restored is read again locked.
@@ -49,7 +39,7 @@ Status CasOps::restore(Txn& txn, const Caller& caller, const std::string& key, u
   if (!value) return Status::Error(ENOENT, "that version is no longer in the trash");
   auto record = TrashRecord::decode(*value);
   if (!record) return Status::Error(EIO, "store corrupted: undecodable trash record");
-  if (!mayAccess(caller, ownerOf(*record), R_OK))
+  if (!record->wasReadableBy(caller))
     return Status::Error(EACCES, "restoring '" + std::string(name) + "': its version was not readable to you");
   InodeRecord fresh;
   fresh.mode = record->mode;

@@ -10,16 +10,6 @@
 
 namespace acidfs {
 
-namespace {
-bool couldRead(const Caller& caller, const TrashRecord& record) {
-  InodeRecord then;
-  then.mode = record.mode;
-  then.uid = record.uid;
-  then.gid = record.gid;
-  return mayAccess(caller, then, R_OK);
-}
-}  // namespace
-
 std::string PathVersion::id() const { return toHex(std::string_view(key).substr(key.size() - 16)); }
 
 Result<History::Place> History::locate(std::string_view path) {
@@ -64,7 +54,7 @@ Result<std::vector<PathVersion>> History::log(const Caller& caller, std::string_
   std::vector<PathVersion> out;
   auto take = [&](std::vector<TrashEntry> entries) {
     for (TrashEntry& e : entries)
-      if (couldRead(caller, e.record)) out.push_back(PathVersion{std::move(e.key), std::move(e.record)});
+      if (e.record.wasReadableBy(caller)) out.push_back(PathVersion{std::move(e.key), std::move(e.record)});
   };
   ACIDFS_ASSIGN_OR_RETURN(std::vector<TrashEntry> names, trash_.namesOf(place.dir, place.name));
   // The contents each file of that name replaced while it had the name

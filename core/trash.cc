@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "core/caller.h"
 #include "core/clock.h"
 #include "core/content_store.h"
 #include "core/encoding.h"
@@ -156,6 +157,14 @@ Result<std::vector<TrashEntry>> Trash::namesOf(uint64_t dir, std::string_view na
 }
 
 Result<std::vector<TrashEntry>> Trash::versionsOf(uint64_t ino) { return listPrefix(trashkeys::versionPrefix(ino)); }
+
+bool TrashRecord::wasReadableBy(const Caller& caller) const {
+  InodeRecord then;
+  then.mode = mode;
+  then.uid = uid;
+  then.gid = gid;
+  return mayAccess(caller, then, R_OK);
+}
 
 Result<Trash::Held> Trash::count() {
   Held held;

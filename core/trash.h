@@ -32,6 +32,7 @@
 namespace acidfs {
 
 class Clock;
+struct Caller;
 class ContentStore;
 class MetaReader;
 class TransactionRunner;
@@ -61,6 +62,9 @@ struct TrashRecord {
 
   std::string encode() const;
   static std::optional<TrashRecord> decode(std::string_view in);
+  // Whether `caller` could read the version when it was dropped (SPEC §10:
+  // who may list or restore it), by the mode and owner it had then.
+  bool wasReadableBy(const Caller& caller) const;
 };
 
 // A record and its key, for listing and restoring.
