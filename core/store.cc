@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <filesystem>
@@ -466,7 +467,10 @@ Status Store::expireTrash() {
 }
 
 void Store::evictTrashForSpace() {
-  for (;;) {
+  // At most a second of it per tick: the loop's other work (the interval's
+  // sync) waits meanwhile.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < deadline) {
     const SpaceGuard::Floors floors = space_->floors();
     const uint64_t lowWater = floors.growth + (floors.growth - floors.hard);
     if (space_->freeBytes() >= lowWater) return;

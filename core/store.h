@@ -233,8 +233,9 @@ class Store {
   // The trash gives way to a full disk: while the store's filesystem has
   // less free space than the space guard's growth floor and one more
   // margin, the oldest drops are reclaimed early (kTrashEvictionBatch per
-  // transaction, the space they freed handed back after each), unless GC is
-  // frozen. A directory store only (a database store has no space guard).
+  // transaction, the space they freed handed back after each; a second of
+  // it per call), unless GC is frozen. A directory store only (a database
+  // store has no space guard).
   void evictTrashForSpace();
   static constexpr size_t kTrashEvictionBatch = 32;
   // What SpaceGuard asks for when the filesystem is nearly full: gives back
