@@ -28,13 +28,10 @@ Result<CloneResult> CasOps::clone(const Caller& caller, std::string_view source,
     if (to.name.empty()) return Status::Error(EEXIST, "the root cannot be cloned over");
     if (!to.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + std::string(dest) + "' is not a directory");
     if (to.entry) {  // the basis is null: DST appears whole or not at all, never over something
-      ConflictReport report{ConflictCode::kDestExists, std::string(dest), std::nullopt, std::nullopt, 1};
       ACIDFS_ASSIGN_OR_RETURN(InodeRecord there, tree_.loadInode(txn, to.entry->ino, Txn::Lock::kShared));
-      reportFound(report, caller, &there);
-      return Status::Conflict(std::move(report));
+      return conflict(ConflictCode::kDestExists, dest, std::nullopt, caller, &there, 1);
     }
-    if (!mayAccess(caller, to.parentInode, W_OK | X_OK))
-      return Status::Error(EACCES, "creating '" + std::string(dest) + "': permission denied");
+    if (!mayAccess(caller, to.parentInode, W_OK | X_OK)) return denied("creating", dest);
     Tree::CloneCount count;
     ACIDFS_ASSIGN_OR_RETURN(result.stat.ino,
                             tree_.copyTree(txn, caller, from.entry->ino, to.parent, to.name, readOnly, count));

@@ -16,24 +16,22 @@ namespace acidfs {
 namespace {
 constexpr size_t kPathMax = 4096;
 
-Status denied(std::string_view what, std::string_view path) {
-  return Status::Error(EACCES, std::string(what) + " '" + std::string(path) + "': permission denied");
-}
-
-// A failed precondition about what is at `path` (`found`: nullptr for
-// nothing), reported as far as the caller may read it.
-Status conflict(ConflictCode code, std::string_view path, std::optional<Id128> expected, const Caller& caller,
-                const InodeRecord* found, int index) {
-  ConflictReport report{code, std::string(path), expected, std::nullopt, index};
-  reportFound(report, caller, found);
-  return Status::Conflict(std::move(report));
-}
-
 std::optional<Id128> blobOrNull(const InodeRecord& inode) {
   if (!inode.isRegular()) return std::nullopt;
   return inode.blob;
 }
 }  // namespace
+
+Status CasOps::denied(std::string_view what, std::string_view path) {
+  return Status::Error(EACCES, std::string(what) + " '" + std::string(path) + "': permission denied");
+}
+
+Status CasOps::conflict(ConflictCode code, std::string_view path, std::optional<Id128> expected, const Caller& caller,
+                        const InodeRecord* found, int index) {
+  ConflictReport report{code, std::string(path), expected, std::nullopt, index};
+  reportFound(report, caller, found);
+  return Status::Conflict(std::move(report));
+}
 
 Status validatePath(std::string_view path) {
   if (path.empty() || path[0] != '/')

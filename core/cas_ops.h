@@ -129,6 +129,12 @@ class CasOps {
     std::optional<DentryRecord> entry;
   };
   enum class Access { kRead, kWrite };
+  // EACCES: "`what` 'path': permission denied".
+  static Status denied(std::string_view what, std::string_view path);
+  // A failed precondition about what is at `path` (`found`: nullptr for
+  // nothing), reported as far as the caller may read it; `index` counts ops from 1.
+  static Status conflict(ConflictCode code, std::string_view path, std::optional<Id128> expected,
+                         const Caller& caller, const InodeRecord* found, int index);
   Result<Resolved> resolve(Txn& txn, const Caller& caller, std::string_view path, Access access);
   Status applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index, std::vector<std::string>& touched);
   // Creates `name` in `parent` from trash record `key`, a directory's tree under it.

@@ -17,8 +17,7 @@ namespace acidfs {
 // ever added or expired, and each one restored is read again locked.
 static Result<std::map<std::string, std::string>> namesIn(Txn& txn, uint64_t oldDir) {
   std::map<std::string, std::string> newest;  // name → record key
-  std::string prefix(1, 'n');
-  appendBigEndian64(prefix, oldDir);
+  const std::string prefix = trashkeys::namesInPrefix(oldDir);
   auto it = txn.scan(Column::kTrash);
   for (it->seek(prefix); it->valid(); it->next()) {
     std::string key = MetaCursor::copyOut(it->key());
@@ -80,15 +79,10 @@ Result<PathStat> CasOps::undelete(const Caller& caller, const std::string& key, 
     ACIDFS_ASSIGN_OR_RETURN(Resolved dst, resolve(txn, caller, dest, Access::kWrite));
     if (dst.name.empty()) return Status::Error(EEXIST, "the root cannot be restored over");
     if (!dst.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + std::string(dest) + "' is not a directory");
-    if (!mayAccess(caller, dst.parentInode, W_OK | X_OK))
-      return Status::Error(EACCES, "creating '" + std::string(dest) + "': permission denied");
+    if (!mayAccess(caller, dst.parentInode, W_OK | X_OK)) return denied("creating", dest);
     if (dst.entry) {
       ACIDFS_ASSIGN_OR_RETURN(InodeRecord there, tree_.loadInode(txn, dst.entry->ino, Txn::Lock::kExclusive));
-      if (!force) {
-        ConflictReport report{ConflictCode::kDestExists, std::string(dest), std::nullopt, std::nullopt, 1};
-        reportFound(report, caller, &there);
-        return Status::Conflict(std::move(report));
-      }
+      if (!force) return conflict(ConflictCode::kDestExists, dest, std::nullopt, caller, &there, 1);
       if (there.isDir()) return Status::Error(EISDIR, "'" + std::string(dest) + "' is a directory: --force replaces files only");
       if (!stickyAllows(caller, dst.parentInode, there))
         return Status::Error(EPERM, "sticky directory: cannot replace '" + std::string(dest) + "'");

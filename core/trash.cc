@@ -60,9 +60,13 @@ std::optional<TrashRecord> TrashRecord::decode(std::string_view in) {
 }
 
 namespace trashkeys {
-std::string namePrefix(uint64_t dir, std::string_view name) {
+std::string namesInPrefix(uint64_t dir) {
   std::string k(1, kNameKind);
   appendBigEndian64(k, dir);
+  return k;
+}
+std::string namePrefix(uint64_t dir, std::string_view name) {
+  std::string k = namesInPrefix(dir);
   k.append(name);
   k.push_back('\0');  // names hold no NUL: "a" never prefixes "ab"'s records
   return k;

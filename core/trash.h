@@ -75,6 +75,7 @@ struct TrashEntry {
 
 namespace trashkeys {
 std::string namePrefix(uint64_t dir, std::string_view name);
+std::string namesInPrefix(uint64_t dir);  // every name's records of a (removed) directory
 std::string versionPrefix(uint64_t ino);
 std::string expiry(int64_t expiresNs, std::string_view recordKey);
 }  // namespace trashkeys

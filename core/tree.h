@@ -132,6 +132,9 @@ class Tree {
  private:
   class Rename;  // tree_rename.cc
   struct CloneWalk;  // tree_clone.cc
+  // Every entry of `dir` (name, record), in key order; stable only while
+  // the directory's inode is locked (format.h invariant).
+  Result<std::vector<std::pair<std::string, DentryRecord>>> entriesOf(Txn& txn, uint64_t dir);
   InodeRecord copiedInode(const InodeRecord& source, const Caller& caller, bool readOnly) const;
   Result<uint64_t> copyInode(Txn& txn, uint64_t sourceIno, const InodeRecord& source, uint64_t copyParent,
                              CloneWalk& walk, int depth);

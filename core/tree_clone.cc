@@ -41,6 +41,21 @@ std::string denied(const char* doing, uint64_t ino) {
 
 }  // namespace
 
+Result<std::vector<std::pair<std::string, DentryRecord>>> Tree::entriesOf(Txn& txn, uint64_t dir) {
+  std::vector<std::pair<std::string, DentryRecord>> entries;
+  const std::string prefix = keys::ino(dir);
+  auto it = txn.scan(Column::kDentries);
+  for (it->seek(prefix); it->valid(); it->next()) {
+    std::string key = MetaCursor::copyOut(it->key());
+    if (!key.starts_with(prefix)) break;
+    auto entry = DentryRecord::decode(MetaCursor::copyOut(it->value()));
+    if (!entry) return Status::Error(EIO, "store corrupted: undecodable entry in directory " + std::to_string(dir));
+    entries.emplace_back(key.substr(prefix.size()), *entry);
+  }
+  ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing directory " + std::to_string(dir)));
+  return entries;
+}
+
 // The copy of `source` as `walk` makes it: its mode, size, content and
 // times, owned by the caller (root keeps the owner, as cp -p would), never
 // with the reservations fallocate made for the source.
@@ -63,19 +78,7 @@ Status Tree::copyEntries(Txn& txn, uint64_t sourceDir, const InodeRecord& source
   if (!mayAccess(walk.caller, sourceDirInode, R_OK | X_OK))
     return Status::Error(EACCES, denied("listing directory", sourceDir));
   // The directory's inode is locked (by our caller): its entries are stable.
-  std::vector<std::pair<std::string, DentryRecord>> entries;
-  {
-    const std::string prefix = keys::ino(sourceDir);
-    auto it = txn.scan(Column::kDentries);
-    for (it->seek(prefix); it->valid(); it->next()) {
-      std::string key = MetaCursor::copyOut(it->key());
-      if (!key.starts_with(prefix)) break;
-      auto entry = DentryRecord::decode(MetaCursor::copyOut(it->value()));
-      if (!entry) return Status::Error(EIO, "store corrupted: undecodable entry in directory " + std::to_string(sourceDir));
-      entries.emplace_back(key.substr(prefix.size()), *entry);
-    }
-    ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing a directory to clone"));
-  }
+  ACIDFS_ASSIGN_OR_RETURN(auto entries, entriesOf(txn, sourceDir));
   for (const auto& [name, entry] : entries) {
     ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, loadInode(txn, entry.ino, Txn::Lock::kShared));
     uint64_t copyIno = 0;
@@ -163,19 +166,9 @@ Status Tree::setReadOnly(Txn& txn, const Caller& caller, uint64_t ino, bool read
     ++changed;
   }
   if (!inode.isDir()) return Status::OK();
-  std::vector<uint64_t> children;
-  {
-    const std::string prefix = keys::ino(ino);
-    auto it = txn.scan(Column::kDentries);
-    for (it->seek(prefix); it->valid(); it->next()) {
-      if (!it->key().starts_with(prefix)) break;
-      auto entry = DentryRecord::decode(MetaCursor::copyOut(it->value()));
-      if (!entry) return Status::Error(EIO, "store corrupted: undecodable entry in directory " + std::to_string(ino));
-      children.push_back(entry->ino);
-    }
-    ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing a directory"));
-  }
-  for (uint64_t child : children) ACIDFS_RETURN_IF_ERROR(setReadOnly(txn, caller, child, readOnly, changed, depth + 1));
+  ACIDFS_ASSIGN_OR_RETURN(auto entries, entriesOf(txn, ino));
+  for (const auto& [name, entry] : entries)
+    ACIDFS_RETURN_IF_ERROR(setReadOnly(txn, caller, entry.ino, readOnly, changed, depth + 1));
   return Status::OK();
 }
 
