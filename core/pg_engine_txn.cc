@@ -137,6 +137,10 @@ class PgTxn final : public MetaTxn {
     for (const PgWrites& w : writes_) writes = writes || !w.empty();
     if (!writes) {  // only reads: end it to free the locks
       Status s = conn_ && begun_ ? conn_->run("COMMIT").status() : Status::OK();
+      // Lost at COMMIT: nothing was to be applied. Retry, as a connection
+      // lost at any statement is (send()): the runner runs the body again
+      // on a new connection, never EIO.
+      if (!s.ok() && conn_->lost()) s = Status::Retry(s.message());
       release();
       return {s, false};
     }

@@ -520,6 +520,9 @@ IoctlAnswer runStatus(FuseFs& fs) {
 
 IoctlAnswer ioctlFailure(const Status& s) {
   if (s.isConflict()) return IoctlAnswer{s.errnum(), s.conflict()->toJson()};
+  // As fuse_ops.cc's replyError: a failure of the store, not of the
+  // request, goes to the log too.
+  if (s.errnum() == EIO || s.errnum() == ENOSPC || !s.errnum()) ACIDFS_LOG(kError, "ioctl: %s", s.toString().c_str());
   return IoctlAnswer{s.errnum() ? s.errnum() : EIO, dumpJson(json{{"error", s.message()}})};
 }
 

@@ -396,6 +396,28 @@ TEST_F(PgEngineTest, ACommitWhoseConnectionIsLostIsAppliedExactlyOnce) {
   EXPECT_EQ(std::optional<std::string>("3"), *(*engine)->get(Column::kDefault, "counter"));
 }
 
+// The connection goes at the COMMIT of a transaction that only read (a
+// door's blob-id, say, as the primary dies): nothing was to be applied, so
+// the answer is Retry (the runner reads again on a new connection), never
+// EIO. Regression: a CAS in tests/mount_failover_test.cc failed with EIO.
+TEST_F(PgEngineTest, AReadOnlyCommitWhoseConnectionIsLostIsRetried) {
+  const std::string db = freshDatabase();
+  PgProxy proxy(server().socketDir());
+  auto engine = PgEngine::open({proxy.uri(db), std::chrono::milliseconds(5000)});
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto txn = (*engine)->begin(true);
+  auto v = txn->read(Column::kDefault, "counter", MetaTxn::Lock::kShared);
+  ASSERT_TRUE(v.ok()) << v.status().toString();
+  proxy.arm("COMMIT", PgProxy::Cut::kInsteadOfSending);
+  CommitResult lost = txn->commit();
+  EXPECT_EQ(1, proxy.cuts());
+  EXPECT_TRUE(lost.status.isRetry()) << lost.status.toString();
+  EXPECT_FALSE(lost.outcomeUnknown);
+  auto again = (*engine)->begin(true);
+  ASSERT_TRUE(again->read(Column::kDefault, "counter", MetaTxn::Lock::kShared).ok()) << "the engine serves on";
+  EXPECT_TRUE(again->commit().status.ok());
+}
+
 // A prefetch locks what it read: another transaction cannot change a
 // prefetched key until this one ends (its write waits, then is retried).
 TEST_F(PgEngineTest, APrefetchLocksEveryKeyItRead) {

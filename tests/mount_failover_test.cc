@@ -178,12 +178,14 @@ int FailoverMounts::failOver(std::chrono::milliseconds outage) {
         created[name] = contentOf(h, i);
       } else {
         EXPECT_TRUE(saysEio(o.result)) << o.what << ": " << o.result;
+        fprintf(stderr, "failover: %s failed: %s\n", o.what.c_str(), o.result.c_str());
         createsFailed.insert(name);
       }
     } else if (o.result == "OK") {
       decremented.push_back(std::stol(o.what.substr(4)));
     } else if (o.result != "conflict") {
       EXPECT_TRUE(saysEio(o.result)) << o.what << ": " << o.result;
+      fprintf(stderr, "failover: %s failed: %s\n", o.what.c_str(), o.result.c_str());
       ++casFailed;
     }
   }
