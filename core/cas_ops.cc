@@ -99,6 +99,13 @@ Result<PathStat> CasOps::stat(const Caller& caller, std::string_view path) {
 
 Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index,
                        std::vector<std::string>& touched) {
+  if (op.kind == TransactOp::Kind::kCommit) {  // a blob the caller PUT, onto dest under its basis
+    uint64_t ino = 0;
+    if (!op.sourceBlob) return Status::Error(EINVAL, "op " + std::to_string(index) + ": a commit names its blobId");
+    ACIDFS_RETURN_IF_ERROR(commitIn(txn, caller, op.destPath, *op.sourceBlob, op.destBasis, 0644, index, ino));
+    touched.push_back(op.destPath);
+    return Status::OK();
+  }
   // The source: must exist as a regular file, with the expected blobId.
   ACIDFS_ASSIGN_OR_RETURN(Resolved src, resolve(txn, caller, op.sourcePath,
                                                   op.kind == TransactOp::Kind::kCopy ? Access::kRead : Access::kWrite));
@@ -187,7 +194,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
 
 Result<std::vector<std::string>> CasOps::transact(const Caller& caller, const std::vector<TransactOp>& ops) {
   for (const TransactOp& op : ops) {
-    ACIDFS_RETURN_IF_ERROR(validatePath(op.sourcePath));
+    if (op.kind != TransactOp::Kind::kCommit) ACIDFS_RETURN_IF_ERROR(validatePath(op.sourcePath));
     if (op.kind != TransactOp::Kind::kDelete) ACIDFS_RETURN_IF_ERROR(validatePath(op.destPath));
   }
   std::vector<std::string> touched;
@@ -201,41 +208,44 @@ Result<std::vector<std::string>> CasOps::transact(const Caller& caller, const st
   return touched;
 }
 
+Status CasOps::commitIn(Txn& txn, const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
+                        uint32_t createMode, int index, uint64_t& ino) {
+  // The caller's own lease on the blob: proof they supplied its content.
+  if (blob != content_.emptyBlobId()) ACIDFS_RETURN_IF_ERROR(leases_.consume(txn, blob, caller.uid));
+  ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path, Access::kWrite));
+  if (r.name.empty()) return Status::Error(EISDIR, "'/' is a directory");
+  if (!r.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + std::string(path) + "' is not a directory");
+  if (r.entry) {
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, r.entry->ino, Txn::Lock::kExclusive));
+    if (inode.isDir()) return Status::Error(EISDIR, "'" + std::string(path) + "' is a directory");
+    if (!inode.isRegular()) return Status::Error(EINVAL, "'" + std::string(path) + "' is not a regular file");
+    if (!mayAccess(caller, inode, W_OK)) return denied("writing", path);
+    if (basis.kind == Basis::Kind::kBlob && !mayAccess(caller, inode, R_OK)) return denied("reading", path);
+    if (basis.kind == Basis::Kind::kAbsent || (basis.kind == Basis::Kind::kBlob && inode.blob != basis.blob))
+      return conflict(ConflictCode::kCasConflict, path,
+                      basis.kind == Basis::Kind::kBlob ? std::optional<Id128>(basis.blob) : std::nullopt, caller,
+                      &inode, index);
+    ino = r.entry->ino;
+    dropSetIdOnWrite(caller, inode);
+    ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
+    return tree_.setBlob(txn, ino, inode, blob, size, DropCause::kWrite);
+  }
+  if (!mayAccess(caller, r.parentInode, W_OK | X_OK)) return denied("creating", path);
+  if (basis.kind == Basis::Kind::kBlob) return conflict(ConflictCode::kCasConflict, path, basis.blob, caller, nullptr, index);
+  InodeRecord fresh;
+  fresh.mode = S_IFREG | (createMode & 07777);
+  ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, r.parent, r.name, fresh));
+  ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
+  ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
+  return tree_.setBlob(txn, ino, inode, blob, size, DropCause::kWrite);
+}
+
 Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
                                 uint32_t createMode) {
   ACIDFS_RETURN_IF_ERROR(validatePath(path));
   uint64_t ino = 0;
-  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
-    // The caller's own lease on the blob: proof they supplied its content.
-    if (blob != content_.emptyBlobId()) ACIDFS_RETURN_IF_ERROR(leases_.consume(txn, blob, caller.uid));
-    ACIDFS_ASSIGN_OR_RETURN(Resolved r, resolve(txn, caller, path, Access::kWrite));
-    if (r.name.empty()) return Status::Error(EISDIR, "'/' is a directory");
-    if (!r.parentInode.isDir()) return Status::Error(ENOTDIR, "parent of '" + std::string(path) + "' is not a directory");
-    if (r.entry) {
-      ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, r.entry->ino, Txn::Lock::kExclusive));
-      if (inode.isDir()) return Status::Error(EISDIR, "'" + std::string(path) + "' is a directory");
-      if (!inode.isRegular()) return Status::Error(EINVAL, "'" + std::string(path) + "' is not a regular file");
-      if (!mayAccess(caller, inode, W_OK)) return denied("writing", path);
-      if (basis.kind == Basis::Kind::kBlob && !mayAccess(caller, inode, R_OK)) return denied("reading", path);
-      if (basis.kind == Basis::Kind::kAbsent || (basis.kind == Basis::Kind::kBlob && inode.blob != basis.blob))
-        return conflict(ConflictCode::kCasConflict, path,
-                        basis.kind == Basis::Kind::kBlob ? std::optional<Id128>(basis.blob) : std::nullopt,
-                        caller, &inode, 1);
-      ino = r.entry->ino;
-      dropSetIdOnWrite(caller, inode);
-      ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
-      return tree_.setBlob(txn, ino, inode, blob, size, DropCause::kWrite);
-    }
-    if (!mayAccess(caller, r.parentInode, W_OK | X_OK)) return denied("creating", path);
-    if (basis.kind == Basis::Kind::kBlob)
-      return conflict(ConflictCode::kCasConflict, path, basis.blob, caller, nullptr, 1);
-    InodeRecord fresh;
-    fresh.mode = S_IFREG | (createMode & 07777);
-    ACIDFS_ASSIGN_OR_RETURN(ino, tree_.create(txn, caller, r.parent, r.name, fresh));
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
-    ACIDFS_ASSIGN_OR_RETURN(uint64_t size, content_.blobSize(txn, blob));
-    return tree_.setBlob(txn, ino, inode, blob, size, DropCause::kWrite);
-  }));
+  ACIDFS_RETURN_IF_ERROR(runner_.run(
+      [&](Txn& txn) -> Status { return commitIn(txn, caller, path, blob, basis, createMode, 1, ino); }));
   counters_.commits++;
   ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns_.getattr(ino));
   return PathStat{std::string(path), ino, attr.inode.blob, attr.inode};

@@ -40,11 +40,15 @@ struct Basis {
 };
 
 struct TransactOp {
-  enum class Kind { kMove, kCopy, kDelete };
+  // kCommit (SPEC §11, multi-file commit): the blob in sourceBlob, which the
+  // caller PUT and holds a lease on (consumed), becomes destPath's content
+  // under destBasis (CAS_CONFLICT when it fails), as CasOps::commit does; a
+  // new file gets mode 0644. It has no sourcePath.
+  enum class Kind { kMove, kCopy, kDelete, kCommit };
   Kind kind = Kind::kMove;
   std::string sourcePath;
-  std::optional<Id128> sourceBlob;  // precondition: the source holds exactly this
-  std::string destPath;             // move and copy
+  std::optional<Id128> sourceBlob;  // precondition: the source holds exactly this; commit: the blob
+  std::string destPath;             // move, copy and commit
   Basis destBasis;
 };
 
@@ -137,6 +141,10 @@ class CasOps {
                          const Caller& caller, const InodeRecord* found, int index);
   Result<Resolved> resolve(Txn& txn, const Caller& caller, std::string_view path, Access access);
   Status applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int index, std::vector<std::string>& touched);
+  // commit()'s body, and a transact's commit op (operation `index`): sets
+  // `ino` to the file committed.
+  Status commitIn(Txn& txn, const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
+                  uint32_t createMode, int index, uint64_t& ino);
   // Creates `name` in `parent` from trash record `key`, a directory's tree under it.
   Status restore(Txn& txn, const Caller& caller, const std::string& key, uint64_t parent, std::string_view name,
                  int depth);

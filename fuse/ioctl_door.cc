@@ -100,14 +100,29 @@ std::vector<TransactOp> decodeTransaction(const json& ops) {
   for (size_t i = 0; i < ops.size(); ++i) {
     const std::string where = "op " + std::to_string(i + 1);
     const json& op = ops[i];
-    onlyKeys(op, {"op", "source", "dest"}, where);
+    if (!op.is_object()) throw BadRequest{where + " must be a JSON object"};
     auto kind = op.find("op");
     if (kind == op.end()) throw BadRequest{where + ": missing field \"op\""};
     TransactOp t;
     if (*kind == "move") t.kind = TransactOp::Kind::kMove;
     else if (*kind == "copy") t.kind = TransactOp::Kind::kCopy;
     else if (*kind == "delete") t.kind = TransactOp::Kind::kDelete;
-    else throw BadRequest{where + ": unknown op " + describe(*kind) + " (move, copy or delete)"};
+    else if (*kind == "commit") t.kind = TransactOp::Kind::kCommit;
+    else throw BadRequest{where + ": unknown op " + describe(*kind) + " (move, copy, delete or commit)"};
+    if (t.kind == TransactOp::Kind::kCommit) {  // {"op":"commit","blobId":ID,"dest":{"path","basis"}}
+      onlyKeys(op, {"op", "blobId", "dest"}, where);
+      auto id = op.find("blobId");
+      if (id == op.end()) throw BadRequest{where + ": missing field \"blobId\""};
+      t.sourceBlob = blobIdValue(*id, where + ".blobId");
+      auto dest = op.find("dest");
+      if (dest == op.end()) throw BadRequest{where + ": missing field \"dest\""};
+      onlyKeys(*dest, {"path", "basis"}, where + ".dest");
+      t.destPath = pathField(*dest, where + ".dest");
+      t.destBasis = basisField(*dest, where + ".dest");
+      decoded.push_back(std::move(t));
+      continue;
+    }
+    onlyKeys(op, {"op", "source", "dest"}, where);
     auto source = op.find("source");
     if (source == op.end()) throw BadRequest{where + ": missing field \"source\""};
     onlyKeys(*source, {"path", "blobId"}, where + ".source");
@@ -279,7 +294,7 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
   pauseForTests(fs, *touched);
   std::unordered_set<std::string> copiedOnto;  // destinations of copies
   for (const TransactOp& op : ops)
-    if (op.kind == TransactOp::Kind::kCopy) copiedOnto.insert(op.destPath);
+    if (op.kind == TransactOp::Kind::kCopy || op.kind == TransactOp::Kind::kCommit) copiedOnto.insert(op.destPath);
   for (const std::string& path : *touched) {
     uint64_t gone = 0;
     if (auto it = before.find(path); it != before.end() && it->second) {

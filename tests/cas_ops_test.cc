@@ -1016,3 +1016,40 @@ TEST_F(Stat, AMissingPathIsENOENTNotAConflict) {
 
 }  // namespace
 }  // namespace acidfs
+
+namespace acidfs {
+namespace {
+
+// SPEC §11: commit ops land several PUT blobs on several paths in one
+// transaction, each under its own basis, all or nothing.
+class CommitOps : public testing::StoreFixture {};
+
+TEST_F(CommitOps, SeveralFilesNewContentsLandTogetherOrNotAtAll) {
+  makeFile(kRootIno, "a", "old a");
+  const Id128 oldA = blobOf("/a");
+  auto blobA = cas().put(Caller::root(), "new a");
+  auto blobB = cas().put(Caller::root(), "new b");
+  ASSERT_TRUE(blobA.ok() && blobB.ok());
+  // Op 2's basis fails: nothing of op 1 either, and the leases survive.
+  std::vector<TransactOp> wrong{{TransactOp::Kind::kCommit, "", *blobA, "/a", Basis::of(oldA)},
+                                {TransactOp::Kind::kCommit, "", *blobB, "/b", Basis::of(oldA)}};
+  auto refused = cas().transact(Caller::root(), wrong);
+  ASSERT_TRUE(refused.status().isConflict()) << refused.status().toString();
+  EXPECT_EQ(ConflictCode::kCasConflict, refused.status().conflict()->code);
+  EXPECT_EQ(2, refused.status().conflict()->operationIndex);
+  EXPECT_EQ("old a", contentAt("/a"));
+  // Right bases: both land.
+  std::vector<TransactOp> right{{TransactOp::Kind::kCommit, "", *blobA, "/a", Basis::of(oldA)},
+                                {TransactOp::Kind::kCommit, "", *blobB, "/b", Basis::absent()}};
+  ASSERT_TRUE(cas().transact(Caller::root(), right).ok());
+  EXPECT_EQ("new a", contentAt("/a"));
+  EXPECT_EQ("new b", contentAt("/b"));
+  // Each PUT is consumed by one commit: a blob no lease of the caller's holds is refused.
+  std::vector<TransactOp> again{{TransactOp::Kind::kCommit, "", *blobA, "/c", Basis::absent()}};
+  EXPECT_EQ("ENOENT", testing::code(cas().transact(Caller::root(), again).status()));
+  std::vector<TransactOp> notTheirs{{TransactOp::Kind::kCommit, "", *blobB, "/d", Basis::absent()}};
+  EXPECT_EQ("ENOENT", testing::code(cas().transact(Caller::of(1000, 1000), notTheirs).status()));
+}
+
+}  // namespace
+}  // namespace acidfs

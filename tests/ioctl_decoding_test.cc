@@ -204,7 +204,7 @@ TEST_F(IoctlDoor, EachMalformedOpIsEinvalNamingTheOpAndTheField) {
   const std::string source = R"("source":{"path":"/a"})";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"source":{"path":"/a"}})", "op 1: missing field \"op\""},
-      {R"({"op":"rename",)" + source + "}", "op 1: unknown op \"rename\" (move, copy or delete)"},
+      {R"({"op":"rename",)" + source + "}", "op 1: unknown op \"rename\" (move, copy, delete or commit)"},
       {R"({"op":"MOVE",)" + source + R"(,"dest":{"path":"/b"}})", "unknown op \"MOVE\""},
       {R"({"op":3,)" + source + "}", "op 1: unknown op a JSON number"},
       {R"({"op":"delete","extra":1,)" + source + "}", "op 1: unknown field \"extra\""},

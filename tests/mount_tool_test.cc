@@ -6,6 +6,7 @@
 #include <grp.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -264,8 +265,33 @@ TEST_F(MountTool, ANonRootUserIsDeniedWhatPosixDeniesAndNothingChanges) {
   EXPECT_EQ(0, asNobody("blob-id readable").exitStatus);
 }
 
+// SPEC §11: `acidfs put` and commit ops land several files' new contents in
+// one transaction, each under its own basis; the kernel shows them at once.
+TEST_F(MountTool, PutThenCommitOpsLandSeveralFilesTogether) {
+  ASSERT_EQ("OK", writeFile(path("a"), "old a"));
+  ASSERT_EQ("old a", readOr(path("a")));  // cached by the kernel
+  const std::string a = blobOf("a");
+  CommandResult putA = tool("put", "new a"), putB = tool("put", "new b");
+  ASSERT_EQ(0, putA.exitStatus) << putA;
+  ASSERT_EQ(0, putB.exitStatus) << putB;
+  const std::string newA = putA.out.substr(0, 32), newB = putB.out.substr(0, 32);
+  auto transaction = [&](const std::string& basisOfB) {
+    return json::array({{{"op", "commit"}, {"blobId", newA}, {"dest", {{"path", "/a"}, {"basis", a}}}},
+                        {{"op", "commit"}, {"blobId", newB}, {"dest", {{"path", "/b"}, {"basis", json::parse(basisOfB)}}}}});
+  };
+  const std::string file = scratchDir() + "/commit.json";
+  std::ofstream(file) << transaction("\"" + a + "\"").dump();  // /b does not hold a: op 2 fails
+  expectConflict(tool("transact '" + file + "'"), "CAS_CONFLICT", 2);
+  EXPECT_EQ("old a", readOr(path("a")));
+  std::ofstream(file, std::ios::trunc) << transaction("null").dump();
+  CommandResult done = tool("transact '" + file + "'");
+  ASSERT_EQ(0, done.exitStatus) << done;
+  EXPECT_EQ("new a", readOr(path("a")));
+  EXPECT_EQ("new b", readOr(path("b")));
+}
+
 TEST_F(MountTool, EveryCommandHasHelpWithAnExample) {
-  for (const char* cmd : {"stat", "blob-id", "mv", "cp", "rm", "cas", "transact", "status", "log", "undelete", "gc", "clone"}) {
+  for (const char* cmd : {"stat", "blob-id", "mv", "cp", "rm", "cas", "transact", "status", "log", "undelete", "gc", "clone", "put"}) {
     CommandResult r = tool(std::string(cmd) + " --help");
     EXPECT_EQ(0, r.exitStatus) << cmd << ": " << r;
     EXPECT_NE(std::string::npos, r.out.find("example:")) << cmd << ": " << r.out;

@@ -219,6 +219,20 @@ int run(int argc, char** argv) {
     check(mount.request(ACIDFS_IOC_COMMIT, commit.dump()));
   });
 
+  // put (SPEC §11)
+  std::string putFrom = "-", putMount = ".";
+  auto* put = app.add_subcommand("put", "store FILE's bytes (default: stdin) and print their blobId, held for your uid for\n"
+                                        "an hour, for a transaction's commit op\n"
+                                        "  example: b=$(acidfs put new-config.json --mount /mnt/data)");
+  put->add_option("FILE", putFrom, "the content (default: standard input)");
+  put->add_option("--mount", putMount, "a directory of the mount (default: the current one)");
+  put->callback([&] {
+    const std::string content = readAll(putFrom);
+    MountClient mount = MountClient::forDirectory(putMount);
+    json answer = check(mount.request(ACIDFS_IOC_PUT, content));
+    std::cout << answer["blobId"].get<std::string>() << "\n";
+  });
+
   // transact
   std::string txnFile = "-", txnMount = ".";
   auto* transact = app.add_subcommand("transact", "run the JSON transaction in FILE (default: stdin): all ops or none\n"
