@@ -55,6 +55,11 @@
  *                          "source":{"path":..., "blobId": optional},
  *                          "dest":{"path":..., "basis": optional,
  *                                  null (must not exist) or a blobId}}]
+ *                        and (version 2) {"op":"commit","blobId": a blob the
+ *                        caller PUT, "dest":{"path":...,"basis":...}}: that
+ *                        blob becomes dest's content as COMMIT would make it
+ *                        (CAS_CONFLICT when the basis fails), so several
+ *                        files' new contents land together or not at all
  *                        out {"applied": N}
  *   ACIDFS_IOC_PUT       in  the bytes of the content (any length, by MORE)
  *                        out {"blobId": ..., "size": N}; the blob is held
