@@ -47,8 +47,9 @@ Status validatePath(std::string_view path) {
   return Status::OK();
 }
 
-CasOps::CasOps(TransactionRunner& runner, Namespace& ns, Tree& tree, ContentStore& content, Leases& leases)
-    : runner_(runner), ns_(ns), tree_(tree), content_(content), leases_(leases) {}
+CasOps::CasOps(TransactionRunner& runner, Namespace& ns, Tree& tree, ContentStore& content, Leases& leases,
+               TxnIds& txnIds)
+    : runner_(runner), ns_(ns), tree_(tree), content_(content), leases_(leases), txnIds_(txnIds) {}
 
 Result<CasOps::Resolved> CasOps::resolve(Txn& txn, const Caller& caller, std::string_view path, Access access) {
   ACIDFS_RETURN_IF_ERROR(validatePath(path));
@@ -192,20 +193,40 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
   return tree_.setBlob(txn, destIno, target, source.blob, source.size, DropCause::kWrite);
 }
 
-Result<std::vector<std::string>> CasOps::transact(const Caller& caller, const std::vector<TransactOp>& ops) {
+Result<std::vector<std::string>> CasOps::transact(const Caller& caller, const std::vector<TransactOp>& ops,
+                                                  Idempotence* idem) {
   for (const TransactOp& op : ops) {
     if (op.kind != TransactOp::Kind::kCommit) ACIDFS_RETURN_IF_ERROR(validatePath(op.sourcePath));
     if (op.kind != TransactOp::Kind::kDelete) ACIDFS_RETURN_IF_ERROR(validatePath(op.destPath));
   }
+  if (idem) ACIDFS_RETURN_IF_ERROR(TxnIds::validate(idem->txnId));
   std::vector<std::string> touched;
   ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
     touched.clear();
+    if (idem) {
+      ACIDFS_ASSIGN_OR_RETURN(idem->recalled, txnIds_.recall(txn, caller.uid, idem->txnId));
+      if (idem->recalled) return Status::OK();  // a repeat: nothing applied
+    }
     for (size_t i = 0; i < ops.size(); ++i)
       ACIDFS_RETURN_IF_ERROR(applyOp(txn, caller, ops[i], static_cast<int>(i + 1), touched));
+    if (idem) return txnIds_.remember(txn, caller.uid, idem->txnId, TxnOutcome{0, idem->answerOnSuccess(nullptr)});
     return Status::OK();
   }));
+  if (idem && idem->recalled) return touched;
   counters_.transacts++;
   return touched;
+}
+
+Result<TxnOutcome> CasOps::rememberFailure(const Caller& caller, const Idempotence& idem, TxnOutcome outcome) {
+  if (!TxnIds::isRecorded(outcome.errnum) || !TxnIds::validate(idem.txnId).ok()) return outcome;
+  TxnOutcome answer;
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<TxnOutcome> first, txnIds_.recall(txn, caller.uid, idem.txnId));
+    answer = first ? std::move(*first) : outcome;
+    if (first) return Status::OK();
+    return txnIds_.remember(txn, caller.uid, idem.txnId, outcome);
+  }));
+  return answer;
 }
 
 Status CasOps::commitIn(Txn& txn, const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
@@ -241,11 +262,22 @@ Status CasOps::commitIn(Txn& txn, const Caller& caller, std::string_view path, c
 }
 
 Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
-                                uint32_t createMode) {
+                                uint32_t createMode, Idempotence* idem) {
   ACIDFS_RETURN_IF_ERROR(validatePath(path));
+  if (idem) ACIDFS_RETURN_IF_ERROR(TxnIds::validate(idem->txnId));
   uint64_t ino = 0;
-  ACIDFS_RETURN_IF_ERROR(runner_.run(
-      [&](Txn& txn) -> Status { return commitIn(txn, caller, path, blob, basis, createMode, 1, ino); }));
+  ACIDFS_RETURN_IF_ERROR(runner_.run([&](Txn& txn) -> Status {
+    if (idem) {
+      ACIDFS_ASSIGN_OR_RETURN(idem->recalled, txnIds_.recall(txn, caller.uid, idem->txnId));
+      if (idem->recalled) return Status::OK();  // a repeat: nothing applied
+    }
+    ACIDFS_RETURN_IF_ERROR(commitIn(txn, caller, path, blob, basis, createMode, 1, ino));
+    if (!idem) return Status::OK();
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kShared));
+    const PathStat committed{std::string(path), ino, inode.blob, inode};
+    return txnIds_.remember(txn, caller.uid, idem->txnId, TxnOutcome{0, idem->answerOnSuccess(&committed)});
+  }));
+  if (idem && idem->recalled) return PathStat{};
   counters_.commits++;
   ACIDFS_ASSIGN_OR_RETURN(Attr attr, ns_.getattr(ino));
   return PathStat{std::string(path), ino, attr.inode.blob, attr.inode};

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "core/caller.h"
 #include "core/namespace.h"
 #include "core/status.h"
+#include "core/txn_ids.h"
 
 namespace acidfs {
 
@@ -66,6 +68,17 @@ struct CloneResult {
   uint64_t bytes = 0;    // file content it shares
 };
 
+// A TRANSACT or COMMIT that carries a txnId (SPEC §11, core/txn_ids.h).
+struct Idempotence {
+  std::string txnId;
+  // The answer a success records: made inside the request's transaction,
+  // from the committed file (commit) or null (transact).
+  std::function<std::string(const PathStat*)> answerOnSuccess;
+  // Set when the request is a repeat: the first one's outcome. Nothing
+  // was applied.
+  std::optional<TxnOutcome> recalled;
+};
+
 struct CasCounters {
   std::atomic<uint64_t> transacts{0};
   std::atomic<uint64_t> commits{0};
@@ -74,7 +87,7 @@ struct CasCounters {
 
 class CasOps {
  public:
-  CasOps(TransactionRunner& runner, Namespace& ns, Tree& tree, ContentStore& content, Leases& leases);
+  CasOps(TransactionRunner& runner, Namespace& ns, Tree& tree, ContentStore& content, Leases& leases, TxnIds& txnIds);
 
   // stat with blobId. Needs search permission on the path and read
   // permission on a regular file (a blobId tells about content).
@@ -84,14 +97,25 @@ class CasOps {
   // failed precondition is a conflict Status carrying the report (its
   // operationIndex counts from 1); other failures carry their errno.
   // Returns the paths whose entries changed, for cache invalidation.
-  Result<std::vector<std::string>> transact(const Caller& caller, const std::vector<TransactOp>& ops);
+  //
+  // With `idem`: a repeat of a txnId applies nothing and sets idem->recalled
+  // (the result is then OK and empty); a first success records its answer
+  // in the same transaction.
+  Result<std::vector<std::string>> transact(const Caller& caller, const std::vector<TransactOp>& ops,
+                                            Idempotence* idem = nullptr);
 
   // Makes `path` hold `blob` if `basis` holds (else CAS_CONFLICT), creating
   // the file (mode 0644 & ~umask given) if absent. The blob must be one the
   // caller put and still holds a lease on (a blobId alone grants nothing);
   // that lease is consumed. ENOENT if there is no such lease.
+  // `idem` as for transact (a recalled result is an empty PathStat).
   Result<PathStat> commit(const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
-                          uint32_t createMode = 0644);
+                          uint32_t createMode = 0644, Idempotence* idem = nullptr);
+  // After a transact or commit with `idem` failed with `outcome`: records it
+  // for the txnId unless the failure is transient (TxnIds::isRecorded) or a
+  // record is there already. Returns the outcome to answer with: the one
+  // recorded first (a concurrent request's, maybe), else `outcome`.
+  Result<TxnOutcome> rememberFailure(const Caller& caller, const Idempotence& idem, TxnOutcome outcome);
 
   // Stores `bytes` as a blob held by a lease of the caller's until committed
   // or expired (leases.h).
@@ -154,6 +178,7 @@ class CasOps {
   Tree& tree_;       // the steps inside a transaction (tree.h)
   ContentStore& content_;
   Leases& leases_;
+  TxnIds& txnIds_;
   CasCounters counters_;
 };
 

@@ -17,7 +17,8 @@
 //            "reserved_windows"               → u64: chunk windows fallocate reserved,
 //                                             all files together (absent: 0)
 //   inodes   ino(8)                           → InodeRecord (u8 version 1 first;
-//                                             2 when it lists reserved windows)
+//                                             2 when it lists reserved windows,
+//                                             3 with flags, 4 with a content version)
 //   dentries dir(8) name                      → DentryRecord {ino, cookie, type}
 //   cookies  dir(8) cookie(8)                 → name   (readdir cursor index)
 //   xattrs   ino(8) name                      → value
@@ -30,6 +31,7 @@
 //            'v' ino(8) ~time(8) nonce(8)     → TrashRecord (content a file replaced)
 //            'x' expires(8) record key        → ""     (expiry index)
 //   default  "gc_frozen"                      → "1" while GC is frozen
+//   default  "version_mark"                   → u64 above every content version handed out
 //
 // Invariants (each kept inside the one transaction that changes the data):
 //   - A directory's inode is written (so exclusively locked) by every
@@ -73,6 +75,9 @@ inline constexpr bool isValidChunkSize(uint64_t size) {
 inline constexpr uint64_t kMaxFileSize = 1ull << 40;
 // default column: chunk windows fallocate reserved, all files together (u64).
 inline constexpr char kReservedWindowsKey[] = "reserved_windows";
+// default column: u64, above every content version handed out (MetaDb::nextVersion;
+// a database store uses the sequence acidfs.versions instead).
+inline constexpr char kVersionMarkKey[] = "version_mark";
 // default column: present ("1") while `acidfs gc --freeze` holds: nothing
 // is reclaimed, and drops are kept even with the trash off (trash.h).
 inline constexpr char kGcFrozenKey[] = "gc_frozen";

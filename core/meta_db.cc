@@ -11,6 +11,7 @@
 #include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 
+#include "core/encoding.h"
 #include "core/log.h"
 
 namespace acidfs {
@@ -287,6 +288,26 @@ Result<uint64_t> MetaDb::allocate(const std::string& name, uint64_t count, uint6
   const uint64_t first = std::max(next, floor);
   next = first + count;
   return first;
+}
+
+Result<uint64_t> MetaDb::nextVersion() {
+  MutexLock lock(versionMutex_);
+  if (nextVersion_ == 0) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> mark, get(Column::kDefault, kVersionMarkKey));
+    uint64_t stored = 1;
+    if (mark) {
+      Decoder d(*mark);
+      if (!d.u64(stored) || !d.done()) return Status::Error(EIO, "store corrupted: undecodable version_mark");
+    }
+    nextVersion_ = versionMark_ = std::max<uint64_t>(stored, 1);
+  }
+  if (nextVersion_ == versionMark_) {
+    const uint64_t mark = versionMark_ + kVersionBatch;
+    ACIDFS_RETURN_IF_ERROR(put(Column::kDefault, kVersionMarkKey, Encoder().u64(mark).take(), /*sync=*/true)
+                               .withContext("storing the content version mark"));
+    versionMark_ = mark;
+  }
+  return nextVersion_++;
 }
 
 Status MetaDb::stoppedError(const char* what) const {

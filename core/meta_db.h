@@ -64,6 +64,7 @@ class MetaDb final : public MetaEngine {
   std::unique_ptr<MetaCursor> scan(Column c) override;
   Status put(Column c, std::string_view key, std::string_view value, bool sync) override;
   Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) override EXCLUDES(countersMutex_);
+  Result<uint64_t> nextVersion() override EXCLUDES(versionMutex_);
   // Everything committed so far is durable when these return: syncLog()
   // syncs the write-ahead log; flush() writes the memtables to synced table
   // files, which also covers records replayed at open from a log that was
@@ -130,6 +131,14 @@ class MetaDb final : public MetaEngine {
   // allocate()'s counters: the next number of each, in memory only.
   Mutex countersMutex_;
   std::map<std::string, uint64_t> counters_ GUARDED_BY(countersMutex_);
+
+  // nextVersion()'s count. Invariant: every number handed out is below the
+  // mark, and the mark is durable (a synced put) before a number under it is
+  // handed out — so after any crash the count resumes above them all.
+  static constexpr uint64_t kVersionBatch = 1 << 16;
+  Mutex versionMutex_;
+  uint64_t nextVersion_ GUARDED_BY(versionMutex_) = 0;  // 0: the mark not read yet
+  uint64_t versionMark_ GUARDED_BY(versionMutex_) = 0;
 };
 
 // The same database opened read-only (RocksDB's OpenForReadOnly), for fsck

@@ -186,6 +186,13 @@ class MetaEngine : public MetaReader {
   // owns the database, and the caller's floor is what it holds); PostgreSQL:
   // a row of acidfs.counters.
   virtual Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) = 0;
+  // A content version (InodeRecord::contentVersion, SPEC §11): larger than
+  // every one this engine, or any process sharing the data, returned
+  // before, even across a crash or a power cut, so that a fencing token
+  // only grows. RocksDB: a count in memory behind a mark synced ahead of
+  // it (format.h, "version_mark"); PostgreSQL: the sequence
+  // acidfs.versions.
+  virtual Result<uint64_t> nextVersion() = 0;
 
   // Everything committed so far is durable when these return. syncLog()
   // syncs the engine's log of commits; flush() also writes out what the

@@ -301,12 +301,16 @@ Status Namespace::readdir(uint64_t dir, uint64_t afterCookie, const std::functio
 // ---- extended attributes ------------------------------------------------------
 
 Result<std::string> Namespace::getxattr(uint64_t ino, std::string_view name) {
-  // A blobId is the database's current one (SPEC §9); for the others the
+  // A blobId or version is the database's current one (SPEC §9); for the others the
   // inode only has to exist, and the attribute is read from the store.
-  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino, name == kBlobIdXattr ? Freshness::kLatest : Freshness::kRecent));
+  ACIDFS_ASSIGN_OR_RETURN(Attr attr, getattr(ino, isCommittedContentXattr(name) ? Freshness::kLatest : Freshness::kRecent));
   if (name == kBlobIdXattr) {
     if (!attr.inode.isRegular()) return Status::Error(ENODATA, "only regular files have a blobId");
     return attr.inode.blob.hex();
+  }
+  if (name == kVersionXattr) {
+    if (!attr.inode.isRegular()) return Status::Error(ENODATA, "only regular files have a content version");
+    return std::to_string(attr.inode.contentVersion);
   }
   if (isVirtualXattr(name) && name != kDestBasisXattr) return Status::Error(ENODATA, "no attribute " + std::string(name));
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kXattrs, keys::xattr(ino, name)));

@@ -23,6 +23,8 @@ std::chrono::steady_clock::time_point deadlineFor(const PgEngineOptions& options
 // Held (session-level) while one daemon checks or creates the schema, so
 // that two first mounts of an empty database do not both create it.
 constexpr int64_t kSchemaLockKey = 0x61636964667321;  // "acidfs!"
+// The sequence of content versions (nextVersion).
+constexpr char kVersionsSequence[] = "versions";
 
 // A cursor over one instant of a column (MetaReader::scan): a REPEATABLE
 // READ transaction on a connection of its own, ended when the cursor goes.
@@ -121,7 +123,7 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
     unlock();
     return found.status();
   }
-  std::vector<std::string> ours = {"commits", "counters"}, foreign;
+  std::vector<std::string> ours = {"commits", "counters", kVersionsSequence}, foreign;
   for (int i = 0; i < kColumnCount; ++i) ours.push_back(columnName(static_cast<Column>(i)));
   size_t oursFound = 0;
   std::vector<std::string> missing = ours;
@@ -135,7 +137,7 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
     }
   }
   // Tables later versions added, made for a store formatted before them.
-  const std::vector<std::string> addedLater = {columnName(Column::kTrash)};
+  const std::vector<std::string> addedLater = {columnName(Column::kTrash), kVersionsSequence};
   Status result;
   if (!foreign.empty()) {
     result = Status::Error(EINVAL, "the database holds " + foreign.front() +
@@ -146,7 +148,8 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
     for (int i = 0; i < kColumnCount; ++i)
       sql += "CREATE TABLE " + table(static_cast<Column>(i)) + " (key bytea PRIMARY KEY, value bytea NOT NULL); ";
     sql += "CREATE TABLE acidfs.commits (id bytea PRIMARY KEY, at timestamptz NOT NULL DEFAULT now()); ";
-    sql += "CREATE TABLE acidfs.counters (name text PRIMARY KEY, next bigint NOT NULL); COMMIT";
+    sql += "CREATE TABLE acidfs.counters (name text PRIMARY KEY, next bigint NOT NULL); ";
+    sql += std::string("CREATE SEQUENCE acidfs.") + kVersionsSequence + "; COMMIT";
     result = conn.run(sql).status();
     if (result.ok()) ACIDFS_LOG(kInfo, "created the acidfs schema in an empty database");
   } else if (!missing.empty() && oursFound > 0 &&
@@ -155,7 +158,9 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
              })) {
     std::string sql = "BEGIN; ";
     for (const std::string& name : missing)
-      sql += "CREATE TABLE IF NOT EXISTS acidfs." + name + " (key bytea PRIMARY KEY, value bytea NOT NULL); ";
+      sql += name == kVersionsSequence
+                 ? "CREATE SEQUENCE IF NOT EXISTS acidfs." + name + "; "
+                 : "CREATE TABLE IF NOT EXISTS acidfs." + name + " (key bytea PRIMARY KEY, value bytea NOT NULL); ";
     sql += "COMMIT";
     result = conn.run(sql).status();
     if (result.ok()) ACIDFS_LOG(kInfo, "added the acidfs tables this version needs to the store's schema");
@@ -275,6 +280,17 @@ std::unique_ptr<MetaCursor> PgEngine::scan(Column c) {
     if (begun.ok()) return std::make_unique<SnapshotCursor>(*this, std::move(*conn), c);
     if (!(*conn)->lost() || std::chrono::steady_clock::now() >= deadline) return std::make_unique<FailedCursor>(begun);
   }
+}
+
+Result<uint64_t> PgEngine::nextVersion() {
+  // nextval is outside every transaction: no lock, no conflict, and never
+  // the same number twice (the server logs the sequence ahead of what it
+  // hands out, in the WAL before any commit that stores one).
+  Result<std::vector<PgRows>> answers = runRepeatable(std::string("SELECT nextval('acidfs.") + kVersionsSequence + "')");
+  if (!answers.ok()) return answers.status().withContext("taking a content version");
+  const auto& rows = answers->back().rows;
+  if (rows.size() != 1 || rows[0].empty() || !rows[0][0]) return Status::Error(EIO, "taking a content version: no row");
+  return std::stoull(*rows[0][0]);
 }
 
 Status PgEngine::put(Column c, std::string_view key, std::string_view value, bool /*sync: always*/) {

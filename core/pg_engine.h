@@ -12,6 +12,7 @@
 //                     after an hour: how a lost connection during COMMIT is
 //                     resolved (below)
 //   acidfs.counters   (name text PRIMARY KEY, next bigint)
+//   acidfs.versions   a sequence: content versions (nextVersion)
 //                     numbers handed out in batches (allocate())
 //
 // Transactions: READ COMMITTED, and a transaction-scoped advisory lock on a
@@ -98,6 +99,7 @@ class PgEngine final : public MetaEngine {
   uint64_t unflushedBytes() const override { return 0; }
 
   Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) override;
+  Result<uint64_t> nextVersion() override;
   // Listens for the other engines' commits (core/pg_listener.h).
   void watchOthers(std::function<void(const OthersChange&)> changed) override;
   // Whether its listener hears the other engines now (getRecent may answer

@@ -10,6 +10,9 @@ namespace {
 constexpr uint8_t kInodeVersion = 1;
 constexpr uint8_t kInodeVersionReserved = 2;
 constexpr uint8_t kInodeVersionFlags = 3;  // flags, then reserved windows (maybe none)
+// Flags (maybe none), the content version, then reserved windows (maybe
+// none): written once a file's content was committed with a version.
+constexpr uint8_t kInodeVersionContentVersion = 4;
 
 void encodeHead(Encoder& e, const ContentHead& h) {
   e.u64(h.refcount).u32(h.seed).u8(static_cast<uint8_t>((h.collided ? 1 : 0) | (h.tombstone ? 2 : 0)));
@@ -48,12 +51,16 @@ uint64_t InodeRecord::reservedWindowCount() const {
 
 std::string InodeRecord::encode() const {
   Encoder e;
-  const uint8_t version = flags ? kInodeVersionFlags : reserved.empty() ? kInodeVersion : kInodeVersionReserved;
+  const uint8_t version = contentVersion ? kInodeVersionContentVersion
+                          : flags        ? kInodeVersionFlags
+                          : reserved.empty() ? kInodeVersion
+                                             : kInodeVersionReserved;
   e.u8(version).u32(mode).u32(uid).u32(gid).u32(nlink).u64(size).u64(allocatedBytes).u64(rdev);
   e.i64(atimeNs).i64(mtimeNs).i64(ctimeNs).raw(blob.view()).u64(parent).u64(nextCookie);
   e.bytes(symlinkTarget);
-  if (version == kInodeVersionFlags) e.u32(flags);
-  if (version == kInodeVersionFlags || !reserved.empty()) {
+  if (version >= kInodeVersionFlags) e.u32(flags);
+  if (version == kInodeVersionContentVersion) e.u64(contentVersion);
+  if (version >= kInodeVersionFlags || !reserved.empty()) {
     e.u32(static_cast<uint32_t>(reserved.size()));
     for (const ReservedWindows& r : reserved) e.u64(r.first).u64(r.count);
   }
@@ -65,11 +72,17 @@ std::optional<InodeRecord> InodeRecord::decode(std::string_view in) {
   InodeRecord r;
   uint8_t version;
   std::string_view blob;
-  if (!d.u8(version) || version < kInodeVersion || version > kInodeVersionFlags) return std::nullopt;
+  if (!d.u8(version) || version < kInodeVersion || version > kInodeVersionContentVersion) return std::nullopt;
   d.u32(r.mode), d.u32(r.uid), d.u32(r.gid), d.u32(r.nlink), d.u64(r.size), d.u64(r.allocatedBytes), d.u64(r.rdev);
   d.i64(r.atimeNs), d.i64(r.mtimeNs), d.i64(r.ctimeNs), d.raw(16, blob);
   d.u64(r.parent), d.u64(r.nextCookie), d.bytes(r.symlinkTarget);
-  if (version == kInodeVersionFlags && (!d.u32(r.flags) || r.flags != kReadOnly)) return std::nullopt;
+  // Exactly what encode() writes: version 3 only with flags, 4 only with a
+  // content version; the only flag is kReadOnly.
+  if (version >= kInodeVersionFlags) {
+    if (!d.u32(r.flags) || (r.flags & ~kReadOnly) != 0) return std::nullopt;
+    if (version == kInodeVersionFlags && r.flags == 0) return std::nullopt;
+  }
+  if (version == kInodeVersionContentVersion && (!d.u64(r.contentVersion) || r.contentVersion == 0)) return std::nullopt;
   if (version != kInodeVersion) {
     // Exactly what encode() writes: at least one range (version 2), sorted,
     // disjoint, not adjacent, none empty or reaching past 2^64.

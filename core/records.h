@@ -46,6 +46,11 @@ struct InodeRecord {
   // every door meets that one check. Stored only when not 0 (version 3).
   uint32_t flags = 0;
   static constexpr uint32_t kReadOnly = 1;
+  // Regular files: user.acidfs.version (SPEC §11), from
+  // MetaEngine::nextVersion at every content commit (Tree::setBlob), so it
+  // only grows and is never handed out twice. 0: never committed with one
+  // (stored only when not 0, version 4).
+  uint64_t contentVersion = 0;
   bool isReadOnly() const { return (flags & kReadOnly) != 0; }
 
   static constexpr uint64_t kFirstCookie = 3;

@@ -307,7 +307,8 @@ Status Store::assemble(uint32_t chunkSize, uint32_t inlineMax) {
   tree_->setTrash(trash_.get());
   ns_ = std::make_unique<Namespace>(*runner_, *tree_, *content_, *db_);
   leases_ = std::make_unique<Leases>(*runner_, *content_, clock, options_.leaseTtlSeconds * 1000000000);
-  cas_ = std::make_unique<CasOps>(*runner_, *ns_, *tree_, *content_, *leases_);
+  txnIds_ = std::make_unique<TxnIds>(clock);
+  cas_ = std::make_unique<CasOps>(*runner_, *ns_, *tree_, *content_, *leases_, *txnIds_);
   return Status::OK();
 }
 
@@ -445,6 +446,8 @@ void Store::backgroundLoop() {
       if (!freed.ok()) ACIDFS_LOG(kError, "lease expiry failed: %s", freed.status().toString().c_str());
       Status expired = expireTrash();
       if (!expired.ok()) ACIDFS_LOG(kError, "trash expiry failed: %s", expired.toString().c_str());
+      Status forgotten = expireTxnIds();
+      if (!forgotten.ok()) ACIDFS_LOG(kError, "txnId expiry failed: %s", forgotten.toString().c_str());
       nextGc = SteadyClock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
     }
     backgroundMutex_.lock();
@@ -462,6 +465,14 @@ Status Store::expireTrash() {
   for (;;) {
     size_t expired = 0;
     ACIDFS_RETURN_IF_ERROR(trash_->expire(*runner_, options_.clock->nowNs(), kTrashExpiryBatch, expired));
+    if (expired < kTrashExpiryBatch) return Status::OK();
+  }
+}
+
+Status Store::expireTxnIds() {
+  for (;;) {
+    size_t expired = 0;
+    ACIDFS_RETURN_IF_ERROR(txnIds_->expire(*runner_, options_.clock->nowNs(), kTrashExpiryBatch, expired));
     if (expired < kTrashExpiryBatch) return Status::OK();
   }
 }

@@ -159,6 +159,9 @@ class Store {
   // Deletes every trash record expired by now (unless GC is frozen): the
   // background does it every gcIntervalSeconds; a thaw at once.
   Status expireTrash();
+  // Forgets the txnIds recorded more than 24 h ago (txn_ids.h); the
+  // background loop calls it every gc interval.
+  Status expireTxnIds();
   Trash& trash() { return *trash_; }
   History& history() { return *history_; }
   Result<StoreStats> stats();
@@ -263,6 +266,7 @@ class Store {
   std::unique_ptr<Tree> tree_;
   std::unique_ptr<Namespace> ns_;
   std::unique_ptr<Leases> leases_;
+  std::unique_ptr<TxnIds> txnIds_;
   std::unique_ptr<CasOps> cas_;
   std::unique_ptr<Sessions> sessions_;  // a database store's
 

@@ -192,6 +192,11 @@ Status Tree::setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& bl
   const uint64_t oldSize = inode.size;
   inode.blob = blob;
   inode.size = size;
+  // Every content commit gets a new version, above the file's last one
+  // (nextVersion's numbers only grow; max() holds it for a store whose
+  // counter was somehow set back).
+  ACIDFS_ASSIGN_OR_RETURN(const uint64_t version, engine_.nextVersion());
+  inode.contentVersion = std::max(version, inode.contentVersion + 1);
   inode.ctimeNs = clock_.nowNs();
   inode.mtimeNs = mtimeNs ? mtimeNs : inode.ctimeNs;
   ACIDFS_RETURN_IF_ERROR(reservations_.contentChanged(txn, inode, oldSize));

@@ -1,11 +1,14 @@
 // The virtual extended attributes of SPEC §4.2, the shell's door to
 // compare-and-swap:
 //   user.acidfs.blob_id     read: the file's blobId (directories: ENODATA)
+//   user.acidfs.version     read: the file's content version (SPEC §11), a
+//                           decimal number that grows at every content
+//                           commit and is never reused ("0": none yet)
 //   user.acidfs.dest_basis  write on a source file: "<blobId>" or "absent";
 //                           the next rename of that file checks its
 //                           destination against it, in the rename's own
 //                           transaction, and consumes it on success.
-// Neither is ever listed. Setting blob_id, or any other user.acidfs.* name,
+// None is ever listed. Setting blob_id, version, or any other user.acidfs.* name,
 // or a malformed value, is EINVAL.
 #pragma once
 
@@ -22,10 +25,14 @@ namespace acidfs {
 
 inline constexpr std::string_view kVirtualXattrPrefix = "user.acidfs.";
 inline constexpr std::string_view kBlobIdXattr = "user.acidfs.blob_id";
+inline constexpr std::string_view kVersionXattr = "user.acidfs.version";
 inline constexpr std::string_view kDestBasisXattr = "user.acidfs.dest_basis";
 inline constexpr std::string_view kAbsentBasis = "absent";
 
 inline bool isVirtualXattr(std::string_view name) { return name.substr(0, kVirtualXattrPrefix.size()) == kVirtualXattrPrefix; }
+// The attributes that say what the file's committed content is: read from
+// the database's current state, after the caller's pending writes commit.
+inline bool isCommittedContentXattr(std::string_view name) { return name == kBlobIdXattr || name == kVersionXattr; }
 
 // A dest_basis value in its stored form: "absent", or the blobId in lowercase
 // hex. EINVAL for anything else (a trailing newline from `echo` included).

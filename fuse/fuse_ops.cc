@@ -651,13 +651,13 @@ void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Status s = checkXattrName(name);
   if (!s.ok()) return replyError(req, s.errnum() == EOPNOTSUPP ? Status::Error(ENODATA, s.message()) : s, "getxattr");
   FuseFs& fs = fsOf(req);
-  // The blobId of what a read returns now: pending writes are committed first.
-  if (name == kBlobIdXattr && fs.drafts.hasDraft(ino)) {
+  // The blobId (version) of what a read returns now: pending writes are committed first.
+  if (isCommittedContentXattr(name) && fs.drafts.hasDraft(ino)) {
     Status committed = fs.drafts.commit(ino);
     if (!committed.ok()) return replyError(req, committed, "getxattr");
   }
   auto value = [&]() -> Result<std::string> {
-    if (name != kBlobIdXattr) return fs.store.ns().getxattr(ino, name);
+    if (!isCommittedContentXattr(name)) return fs.store.ns().getxattr(ino, name);
     DoorRevealLock seen(fs.doorLocks, DoorLocks::kAll);  // by inode, not path: every stripe (fuse/door_locks.h)
     return fs.store.ns().getxattr(ino, name);
   }();

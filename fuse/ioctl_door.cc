@@ -91,7 +91,8 @@ Basis basisField(const json& object, const std::string& where) {
 }
 
 std::vector<TransactOp> decodeTransaction(const json& ops) {
-  if (!ops.is_array()) throw BadRequest{"a transaction must be a JSON array of ops"};
+  if (!ops.is_array())
+    throw BadRequest{"a transaction must be a JSON array of ops (or {\"txnId\": ID, \"ops\": [...]})"};
   if (ops.size() > kMaxTransactOps)
     throw BadRequest{"a transaction has at most " + std::to_string(kMaxTransactOps) + " ops, not " +
                      std::to_string(ops.size())};
@@ -178,6 +179,7 @@ json statJson(const PathStat& st) {
   j["uid"] = st.inode.uid;
   j["gid"] = st.inode.gid;
   j["mtime"] = st.inode.mtimeNs;
+  j["version"] = st.inode.isRegular() ? json(st.inode.contentVersion) : json(nullptr);
   j["ino"] = st.ino;
   return j;
 }
@@ -273,8 +275,44 @@ IoctlAnswer runStat(FuseFs& fs, const Caller& caller, const json& request) {
   return answer(statJson(*st));
 }
 
+// A request's "txnId" (SPEC §11), when it has one.
+std::optional<Idempotence> idempotenceOf(const json& request, const char* what) {
+  auto id = request.find("txnId");
+  if (id == request.end()) return std::nullopt;
+  if (!id->is_string()) throw BadRequest{std::string(what) + ".txnId must be a string, not " + describe(*id)};
+  const std::string txnId = id->get<std::string>();
+  if (Status valid = TxnIds::validate(txnId); !valid.ok()) throw BadRequest{std::string(what) + ": " + valid.message()};
+  return Idempotence{txnId, nullptr, std::nullopt};
+}
+
+// The answer to a request that failed with `failure`: with a txnId, the
+// failure is recorded (unless transient), or the first request's outcome
+// answers instead (a concurrent repeat's).
+IoctlAnswer failureOf(FuseFs& fs, const Caller& caller, const std::optional<Idempotence>& idem, const Status& failure) {
+  IoctlAnswer mine = ioctlFailure(failure);
+  if (!idem) return mine;
+  Result<TxnOutcome> first = fs.store.cas().rememberFailure(caller, *idem, TxnOutcome{mine.result, mine.data});
+  if (!first.ok()) {
+    ACIDFS_LOG(kError, "recording the outcome of txnId %s: %s", idem->txnId.c_str(), first.status().toString().c_str());
+    return mine;
+  }
+  return IoctlAnswer{first->errnum, first->answer};
+}
+
 IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
-  const std::vector<TransactOp> ops = decodeTransaction(request);
+  // A bare array of ops, or {"txnId": ..., "ops": [...]}.
+  std::optional<Idempotence> idem;
+  const json* opsJson = &request;
+  if (request.is_object() && (request.contains("ops") || request.contains("txnId"))) {
+    onlyKeys(request, {"txnId", "ops"}, "transaction");
+    auto found = request.find("ops");
+    if (found == request.end()) throw BadRequest{"transaction: missing field \"ops\""};
+    opsJson = &*found;
+    idem = idempotenceOf(request, "transaction");
+  }
+  const std::vector<TransactOp> ops = decodeTransaction(*opsJson);
+  const IoctlAnswer applied = answer(json{{"applied", ops.size()}});
+  if (idem) idem->answerOnSuccess = [&](const PathStat*) { return applied.data; };
   DoorLocks::Stripes stripes = 0;
   for (const TransactOp& op : ops) {
     for (const std::string* path : {&op.sourcePath, &op.destPath}) {
@@ -289,8 +327,9 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
   for (const TransactOp& op : ops)
     for (const std::string* path : {&op.sourcePath, &op.destPath})
       if (!path->empty() && !before.count(*path)) before[*path] = inodeAt(fs, *path);
-  auto touched = fs.store.cas().transact(caller, ops);
-  if (!touched.ok()) return ioctlFailure(touched.status());
+  auto touched = fs.store.cas().transact(caller, ops, idem ? &*idem : nullptr);
+  if (!touched.ok()) return failureOf(fs, caller, idem, touched.status());
+  if (idem && idem->recalled) return IoctlAnswer{idem->recalled->errnum, idem->recalled->answer};
   pauseForTests(fs, *touched);
   std::unordered_set<std::string> copiedOnto;  // destinations of copies
   for (const TransactOp& op : ops)
@@ -309,7 +348,7 @@ IoctlAnswer runTransact(FuseFs& fs, const Caller& caller, const json& request) {
     }
     invalidatePath(fs, path, gone);
   }
-  return answer(json{{"applied", ops.size()}});
+  return applied;
 }
 
 IoctlAnswer runPut(FuseFs& fs, const Caller& caller, std::string_view bytes) {
@@ -319,7 +358,9 @@ IoctlAnswer runPut(FuseFs& fs, const Caller& caller, std::string_view bytes) {
 }
 
 IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
-  onlyKeys(request, {"path", "blobId", "basis", "mode"}, "commit");
+  onlyKeys(request, {"path", "blobId", "basis", "mode", "txnId"}, "commit");
+  std::optional<Idempotence> idem = idempotenceOf(request, "commit");
+  if (idem) idem->answerOnSuccess = [](const PathStat* committed) { return answer(statJson(*committed)).data; };
   const std::string path = pathField(request, "commit");
   auto id = request.find("blobId");
   if (id == request.end()) throw BadRequest{"commit: missing field \"blobId\""};
@@ -334,13 +375,14 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
   // write lands between them and the commit (FileDrafts::changeContent).
   Result<PathStat> st = Status::Error(EIO, "commit did not run");
   auto commit = [&] {
-    st = fs.store.cas().commit(caller, path, blob, basis, mode);
+    st = fs.store.cas().commit(caller, path, blob, basis, mode, idem ? &*idem : nullptr);
     return st.status();
   };
   DoorChangeLock changing(fs.doorLocks, DoorLocks::stripesOf(path));
   const uint64_t ino = inodeAt(fs, path);
   Status done = ino ? fs.drafts.changeContent(ino, commit) : commit();
-  if (!done.ok()) return ioctlFailure(done);
+  if (!done.ok()) return failureOf(fs, caller, idem, done);
+  if (idem && idem->recalled) return IoctlAnswer{idem->recalled->errnum, idem->recalled->answer};
   pauseForTests(fs, {path});
   if (st->ino != ino) {  // the path named another file by then
     Status rebased = fs.drafts.rebase(st->ino);

@@ -22,6 +22,7 @@
 #include "core/format.h"
 #include "core/status.h"
 #include "core/store.h"
+#include "core/virtual_xattrs.h"
 #include "tests/cas_test_util.h"
 #include "tests/test_util.h"
 
@@ -98,13 +99,6 @@ class CasTest : public StoreFixture {
  protected:
   Status run(const std::vector<TransactOp>& ops) { return cas().transact(Caller::root(), ops).status(); }
 
-  bool exists(const std::string& path) {
-    auto st = cas().stat(Caller::root(), path);
-    if (!st.ok()) {
-      EXPECT_EQ(st.status().errnum(), ENOENT) << path << ": " << st.status().toString();
-    }
-    return st.ok();
-  }
   uint64_t inoOf(const std::string& path) {
     auto st = cas().stat(Caller::root(), path);
     EXPECT_TRUE(st.ok()) << path << ": " << st.status().toString();
@@ -1049,6 +1043,173 @@ TEST_F(CommitOps, SeveralFilesNewContentsLandTogetherOrNotAtAll) {
   EXPECT_EQ("ENOENT", testing::code(cas().transact(Caller::root(), again).status()));
   std::vector<TransactOp> notTheirs{{TransactOp::Kind::kCommit, "", *blobB, "/d", Basis::absent()}};
   EXPECT_EQ("ENOENT", testing::code(cas().transact(Caller::of(1000, 1000), notTheirs).status()));
+}
+
+// SPEC §11: user.acidfs.version grows at every content commit of a file,
+// through every path that commits content, and is never handed out again,
+// not after a reopen either (a power cut: tests/power_cut_test.cc).
+class ContentVersions : public testing::StoreFixture {
+ protected:
+  uint64_t versionOf(const std::string& path) {
+    auto st = cas().stat(Caller::root(), path);
+    EXPECT_TRUE(st.ok()) << path << ": " << st.status().toString();
+    return st.ok() ? st->inode.contentVersion : 0;
+  }
+  uint64_t versionXattr(uint64_t ino) {
+    auto value = ns().getxattr(ino, kVersionXattr);
+    EXPECT_TRUE(value.ok()) << value.status().toString();
+    return value.ok() ? std::stoull(*value) : 0;
+  }
+};
+
+TEST_F(ContentVersions, EveryContentCommitGrowsTheVersionAndNoNumberComesTwice) {
+  const uint64_t f = makeFile(kRootIno, "f", "one");
+  std::vector<uint64_t> seen = {versionOf("/f")};
+  EXPECT_GT(seen.back(), 0u);
+  EXPECT_EQ(seen.back(), versionXattr(f));
+  auto grew = [&](const char* how) {
+    const uint64_t v = versionOf("/f");
+    EXPECT_GT(v, seen.back()) << how;
+    EXPECT_EQ(v, versionXattr(f)) << how;
+    seen.push_back(v);
+  };
+  ASSERT_TRUE(testing::writeFile(ns(), f, 0, "two").ok());
+  grew("a write");
+  ASSERT_TRUE(testing::writeFile(ns(), f, 0, "two").ok());
+  grew("a write of the same bytes (a new commit, the same blobId)");
+  auto blob = cas().put(Caller::root(), "three");
+  ASSERT_TRUE(blob.ok());
+  ASSERT_TRUE(cas().commit(Caller::root(), "/f", *blob, Basis::any()).ok());
+  grew("a CAS commit");
+  SetAttrRequest toZero;
+  toZero.size = 0;
+  ASSERT_TRUE(ns().setattr(f, toZero).ok());
+  grew("a truncate");
+  makeFile(kRootIno, "g", "source");
+  std::vector<TransactOp> copy{{TransactOp::Kind::kCopy, "/g", std::nullopt, "/f", Basis::any()}};
+  ASSERT_TRUE(cas().transact(Caller::root(), copy).ok());
+  grew("a copy onto it");
+  // Other files take numbers from the same count: never one of these.
+  EXPECT_EQ(seen.end(), std::find(seen.begin(), seen.end(), versionOf("/g")));
+  reopen();
+  ASSERT_TRUE(testing::writeFile(ns(), f, 0, "after a reopen").ok());
+  grew("a write after a reopen");
+  // Only regular files have one, and nobody sets it.
+  EXPECT_EQ("ENODATA", testing::code(ns().getxattr(kRootIno, kVersionXattr).status()));
+  EXPECT_EQ("EINVAL", testing::code(ns().setxattr(f, kVersionXattr, "1", 0)));
+}
+
+// SPEC §11: a TRANSACT or COMMIT with a txnId is applied once; a repeat
+// by the same uid within 24 h applies nothing and gets the first outcome,
+// after a reopen too; a conflict is an outcome, a transient error is not.
+class TxnIdRequests : public testing::StoreFixture {
+ protected:
+  TxnIdRequests() {
+    options_.clock = clock_;
+    options_.gcIntervalSeconds = 0;  // expiry only when the test says
+  }
+  // A transact with txnId `id` whose success answers "applied <ops>".
+  Result<std::vector<std::string>> transactOnce(const std::string& id, const std::vector<TransactOp>& ops,
+                                                std::optional<TxnOutcome>& recalled, const Caller& who = Caller::root()) {
+    Idempotence idem{id, [n = ops.size()](const PathStat*) { return "applied " + std::to_string(n); }, std::nullopt};
+    auto result = cas().transact(who, ops, &idem);
+    recalled = idem.recalled;
+    return result;
+  }
+  std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(1'800'000'000ll * 1'000'000'000);
+};
+
+TEST_F(TxnIdRequests, ARepeatAppliesNothingAndGetsTheFirstOutcomeUntilADayHasPassed) {
+  makeFile(kRootIno, "a", "a");
+  std::optional<TxnOutcome> recalled;
+  std::vector<TransactOp> copyAB{{TransactOp::Kind::kCopy, "/a", std::nullopt, "/b", Basis::absent()}};
+  ASSERT_TRUE(transactOnce("job-1", copyAB, recalled).ok());
+  EXPECT_FALSE(recalled) << "the first request is applied";
+  EXPECT_EQ("a", contentAt("/b"));
+  // The repeat (its ops need not be the same): nothing applied, the first answer.
+  ASSERT_TRUE(ns().unlink(kRootIno, "b").ok());
+  std::vector<TransactOp> copyAC{{TransactOp::Kind::kCopy, "/a", std::nullopt, "/c", Basis::absent()}};
+  ASSERT_TRUE(transactOnce("job-1", copyAC, recalled).ok());
+  ASSERT_TRUE(recalled);
+  EXPECT_EQ(0, recalled->errnum);
+  EXPECT_EQ("applied 1", recalled->answer);
+  EXPECT_FALSE(exists("/b"));
+  EXPECT_FALSE(exists("/c"));
+  // Another uid's txnIds are its own: not recalled, run (and refused: / is root's).
+  auto other = transactOnce("job-1", copyAC, recalled, Caller::of(1000, 1000));
+  EXPECT_FALSE(recalled);
+  EXPECT_EQ("EACCES", testing::code(other.status()));
+  // Across a reopen (a daemon restart): still remembered.
+  reopen();
+  ASSERT_TRUE(transactOnce("job-1", copyAC, recalled).ok());
+  EXPECT_TRUE(recalled);
+  EXPECT_FALSE(exists("/c"));
+  // A day later it is forgotten (by the sweep, or at the next use): applied again.
+  clock_->advance(kTxnIdRetentionNs - 1);
+  ASSERT_TRUE(transactOnce("job-1", copyAC, recalled).ok());
+  EXPECT_TRUE(recalled) << "forgotten before 24 h";
+  clock_->advance(1);
+  ASSERT_TRUE(store_->expireTxnIds().ok());
+  ASSERT_TRUE(transactOnce("job-1", copyAC, recalled).ok());
+  EXPECT_FALSE(recalled);
+  EXPECT_EQ("a", contentAt("/c"));
+  // Recorded anew: a repeat now is the new first's.
+  ASSERT_TRUE(transactOnce("job-1", copyAB, recalled).ok());
+  EXPECT_TRUE(recalled);
+  EXPECT_FALSE(exists("/b"));
+}
+
+TEST_F(TxnIdRequests, AConflictIsTheOutcomeARepeatGetsEvenWhenItWouldNowSucceed) {
+  makeFile(kRootIno, "a", "a");
+  makeFile(kRootIno, "b", "taken");
+  std::optional<TxnOutcome> recalled;
+  std::vector<TransactOp> copyAB{{TransactOp::Kind::kCopy, "/a", std::nullopt, "/b", Basis::absent()}};
+  Idempotence idem{"move-it", [](const PathStat*) { return std::string("applied"); }, std::nullopt};
+  auto refused = cas().transact(Caller::root(), copyAB, &idem);
+  ASSERT_TRUE(refused.status().isConflict()) << refused.status().toString();
+  auto answered = cas().rememberFailure(Caller::root(), idem, TxnOutcome{EEXIST, "the conflict report"});
+  ASSERT_TRUE(answered.ok());
+  EXPECT_EQ("the conflict report", answered->answer);
+  ASSERT_TRUE(ns().unlink(kRootIno, "b").ok());  // it would go through now
+  ASSERT_TRUE(transactOnce("move-it", copyAB, recalled).ok());
+  ASSERT_TRUE(recalled);
+  EXPECT_EQ(EEXIST, recalled->errnum);
+  EXPECT_EQ("the conflict report", recalled->answer);
+  EXPECT_FALSE(exists("/b"));
+  // A second failure's record does not replace the first outcome.
+  auto again = cas().rememberFailure(Caller::root(), idem, TxnOutcome{EACCES, "another"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(EEXIST, again->errnum);
+  // A transient failure is no outcome: nothing recorded, a retry applies.
+  Idempotence transient{"io-error", nullptr, std::nullopt};
+  auto notKept = cas().rememberFailure(Caller::root(), transient, TxnOutcome{EIO, "disk"});
+  ASSERT_TRUE(notKept.ok());
+  ASSERT_TRUE(transactOnce("io-error", copyAB, recalled).ok());
+  EXPECT_FALSE(recalled);
+  EXPECT_EQ("a", contentAt("/b"));
+}
+
+TEST_F(TxnIdRequests, ACommitWithATxnIdIsAppliedOnceAndBadIdsAreRefused) {
+  auto blob = cas().put(Caller::root(), "v1");
+  ASSERT_TRUE(blob.ok());
+  Idempotence idem{"c-1", [](const PathStat* st) { return "version " + std::to_string(st->inode.contentVersion); },
+                   std::nullopt};
+  auto first = cas().commit(Caller::root(), "/f", *blob, Basis::absent(), 0644, &idem);
+  ASSERT_TRUE(first.ok()) << first.status().toString();
+  EXPECT_FALSE(idem.recalled);
+  auto blob2 = cas().put(Caller::root(), "v2");
+  ASSERT_TRUE(blob2.ok());
+  auto repeat = cas().commit(Caller::root(), "/f", *blob2, Basis::any(), 0644, &idem);
+  ASSERT_TRUE(repeat.ok());
+  ASSERT_TRUE(idem.recalled);
+  EXPECT_EQ("version " + std::to_string(first->inode.contentVersion), idem.recalled->answer);
+  EXPECT_EQ("v1", contentAt("/f"));
+  for (const std::string& bad : {std::string(), std::string(65, 'x'), std::string("tab\there"), std::string("\xff")}) {
+    Idempotence wrong{bad, [](const PathStat*) { return std::string(); }, std::nullopt};
+    EXPECT_EQ("EINVAL", testing::code(cas().commit(Caller::root(), "/f", *blob2, Basis::any(), 0644, &wrong).status()))
+        << "txnId of " << bad.size() << " bytes";
+  }
+  EXPECT_TRUE(TxnIds::validate(std::string(64, '~')).ok());
 }
 
 }  // namespace

@@ -235,6 +235,27 @@ TEST(FormatGolden, InodeRecordOfAReadOnlyCloneBytes) {
   EXPECT_EQ(hexOf(want.encode()), kGoldenInode);
 }
 
+// Version 4: the same fields, the flags (maybe none), the content version
+// (user.acidfs.version), then the reserved windows, their count 0 when
+// there are none.
+TEST(FormatGolden, InodeRecordWithAContentVersionBytes) {
+  InodeRecord want = goldenInode();
+  want.contentVersion = 0x0102030405;
+  const std::string golden = std::string("04") + (kGoldenInode + 2) +
+                             "00000000"          // flags: none
+                             "0504030201000000"  // content version
+                             "00000000";         // no reserved windows
+  EXPECT_EQ(hexOf(want.encode()), golden);
+  auto r = InodeRecord::decode(bytesOf(golden.c_str()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->contentVersion, want.contentVersion);
+  EXPECT_FALSE(r->isReadOnly());
+  EXPECT_TRUE(r->reserved.empty());
+  std::string zero = bytesOf(golden.c_str());
+  for (size_t i = zero.size() - 12; i < zero.size() - 4; ++i) zero[i] = 0;
+  EXPECT_FALSE(InodeRecord::decode(zero)) << "version 4 is written only with a content version";
+}
+
 TEST(FormatGolden, DentryRecordBytes) {
   EXPECT_EQ(hexOf(goldenDentry().encode()), kGoldenDentry);
   auto r = DentryRecord::decode(bytesOf(kGoldenDentry));
@@ -391,6 +412,8 @@ TEST(FormatGolden, TruncatedOrExtendedRecordsDoNotDecode) {
 TEST(FormatGolden, UnknownVersionFlagsAndMarkersDoNotDecode) {
   std::string inode = bytesOf(kGoldenInode);
   inode[0] = 2;  // inode version
+  EXPECT_FALSE(InodeRecord::decode(inode));
+  inode[0] = 5;  // an inode version this acidfs does not know
   EXPECT_FALSE(InodeRecord::decode(inode));
   std::string chunk = bytesOf(kGoldenInlineChunk);
   chunk[12] = 4;  // flags: an unknown bit

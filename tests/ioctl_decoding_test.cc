@@ -151,8 +151,9 @@ TEST_F(IoctlDoor, StatAnswersExactlyTheDocumentedFields) {
   json j = reply(a);
   std::set<std::string> keys;
   for (const auto& [key, value] : j.items()) keys.insert(key);
-  EXPECT_EQ(keys, (std::set<std::string>{"path", "blobId", "size", "mode", "uid", "gid", "mtime", "ino"}));
+  EXPECT_EQ(keys, (std::set<std::string>{"path", "blobId", "size", "mode", "uid", "gid", "mtime", "ino", "version"}));
   EXPECT_EQ(j["path"], "/a");
+  EXPECT_GT(j["version"].get<uint64_t>(), 0u) << "a file written has a content version";
   EXPECT_EQ(j["blobId"], blobOf("/a").hex());
   EXPECT_EQ(j["size"], 16);
   EXPECT_EQ(j["mode"], S_IFREG | 0644);
@@ -160,6 +161,7 @@ TEST_F(IoctlDoor, StatAnswersExactlyTheDocumentedFields) {
   IoctlAnswer root = run(ACIDFS_IOC_STAT, R"({"path":"/"})");
   ASSERT_EQ(root.result, 0) << root.data;
   EXPECT_TRUE(reply(root)["blobId"].is_null());
+  EXPECT_TRUE(reply(root)["version"].is_null());
   EXPECT_EQ(reply(root)["ino"], kRootIno);
 }
 
@@ -191,6 +193,38 @@ TEST_F(IoctlDoor, PathsMustBeAbsoluteWithNoEmptyDotOrDotDotComponent) {
 }
 
 // ---- TRANSACT -------------------------------------------------------------------------------
+
+// SPEC §11: {"txnId", "ops"}, and txnId on COMMIT: malformed ones are
+// EINVAL naming the field; a repeat answers byte for byte as the first.
+TEST_F(IoctlDoor, ATxnIdIsCheckedAndARepeatAnswersExactlyAsTheFirst) {
+  const std::string del = R"([{"op":"delete","source":{"path":"/a"}}])";
+  expectEinval(ACIDFS_IOC_TRANSACT, R"({"txnId": 7, "ops": [{"op":"delete","source":{"path":"/a"}}]})",
+               "transaction.txnId must be a string");
+  expectEinval(ACIDFS_IOC_TRANSACT, R"({"txnId": "", "ops": [{"op":"delete","source":{"path":"/a"}}]})",
+               "txnId must be 1 to 64 bytes");
+  expectEinval(ACIDFS_IOC_TRANSACT, R"({"txnId": "x"})", "transaction: missing field \"ops\"");
+  expectEinval(ACIDFS_IOC_TRANSACT, R"({"txnId": "x", "ops": [], "more": 1})", "unknown field \"more\"");
+  expectEinval(ACIDFS_IOC_COMMIT, R"({"path": "/b", "blobId": "00000000000000000000000000000000", "txnId": "a\tb"})",
+               "printable");
+  expectUnchanged();
+  const std::string once = R"({"txnId": "rm-a", "ops": )" + del + "}";
+  IoctlAnswer first = run(ACIDFS_IOC_TRANSACT, once);
+  ASSERT_EQ(first.result, 0) << first.data;
+  makeFile(kRootIno, "a", "a again", 0644);
+  IoctlAnswer repeat = run(ACIDFS_IOC_TRANSACT, once);
+  EXPECT_EQ(repeat.result, first.result);
+  EXPECT_EQ(repeat.data, first.data);
+  EXPECT_EQ("a again", contentAt("/a")) << "the repeat deleted /a again";
+  // A conflict's report comes back the same, though /c exists by then.
+  const std::string toC = R"({"txnId": "c", "ops": [{"op":"copy","source":{"path":"/a"},)"
+                          R"("dest":{"path":"/c","basis":"00000000000000000000000000000000"}}]})";
+  IoctlAnswer conflict = run(ACIDFS_IOC_TRANSACT, toC);
+  ASSERT_EQ(conflict.result, ENOENT) << conflict.data;
+  makeFile(kRootIno, "c", "c", 0644);
+  IoctlAnswer conflictAgain = run(ACIDFS_IOC_TRANSACT, toC);
+  EXPECT_EQ(conflictAgain.result, ENOENT);
+  EXPECT_EQ(conflictAgain.data, conflict.data);
+}
 
 TEST_F(IoctlDoor, ATransactionMustBeAnArrayOfOpObjects) {
   expectEinval(ACIDFS_IOC_TRANSACT, R"({"op":"delete","source":{"path":"/a"}})", "must be a JSON array of ops");

@@ -52,6 +52,7 @@ class MountTool : public MountTest {
     EXPECT_NE(std::string::npos, r.err.find(says)) << r;
     EXPECT_EQ(1, std::count(r.err.begin(), r.err.end(), '\n')) << "one line on stderr: " << r.err;
   }
+  static bool exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
   // What the tree looks like: names and contents, for "nothing changed".
   std::string snapshot() { return sh("find . -type f | sort | xargs -r md5sum", 60, mountpoint()).out; }
 };
@@ -288,6 +289,83 @@ TEST_F(MountTool, PutThenCommitOpsLandSeveralFilesTogether) {
   ASSERT_EQ(0, done.exitStatus) << done;
   EXPECT_EQ("new a", readOr(path("a")));
   EXPECT_EQ("new b", readOr(path("b")));
+}
+
+// SPEC §11: a transact or cas with --txn-id repeated — after a kill -9 and
+// a restart too — changes nothing and answers exactly as the first did,
+// a conflict included.
+TEST_F(MountTool, ARepeatedTxnIdChangesNothingAndAnswersAsTheFirstAcrossAKill9) {
+  ASSERT_EQ("OK", writeFile(path("a"), "a"));
+  const std::string file = scratchDir() + "/copy.json";
+  std::ofstream(file) << R"([{"op": "copy", "source": {"path": "/a"}, "dest": {"path": "/b", "basis": null}}])";
+  CommandResult first = tool("transact --txn-id job-7 '" + file + "'");
+  ASSERT_EQ(0, first.exitStatus) << first;
+  EXPECT_EQ("a", readOr(path("b")));
+  ASSERT_EQ(0, unlink(path("b").c_str()));
+  CommandResult repeat = tool("transact --txn-id job-7 '" + file + "'");
+  EXPECT_EQ(0, repeat.exitStatus) << repeat;
+  EXPECT_EQ(first.out, repeat.out);
+  EXPECT_FALSE(exists(path("b"))) << "a repeat applied its ops";
+  // The same id in the file's own form, {"txnId", "ops"}.
+  const std::string wrapped = scratchDir() + "/wrapped.json";
+  std::ofstream(wrapped) << R"({"txnId": "job-7", "ops": [{"op": "delete", "source": {"path": "/a"}}]})";
+  EXPECT_EQ(0, tool("transact '" + wrapped + "'").exitStatus);
+  EXPECT_TRUE(exists(path("a")));
+
+  // A conflict is an outcome too: the repeat gets it though it would pass now.
+  ASSERT_EQ("OK", writeFile(path("b"), "in the way"));
+  CommandResult refused = tool("transact --txn-id job-8 '" + file + "'");
+  expectConflict(refused, "DEST_EXISTS");
+  ASSERT_EQ(0, unlink(path("b").c_str()));
+
+  ASSERT_TRUE(tool("cas c --absent --txn-id c-1", "x").ok());
+  ASSERT_TRUE(killDaemon9());
+  ASSERT_TRUE(restart());
+  CommandResult again = tool("transact --txn-id job-7 '" + file + "'");
+  EXPECT_EQ(0, again.exitStatus) << again;
+  EXPECT_EQ(first.out, again.out);
+  EXPECT_FALSE(exists(path("b")));
+  CommandResult refusedAgain = tool("transact --txn-id job-8 '" + file + "'");
+  EXPECT_EQ(refused.out, refusedAgain.out);
+  expectConflict(refusedAgain, "DEST_EXISTS");
+  EXPECT_FALSE(exists(path("b")));
+  CommandResult casAgain = tool("cas c --absent --txn-id c-1", "y");
+  EXPECT_EQ(0, casAgain.exitStatus) << "the first cas succeeded: so does its repeat\n" << casAgain;
+  EXPECT_EQ("x", readOr(path("c")));
+  // A fresh id is a fresh request.
+  EXPECT_EQ(0, tool("transact --txn-id job-9 '" + file + "'").exitStatus);
+  EXPECT_EQ("a", readOr(path("b")));
+  expectError(tool("transact --txn-id '' '" + file + "'"), "txnId");
+}
+
+// SPEC §11: user.acidfs.version grows at every content commit — a shell's
+// rewrite, a cas — and never comes back, a kill -9 and restart included;
+// `acidfs stat` shows it; nobody sets it.
+TEST_F(MountTool, TheVersionGrowsAtEveryCommitAcrossAKill9AndStatShowsIt) {
+  auto version = [&](const std::string& rel) -> uint64_t {
+    CommandResult r = sh("getfattr --only-values -n user.acidfs.version '" + rel + "'", 30, mountpoint());
+    EXPECT_EQ(0, r.exitStatus) << r;
+    return r.ok() ? std::stoull(r.out) : 0;
+  };
+  ASSERT_EQ("OK", writeFile(path("f"), "one"));
+  const uint64_t v1 = version("f");
+  EXPECT_GT(v1, 0u);
+  ASSERT_TRUE(sh("echo two > f", 30, mountpoint()).ok());
+  const uint64_t v2 = version("f");
+  EXPECT_GT(v2, v1);
+  ASSERT_TRUE(tool("cas f --expect " + blobOf("f"), "three").ok());
+  const uint64_t v3 = version("f");
+  EXPECT_GT(v3, v2);
+  CommandResult st = tool("stat f");
+  ASSERT_EQ(0, st.exitStatus) << st;
+  EXPECT_EQ(v3, json::parse(st.out).value("version", uint64_t{0})) << st.out;
+  ASSERT_TRUE(killDaemon9());
+  ASSERT_TRUE(restart());
+  EXPECT_EQ(v3, version("f"));
+  ASSERT_TRUE(sh("echo four > f", 30, mountpoint()).ok());
+  EXPECT_GT(version("f"), v3);
+  CommandResult set = sh("setfattr -n user.acidfs.version -v 1 f", 30, mountpoint());
+  EXPECT_NE(0, set.exitStatus) << "user.acidfs.version was set";
 }
 
 TEST_F(MountTool, EveryCommandHasHelpWithAnExample) {

@@ -324,6 +324,13 @@ class PowerCutRun {
     ASSERT_NO_FATAL_FAILURE(check(blob.status(), "put"));
     ASSERT_NO_FATAL_FAILURE(check(store_->cas().commit(Caller::root(), path, *blob, Basis::any()).status(), "commit " + path));
     committedFile(path, bytes);
+    // SPEC §11: a content version is never handed out twice, whatever the
+    // cuts dropped (MetaDb's mark is synced ahead of the count).
+    auto st = store_->cas().stat(Caller::root(), path);
+    ASSERT_NO_FATAL_FAILURE(check(st.status(), "stat " + path));
+    EXPECT_GT(st->inode.contentVersion, highestVersion_)
+        << where() << path << ": a content version no larger than one handed out before\n  " << what_;
+    highestVersion_ = st->inode.contentVersion;
   }
 
   // mknod (when absent), then one write: two transactions.
@@ -552,6 +559,7 @@ class PowerCutRun {
   bool pendingCheck_ = false;   // a cut happened since the last check
   bool tornTails_ = false;      // ... and kept a random tail of some unsynced writes
   bool formatDurable_ = false;  // an open returned with the power on: the format is durable
+  uint64_t highestVersion_ = 0;  // the largest content version seen, in any life
 };
 
 int cutsPerSeed() {

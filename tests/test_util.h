@@ -171,6 +171,14 @@ class StoreFixture : public ::testing::Test {
     return s.ok() ? out : "<" + s.toString() + ">";
   }
   // The committed content of the file at `path`, or "<error>" text.
+  // Whether `path` exists (a failure other than ENOENT fails the test).
+  bool exists(const std::string& path) {
+    auto st = cas().stat(Caller::root(), path);
+    if (!st.ok()) {
+      EXPECT_EQ(st.status().errnum(), ENOENT) << path << ": " << st.status().toString();
+    }
+    return st.ok();
+  }
   std::string contentAt(const std::string& path) {
     auto st = cas().stat(Caller::root(), path);
     if (!st.ok()) return "<" + st.status().toString() + ">";

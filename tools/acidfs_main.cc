@@ -140,7 +140,7 @@ int run(int argc, char** argv) {
 
   // stat
   std::vector<std::string> statPaths;
-  auto* stat = app.add_subcommand("stat", "print path, blobId, size, mode, uid, gid, mtime (ns) as one JSON object per line\n"
+  auto* stat = app.add_subcommand("stat", "print path, blobId, size, mode, uid, gid, mtime (ns), version as one JSON object per line\n"
                                           "  example: acidfs stat notes.txt");
   stat->add_option("PATH", statPaths, "files or directories inside a mount")->required();
   stat->callback([&] {
@@ -148,7 +148,7 @@ int run(int argc, char** argv) {
       json st = statOf(MountClient::forPath(p), p);
       json out;
       out["path"] = p;
-      for (const char* k : {"blobId", "size", "mode", "uid", "gid", "mtime"}) out[k] = st[k];
+      for (const char* k : {"blobId", "size", "mode", "uid", "gid", "mtime", "version"}) out[k] = st[k];
       std::cout << out.dump() << "\n";
     }
   });
@@ -207,6 +207,9 @@ int run(int argc, char** argv) {
   auto* absentFlag = cas->add_flag("--absent", casAbsent, "PATH must not exist");
   expect->excludes(absentFlag);
   cas->add_option("--from", casFrom, "the new content (default: standard input)");
+  std::string casTxnId;
+  auto* casTxnIdOption = cas->add_option("--txn-id", casTxnId,
+                  "1-64 printable bytes: a repeat with the same ID within 24 h changes nothing and gets the first's outcome");
   cas->callback([&] {
     if (casExpect.empty() && !casAbsent) throw CLI::ValidationError("cas", "one of --expect ID or --absent is required");
     MountClient mount = MountClient::forPath(casPath);
@@ -216,6 +219,7 @@ int run(int argc, char** argv) {
     json commit{{"path", path}, {"blobId", put["blobId"]}};
     commit["basis"] = casAbsent ? json(nullptr) : json(casExpect);
     commit["mode"] = 0666 & ~currentUmask();  // a new file: as a shell's `>` would make it
+    if (casTxnIdOption->count()) commit["txnId"] = casTxnId;
     check(mount.request(ACIDFS_IOC_COMMIT, commit.dump()));
   });
 
@@ -237,11 +241,21 @@ int run(int argc, char** argv) {
   std::string txnFile = "-", txnMount = ".";
   auto* transact = app.add_subcommand("transact", "run the JSON transaction in FILE (default: stdin): all ops or none\n"
                                                   "  example: acidfs transact swap.json --mount /mnt/data");
-  transact->add_option("FILE", txnFile, "a JSON array of move/copy/delete ops (SPEC §5)");
+  transact->add_option("FILE", txnFile, "a JSON array of move/copy/delete/commit ops (SPEC §5, §11)");
   transact->add_option("--mount", txnMount, "a directory of the mount the paths are in (default: the current one)");
+  std::string txnId;
+  auto* txnIdOption = transact->add_option("--txn-id", txnId,
+                       "1-64 printable bytes: a repeat with the same ID within 24 h changes nothing and gets the first's "
+                       "outcome (or {\"txnId\": ID, \"ops\": [...]} in FILE)");
   transact->callback([&] {
-    const std::string text = readAll(txnFile);
+    std::string text = readAll(txnFile);
     if (!json::accept(text)) throw ToolError{(txnFile == "-" ? std::string("stdin") : txnFile) + ": not valid JSON"};
+    if (txnIdOption->count()) {
+      json parsed = json::parse(text);
+      json request = parsed.is_object() ? parsed : json{{"ops", parsed}};
+      request["txnId"] = txnId;
+      text = request.dump();
+    }
     MountClient mount = MountClient::forDirectory(txnMount);
     json answer = check(mount.request(ACIDFS_IOC_TRANSACT, text));
     std::cout << answer.dump() << "\n";

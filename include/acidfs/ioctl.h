@@ -49,7 +49,9 @@
  *
  *   ACIDFS_IOC_STAT      in  {"path": "/a"}
  *                        out {"path","blobId"(null for non-files),"size",
- *                             "mode","uid","gid","mtime"(ns),"ino"}
+ *                             "mode","uid","gid","mtime"(ns),"ino", and
+ *                             (version 2) "version" (user.acidfs.version;
+ *                             null for non-files)}
  *   ACIDFS_IOC_TRANSACT  in  the transaction array of SPEC §5:
  *                        [{"op":"move"|"copy"|"delete",
  *                          "source":{"path":..., "blobId": optional},
@@ -59,7 +61,9 @@
  *                        caller PUT, "dest":{"path":...,"basis":...}}: that
  *                        blob becomes dest's content as COMMIT would make it
  *                        (CAS_CONFLICT when the basis fails), so several
- *                        files' new contents land together or not at all
+ *                        files' new contents land together or not at all;
+ *                        (version 2) or {"txnId": ID, "ops": [...]}: see
+ *                        txnId below
  *                        out {"applied": N}
  *   ACIDFS_IOC_PUT       in  the bytes of the content (any length, by MORE)
  *                        out {"blobId": ..., "size": N}; the blob is held
@@ -67,8 +71,16 @@
  *                            consumes it or the lease expires
  *   ACIDFS_IOC_COMMIT    in  {"path":..., "blobId":..., "basis": absent key =
  *                             anything, null = must not exist, or a blobId,
- *                             "mode": optional, for a new file (default 0644)}
+ *                             "mode": optional, for a new file (default 0644),
+ *                             "txnId": optional (version 2)}
  *                        out the STAT object of the path afterwards
+ *
+ *   txnId (SPEC §11): 1-64 printable ASCII bytes. A TRANSACT or COMMIT
+ *   whose txnId the same uid used within 24 h applies nothing and answers
+ *   exactly as the first did (result and JSON), across a daemon restart
+ *   too: a client that lost a reply retries safely. A first request that
+ *   failed transiently (EIO, ENOSPC, EBUSY, ...) left no outcome, and a
+ *   repeat runs; a conflict or a refusal is an outcome and is repeated.
  *   ACIDFS_IOC_STATUS    in  nothing (length 0)
  *                        out the daemon's counters, one JSON object
  *
