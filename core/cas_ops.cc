@@ -190,6 +190,7 @@ Status CasOps::applyOp(Txn& txn, const Caller& caller, const TransactOp& op, int
     ACIDFS_ASSIGN_OR_RETURN(destIno, tree_.create(txn, caller, dst.parent, dst.name, fresh));
     ACIDFS_ASSIGN_OR_RETURN(target, tree_.loadInode(txn, destIno, Txn::Lock::kExclusive));
   }
+  ACIDFS_RETURN_IF_ERROR(tree_.clearExpiry(txn, destIno, target));  // a copy clears an expiry (SPEC §11)
   return tree_.setBlob(txn, destIno, target, source.blob, source.size, DropCause::kWrite);
 }
 
@@ -262,7 +263,7 @@ Status CasOps::commitIn(Txn& txn, const Caller& caller, std::string_view path, c
 }
 
 Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
-                                uint32_t createMode, Idempotence* idem) {
+                                uint32_t createMode, Idempotence* idem, int64_t expiresNs) {
   ACIDFS_RETURN_IF_ERROR(validatePath(path));
   if (idem) ACIDFS_RETURN_IF_ERROR(TxnIds::validate(idem->txnId));
   uint64_t ino = 0;
@@ -272,8 +273,16 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
       if (idem->recalled) return Status::OK();  // a repeat: nothing applied
     }
     ACIDFS_RETURN_IF_ERROR(commitIn(txn, caller, path, blob, basis, createMode, 1, ino));
+    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
+    if (expiresNs) {
+      if (inode.parent == 0) return Status::Error(EINVAL, "'" + std::string(path) + "' predates expiry; move it once");
+      ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, inode.parent, Txn::Lock::kShared));
+      if (!mayAccess(caller, dir, W_OK | X_OK)) return denied("setting an expiry on", path);
+      if (!stickyAllows(caller, dir, inode)) return Status::Error(EPERM, "sticky directory: cannot expire '" + std::string(path) + "'");
+      ACIDFS_RETURN_IF_ERROR(tree_.setExpiry(txn, ino, inode, expiresNs));
+      ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, ino, inode));
+    }
     if (!idem) return Status::OK();
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kShared));
     const PathStat committed{std::string(path), ino, inode.blob, inode};
     return txnIds_.remember(txn, caller.uid, idem->txnId, TxnOutcome{0, idem->answerOnSuccess(&committed)});
   }));

@@ -109,8 +109,11 @@ class CasOps {
   // caller put and still holds a lease on (a blobId alone grants nothing);
   // that lease is consumed. ENOENT if there is no such lease.
   // `idem` as for transact (a recalled result is an empty PathStat).
+  // `expiresNs` (not 0): sets the file's user.acidfs.expires_at in the same
+  // transaction (expiry.h), so that a lock taken by a commit can never be
+  // left without its expiry; the caller must be one who could unlink(2) it.
   Result<PathStat> commit(const Caller& caller, std::string_view path, const Id128& blob, const Basis& basis,
-                          uint32_t createMode = 0644, Idempotence* idem = nullptr);
+                          uint32_t createMode = 0644, Idempotence* idem = nullptr, int64_t expiresNs = 0);
   // After a transact or commit with `idem` failed with `outcome`: records it
   // for the txnId unless the failure is transient (TxnIds::isRecorded) or a
   // record is there already. Returns the outcome to answer with: the one

@@ -312,6 +312,12 @@ Result<std::string> Namespace::getxattr(uint64_t ino, std::string_view name) {
     if (!attr.inode.isRegular()) return Status::Error(ENODATA, "only regular files have a content version");
     return std::to_string(attr.inode.contentVersion);
   }
+  if (name == kExpiresAtXattr) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kXattrs, keys::xattr(ino, name)));
+    std::optional<ExpiryRecord> expiry = value ? ExpiryRecord::decode(*value) : std::nullopt;
+    if (!expiry) return Status::Error(ENODATA, "no expiry set");
+    return std::to_string(expiry->expiresNs / 1'000'000'000);
+  }
   if (isVirtualXattr(name) && name != kDestBasisXattr) return Status::Error(ENODATA, "no attribute " + std::string(name));
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, db_.get(Column::kXattrs, keys::xattr(ino, name)));
   if (!value) return Status::Error(ENODATA, "no attribute " + std::string(name));
@@ -353,6 +359,36 @@ Result<std::vector<std::string>> Namespace::listxattr(uint64_t ino) {
   }
   ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing attributes"));
   return names;
+}
+
+Status Namespace::setExpiry(const Caller& caller, uint64_t ino, std::string_view seconds) {
+  // Decimal seconds since the epoch (as `date +%s` prints them); empty clears.
+  int64_t expiresNs = 0;
+  if (!seconds.empty()) {
+    uint64_t value = 0;
+    for (char c : seconds) {
+      if (c < '0' || c > '9' || value > 9'000'000'000ull) return Status::Error(EINVAL, "user.acidfs.expires_at: not seconds since the epoch");
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (value == 0 || value > 9'000'000'000ull) return Status::Error(EINVAL, "user.acidfs.expires_at: not seconds since the epoch");
+    expiresNs = static_cast<int64_t>(value) * 1'000'000'000;
+  }
+  return modifyInode(ino, [&](Txn& txn, InodeRecord& inode) -> Status {
+    if (!inode.isRegular()) return Status::Error(EINVAL, "user.acidfs.expires_at applies to regular files");
+    if (!mayAccess(caller, inode, W_OK)) return Status::Error(EACCES, "user.acidfs.expires_at: the file is not writable");
+    if (expiresNs) {
+      // The deletion takes the file's name: allowed only to whoever could unlink(2) it.
+      if (inode.parent == 0) return Status::Error(EINVAL, "user.acidfs.expires_at: the file predates expiry; move it once");
+      ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, inode.parent, Txn::Lock::kShared));
+      if (!mayAccess(caller, dir, W_OK | X_OK)) return Status::Error(EACCES, "user.acidfs.expires_at: its directory is not writable");
+      if (!stickyAllows(caller, dir, inode)) return Status::Error(EPERM, "user.acidfs.expires_at: sticky directory");
+    } else if (!(inode.flags & InodeRecord::kExpires)) {
+      return Status::OK();  // nothing to clear
+    }
+    ACIDFS_RETURN_IF_ERROR(tree_.setExpiry(txn, ino, inode, expiresNs));
+    inode.ctimeNs = tree_.clock().nowNs();
+    return tree_.storeInode(txn, ino, inode);
+  }).status();
 }
 
 Status Namespace::removexattr(uint64_t ino, std::string_view name) {
@@ -413,6 +449,7 @@ Result<Attr> Namespace::shareContent(uint64_t sourceIno, uint64_t destIno) {
     ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, tree_.loadInode(txn, sourceIno, Txn::Lock::kShared));
     if (source.isDir() || dest.isDir()) return Status::Error(EISDIR, "is a directory");
     if (!source.isRegular() || !dest.isRegular()) return Status::Error(EINVAL, "not a regular file");
+    ACIDFS_RETURN_IF_ERROR(tree_.clearExpiry(txn, destIno, dest));  // a copy clears an expiry (SPEC §11)
     return tree_.setBlob(txn, destIno, dest, source.blob, source.size, DropCause::kWrite);
   });
 }

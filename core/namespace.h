@@ -124,6 +124,11 @@ class Namespace {
   Status setxattr(uint64_t ino, std::string_view name, std::string_view value, int flags);
   Result<std::vector<std::string>> listxattr(uint64_t ino);
   Status removexattr(uint64_t ino, std::string_view name);
+  // user.acidfs.expires_at (SPEC §11, core/expiry.h): `seconds` since the
+  // epoch, decimal, or empty to clear. Only `caller`s who may write the
+  // file and unlink(2) its name; EINVAL for a bad value or anything but a
+  // regular file.
+  Status setExpiry(const Caller& caller, uint64_t ino, std::string_view seconds);
 
   // Content. read: committed content of a regular file (EISDIR, EINVAL).
   // Writes go through FileDrafts (file_drafts.h), which commits them here.

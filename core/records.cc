@@ -77,9 +77,9 @@ std::optional<InodeRecord> InodeRecord::decode(std::string_view in) {
   d.i64(r.atimeNs), d.i64(r.mtimeNs), d.i64(r.ctimeNs), d.raw(16, blob);
   d.u64(r.parent), d.u64(r.nextCookie), d.bytes(r.symlinkTarget);
   // Exactly what encode() writes: version 3 only with flags, 4 only with a
-  // content version; the only flag is kReadOnly.
+  // content version; only the flags this acidfs knows.
   if (version >= kInodeVersionFlags) {
-    if (!d.u32(r.flags) || (r.flags & ~kReadOnly) != 0) return std::nullopt;
+    if (!d.u32(r.flags) || (r.flags & ~kKnownFlags) != 0) return std::nullopt;
     if (version == kInodeVersionFlags && r.flags == 0) return std::nullopt;
   }
   if (version == kInodeVersionContentVersion && (!d.u64(r.contentVersion) || r.contentVersion == 0)) return std::nullopt;

@@ -32,7 +32,10 @@ struct InodeRecord {
   uint64_t rdev = 0;
   int64_t atimeNs = 0, mtimeNs = 0, ctimeNs = 0;
   Id128 blob;             // regular files: committed content (empty blob id when size 0)
-  uint64_t parent = 0;    // directories: the one directory that names this one
+  // Directories: the one directory that names this one. Others: the
+  // directory that named it last (made, or moved into; 0 in files made
+  // before expiry existed): where an expiry finds its name (expiry.h).
+  uint64_t parent = 0;
   uint64_t nextCookie = kFirstCookie;  // directories: next readdir cookie to hand out
   std::string symlinkTarget;           // symlinks
   // Regular files: windows fallocate reserved. Invariants: sorted, disjoint,
@@ -46,6 +49,10 @@ struct InodeRecord {
   // every door meets that one check. Stored only when not 0 (version 3).
   uint32_t flags = 0;
   static constexpr uint32_t kReadOnly = 1;
+  // kExpires: an expiry is set (core/expiry.h: its record is in the xattrs
+  // column). Regular files only.
+  static constexpr uint32_t kExpires = 2;
+  static constexpr uint32_t kKnownFlags = kReadOnly | kExpires;
   // Regular files: user.acidfs.version (SPEC §11), from
   // MetaEngine::nextVersion at every content commit (Tree::setBlob), so it
   // only grows and is never handed out twice. 0: never committed with one

@@ -309,6 +309,7 @@ Status Store::assemble(uint32_t chunkSize, uint32_t inlineMax) {
   leases_ = std::make_unique<Leases>(*runner_, *content_, clock, options_.leaseTtlSeconds * 1000000000);
   txnIds_ = std::make_unique<TxnIds>(clock);
   cas_ = std::make_unique<CasOps>(*runner_, *ns_, *tree_, *content_, *leases_, *txnIds_);
+  expiries_ = std::make_unique<Expiries>(*runner_, *db_, *tree_, *ns_);
   return Status::OK();
 }
 
@@ -433,6 +434,10 @@ void Store::backgroundLoop() {
       spacePressure_ = false;
       evictTrashForSpace();
     }
+    {
+      auto fired = fireExpiries();  // every tick: an expiry is kept within a second (SPEC §11)
+      if (!fired.ok()) ACIDFS_LOG(kError, "expiry: %s", fired.status().toString().c_str());
+    }
     if (sessions_) {
       Status s = sessions_->tick();
       if (!s.ok()) ACIDFS_LOG(kError, "sessions: %s", s.toString().c_str());
@@ -467,6 +472,20 @@ Status Store::expireTrash() {
     ACIDFS_RETURN_IF_ERROR(trash_->expire(*runner_, options_.clock->nowNs(), kTrashExpiryBatch, expired));
     if (expired < kTrashExpiryBatch) return Status::OK();
   }
+}
+
+Result<uint64_t> Store::fireExpiries() {
+  Expiries::Deleted tell;
+  {
+    MutexLock lock(expiredMutex_);
+    tell = onExpired_;
+  }
+  return expiries_->fire(options_.clock->nowNs(), tell);
+}
+
+void Store::onExpired(Expiries::Deleted deleted) {
+  MutexLock lock(expiredMutex_);
+  onExpired_ = std::move(deleted);
 }
 
 Status Store::expireTxnIds() {

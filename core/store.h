@@ -18,6 +18,7 @@
 
 #include "core/cas_ops.h"
 #include "core/clock.h"
+#include "core/expiry.h"
 #include "core/id128.h"
 #include "core/namespace.h"
 #include "core/status.h"
@@ -162,6 +163,12 @@ class Store {
   // Forgets the txnIds recorded more than 24 h ago (txn_ids.h); the
   // background loop calls it every gc interval.
   Status expireTxnIds();
+  // Deletes the files whose user.acidfs.expires_at has come (expiry.h); the
+  // background loop calls it every second. Returns how many it deleted.
+  Result<uint64_t> fireExpiries() EXCLUDES(expiredMutex_);
+  // Called after each such deletion, from the thread that made it: how
+  // the FUSE layer drops the kernel's entry. Empty: nobody is told.
+  void onExpired(Expiries::Deleted deleted) EXCLUDES(expiredMutex_);
   Trash& trash() { return *trash_; }
   History& history() { return *history_; }
   Result<StoreStats> stats();
@@ -268,6 +275,9 @@ class Store {
   std::unique_ptr<Leases> leases_;
   std::unique_ptr<TxnIds> txnIds_;
   std::unique_ptr<CasOps> cas_;
+  std::unique_ptr<Expiries> expiries_;
+  Mutex expiredMutex_;
+  Expiries::Deleted onExpired_ GUARDED_BY(expiredMutex_);
   std::unique_ptr<Sessions> sessions_;  // a database store's
 
   Mutex backgroundMutex_;

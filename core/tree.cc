@@ -134,9 +134,9 @@ Result<uint64_t> Tree::create(Txn& txn, const Caller& caller, uint64_t parent, s
   if (!inode.isDir() && (inode.mode & S_ISGID) && !caller.isRoot() && !caller.inGroup(inode.gid))
     inode.mode &= ~S_ISGID;
   inode.atimeNs = inode.mtimeNs = inode.ctimeNs = clock_.nowNs();
+  inode.parent = parent;
   if (inode.isDir()) {
     inode.nlink = 2;
-    inode.parent = parent;
     dir.nlink++;
   } else {
     inode.nlink = 1;

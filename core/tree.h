@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "core/caller.h"
+#include "core/expiry.h"
 #include "core/inode_holders.h"
 #include "core/namespace.h"
 #include "core/records.h"
@@ -109,6 +110,17 @@ class Tree {
   // Deletes the inode's records, drops its blob's reference and gives back
   // its reserved windows.
   Status deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
+
+  // ---- expiry (tree_expiry.cc, SPEC §11) ----------------------------------------
+  // Sets the expiry of regular file `ino` (expiry.h) to `expiresNs`, for the
+  // content it holds now, or clears it when 0. The caller locked `inode`
+  // exclusively and stores it.
+  Status setExpiry(Txn& txn, uint64_t ino, InodeRecord& inode, int64_t expiresNs);
+  // Clears the expiry if there is one: a move, a copy onto the file.
+  Status clearExpiry(Txn& txn, uint64_t ino, InodeRecord& inode) { return setExpiry(txn, ino, inode, 0); }
+  Result<std::optional<ExpiryRecord>> loadExpiry(Txn& txn, uint64_t ino);
+  // The entry of `dir` that names `ino`, if any (a search of its entries).
+  Result<std::optional<std::pair<std::string, DentryRecord>>> nameIn(Txn& txn, uint64_t dir, uint64_t ino);
 
   // ---- clones (tree_clone.cc, SPEC §10) ---------------------------------------
   struct CloneCount {

@@ -15,6 +15,7 @@
 #include "core/format.h"
 #include "core/namespace.h"
 #include "core/tree.h"
+#include "core/virtual_xattrs.h"
 
 namespace acidfs {
 
@@ -112,8 +113,9 @@ Result<uint64_t> Tree::copyInode(Txn& txn, uint64_t sourceIno, const InodeRecord
     for (it->seek(prefix); it->valid(); it->next()) {
       std::string key = MetaCursor::copyOut(it->key());
       if (!key.starts_with(prefix)) break;
-      ACIDFS_RETURN_IF_ERROR(txn.put(Column::kXattrs, keys::xattr(ino, std::string_view(key).substr(prefix.size())),
-                                     MetaCursor::copyOut(it->value())));
+      const std::string_view name = std::string_view(key).substr(prefix.size());
+      if (name == kExpiresAtXattr) continue;  // a copy does not expire (SPEC §11): copiedInode drops the flag
+      ACIDFS_RETURN_IF_ERROR(txn.put(Column::kXattrs, keys::xattr(ino, name), MetaCursor::copyOut(it->value())));
     }
     ACIDFS_RETURN_IF_ERROR(it->status().withContext("copying extended attributes"));
   }
@@ -121,9 +123,9 @@ Result<uint64_t> Tree::copyInode(Txn& txn, uint64_t sourceIno, const InodeRecord
     content_.addRef(txn, copy.blob, +1);  // the copy shares the content
     walk.count.bytes += copy.size;
   }
+  copy.parent = copyParent;
   if (copy.isDir()) {
     copy.nlink = 2;  // and one per subdirectory, as they are copied
-    copy.parent = copyParent;
     ACIDFS_RETURN_IF_ERROR(copyEntries(txn, sourceIno, source, ino, copy, walk, depth + 1));
   } else if (source.nlink > 1) {
     copy.nlink = 1;  // the names in the tree, counted as they are found

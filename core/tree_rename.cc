@@ -145,11 +145,15 @@ Status Tree::Rename::exchange(int64_t now) {
   ACIDFS_RETURN_IF_ERROR(txn_.put(Column::kDentries, keys::dentry(parent_, name_), a.encode()));
   ACIDFS_RETURN_IF_ERROR(txn_.put(Column::kDentries, keys::dentry(newParent_, newName_), b.encode()));
   if (parent_ != newParent_) {
-    if (moved_->isDir()) moved_->parent = newParent_, from_->nlink--, to_->nlink++;
-    if (target_->isDir()) target_->parent = parent_, to_->nlink--, from_->nlink++;
+    if (moved_->isDir()) from_->nlink--, to_->nlink++;
+    if (target_->isDir()) to_->nlink--, from_->nlink++;
   }
+  moved_->parent = newParent_;
+  target_->parent = parent_;
   target_->ctimeNs = now;
-  return Status::OK();
+  // A move clears an expiry (SPEC §11): both files moved.
+  ACIDFS_RETURN_IF_ERROR(tree_.clearExpiry(txn_, src_.ino, *moved_));
+  return tree_.clearExpiry(txn_, dst_->ino, *target_);
 }
 
 Result<std::optional<Unlinked>> Tree::Rename::replace(int64_t now) {
@@ -193,10 +197,11 @@ Result<std::optional<Unlinked>> Tree::Rename::replace(int64_t now) {
     ACIDFS_RETURN_IF_ERROR(tree_.removeEntry(txn_, parent_, name_, src_));
   ACIDFS_RETURN_IF_ERROR(tree_.addEntry(txn_, newParent_, *to_, newName_, src_.ino, moved_->mode, cookie));
   if (moved_->isDir() && parent_ != newParent_) {
-    moved_->parent = newParent_;
     from_->nlink--;
     to_->nlink++;
   }
+  moved_->parent = newParent_;
+  ACIDFS_RETURN_IF_ERROR(tree_.clearExpiry(txn_, src_.ino, *moved_));  // a move clears an expiry (SPEC §11)
   return replaced;
 }
 

@@ -4,6 +4,9 @@
 //   user.acidfs.version     read: the file's content version (SPEC §11), a
 //                           decimal number that grows at every content
 //                           commit and is never reused ("0": none yet)
+//   user.acidfs.expires_at  read/write: seconds since the epoch at which the
+//                           daemon deletes the file (core/expiry.h); empty
+//                           or removed: no expiry
 //   user.acidfs.dest_basis  write on a source file: "<blobId>" or "absent";
 //                           the next rename of that file checks its
 //                           destination against it, in the rename's own
@@ -27,6 +30,7 @@ inline constexpr std::string_view kVirtualXattrPrefix = "user.acidfs.";
 inline constexpr std::string_view kBlobIdXattr = "user.acidfs.blob_id";
 inline constexpr std::string_view kVersionXattr = "user.acidfs.version";
 inline constexpr std::string_view kDestBasisXattr = "user.acidfs.dest_basis";
+inline constexpr std::string_view kExpiresAtXattr = "user.acidfs.expires_at";
 inline constexpr std::string_view kAbsentBasis = "absent";
 
 inline bool isVirtualXattr(std::string_view name) { return name.substr(0, kVirtualXattrPrefix.size()) == kVirtualXattrPrefix; }

@@ -12,10 +12,16 @@ FuseFs::FuseFs(Store& s, FuseOptions o)
     : store(s), options(o), drafts(s.ns(), s.content(), o.maxDraftBytes), accessTimes(s.ns(), o.strictAtime) {
   store.ns().setInodeHolders(&holders_);
   drafts.setDroppedHandler([this](uint64_t ino) { dropPagesLater(ino); });
+  // A file deleted by its expiry (SPEC §11): the kernel forgets the name.
+  store.onExpired([this](uint64_t parent, const std::string& name, uint64_t ino) {
+    notifyDeleted(parent, ino, name);
+    invalidateInode(parent, /*data=*/false);
+  });
   committer_ = std::thread([this] { committerLoop(); });
 }
 
 FuseFs::~FuseFs() {
+  store.onExpired(nullptr);
   {
     MutexLock lock(committerMutex_);
     stopping_ = true;

@@ -643,7 +643,10 @@ void replyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
 
 void opSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
   Status s = checkXattrName(name);
-  if (s.ok()) s = fsOf(req).store.ns().setxattr(ino, name, std::string_view(value, size), flags);
+  if (s.ok() && name == kExpiresAtXattr)  // deletes the file later: the caller's rights are checked
+    s = fsOf(req).store.ns().setExpiry(callerOf(req), ino, std::string_view(value, size));
+  else if (s.ok())
+    s = fsOf(req).store.ns().setxattr(ino, name, std::string_view(value, size), flags);
   replyStatus(req, s, "setxattr");
 }
 
@@ -679,6 +682,7 @@ void opListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 void opRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Status s = checkXattrName(name);
   if (!s.ok()) return replyError(req, Status::Error(ENODATA, s.message()), "removexattr");
+  if (name == kExpiresAtXattr) return replyStatus(req, fsOf(req).store.ns().setExpiry(callerOf(req), ino, ""), "removexattr");
   replyStatus(req, fsOf(req).store.ns().removexattr(ino, name), "removexattr");
 }
 

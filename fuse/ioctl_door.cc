@@ -358,7 +358,13 @@ IoctlAnswer runPut(FuseFs& fs, const Caller& caller, std::string_view bytes) {
 }
 
 IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
-  onlyKeys(request, {"path", "blobId", "basis", "mode", "txnId"}, "commit");
+  onlyKeys(request, {"path", "blobId", "basis", "mode", "txnId", "expiresAt"}, "commit");
+  int64_t expiresNs = 0;
+  if (auto at = request.find("expiresAt"); at != request.end()) {
+    if (!at->is_number_unsigned() || at->get<uint64_t>() == 0 || at->get<uint64_t>() > 9'000'000'000ull)
+      throw BadRequest{"commit.expiresAt must be seconds since the epoch"};
+    expiresNs = static_cast<int64_t>(at->get<uint64_t>()) * 1'000'000'000;
+  }
   std::optional<Idempotence> idem = idempotenceOf(request, "commit");
   if (idem) idem->answerOnSuccess = [](const PathStat* committed) { return answer(statJson(*committed)).data; };
   const std::string path = pathField(request, "commit");
@@ -375,7 +381,7 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
   // write lands between them and the commit (FileDrafts::changeContent).
   Result<PathStat> st = Status::Error(EIO, "commit did not run");
   auto commit = [&] {
-    st = fs.store.cas().commit(caller, path, blob, basis, mode, idem ? &*idem : nullptr);
+    st = fs.store.cas().commit(caller, path, blob, basis, mode, idem ? &*idem : nullptr, expiresNs);
     return st.status();
   };
   DoorChangeLock changing(fs.doorLocks, DoorLocks::stripesOf(path));

@@ -228,7 +228,7 @@ TEST(FormatGolden, InodeRecordOfAReadOnlyCloneBytes) {
   EXPECT_TRUE(r->reserved.empty());
   EXPECT_EQ(r->symlinkTarget, want.symlinkTarget);
   std::string unknownFlag = bytesOf(golden.c_str());
-  unknownFlag[unknownFlag.size() - 8] = 2;
+  unknownFlag[unknownFlag.size() - 8] = 4;
   EXPECT_FALSE(InodeRecord::decode(unknownFlag)) << "a flag this acidfs does not know";
   // Writable again: version 1, the bytes of a store that never had a clone.
   want.flags = 0;

@@ -207,6 +207,10 @@ int run(int argc, char** argv) {
   auto* absentFlag = cas->add_flag("--absent", casAbsent, "PATH must not exist");
   expect->excludes(absentFlag);
   cas->add_option("--from", casFrom, "the new content (default: standard input)");
+  uint64_t casExpiresAt = 0;
+  cas->add_option("--expires-at", casExpiresAt,
+                  "seconds since the epoch: the file is deleted then, unless changed or moved (user.acidfs.expires_at),\n"
+                  "set in the same transaction");
   std::string casTxnId;
   auto* casTxnIdOption = cas->add_option("--txn-id", casTxnId,
                   "1-64 printable bytes: a repeat with the same ID within 24 h changes nothing and gets the first's outcome");
@@ -220,6 +224,7 @@ int run(int argc, char** argv) {
     commit["basis"] = casAbsent ? json(nullptr) : json(casExpect);
     commit["mode"] = 0666 & ~currentUmask();  // a new file: as a shell's `>` would make it
     if (casTxnIdOption->count()) commit["txnId"] = casTxnId;
+    if (casExpiresAt) commit["expiresAt"] = casExpiresAt;
     check(mount.request(ACIDFS_IOC_COMMIT, commit.dump()));
   });
 

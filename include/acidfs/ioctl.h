@@ -72,7 +72,10 @@
  *   ACIDFS_IOC_COMMIT    in  {"path":..., "blobId":..., "basis": absent key =
  *                             anything, null = must not exist, or a blobId,
  *                             "mode": optional, for a new file (default 0644),
- *                             "txnId": optional (version 2)}
+ *                             "txnId": optional (version 2),
+ *                             "expiresAt": optional (version 2), seconds since
+ *                             the epoch: user.acidfs.expires_at set in the
+ *                             same transaction}
  *                        out the STAT object of the path afterwards
  *
  *   txnId (SPEC §11): 1-64 printable ASCII bytes. A TRANSACT or COMMIT
