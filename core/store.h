@@ -164,7 +164,8 @@ class Store {
   // background loop calls it every gc interval.
   Status expireTxnIds();
   // Deletes the files whose user.acidfs.expires_at has come (expiry.h); the
-  // background loop calls it every second. Returns how many it deleted.
+  // background loop calls it every second (unless gcIntervalSeconds is 0).
+  // Returns how many it deleted.
   Result<uint64_t> fireExpiries() EXCLUDES(expiredMutex_);
   // Called after each such deletion, from the thread that made it: how
   // the FUSE layer drops the kernel's entry. Empty: nobody is told.
