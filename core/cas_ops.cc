@@ -275,10 +275,7 @@ Result<PathStat> CasOps::commit(const Caller& caller, std::string_view path, con
     ACIDFS_RETURN_IF_ERROR(commitIn(txn, caller, path, blob, basis, createMode, 1, ino));
     ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
     if (expiresNs) {
-      if (inode.parent == 0) return Status::Error(EINVAL, "'" + std::string(path) + "' predates expiry; move it once");
-      ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, inode.parent, Txn::Lock::kShared));
-      if (!mayAccess(caller, dir, W_OK | X_OK)) return denied("setting an expiry on", path);
-      if (!stickyAllows(caller, dir, inode)) return Status::Error(EPERM, "sticky directory: cannot expire '" + std::string(path) + "'");
+      ACIDFS_RETURN_IF_ERROR(tree_.mayExpire(txn, caller, inode, "expiring '" + std::string(path) + "'"));
       ACIDFS_RETURN_IF_ERROR(tree_.setExpiry(txn, ino, inode, expiresNs));
       ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, ino, inode));
     }

@@ -1,5 +1,6 @@
 #include "core/expiry.h"
 
+#include <cstdint>
 #include <vector>
 
 #include "core/clock.h"
@@ -36,20 +37,11 @@ std::string expirykeys::index(int64_t expiresNs, uint64_t ino) {
 Result<uint64_t> Expiries::fire(int64_t nowNs, const Deleted& deleted) {
   // The due keys, read first: each then gets a transaction of its own, so
   // that one file's deletion never waits on another's locks.
-  std::vector<std::string> due;
-  {
-    auto it = db_.scan(Column::kDefault);
-    for (it->seek(expirykeys::kIndexPrefix); it->valid(); it->next()) {
-      std::string key = MetaCursor::copyOut(it->key());
-      if (!key.starts_with(expirykeys::kIndexPrefix) || key.size() != expirykeys::kIndexPrefix.size() + 16) break;
-      if (static_cast<int64_t>(readBigEndian64(std::string_view(key).substr(expirykeys::kIndexPrefix.size(), 8))) > nowNs)
-        break;
-      due.push_back(std::move(key));
-    }
-    ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing due expiries"));
-  }
+  ACIDFS_ASSIGN_OR_RETURN(std::vector<std::string> due, dueKeys(*db_.scan(Column::kDefault), expirykeys::kIndexPrefix,
+                                                                 nowNs, SIZE_MAX, "expiries"));
   uint64_t count = 0;
   for (const std::string& key : due) {
+    if (key.size() != expirykeys::kIndexPrefix.size() + 16) break;  // not an index key: past the index
     std::optional<std::pair<uint64_t, std::string>> gone;
     uint64_t ino = 0;
     ACIDFS_RETURN_IF_ERROR(fireOne(key, gone, ino));
@@ -73,9 +65,10 @@ Status Expiries::fireOne(const std::string& indexKey, std::optional<std::pair<ui
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> mark, txn.read(Column::kDefault, indexKey, Txn::Lock::kExclusive));
     if (!mark) return Status::OK();
     ACIDFS_RETURN_IF_ERROR(txn.del(Column::kDefault, indexKey));
-    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> stored, txn.read(Column::kInodes, keys::ino(ino), Txn::Lock::kExclusive));
-    if (!stored) return Status::OK();  // the file went meanwhile
-    ACIDFS_ASSIGN_OR_RETURN(InodeRecord inode, tree_.loadInode(txn, ino, Txn::Lock::kExclusive));
+    Result<InodeRecord> loaded = tree_.loadInode(txn, ino, Txn::Lock::kExclusive);
+    if (loaded.status().errnum() == ENOENT) return Status::OK();  // the file went meanwhile
+    ACIDFS_RETURN_IF_ERROR(loaded.status());
+    InodeRecord& inode = *loaded;
     if (!(inode.flags & InodeRecord::kExpires) || inode.nlink == 0) return Status::OK();
     ACIDFS_ASSIGN_OR_RETURN(std::optional<ExpiryRecord> expiry, tree_.loadExpiry(txn, ino));
     if (!expiry || expiry->expiresNs != dueNs) return Status::OK();  // a stale key: set again or cleared since

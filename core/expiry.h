@@ -32,6 +32,10 @@ class Namespace;
 class TransactionRunner;
 class Tree;
 
+// The latest expiry one may set, in seconds since the epoch (year 2255):
+// its nanoseconds still fit an int64.
+inline constexpr uint64_t kMaxExpirySeconds = 9'000'000'000;
+
 struct ExpiryRecord {
   int64_t expiresNs = 0;
   Id128 blob;  // the content the file held when the expiry was set

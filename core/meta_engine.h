@@ -129,6 +129,13 @@ class MetaTxn {
   virtual void rollback() = 0;
 };
 
+// The due entries of a time-ordered index: the keys under `prefix` whose
+// next 8 bytes (a big-endian time, ns) are at most `nowNs`, oldest first, at
+// most `max` of them, read from `cursor` (the trash's, txnIds' and
+// expiries' indexes). `what` names the index in an error.
+Result<std::vector<std::string>> dueKeys(MetaCursor& cursor, std::string_view prefix, int64_t nowNs, size_t max,
+                                         const char* what);
+
 // The committed data, read outside any transaction: a store's engine, or
 // its files opened read-only for fsck (MetaDbReader).
 class MetaReader {

@@ -365,23 +365,20 @@ Status Namespace::setExpiry(const Caller& caller, uint64_t ino, std::string_view
   // Decimal seconds since the epoch (as `date +%s` prints them); empty clears.
   int64_t expiresNs = 0;
   if (!seconds.empty()) {
+    const Status notSeconds = Status::Error(EINVAL, "user.acidfs.expires_at: not seconds since the epoch");
     uint64_t value = 0;
     for (char c : seconds) {
-      if (c < '0' || c > '9' || value > 9'000'000'000ull) return Status::Error(EINVAL, "user.acidfs.expires_at: not seconds since the epoch");
+      if (c < '0' || c > '9' || value > kMaxExpirySeconds) return notSeconds;
       value = value * 10 + static_cast<uint64_t>(c - '0');
     }
-    if (value == 0 || value > 9'000'000'000ull) return Status::Error(EINVAL, "user.acidfs.expires_at: not seconds since the epoch");
+    if (value == 0 || value > kMaxExpirySeconds) return notSeconds;
     expiresNs = static_cast<int64_t>(value) * 1'000'000'000;
   }
   return modifyInode(ino, [&](Txn& txn, InodeRecord& inode) -> Status {
     if (!inode.isRegular()) return Status::Error(EINVAL, "user.acidfs.expires_at applies to regular files");
     if (!mayAccess(caller, inode, W_OK)) return Status::Error(EACCES, "user.acidfs.expires_at: the file is not writable");
     if (expiresNs) {
-      // The deletion takes the file's name: allowed only to whoever could unlink(2) it.
-      if (inode.parent == 0) return Status::Error(EINVAL, "user.acidfs.expires_at: the file predates expiry; move it once");
-      ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, tree_.loadInode(txn, inode.parent, Txn::Lock::kShared));
-      if (!mayAccess(caller, dir, W_OK | X_OK)) return Status::Error(EACCES, "user.acidfs.expires_at: its directory is not writable");
-      if (!stickyAllows(caller, dir, inode)) return Status::Error(EPERM, "user.acidfs.expires_at: sticky directory");
+      ACIDFS_RETURN_IF_ERROR(tree_.mayExpire(txn, caller, inode, kExpiresAtXattr));
     } else if (!(inode.flags & InodeRecord::kExpires)) {
       return Status::OK();  // nothing to clear
     }

@@ -191,18 +191,8 @@ Status Trash::expire(TransactionRunner& runner, int64_t nowNs, size_t max, size_
     ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> frozen,
                             txn.read(Column::kDefault, kGcFrozenKey, Txn::Lock::kShared));
     if (frozen) return Status::OK();  // gc --freeze: nothing is reclaimed
-    std::vector<std::string> due;
-    {
-      auto it = txn.scan(Column::kTrash);
-      const std::string prefix(1, kExpiryKind);
-      for (it->seek(prefix); it->valid() && due.size() < max; it->next()) {
-        std::string key = MetaCursor::copyOut(it->key());
-        if (!key.starts_with(prefix) || key.size() < 9) break;
-        if (static_cast<int64_t>(readBigEndian64(std::string_view(key).substr(1, 8))) > nowNs) break;
-        due.push_back(std::move(key));
-      }
-      ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing expired trash"));
-    }
+    ACIDFS_ASSIGN_OR_RETURN(std::vector<std::string> due,
+                            dueKeys(*txn.scan(Column::kTrash), std::string(1, kExpiryKind), nowNs, max, "trash"));
     for (const std::string& expiryKey : due) {
       // Locked: a concurrent expire (another host) or undelete takes it once.
       ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> mark, txn.read(Column::kTrash, expiryKey, Txn::Lock::kExclusive));

@@ -119,6 +119,11 @@ class Tree {
   // Clears the expiry if there is one: a move, a copy onto the file.
   Status clearExpiry(Txn& txn, uint64_t ino, InodeRecord& inode) { return setExpiry(txn, ino, inode, 0); }
   Result<std::optional<ExpiryRecord>> loadExpiry(Txn& txn, uint64_t ino);
+  // Whether `caller` may give `inode` an expiry: the deletion takes its
+  // name, so only one who could unlink(2) it — write and search permission
+  // on its directory, within the sticky bit's rule (EACCES, EPERM). EINVAL
+  // when no directory is known for it. `what` begins each message.
+  Status mayExpire(Txn& txn, const Caller& caller, const InodeRecord& inode, std::string_view what);
   // The entry of `dir` that names `ino`, if any (a search of its entries).
   Result<std::optional<std::pair<std::string, DentryRecord>>> nameIn(Txn& txn, uint64_t dir, uint64_t ino);
 

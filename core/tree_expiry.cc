@@ -1,5 +1,7 @@
 // Tree's part of expiry (SPEC §11, core/expiry.h): the record, its index
 // key and the inode's kExpires flag, set and cleared together.
+#include <unistd.h>
+
 #include "core/expiry.h"
 #include "core/format.h"
 #include "core/tree.h"
@@ -28,6 +30,15 @@ Result<std::optional<ExpiryRecord>> Tree::loadExpiry(Txn& txn, uint64_t ino) {
   std::optional<ExpiryRecord> record = ExpiryRecord::decode(*value);
   if (!record) return Status::Error(EIO, "store corrupted: undecodable expiry of inode " + std::to_string(ino));
   return record;
+}
+
+Status Tree::mayExpire(Txn& txn, const Caller& caller, const InodeRecord& inode, std::string_view what) {
+  if (inode.parent == 0) return Status::Error(EINVAL, std::string(what) + ": the file predates expiry; move it once");
+  ACIDFS_ASSIGN_OR_RETURN(InodeRecord dir, loadInode(txn, inode.parent, Txn::Lock::kShared));
+  if (!mayAccess(caller, dir, W_OK | X_OK))
+    return Status::Error(EACCES, std::string(what) + ": its directory is not writable");
+  if (!stickyAllows(caller, dir, inode)) return Status::Error(EPERM, std::string(what) + ": sticky directory");
+  return Status::OK();
 }
 
 Result<std::optional<std::pair<std::string, DentryRecord>>> Tree::nameIn(Txn& txn, uint64_t dir, uint64_t ino) {

@@ -98,17 +98,8 @@ Status TxnIds::expire(TransactionRunner& runner, int64_t nowNs, size_t max, size
   expired = 0;
   return runner.run([&](Txn& txn) -> Status {
     expired = 0;
-    std::vector<std::string> due;
-    {
-      auto it = txn.scan(Column::kDefault);
-      for (it->seek(kExpiryPrefix); it->valid() && due.size() < max; it->next()) {
-        std::string key = MetaCursor::copyOut(it->key());
-        if (!key.starts_with(kExpiryPrefix) || key.size() < kExpiryPrefix.size() + 8) break;
-        if (static_cast<int64_t>(readBigEndian64(std::string_view(key).substr(kExpiryPrefix.size(), 8))) > nowNs) break;
-        due.push_back(std::move(key));
-      }
-      ACIDFS_RETURN_IF_ERROR(it->status().withContext("listing expired txnIds"));
-    }
+    ACIDFS_ASSIGN_OR_RETURN(std::vector<std::string> due,
+                            dueKeys(*txn.scan(Column::kDefault), kExpiryPrefix, nowNs, max, "txnIds"));
     for (const std::string& key : due) {
       // Locked: a repeat that replaces the record (remember) takes it once.
       ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> mark, txn.read(Column::kDefault, key, Txn::Lock::kExclusive));

@@ -14,6 +14,7 @@
 #include <fuse_lowlevel.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "core/access_times.h"
 #include "core/inode_holders.h"
 #include "core/file_drafts.h"
+#include "core/status.h"
 #include "core/store.h"
 #include "core/thread_annotations.h"
 #include "fuse/door_locks.h"
@@ -53,6 +55,11 @@ struct FuseOptions {
   // never keeps cached pages (close-to-open).
   bool sharedStore = false;
 };
+
+// A failure of the store rather than of the request (EIO, ENOSPC, or no
+// errno at all): both doors, fuse_ops.cc's replies and the ioctl door's,
+// log these as well as answering them.
+inline bool isStoreFailure(const Status& s) { return s.errnum() == EIO || s.errnum() == ENOSPC || !s.errnum(); }
 
 // One open file description (fi->fh).
 struct OpenFile {

@@ -75,7 +75,7 @@ void replyErrno(fuse_req_t req, int err) {
 
 void replyError(fuse_req_t req, const Status& s, const char* op) {
   RequestTrace::noteError(s.errnum() ? s.errnum() : EIO);
-  if (s.errnum() == EIO || s.errnum() == ENOSPC || !s.errnum()) ACIDFS_LOG(kError, "%s: %s", op, s.toString().c_str());
+  if (isStoreFailure(s)) ACIDFS_LOG(kError, "%s: %s", op, s.toString().c_str());
   fuse_reply_err(req, s.errnum() ? s.errnum() : EIO);
 }
 

@@ -361,7 +361,7 @@ IoctlAnswer runCommit(FuseFs& fs, const Caller& caller, const json& request) {
   onlyKeys(request, {"path", "blobId", "basis", "mode", "txnId", "expiresAt"}, "commit");
   int64_t expiresNs = 0;
   if (auto at = request.find("expiresAt"); at != request.end()) {
-    if (!at->is_number_unsigned() || at->get<uint64_t>() == 0 || at->get<uint64_t>() > 9'000'000'000ull)
+    if (!at->is_number_unsigned() || at->get<uint64_t>() == 0 || at->get<uint64_t>() > kMaxExpirySeconds)
       throw BadRequest{"commit.expiresAt must be seconds since the epoch"};
     expiresNs = static_cast<int64_t>(at->get<uint64_t>()) * 1'000'000'000;
   }
@@ -583,9 +583,7 @@ IoctlAnswer runStatus(FuseFs& fs) {
 
 IoctlAnswer ioctlFailure(const Status& s) {
   if (s.isConflict()) return IoctlAnswer{s.errnum(), s.conflict()->toJson()};
-  // As fuse_ops.cc's replyError: a failure of the store, not of the
-  // request, goes to the log too.
-  if (s.errnum() == EIO || s.errnum() == ENOSPC || !s.errnum()) ACIDFS_LOG(kError, "ioctl: %s", s.toString().c_str());
+  if (isStoreFailure(s)) ACIDFS_LOG(kError, "ioctl: %s", s.toString().c_str());
   return IoctlAnswer{s.errnum() ? s.errnum() : EIO, dumpJson(json{{"error", s.message()}})};
 }
 
