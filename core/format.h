@@ -30,6 +30,7 @@
 //   trash    'n' dir(8) name 0 ~time(8) nonce(8) → TrashRecord (a name that went; trash.h)
 //            'v' ino(8) ~time(8) nonce(8)     → TrashRecord (content a file replaced)
 //            'x' expires(8) record key        → ""     (expiry index)
+//   feed     seq(8) index(2)                  → FeedRecord (feed.h): the change feed
 //   default  "gc_frozen"                      → "1" while GC is frozen
 //   default  "version_mark"                   → u64 above every content version handed out
 //
@@ -75,6 +76,8 @@ inline constexpr bool isValidChunkSize(uint64_t size) {
 inline constexpr uint64_t kMaxFileSize = 1ull << 40;
 // default column: chunk windows fallocate reserved, all files together (u64).
 inline constexpr char kReservedWindowsKey[] = "reserved_windows";
+// default column: u64, the first change feed number kept (feed.h; absent: 1).
+inline constexpr char kFeedFloorKey[] = "feed_floor";
 // default column: u64, above every content version handed out (MetaDb::nextVersion;
 // a database store uses the sequence acidfs.versions instead).
 inline constexpr char kVersionMarkKey[] = "version_mark";
@@ -84,11 +87,13 @@ inline constexpr char kGcFrozenKey[] = "gc_frozen";
 // Readdir cookies 1 and 2 belong to "." and ".."; entries start at 3.
 inline constexpr uint64_t kFirstEntryCookie = 3;
 
-enum class Column { kDefault, kInodes, kDentries, kCookies, kXattrs, kChunks, kPages, kBlobs, kLeases, kOrphans, kTrash };
-inline constexpr int kColumnCount = 11;
+enum class Column {
+  kDefault, kInodes, kDentries, kCookies, kXattrs, kChunks, kPages, kBlobs, kLeases, kOrphans, kTrash, kFeed
+};
+inline constexpr int kColumnCount = 12;
 inline const char* columnName(Column c) {
   static const char* kNames[] = {"default", "inodes", "dentries", "cookies", "xattrs", "chunks",
-                                 "pages",   "blobs",  "leases",   "orphans", "trash"};
+                                 "pages",   "blobs",  "leases",   "orphans", "trash",  "feed"};
   return kNames[static_cast<int>(c)];
 }
 

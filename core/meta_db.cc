@@ -310,6 +310,74 @@ Result<uint64_t> MetaDb::nextVersion() {
   return nextVersion_++;
 }
 
+Status MetaDb::loadFeedSeq() {
+  if (nextFeedSeq_) return Status::OK();
+  std::unique_ptr<MetaCursor> it = scan(Column::kFeed);
+  it->seekToLast();
+  ACIDFS_RETURN_IF_ERROR(it->status().withContext("reading the change feed's last record"));
+  nextFeedSeq_ = it->valid() && it->key().size() >= 8 ? readBigEndian64(it->key().substr(0, 8)) + 1 : 1;
+  return Status::OK();
+}
+
+Result<uint64_t> MetaDb::takeFeedSeq() {
+  MutexLock lock(feedMutex_);
+  ACIDFS_RETURN_IF_ERROR(loadFeedSeq());
+  const uint64_t seq = nextFeedSeq_++;
+  feedInFlight_.insert(seq);
+  return seq;
+}
+
+void MetaDb::feedSettled(uint64_t seq) {
+  MutexLock lock(feedMutex_);
+  feedInFlight_.erase(seq);
+}
+
+Result<std::vector<FeedEntry>> MetaDb::readFeed(uint64_t from, size_t max) {
+  uint64_t below = 0;
+  {
+    MutexLock lock(feedMutex_);
+    ACIDFS_RETURN_IF_ERROR(loadFeedSeq());
+    below = feedInFlight_.empty() ? nextFeedSeq_ : *feedInFlight_.begin();
+  }
+  std::vector<FeedEntry> out;
+  std::string start;
+  appendBigEndian64(start, from);
+  std::unique_ptr<MetaCursor> it = scan(Column::kFeed);
+  for (it->seek(start); it->valid(); it->next()) {
+    const std::string_view key = it->key();
+    if (key.size() != 12) return Status::Error(EIO, "store corrupted: a change feed key of " + std::to_string(key.size()) + " bytes");
+    const uint64_t seq = readBigEndian64(key.substr(0, 8));
+    if (seq >= below) break;
+    if (out.size() >= max && seq != out.back().seq) break;  // never split a transaction's records
+    uint32_t index = 0;
+    for (size_t i = 8; i < 12; ++i) index = (index << 8) | static_cast<uint8_t>(key[i]);
+    out.push_back(FeedEntry{seq, index, MetaCursor::copyOut(it->value())});
+  }
+  ACIDFS_RETURN_IF_ERROR(it->status().withContext("reading the change feed"));
+  return out;
+}
+
+Result<uint64_t> MetaDb::feedEnd() {
+  MutexLock lock(feedMutex_);
+  ACIDFS_RETURN_IF_ERROR(loadFeedSeq());
+  return feedInFlight_.empty() ? nextFeedSeq_ : *feedInFlight_.begin();
+}
+
+Status MetaDb::trimFeed(uint64_t before) {
+  // Outside any transaction: nothing else writes these keys (each was
+  // written once, by its commit) or reads them under a lock.
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<MetaCursor> it = scan(Column::kFeed);
+  for (it->seekToFirst(); it->valid(); it->next()) {
+    const std::string_view key = it->key();
+    if (key.size() < 8 || readBigEndian64(key.substr(0, 8)) >= before) break;
+    batch.Delete(cf(Column::kFeed), rocksdb::Slice(key.data(), key.size()));
+  }
+  ACIDFS_RETURN_IF_ERROR(it->status().withContext("trimming the change feed"));
+  if (batch.Count() == 0) return Status::OK();
+  return fromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "trimming the change feed");
+}
+
 Status MetaDb::stoppedError(const char* what) const {
   const int errnum = writesStopped();
   return Status::Error(errnum, std::string(what) + ": the metadata database stopped taking writes after " +

@@ -17,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,6 +66,13 @@ class MetaDb final : public MetaEngine {
   Status put(Column c, std::string_view key, std::string_view value, bool sync) override;
   Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) override EXCLUDES(countersMutex_);
   Result<uint64_t> nextVersion() override EXCLUDES(versionMutex_);
+  Result<std::vector<FeedEntry>> readFeed(uint64_t from, size_t max) override EXCLUDES(feedMutex_);
+  Status trimFeed(uint64_t before) override;
+  Result<uint64_t> feedEnd() override EXCLUDES(feedMutex_);
+  // A committing transaction's feed number, in flight until feedSettled():
+  // readers stop below it meanwhile (readFeed).
+  Result<uint64_t> takeFeedSeq() EXCLUDES(feedMutex_);
+  void feedSettled(uint64_t seq) EXCLUDES(feedMutex_);
   // Everything committed so far is durable when these return: syncLog()
   // syncs the write-ahead log; flush() writes the memtables to synced table
   // files, which also covers records replayed at open from a log that was
@@ -135,6 +143,15 @@ class MetaDb final : public MetaEngine {
   // nextVersion()'s count. Invariant: every number handed out is below the
   // mark, and the mark is durable (a synced put) before a number under it is
   // handed out — so after any crash the count resumes above them all.
+  // The feed's numbers (feed.h). Invariant: every number below nextFeedSeq_
+  // and not in feedInFlight_ has committed or never will; so readFeed
+  // reads below the smallest in flight (or nextFeedSeq_). 0: not read from
+  // the feed's last key yet.
+  Mutex feedMutex_;
+  uint64_t nextFeedSeq_ GUARDED_BY(feedMutex_) = 0;
+  std::set<uint64_t> feedInFlight_ GUARDED_BY(feedMutex_);
+  Status loadFeedSeq() REQUIRES(feedMutex_);
+
   static constexpr uint64_t kVersionBatch = 1 << 16;
   Mutex versionMutex_;
   uint64_t nextVersion_ GUARDED_BY(versionMutex_) = 0;  // 0: the mark not read yet

@@ -92,7 +92,30 @@ class MetaDbTxn final : public MetaTxn {
 
   // RocksDB cannot tell whether a failed Commit reached the log: every
   // failure is an unknown outcome.
+  void appendFeed(std::string value) override { feed_.push_back(std::move(value)); }
+
   CommitResult commit() override {
+    // The feed's number, taken now that every lock is held (feed.h); in
+    // flight until the commit has ended, so no reader passes it before.
+    uint64_t feedSeq = 0;
+    if (!feed_.empty()) {
+      Result<uint64_t> seq = db_.takeFeedSeq();
+      if (!seq.ok()) return CommitResult{seq.status()};
+      feedSeq = *seq;
+      for (size_t i = 0; i < feed_.size(); ++i) {
+        Status put = this->put(Column::kFeed, feedKey(feedSeq, static_cast<uint32_t>(i)), feed_[i]);
+        if (!put.ok()) {
+          db_.feedSettled(feedSeq);
+          return CommitResult{put};
+        }
+      }
+    }
+    CommitResult result = commitBatch();
+    if (feedSeq) db_.feedSettled(feedSeq);
+    return result;
+  }
+
+  CommitResult commitBatch() {
     const uint64_t batchBytes = txn_->GetWriteBatch()->GetWriteBatch()->GetDataSize();
     CommitResult result{fromRocks(txn_->Commit(), "commit")};
     if (!result.status.ok()) {
@@ -109,8 +132,16 @@ class MetaDbTxn final : public MetaTxn {
   }
 
  private:
+  static std::string feedKey(uint64_t seq, uint32_t index) {
+    std::string k;
+    appendBigEndian64(k, seq);
+    for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>(index >> (8 * i)));
+    return k;
+  }
+
   MetaDb& db_;
   std::unique_ptr<rocksdb::Transaction> txn_;
+  std::vector<std::string> feed_;  // appendFeed's records, written at commit
   bool ended_ = false;  // committed or rolled back
 };
 

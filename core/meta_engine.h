@@ -122,6 +122,12 @@ class MetaTxn {
   // Whether this transaction deletes anything (a commit that frees space,
   // SpaceGuard::mayCommit).
   virtual bool deletes() const = 0;
+  // Adds a record to the change feed (core/feed.h), written with the
+  // commit under the transaction's feed sequence number: one number for
+  // all of a transaction's records, taken at commit while it holds every
+  // lock, so that it is larger than the number of every transaction this
+  // one waited for. No key is read or locked for it.
+  virtual void appendFeed(std::string value) = 0;
 
   // All or nothing: every write lands, or none does.
   virtual CommitResult commit() = 0;
@@ -168,9 +174,28 @@ struct OthersChange {
   std::string key;
 };
 
+// A change feed record with its place: its transaction's sequence number,
+// and its index among that transaction's records.
+struct FeedEntry {
+  uint64_t seq = 0;
+  uint32_t index = 0;
+  std::string value;
+};
+
 // The engine of an open store. All calls are safe from any thread.
 class MetaEngine : public MetaReader {
  public:
+  // The feed's records with seq >= `from`, in order, at most about `max`
+  // (a transaction's records are never split), and never one past a number
+  // that may still commit: a reader that resumes after the last seq it saw
+  // misses nothing. RocksDB: below the oldest number in flight; PostgreSQL:
+  // below the first gap younger than the database timeout.
+  virtual Result<std::vector<FeedEntry>> readFeed(uint64_t from, size_t max) = 0;
+  // Deletes the records with seq < `before`.
+  virtual Status trimFeed(uint64_t before) = 0;
+  // A number no commit that begins after this call takes less than.
+  virtual Result<uint64_t> feedEnd() = 0;
+
   // Calls `changed`, from a thread of the engine's own, for what other
   // processes' commits change from now on, soon after each commits: how a
   // daemon keeps its kernel's caches within coherence_ms of a shared store

@@ -23,8 +23,11 @@ std::chrono::steady_clock::time_point deadlineFor(const PgEngineOptions& options
 // Held (session-level) while one daemon checks or creates the schema, so
 // that two first mounts of an empty database do not both create it.
 constexpr int64_t kSchemaLockKey = 0x61636964667321;  // "acidfs!"
-// The sequence of content versions (nextVersion).
+// The sequence of content versions (nextVersion), and the change feed's
+// (PgTxn's commit takes one number of it per transaction with records).
 constexpr char kVersionsSequence[] = "versions";
+constexpr char kFeedSequence[] = "feed_seq";
+bool isSequence(const std::string& name) { return name == kVersionsSequence || name == kFeedSequence; }
 
 // A cursor over one instant of a column (MetaReader::scan): a REPEATABLE
 // READ transaction on a connection of its own, ended when the cursor goes.
@@ -123,7 +126,7 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
     unlock();
     return found.status();
   }
-  std::vector<std::string> ours = {"commits", "counters", kVersionsSequence}, foreign;
+  std::vector<std::string> ours = {"commits", "counters", kVersionsSequence, kFeedSequence}, foreign;
   for (int i = 0; i < kColumnCount; ++i) ours.push_back(columnName(static_cast<Column>(i)));
   size_t oursFound = 0;
   std::vector<std::string> missing = ours;
@@ -137,7 +140,8 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
     }
   }
   // Tables later versions added, made for a store formatted before them.
-  const std::vector<std::string> addedLater = {columnName(Column::kTrash), kVersionsSequence};
+  const std::vector<std::string> addedLater = {columnName(Column::kTrash), kVersionsSequence,
+                                               columnName(Column::kFeed), kFeedSequence};
   Status result;
   if (!foreign.empty()) {
     result = Status::Error(EINVAL, "the database holds " + foreign.front() +
@@ -149,7 +153,8 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
       sql += "CREATE TABLE " + table(static_cast<Column>(i)) + " (key bytea PRIMARY KEY, value bytea NOT NULL); ";
     sql += "CREATE TABLE acidfs.commits (id bytea PRIMARY KEY, at timestamptz NOT NULL DEFAULT now()); ";
     sql += "CREATE TABLE acidfs.counters (name text PRIMARY KEY, next bigint NOT NULL); ";
-    sql += std::string("CREATE SEQUENCE acidfs.") + kVersionsSequence + "; COMMIT";
+    sql += std::string("CREATE SEQUENCE acidfs.") + kVersionsSequence + "; ";
+    sql += std::string("CREATE SEQUENCE acidfs.") + kFeedSequence + "; COMMIT";
     result = conn.run(sql).status();
     if (result.ok()) ACIDFS_LOG(kInfo, "created the acidfs schema in an empty database");
   } else if (!missing.empty() && oursFound > 0 &&
@@ -158,7 +163,7 @@ Status PgEngine::prepareSchema(PgConnection& conn) {
              })) {
     std::string sql = "BEGIN; ";
     for (const std::string& name : missing)
-      sql += name == kVersionsSequence
+      sql += isSequence(name)
                  ? "CREATE SEQUENCE IF NOT EXISTS acidfs." + name + "; "
                  : "CREATE TABLE IF NOT EXISTS acidfs." + name + " (key bytea PRIMARY KEY, value bytea NOT NULL); ";
     sql += "COMMIT";
@@ -291,6 +296,64 @@ Result<uint64_t> PgEngine::nextVersion() {
   const auto& rows = answers->back().rows;
   if (rows.size() != 1 || rows[0].empty() || !rows[0][0]) return Status::Error(EIO, "taking a content version: no row");
   return std::stoull(*rows[0][0]);
+}
+
+Result<std::vector<FeedEntry>> PgEngine::readFeed(uint64_t from, size_t max) {
+  std::string start;
+  appendBigEndian64(start, from);
+  std::string sql = "SELECT key, value FROM acidfs.feed WHERE key >= ";
+  appendByteaLiteral(sql, start);
+  sql += " ORDER BY key LIMIT " + std::to_string(max + 256);
+  ACIDFS_ASSIGN_OR_RETURN(PgRows rows, repeatable<PgRows>([&](PgConnection& conn) { return conn.queryBinaryRows(sql); }));
+  std::vector<FeedEntry> out;
+  const auto now = std::chrono::steady_clock::now();
+  MutexLock lock(gapsMutex_);
+  // `from` itself may be in flight: a gap before the first record counts
+  // (the caller passes no `from` below the feed's floor, feed.h).
+  uint64_t previous = from ? from - 1 : 0;
+  for (auto& row : rows.rows) {
+    if (row.size() != 2 || !row[0] || !row[1] || row[0]->size() != 12)
+      return Status::Error(EIO, "PostgreSQL answered a change feed row that is not one");
+    const std::string_view key = *row[0];
+    const uint64_t seq = readBigEndian64(key.substr(0, 8));
+    if (seq > previous + 1 && (previous || from)) {
+      // A gap: wait it out (dbTimeout from when first met), then pass it.
+      bool young = false;
+      for (uint64_t missing = previous + 1; missing < seq && !young; ++missing) {
+        auto [it, first] = gapsSeen_.emplace(missing, now);
+        young = now - it->second < options_.dbTimeout;
+      }
+      if (young) break;
+    }
+    if (out.size() >= max && seq != out.back().seq) break;
+    uint32_t index = 0;
+    for (size_t i = 8; i < 12; ++i) index = (index << 8) | static_cast<uint8_t>(key[i]);
+    out.push_back(FeedEntry{seq, index, std::move(*row[1])});
+    previous = seq;
+  }
+  // Gaps behind every reader now are forgotten.
+  if (!out.empty()) gapsSeen_.erase(gapsSeen_.begin(), gapsSeen_.lower_bound(out.front().seq));
+  return out;
+}
+
+Result<uint64_t> PgEngine::feedEnd() {
+  // Past every number handed out: a commit that took one and has not
+  // ended yet is missed by a watcher starting here (DESIGN.md).
+  ACIDFS_ASSIGN_OR_RETURN(std::vector<PgRows> answers,
+                          runRepeatable("SELECT last_value, is_called FROM acidfs.feed_seq"));
+  const auto& rows = answers.back().rows;
+  if (rows.size() != 1 || rows[0].size() != 2 || !rows[0][0] || !rows[0][1])
+    return Status::Error(EIO, "reading acidfs.feed_seq: no row");
+  const uint64_t last = std::stoull(*rows[0][0]);
+  return *rows[0][1] == "t" ? last + 1 : last;
+}
+
+Status PgEngine::trimFeed(uint64_t before) {
+  std::string end;
+  appendBigEndian64(end, before);
+  std::string sql = "DELETE FROM acidfs.feed WHERE key < ";
+  appendByteaLiteral(sql, end);
+  return runRepeatable(sql).status().withContext("trimming the change feed");
 }
 
 Status PgEngine::put(Column c, std::string_view key, std::string_view value, bool /*sync: always*/) {

@@ -52,6 +52,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,6 +101,9 @@ class PgEngine final : public MetaEngine {
 
   Result<uint64_t> allocate(const std::string& name, uint64_t count, uint64_t floor) override;
   Result<uint64_t> nextVersion() override;
+  Result<std::vector<FeedEntry>> readFeed(uint64_t from, size_t max) override EXCLUDES(gapsMutex_);
+  Status trimFeed(uint64_t before) override;
+  Result<uint64_t> feedEnd() override;
   // Listens for the other engines' commits (core/pg_listener.h).
   void watchOthers(std::function<void(const OthersChange&)> changed) override;
   // Whether its listener hears the other engines now (getRecent may answer
@@ -144,6 +148,13 @@ class PgEngine final : public MetaEngine {
   static constexpr size_t kMaxIdle = 16;
   Mutex idleMutex_;
   std::vector<std::unique_ptr<PgConnection>> idle_ GUARDED_BY(idleMutex_);
+
+  // readFeed's gaps: numbers of acidfs.feed_seq missing between records,
+  // by when a reader first met them. A gap may be a commit still in flight
+  // (it took its number, then waited for a standby): readers stop before
+  // it until it is older than dbTimeout, after which no commit can fill it.
+  Mutex gapsMutex_;
+  std::map<uint64_t, std::chrono::steady_clock::time_point> gapsSeen_ GUARDED_BY(gapsMutex_);
 };
 
 // The advisory lock key of (column, key): a 64-bit hash of both.

@@ -122,6 +122,7 @@ class PgTxn final : public MetaTxn {
   }
 
   bool deletes() const override { return deletes_; }
+  void appendFeed(std::string value) override { feed_.push_back(std::move(value)); }
 
   CommitResult commit() override {
     RecentCache* recent = engine_.recentCache();
@@ -133,7 +134,7 @@ class PgTxn final : public MetaTxn {
 
   CommitResult commitOnServer() {
     ended_ = true;
-    bool writes = false;
+    bool writes = !feed_.empty();
     for (const PgWrites& w : writes_) writes = writes || !w.empty();
     if (!writes) {  // only reads: end it to free the locks
       Status s = conn_ && begun_ ? conn_->run("COMMIT").status() : Status::OK();
@@ -149,6 +150,7 @@ class PgTxn final : public MetaTxn {
     appendWriteLocks(sql, commitId);
     appendWrites(sql);
     appendNotify(sql);
+    appendFeedInsert(sql);
     sql += "INSERT INTO acidfs.commits (id) VALUES (";
     appendByteaLiteral(sql, commitId);
     // Not durable when COMMIT returns, but at the next syncLog(): as a
@@ -293,6 +295,26 @@ class PgTxn final : public MetaTxn {
     return out;
   }
 
+  // The feed's records (feed.h) under one number of acidfs.feed_seq, taken
+  // in this statement, after the locks at its start: a transaction that
+  // waited for another's locks takes a larger number. Key: seq(8) ‖ index(4).
+  void appendFeedInsert(std::string& sql) const {
+    if (feed_.empty()) return;
+    sql += "INSERT INTO acidfs.feed (key, value) SELECT int8send(s.n) || v.i, v.v "
+           "FROM (SELECT nextval('acidfs.feed_seq') AS n) s, (VALUES ";
+    for (size_t i = 0; i < feed_.size(); ++i) {
+      std::string index;
+      for (int b = 3; b >= 0; --b) index.push_back(static_cast<char>(i >> (8 * b)));
+      if (i) sql += ", ";
+      sql += "(";
+      appendByteaLiteral(sql, index);
+      sql += "::bytea, ";
+      appendByteaLiteral(sql, feed_[i]);
+      sql += "::bytea)";
+    }
+    sql += ") AS v(i, v); ";
+  }
+
   // The other daemons hear what this commit changes (core/pg_listener.h):
   // NOTIFY is transactional, sent only if the commit is.
   void appendNotify(std::string& sql) const {
@@ -355,6 +377,7 @@ class PgTxn final : public MetaTxn {
   bool ended_ = false;
   bool deletes_ = false;
   std::array<PgWrites, kColumnCount> writes_;
+  std::vector<std::string> feed_;  // appendFeed's records, inserted by the commit
   std::array<PgWrites, kColumnCount> fetched_;  // by prefetch(), under locks held
   std::unordered_map<int64_t, Lock> locks_;  // advisory locks held, by key
 };

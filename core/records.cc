@@ -10,8 +10,9 @@ namespace {
 constexpr uint8_t kInodeVersion = 1;
 constexpr uint8_t kInodeVersionReserved = 2;
 constexpr uint8_t kInodeVersionFlags = 3;  // flags, then reserved windows (maybe none)
-// Flags (maybe none), the content version, then reserved windows (maybe
-// none): written once a file's content was committed with a version.
+// Flags (maybe none), the content version (maybe 0), the inode's name
+// (maybe empty), then reserved windows (maybe none): written once an inode
+// has a content version or a name — every inode made since.
 constexpr uint8_t kInodeVersionContentVersion = 4;
 
 void encodeHead(Encoder& e, const ContentHead& h) {
@@ -51,7 +52,7 @@ uint64_t InodeRecord::reservedWindowCount() const {
 
 std::string InodeRecord::encode() const {
   Encoder e;
-  const uint8_t version = contentVersion ? kInodeVersionContentVersion
+  const uint8_t version = contentVersion || !name.empty() ? kInodeVersionContentVersion
                           : flags        ? kInodeVersionFlags
                           : reserved.empty() ? kInodeVersion
                                              : kInodeVersionReserved;
@@ -59,7 +60,7 @@ std::string InodeRecord::encode() const {
   e.i64(atimeNs).i64(mtimeNs).i64(ctimeNs).raw(blob.view()).u64(parent).u64(nextCookie);
   e.bytes(symlinkTarget);
   if (version >= kInodeVersionFlags) e.u32(flags);
-  if (version == kInodeVersionContentVersion) e.u64(contentVersion);
+  if (version == kInodeVersionContentVersion) e.u64(contentVersion).bytes(name);
   if (version >= kInodeVersionFlags || !reserved.empty()) {
     e.u32(static_cast<uint32_t>(reserved.size()));
     for (const ReservedWindows& r : reserved) e.u64(r.first).u64(r.count);
@@ -77,12 +78,14 @@ std::optional<InodeRecord> InodeRecord::decode(std::string_view in) {
   d.i64(r.atimeNs), d.i64(r.mtimeNs), d.i64(r.ctimeNs), d.raw(16, blob);
   d.u64(r.parent), d.u64(r.nextCookie), d.bytes(r.symlinkTarget);
   // Exactly what encode() writes: version 3 only with flags, 4 only with a
-  // content version; only the flags this acidfs knows.
+  // content version or a name; only the flags this acidfs knows.
   if (version >= kInodeVersionFlags) {
     if (!d.u32(r.flags) || (r.flags & ~kKnownFlags) != 0) return std::nullopt;
     if (version == kInodeVersionFlags && r.flags == 0) return std::nullopt;
   }
-  if (version == kInodeVersionContentVersion && (!d.u64(r.contentVersion) || r.contentVersion == 0)) return std::nullopt;
+  if (version == kInodeVersionContentVersion &&
+      (!d.u64(r.contentVersion) || !d.bytes(r.name) || (r.contentVersion == 0 && r.name.empty())))
+    return std::nullopt;
   if (version != kInodeVersion) {
     // Exactly what encode() writes: at least one range (version 2), sorted,
     // disjoint, not adjacent, none empty or reaching past 2^64.

@@ -58,6 +58,11 @@ struct InodeRecord {
   // only grows and is never handed out twice. 0: never committed with one
   // (stored only when not 0, version 4).
   uint64_t contentVersion = 0;
+  // The name `parent` holds it under (set by create and rename; a hard
+  // link's first). Empty in inodes made before names were kept (record
+  // versions 1-3) and in the root. With `parent`, the path of any inode
+  // without a walk of directories (the change feed, expiry).
+  std::string name;
   bool isReadOnly() const { return (flags & kReadOnly) != 0; }
 
   static constexpr uint64_t kFirstCookie = 3;

@@ -305,6 +305,8 @@ Status Store::assemble(uint32_t chunkSize, uint32_t inlineMax) {
   history_ = std::make_unique<History>(*trash_, *db_);
   tree_ = std::make_unique<Tree>(*content_, *reservations_, *db_, clock);
   tree_->setTrash(trash_.get());
+  tree_->setFeed(options_.feedSeconds > 0);
+  feed_ = std::make_unique<Feed>(*db_, clock, options_.feedSeconds * 1'000'000'000);
   ns_ = std::make_unique<Namespace>(*runner_, *tree_, *content_, *db_);
   leases_ = std::make_unique<Leases>(*runner_, *content_, clock, options_.leaseTtlSeconds * 1000000000);
   txnIds_ = std::make_unique<TxnIds>(clock);
@@ -456,6 +458,8 @@ void Store::backgroundLoop() {
       if (!expired.ok()) ACIDFS_LOG(kError, "trash expiry failed: %s", expired.toString().c_str());
       Status forgotten = expireTxnIds();
       if (!forgotten.ok()) ACIDFS_LOG(kError, "txnId expiry failed: %s", forgotten.toString().c_str());
+      Status trimmed = options_.feedSeconds > 0 ? feed_->expire() : Status::OK();
+      if (!trimmed.ok()) ACIDFS_LOG(kError, "change feed expiry failed: %s", trimmed.toString().c_str());
       nextGc = SteadyClock::now() + std::chrono::seconds(options_.gcIntervalSeconds);
     }
     backgroundMutex_.lock();

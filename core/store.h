@@ -19,6 +19,7 @@
 #include "core/cas_ops.h"
 #include "core/clock.h"
 #include "core/expiry.h"
+#include "core/feed.h"
 #include "core/id128.h"
 #include "core/namespace.h"
 #include "core/status.h"
@@ -70,6 +71,9 @@ struct StoreOptions {
   // keeps nothing (unless GC is frozen). acidfsd's trash_days= is 1 day
   // unless told otherwise; a library user asks for a trash.
   int64_t trashSeconds = 0;
+  // How long the change feed keeps changes (SPEC §11, feed.h); 0: no feed
+  // is recorded. acidfsd's feed_days= is 1 day by default.
+  int64_t feedSeconds = 24 * 3600;
   // A write-ahead log damaged before its end (not merely cut short by a
   // crash) would lose the complete records after the damage, synced ones
   // too: open() refuses such a store (EUCLEAN) unless this is set, as
@@ -171,6 +175,7 @@ class Store {
   // the FUSE layer drops the kernel's entry. Empty: nobody is told.
   void onExpired(Expiries::Deleted deleted) EXCLUDES(expiredMutex_);
   Trash& trash() { return *trash_; }
+  Feed& feed() { return *feed_; }
   History& history() { return *history_; }
   Result<StoreStats> stats();
   uint64_t diskUsage();  // bytes the store occupies in the filesystem
@@ -277,6 +282,7 @@ class Store {
   std::unique_ptr<TxnIds> txnIds_;
   std::unique_ptr<CasOps> cas_;
   std::unique_ptr<Expiries> expiries_;
+  std::unique_ptr<Feed> feed_;
   Mutex expiredMutex_;
   Expiries::Deleted onExpired_ GUARDED_BY(expiredMutex_);
   std::unique_ptr<Sessions> sessions_;  // a database store's

@@ -62,6 +62,8 @@ class Txn {
   // Writes lock the key exclusively.
   Status put(Column c, std::string_view key, std::string_view value) { return meta_.put(c, key, value); }
   Status del(Column c, std::string_view key) { return meta_.del(c, key); }
+  // A change feed record (core/feed.h), numbered and written at commit.
+  void appendFeed(std::string value) { meta_.appendFeed(std::move(value)); }
   // Committed data merged with this transaction's writes; locks nothing
   // (MetaTxn::scan).
   std::unique_ptr<MetaCursor> scan(Column c) { return meta_.scan(c); }

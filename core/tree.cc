@@ -135,6 +135,7 @@ Result<uint64_t> Tree::create(Txn& txn, const Caller& caller, uint64_t parent, s
     inode.mode &= ~S_ISGID;
   inode.atimeNs = inode.mtimeNs = inode.ctimeNs = clock_.nowNs();
   inode.parent = parent;
+  inode.name = std::string(name);
   if (inode.isDir()) {
     inode.nlink = 2;
     dir.nlink++;
@@ -148,6 +149,8 @@ Result<uint64_t> Tree::create(Txn& txn, const Caller& caller, uint64_t parent, s
   ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
   ACIDFS_RETURN_IF_ERROR(addEntry(txn, parent, dir, name, ino, inode.mode));
   ACIDFS_RETURN_IF_ERROR(storeInode(txn, parent, dir));
+  const FeedOp op = inode.isDir() ? FeedOp::kMkdir : inode.isSymlink() ? FeedOp::kSymlink : FeedOp::kCreate;
+  ACIDFS_RETURN_IF_ERROR(noteChange(txn, op, parent, dir, name, inode));
   return ino;
 }
 
@@ -179,6 +182,13 @@ Result<Unlinked> Tree::dropLastLink(Txn& txn, uint64_t ino, const InodeRecord& i
 
 Status Tree::keepName(Txn& txn, uint64_t dir, std::string_view name, uint64_t ino, const InodeRecord& inode,
                       DropCause cause, const Id128& replacedBy) {
+  if (feedOn_ && (cause == DropCause::kUnlink || cause == DropCause::kRmdir)) {
+    ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kInodes, keys::ino(dir)));
+    std::optional<InodeRecord> dirInode = value ? InodeRecord::decode(*value) : std::nullopt;
+    if (!dirInode) return Status::Error(EIO, "store corrupted: no directory " + std::to_string(dir));
+    ACIDFS_RETURN_IF_ERROR(
+        noteChange(txn, cause == DropCause::kRmdir ? FeedOp::kRmdir : FeedOp::kDelete, dir, *dirInode, name, inode));
+  }
   if (!trash_) return Status::OK();
   return trash_->keepName(txn, dir, name, ino, inode, cause, replacedBy);
 }
@@ -200,7 +210,8 @@ Status Tree::setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& bl
   inode.ctimeNs = clock_.nowNs();
   inode.mtimeNs = mtimeNs ? mtimeNs : inode.ctimeNs;
   ACIDFS_RETURN_IF_ERROR(reservations_.contentChanged(txn, inode, oldSize));
-  return storeInode(txn, ino, inode);
+  ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
+  return noteWrite(txn, ino, inode);
 }
 
 }  // namespace acidfs

@@ -18,9 +18,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/caller.h"
 #include "core/expiry.h"
+#include "core/feed.h"
 #include "core/inode_holders.h"
 #include "core/namespace.h"
 #include "core/records.h"
@@ -111,6 +113,21 @@ class Tree {
   // its reserved windows.
   Status deleteInode(Txn& txn, uint64_t ino, const InodeRecord& inode);
 
+  // ---- the change feed (tree_feed.cc, SPEC §11) ---------------------------------
+  // Whether changes are recorded (feed.h). Set once, before the store is
+  // shared between threads.
+  void setFeed(bool on) { feedOn_ = on; }
+  bool feedOn() const { return feedOn_; }
+  // Records, in `txn`, that `op` happened to `name` in directory `dir`
+  // (`dirInode`, as the transaction holds it) naming `inode`; `to` is the
+  // other path of a rename or an exchange. Nothing when the feed is off.
+  Status noteChange(Txn& txn, FeedOp op, uint64_t dir, const InodeRecord& dirInode, std::string_view name,
+                    const InodeRecord& inode, const std::string& to = std::string());
+  // A write of `ino` (new content): found by its parent and name.
+  Status noteWrite(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  // The absolute path of entry `name` of directory `dir` ("/a/b").
+  Result<std::string> pathIn(Txn& txn, uint64_t dir, std::string_view name);
+
   // ---- expiry (tree_expiry.cc, SPEC §11) ----------------------------------------
   // Sets the expiry of regular file `ino` (expiry.h) to `expiresNs`, for the
   // content it holds now, or clears it when 0. The caller locked `inode`
@@ -154,7 +171,7 @@ class Tree {
   Result<std::vector<std::pair<std::string, DentryRecord>>> entriesOf(Txn& txn, uint64_t dir);
   InodeRecord copiedInode(const InodeRecord& source, const Caller& caller, bool readOnly) const;
   Result<uint64_t> copyInode(Txn& txn, uint64_t sourceIno, const InodeRecord& source, uint64_t copyParent,
-                             CloneWalk& walk, int depth);
+                             std::string_view copyName, CloneWalk& walk, int depth);
   Status copyEntries(Txn& txn, uint64_t sourceDir, const InodeRecord& sourceDirInode, uint64_t copyDir,
                      InodeRecord& copyDirInode, CloneWalk& walk, int depth);
 
@@ -171,6 +188,17 @@ class Tree {
   // Numbers handed to this process and not used yet: [nextIno_, inoEnd_).
   uint64_t nextIno_ GUARDED_BY(inoMutex_) = 0;
   uint64_t inoEnd_ GUARDED_BY(inoMutex_) = 0;
+  // Directory paths for the feed (pathIn): a cache of walks up the parents,
+  // all of it forgotten when a directory is renamed or removed. A walk
+  // stores its result only if no such change committed since it began
+  // (the generation), so the cache never keeps a path older than the tree.
+  Result<std::string> dirPath(Txn& txn, uint64_t dir) EXCLUDES(dirPathsMutex_);
+  void forgetDirPaths() EXCLUDES(dirPathsMutex_);
+  Mutex dirPathsMutex_;
+  std::unordered_map<uint64_t, std::string> dirPaths_ GUARDED_BY(dirPathsMutex_);
+  uint64_t dirPathsGeneration_ GUARDED_BY(dirPathsMutex_) = 0;
+  bool feedOn_ = false;  // constant once the store is shared
+
   InodeHolders* holders_ = nullptr;  // constant once the store is shared
   Trash* trash_ = nullptr;           // constant once the store is shared
   std::string orphanTag_;            // constant once the store is shared

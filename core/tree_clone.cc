@@ -87,7 +87,7 @@ Status Tree::copyEntries(Txn& txn, uint64_t sourceDir, const InodeRecord& source
       copyIno = it->second.ino;  // another name of a file copied already
       it->second.inode.nlink++;
     } else {
-      ACIDFS_ASSIGN_OR_RETURN(copyIno, copyInode(txn, entry.ino, source, copyDir, walk, depth));
+      ACIDFS_ASSIGN_OR_RETURN(copyIno, copyInode(txn, entry.ino, source, copyDir, name, walk, depth));
     }
     if (source.isDir()) copyDirInode.nlink++;
     ACIDFS_RETURN_IF_ERROR(txn.put(Column::kDentries, keys::dentry(copyDir, name),
@@ -99,7 +99,7 @@ Status Tree::copyEntries(Txn& txn, uint64_t sourceDir, const InodeRecord& source
 }
 
 Result<uint64_t> Tree::copyInode(Txn& txn, uint64_t sourceIno, const InodeRecord& source, uint64_t copyParent,
-                                 CloneWalk& walk, int depth) {
+                                 std::string_view copyName, CloneWalk& walk, int depth) {
   if ((S_ISCHR(source.mode) || S_ISBLK(source.mode)) && !walk.caller.isRoot())
     return Status::Error(EPERM, "cloning device node " + std::to_string(sourceIno) + ": only root makes device nodes");
   if (source.isRegular() && !mayAccess(walk.caller, source, R_OK))
@@ -124,6 +124,7 @@ Result<uint64_t> Tree::copyInode(Txn& txn, uint64_t sourceIno, const InodeRecord
     walk.count.bytes += copy.size;
   }
   copy.parent = copyParent;
+  copy.name = std::string(copyName);
   if (copy.isDir()) {
     copy.nlink = 2;  // and one per subdirectory, as they are copied
     ACIDFS_RETURN_IF_ERROR(copyEntries(txn, sourceIno, source, ino, copy, walk, depth + 1));
@@ -146,7 +147,7 @@ Result<uint64_t> Tree::copyTree(Txn& txn, const Caller& caller, uint64_t sourceI
   if (dir.nlink == 0) return Status::Error(ENOENT, "parent directory was removed");
   ACIDFS_ASSIGN_OR_RETURN(InodeRecord source, loadInode(txn, sourceIno, Txn::Lock::kShared));
   CloneWalk walk{caller, readOnly, count, {}};
-  ACIDFS_ASSIGN_OR_RETURN(const uint64_t ino, copyInode(txn, sourceIno, source, parent, walk, 0));
+  ACIDFS_ASSIGN_OR_RETURN(const uint64_t ino, copyInode(txn, sourceIno, source, parent, name, walk, 0));
   for (auto& [sourceFile, linked] : walk.linked) ACIDFS_RETURN_IF_ERROR(storeEvenReadOnly(txn, linked.ino, linked.inode));
   ++count.entries;
   if (source.isDir()) dir.nlink++;

@@ -149,7 +149,9 @@ Status Tree::Rename::exchange(int64_t now) {
     if (target_->isDir()) to_->nlink--, from_->nlink++;
   }
   moved_->parent = newParent_;
+  moved_->name = std::string(newName_);
   target_->parent = parent_;
+  target_->name = std::string(name_);
   target_->ctimeNs = now;
   // A move clears an expiry (SPEC §11): both files moved.
   ACIDFS_RETURN_IF_ERROR(tree_.clearExpiry(txn_, src_.ino, *moved_));
@@ -201,6 +203,7 @@ Result<std::optional<Unlinked>> Tree::Rename::replace(int64_t now) {
     to_->nlink++;
   }
   moved_->parent = newParent_;
+  moved_->name = std::string(newName_);
   ACIDFS_RETURN_IF_ERROR(tree_.clearExpiry(txn_, src_.ino, *moved_));  // a move clears an expiry (SPEC §11)
   return replaced;
 }
@@ -210,7 +213,11 @@ Status Tree::Rename::finish(int64_t now) {
   from_->mtimeNs = from_->ctimeNs = now;
   to_->mtimeNs = to_->ctimeNs = now;
   for (const auto& [ino, record] : inodes_) ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn_, ino, record));
-  return Status::OK();
+  // A directory moved, swapped or replaced: cached paths under it go stale.
+  if (moved_->isDir() || (target_ && target_->isDir())) txn_.afterCommit.push_back([tree = &tree_] { tree->forgetDirPaths(); });
+  if (!tree_.feedOn()) return Status::OK();
+  ACIDFS_ASSIGN_OR_RETURN(const std::string to, tree_.pathIn(txn_, newParent_, newName_));
+  return tree_.noteChange(txn_, exchanging() ? FeedOp::kExchange : FeedOp::kRename, parent_, *from_, name_, *moved_, to);
 }
 
 Result<std::optional<Unlinked>> Tree::rename(Txn& txn, const Caller& caller, uint64_t parent, std::string_view name,

@@ -236,14 +236,16 @@ TEST(FormatGolden, InodeRecordOfAReadOnlyCloneBytes) {
 }
 
 // Version 4: the same fields, the flags (maybe none), the content version
-// (user.acidfs.version), then the reserved windows, their count 0 when
-// there are none.
+// (user.acidfs.version), the inode's name, then the reserved windows, their
+// count 0 when there are none.
 TEST(FormatGolden, InodeRecordWithAContentVersionBytes) {
   InodeRecord want = goldenInode();
   want.contentVersion = 0x0102030405;
+  want.name = "lock";
   const std::string golden = std::string("04") + (kGoldenInode + 2) +
                              "00000000"          // flags: none
                              "0504030201000000"  // content version
+                             "04000000" "6c6f636b"  // name "lock"
                              "00000000";         // no reserved windows
   EXPECT_EQ(hexOf(want.encode()), golden);
   auto r = InodeRecord::decode(bytesOf(golden.c_str()));
@@ -251,9 +253,12 @@ TEST(FormatGolden, InodeRecordWithAContentVersionBytes) {
   EXPECT_EQ(r->contentVersion, want.contentVersion);
   EXPECT_FALSE(r->isReadOnly());
   EXPECT_TRUE(r->reserved.empty());
-  std::string zero = bytesOf(golden.c_str());
-  for (size_t i = zero.size() - 12; i < zero.size() - 4; ++i) zero[i] = 0;
-  EXPECT_FALSE(InodeRecord::decode(zero)) << "version 4 is written only with a content version";
+  EXPECT_EQ(r->name, "lock");
+  // Without either: written as version 1, so a version 4 without either is refused.
+  InodeRecord neither = goldenInode();
+  std::string bare = std::string("04") + (kGoldenInode + 2) + "00000000" "0000000000000000" "00000000" "00000000";
+  EXPECT_FALSE(InodeRecord::decode(bytesOf(bare.c_str()))) << "version 4 without a content version or a name";
+  EXPECT_EQ(hexOf(neither.encode()), kGoldenInode);
 }
 
 TEST(FormatGolden, DentryRecordBytes) {
