@@ -93,6 +93,11 @@ Result<uint64_t> Feed::floor() {
 Result<FeedPage> Feed::read(const Caller& caller, std::string_view prefix, uint64_t from, size_t max) {
   FeedPage page;
   ACIDFS_ASSIGN_OR_RETURN(const uint64_t first, floor());
+  if (keepNs_ == 0) {  // the feed is off (feed_days=0): nothing is kept
+    page.gone = true;
+    ACIDFS_ASSIGN_OR_RETURN(page.next, engine_.feedEnd());
+    return page;
+  }
   if (from < first) {
     page.gone = true;
     page.next = first;
@@ -106,9 +111,39 @@ Result<FeedPage> Feed::read(const Caller& caller, std::string_view prefix, uint6
     if (!under(record->path, prefix) && !under(record->to, prefix)) continue;
     if (!record->visibleTo(caller)) continue;
     const bool blobVisible = record->blobVisibleTo(caller);
-    page.changes.push_back(FeedChange{entry.seq, std::move(*record), blobVisible});
+    page.changes.push_back(FeedChange{entry.seq, entry.index, std::move(*record), blobVisible});
   }
   return page;
+}
+
+Result<FeedPage> Feed::readOrWait(const Caller& caller, std::string_view prefix, uint64_t from, size_t max,
+                                  std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    uint64_t seen = 0;
+    {
+      MutexLock lock(mutex_);
+      seen = commits_;
+    }
+    ACIDFS_ASSIGN_OR_RETURN(FeedPage page, read(caller, prefix, from, max));
+    // Something to show, or something read past (hidden from this
+    // caller): the caller moves on.
+    if (page.gone || !page.changes.empty() || page.next != from) return page;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return page;
+    // Another host's commits are not heard: look again every 100 ms.
+    MutexLock lock(mutex_);
+    changed_.wait_for(mutex_, std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(100)),
+                      [&]() REQUIRES(mutex_) { return commits_ != seen; });
+  }
+}
+
+void Feed::committed() {
+  {
+    MutexLock lock(mutex_);
+    ++commits_;
+  }
+  changed_.notify_all();
 }
 
 Result<uint64_t> Feed::end() { return engine_.feedEnd(); }

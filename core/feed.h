@@ -14,6 +14,8 @@
 // committed change always has its record (a kill -9 loses neither or both).
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +24,7 @@
 
 #include "core/id128.h"
 #include "core/status.h"
+#include "core/thread_annotations.h"
 
 namespace acidfs {
 
@@ -68,6 +71,7 @@ struct FeedRecord {
 // A change with its place in the feed, as a watcher gets it.
 struct FeedChange {
   uint64_t seq = 0;
+  uint32_t index = 0;  // among its transaction's records
   FeedRecord record;
   bool blobVisible = false;  // the watcher may see record.blob
 };
@@ -88,6 +92,12 @@ class Feed {
   // read from `next` could find before another it has not shown: the
   // engine holds readers below numbers still in flight.
   Result<FeedPage> read(const Caller& caller, std::string_view prefix, uint64_t from, size_t max);
+  // As read(), but with nothing to show yet waits up to `wait` for a
+  // commit (of this process; others' are polled for), then reads again.
+  Result<FeedPage> readOrWait(const Caller& caller, std::string_view prefix, uint64_t from, size_t max,
+                              std::chrono::milliseconds wait) EXCLUDES(mutex_);
+  // Wakes the readers that wait: a transaction with records committed.
+  void committed() EXCLUDES(mutex_);
   // Where a watcher that asks for no past starts: no change committed
   // after this call numbers below it (a database store: but one racing
   // this very call, see DESIGN.md).
@@ -102,6 +112,9 @@ class Feed {
   MetaEngine& engine_;
   const Clock& clock_;
   const int64_t keepNs_;
+  Mutex mutex_;
+  std::condition_variable_any changed_;
+  uint64_t commits_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace acidfs

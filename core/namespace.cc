@@ -146,6 +146,8 @@ Result<Attr> Namespace::link(uint64_t ino, uint64_t newParent, std::string_view 
     ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, newParent, dir));
     inode.nlink++;
     inode.ctimeNs = tree_.clock().nowNs();
+    inode.parent = newParent;  // the name the feed and expiry find it by: the newest
+    inode.name = std::string(newName);
     ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, ino, inode));
     return tree_.noteChange(txn, FeedOp::kLink, newParent, dir, newName, inode);
   }));

@@ -305,8 +305,8 @@ Status Store::assemble(uint32_t chunkSize, uint32_t inlineMax) {
   history_ = std::make_unique<History>(*trash_, *db_);
   tree_ = std::make_unique<Tree>(*content_, *reservations_, *db_, clock);
   tree_->setTrash(trash_.get());
-  tree_->setFeed(options_.feedSeconds > 0);
   feed_ = std::make_unique<Feed>(*db_, clock, options_.feedSeconds * 1'000'000'000);
+  tree_->setFeed(options_.feedSeconds > 0, [feed = feed_.get()] { feed->committed(); });
   ns_ = std::make_unique<Namespace>(*runner_, *tree_, *content_, *db_);
   leases_ = std::make_unique<Leases>(*runner_, *content_, clock, options_.leaseTtlSeconds * 1000000000);
   txnIds_ = std::make_unique<TxnIds>(clock);

@@ -163,6 +163,14 @@ Result<Unlinked> Tree::unlink(Txn& txn, uint64_t parent, std::string_view name, 
   inode.nlink--;
   inode.ctimeNs = clock_.nowNs();
   if (inode.nlink == 0) return dropLastLink(txn, entry.ino, inode, how);
+  if (inode.parent == parent && inode.name == name) {
+    // Its recorded name went, another stays: one in the same directory, if
+    // there is one; else none is known (the feed then reports its writes
+    // under no path until a rename or link names it again: DESIGN.md 4.11).
+    ACIDFS_ASSIGN_OR_RETURN(auto other, nameIn(txn, parent, entry.ino));
+    inode.name = other ? other->first : std::string();
+    if (!other) inode.parent = 0;
+  }
   ACIDFS_RETURN_IF_ERROR(storeInode(txn, entry.ino, inode));
   return Unlinked{entry.ino, false, false};
 }

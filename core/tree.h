@@ -116,7 +116,11 @@ class Tree {
   // ---- the change feed (tree_feed.cc, SPEC §11) ---------------------------------
   // Whether changes are recorded (feed.h). Set once, before the store is
   // shared between threads.
-  void setFeed(bool on) { feedOn_ = on; }
+  // `committed` runs after each commit that wrote feed records (Feed::committed).
+  void setFeed(bool on, std::function<void()> committed = nullptr) {
+    feedOn_ = on;
+    feedCommitted_ = std::move(committed);
+  }
   bool feedOn() const { return feedOn_; }
   // Records, in `txn`, that `op` happened to `name` in directory `dir`
   // (`dirInode`, as the transaction holds it) naming `inode`; `to` is the
@@ -198,6 +202,7 @@ class Tree {
   std::unordered_map<uint64_t, std::string> dirPaths_ GUARDED_BY(dirPathsMutex_);
   uint64_t dirPathsGeneration_ GUARDED_BY(dirPathsMutex_) = 0;
   bool feedOn_ = false;  // constant once the store is shared
+  std::function<void()> feedCommitted_;  // constant once the store is shared
 
   InodeHolders* holders_ = nullptr;  // constant once the store is shared
   Trash* trash_ = nullptr;           // constant once the store is shared

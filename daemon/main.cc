@@ -86,6 +86,7 @@ int serve(const std::string& storePath, const std::string& mountpoint, const Mou
   storeOptions.durability = (mount.sync || mount.dirsync) ? Durability::kSync : Durability::kDefault;
   storeOptions.commitIntervalSeconds = mount.commitIntervalSeconds;
   storeOptions.trashSeconds = static_cast<int64_t>(mount.trashDays) * 24 * 3600;
+  storeOptions.feedSeconds = static_cast<int64_t>(mount.feedDays) * 24 * 3600;
   // ro: no lease expiry sweeps, which would delete expired leases and free
   // the chunks they held. Leases left by an earlier read-write mount expire
   // at the next one. (What a read-only mount still writes: see main().)
@@ -231,7 +232,7 @@ int main(int argc, char** argv) {
                  "mount options, comma-separated, later ones overriding earlier ones:\n"
                  "  acidfs: allow_other, sync|async, commit_interval=SECS (default 5), debug, "
                  "attr_timeout=SECS and entry_timeout=SECS (default 60), max_write=BYTES (default 1048576), "
-                 "readdirplus=yes|no (default yes), trash_days=N (default 1; 0 = off)\n"
+                 "readdirplus=yes|no (default yes), trash_days=N (default 1; 0 = off), feed_days=N (default 1; 0 = off)\n"
                  "  a database store: chunks=db (default), coherence_ms=MS (default 1000), db_timeout=SECS "
                  "(default 30), session_timeout=SECS (default 30)\n"
                  "  kernel: ro|rw, noexec|exec, nosuid|suid and nodev|dev (default nosuid,nodev), "

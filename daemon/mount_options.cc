@@ -102,7 +102,7 @@ const char* whyRefused(const std::string& o) {
 }
 
 // Ours with a value: commit_interval=, attr_timeout=, entry_timeout=,
-// max_write=, readdirplus=, trash_days=, and a database store's chunks=, coherence_ms=,
+// max_write=, readdirplus=, trash_days=, feed_days=, and a database store's chunks=, coherence_ms=,
 // db_timeout=, session_timeout=.
 bool isDatabaseOption(const std::string& o) {
   return startsWith(o, "chunks=") || startsWith(o, "coherence_ms=") || startsWith(o, "db_timeout=") ||
@@ -111,7 +111,7 @@ bool isDatabaseOption(const std::string& o) {
 bool isValueOption(const std::string& o) {
   return startsWith(o, "commit_interval=") || startsWith(o, "attr_timeout=") || startsWith(o, "entry_timeout=") ||
          startsWith(o, "max_write=") || startsWith(o, "readdirplus=") || startsWith(o, "trash_days=") ||
-         isDatabaseOption(o);
+         startsWith(o, "feed_days=") || isDatabaseOption(o);
 }
 
 // A whole number in [low, high], or EINVAL naming the option and the range.
@@ -165,6 +165,9 @@ Status parseValueOption(const std::string& option, MountOptions& options) {
   } else if (startsWith(option, "trash_days=")) {
     ACIDFS_ASSIGN_OR_RETURN(long days, wholeNumber(option, value, 0, 3650, "days"));
     options.trashDays = static_cast<int>(days);
+  } else if (startsWith(option, "feed_days=")) {
+    ACIDFS_ASSIGN_OR_RETURN(long days, wholeNumber(option, value, 0, 3650, "days"));
+    options.feedDays = static_cast<int>(days);
   } else {
     if (value != "yes" && value != "no") return Status::Error(EINVAL, "readdirplus must be yes or no");
     options.readdirplus = value == "yes";

@@ -28,6 +28,7 @@ struct MountOptions {
   bool dirsync = false;  // dirsync: every transaction durable when it returns
   int commitIntervalSeconds = 5;
   int trashDays = 1;  // trash_days=: how long dropped versions are kept (SPEC §10); 0 = off
+  int feedDays = 1;   // feed_days=: how long the change feed keeps changes (SPEC §11); 0 = off
   bool debug = false;
   bool allowOther = false;
   // ro: a read-only mount. The kernel refuses POSIX changes itself (EROFS,

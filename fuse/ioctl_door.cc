@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 
 #include "acidfs/ioctl.h"
 #include "core/cas_ops.h"
+#include "core/feed.h"
 #include "core/history.h"
 #include "core/log.h"
 #include "core/paths.h"
@@ -452,6 +454,74 @@ IoctlAnswer runLog(FuseFs& fs, const Caller& caller, const json& request) {
   return answer(json{{"versions", std::move(list)}, {"more", more}});
 }
 
+// ---- the change feed (SPEC §11) --------------------------------------------------
+
+// Readers that may block a FUSE worker thread at once: the others answer
+// at once, so watchers can never take every thread of the mount.
+constexpr int kMaxWaitingWatchers = 4;
+std::atomic<int> waitingWatchers{0};
+
+json changeJson(const FeedChange& c) {
+  json j;
+  j["seq"] = c.seq;
+  j["op"] = feedOpName(c.record.op);
+  j["path"] = c.record.path;
+  if (!c.record.to.empty()) j["to"] = c.record.to;
+  if (c.record.blob && c.blobVisible) j["blobId"] = c.record.blob->hex();
+  j["uid"] = c.record.uid;
+  j["time"] = c.record.timeNs;
+  return j;
+}
+
+IoctlAnswer runFeed(FuseFs& fs, const Caller& caller, const json& request) {
+  onlyKeys(request, {"path", "from", "index", "waitMs"}, "feed");
+  std::string prefix = "/";
+  if (request.contains("path")) prefix = pathField(request, "feed");
+  auto count = [&](const char* key, uint64_t fallback) -> uint64_t {
+    auto it = request.find(key);
+    if (it == request.end()) return fallback;
+    if (!it->is_number_unsigned()) throw BadRequest{std::string("feed.") + key + " must be a count"};
+    return it->get<uint64_t>();
+  };
+  uint64_t from = 0;
+  if (request.contains("from")) {
+    from = count("from", 0);
+  } else {
+    auto end = fs.store.feed().end();  // no past asked for: from now on
+    if (!end.ok()) return ioctlFailure(end.status());
+    from = *end;
+  }
+  const uint64_t skipIndex = count("index", 0);  // records of `from` already had
+  const auto wait = std::chrono::milliseconds(std::min<uint64_t>(count("waitMs", 0), 1000));
+  Result<FeedPage> page = Status::Error(EIO, "feed did not run");
+  if (wait.count() > 0 && waitingWatchers.fetch_add(1) < kMaxWaitingWatchers) {
+    page = fs.store.feed().readOrWait(caller, prefix, from, 64, wait);
+    waitingWatchers.fetch_sub(1);
+  } else {
+    if (wait.count() > 0) waitingWatchers.fetch_sub(1);
+    page = fs.store.feed().read(caller, prefix, from, 64);
+  }
+  if (!page.ok()) return ioctlFailure(page.status());
+  if (page->gone) return answer(json{{"changes", json::array()}, {"next", page->next}, {"index", 0}, {"gone", true}});
+  // As many as fit one answer; the rest from (next, index) on.
+  json list = json::array();
+  uint64_t next = page->next, nextIndex = 0;
+  size_t used = 64;
+  for (const FeedChange& c : page->changes) {
+    if (c.seq == from && c.index < skipIndex) continue;
+    json j = changeJson(c);
+    const size_t size = dumpJson(j).size() + 1;
+    if (used + size > ACIDFS_IOC_DATA_MAX) {
+      next = c.seq;
+      nextIndex = c.index;
+      break;
+    }
+    used += size;
+    list.push_back(std::move(j));
+  }
+  return answer(json{{"changes", std::move(list)}, {"next", next}, {"index", nextIndex}, {"gone", false}});
+}
+
 IoctlAnswer runUndelete(FuseFs& fs, const Caller& caller, const json& request) {
   onlyKeys(request, {"path", "dest", "blobId", "id", "force"}, "undelete");
   const std::string path = pathField(request, "undelete");
@@ -605,6 +675,7 @@ IoctlAnswer runIoctl(FuseFs& fs, const Caller& caller, unsigned cmd, std::string
       case ACIDFS_IOC_UNDELETE: return runUndelete(fs, caller, parseJson(payload));
       case ACIDFS_IOC_GC: return runGc(fs, caller, parseJson(payload));
       case ACIDFS_IOC_CLONE: return runClone(fs, caller, parseJson(payload));
+      case ACIDFS_IOC_FEED: return runFeed(fs, caller, parseJson(payload));
       default: return ioctlFailure(Status::Error(ENOTTY, "unknown acidfs ioctl"));
     }
   } catch (const BadRequest& bad) {

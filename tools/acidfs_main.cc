@@ -33,6 +33,7 @@ using json = nlohmann::ordered_json;
 
 constexpr int kExitConflict = 1;
 constexpr int kExitError = 2;
+constexpr int kExitGone = 3;  // watch --from: what was asked for is no longer kept
 
 // The answer of a request: JSON on success; a conflict report printed and
 // exit 1; an error raised as a ToolError (exit 2).
@@ -274,6 +275,42 @@ int run(int argc, char** argv) {
   statusCmd->callback([&] {
     MountClient mount = MountClient::forDirectory(statusMount);
     std::cout << check(mount.request(ACIDFS_IOC_STATUS, "")).dump() << "\n";
+  });
+
+  // watch (SPEC §11)
+  std::string watchMount, watchPath = "/";
+  uint64_t watchFrom = 0;
+  auto* watch = app.add_subcommand("watch", "print every change under PATH (default: all of it) as it commits, one JSON\n"
+                                            "object per line in commit order: seq, op, path, to, blobId, uid, time (ns);\n"
+                                            "--from SEQ starts at change SEQ (resume after the last seq seen, plus one);\n"
+                                            "exit 3 when SEQ is older than the mount keeps (-o feed_days=)\n"
+                                            "  example: acidfs watch /mnt/data /reports --from 1200");
+  watch->add_option("MOUNTPOINT", watchMount, "the mount")->required();
+  watch->add_option("PATH", watchPath, "a path within the mount, \"/reports\" or MOUNTPOINT/reports (default: /)");
+  auto* fromOption = watch->add_option("--from", watchFrom, "the first change to print (default: the next to commit)");
+  watch->callback([&] {
+    MountClient mount = MountClient::forDirectory(watchMount);
+    std::string prefix = watchPath;
+    const std::string root = std::filesystem::weakly_canonical(watchMount).string();
+    if (prefix.rfind(root + "/", 0) == 0 || prefix == root) prefix = prefix.substr(root.size());
+    if (prefix.empty() || prefix[0] != '/') prefix = "/" + prefix;
+    while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+    json request{{"path", prefix}, {"waitMs", 1000}};
+    if (fromOption->count()) request["from"] = watchFrom;
+    for (;;) {
+      json page = check(mount.request(ACIDFS_IOC_FEED, request.dump()));
+      if (page["gone"].get<bool>()) {
+        std::cerr << "acidfs: change " << request["from"] << " is no longer kept; the oldest kept is " << page["next"]
+                  << "\n";
+        status = kExitGone;
+        return;
+      }
+      for (const json& change : page["changes"]) std::cout << change.dump() << "\n";
+      std::cout.flush();
+      if (!std::cout) return;  // the reader went (a closed pipe)
+      request["from"] = page["next"];
+      request["index"] = page["index"];
+    }
   });
 
   // log (SPEC §10)

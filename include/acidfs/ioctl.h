@@ -126,6 +126,23 @@
  *                            "entries" (names made), "bytes" (content shared);
  *                            for writable: {"changed": inodes}
  *
+ * Coordination (SPEC §11; version 2):
+ *
+ *   ACIDFS_IOC_FEED      in  {"path": optional prefix (default "/"),
+ *                             "from": optional seq (absent: from now on),
+ *                             "index": optional, records of `from` already
+ *                             had, "waitMs": optional, up to 1000: with
+ *                             nothing to show, wait that long for a commit}
+ *                        out {"changes": [{"seq","op","path","to"(renames),
+ *                             "blobId"(when there is one the caller may
+ *                             read),"uid","time"(ns)}...], "next": seq,
+ *                             "index": n — ask again from there —, "gone":
+ *                             true when `from` is older than the feed keeps
+ *                             (nothing else is answered then)}
+ *                        op: create, mkdir, symlink, write, delete, rmdir,
+ *                        rename, exchange, link. Changes in commit order;
+ *                        only those under directories the caller may list.
+ *
  * From Python (see examples/acidfs_ioctl.py):
  *   import fcntl, os, struct, json
  *   msg = bytearray(ACIDFS_IOC_MSG_SIZE)           # mutable: no size limit
@@ -169,6 +186,7 @@ struct acidfs_ioc_msg {
 #define ACIDFS_IOC_UNDELETE _IOWR(ACIDFS_IOC_MAGIC, 7, struct acidfs_ioc_msg)
 #define ACIDFS_IOC_GC _IOWR(ACIDFS_IOC_MAGIC, 8, struct acidfs_ioc_msg)
 #define ACIDFS_IOC_CLONE _IOWR(ACIDFS_IOC_MAGIC, 9, struct acidfs_ioc_msg)
+#define ACIDFS_IOC_FEED _IOWR(ACIDFS_IOC_MAGIC, 10, struct acidfs_ioc_msg)
 
 #ifdef __cplusplus
 static_assert(sizeof(struct acidfs_ioc_msg) == ACIDFS_IOC_MSG_SIZE, "acidfs_ioc_msg layout");
