@@ -223,6 +223,7 @@ struct Config {
   bool quick = false;
   bool transactionsOnly = false;  // section 1 alone (--transactions-only): for profiling
   int64_t trashDays = 0;          // StoreOptions::trashSeconds of section 1's stores (--trash-days)
+  int64_t feedDays = 1;           // StoreOptions::feedSeconds of section 1's stores (--feed-days)
   uint64_t historyVersions = 0;   // --history N: the log-of-one-path measurement alone
   uint64_t bigBytes = 1024 * kMiB;    // section 2 and 4
   uint64_t chunkBytes = 256 * kMiB;   // section 3
@@ -263,6 +264,12 @@ Config parseArgs(int argc, char** argv) {
       c.trashDays = strtoll(v.c_str(), &end, 10);
       if (v.empty() || *end != '\0' || c.trashDays < 0 || c.trashDays > 3650) fail("bad number of days '" + v + "'");
     }
+    else if (a == "--feed-days") {
+      const std::string v = value();
+      char* end = nullptr;
+      c.feedDays = strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || c.feedDays < 0 || c.feedDays > 3650) fail("bad number of days '" + v + "'");
+    }
     else if (a == "-h" || a == "--help") {
       printf("usage: core_bench [--dir DIR] [--runs N] [--size-mib M] [--quick] [--transactions-only]\n"
              "  --dir DIR      where stores and the peer file are made (default /tmp)\n"
@@ -273,7 +280,9 @@ Config parseArgs(int argc, char** argv) {
              "  --history N    only this: `acidfs log` of one path in a store whose trash holds N\n"
              "                 other versions, beside one whose trash holds none\n"
              "  --trash-days N table 1's stores keep drops N days (acidfsd's default is 1;\n"
-             "                 the library's, and this bench's, 0): the trash's cost\n");
+             "                 the library's, and this bench's, 0): the trash's cost\n"
+             "  --feed-days N  table 1's stores keep a change feed N days (default 1, as acidfsd\n"
+             "                 and the library; 0: none): with 0 and 1, the feed's cost\n");
       exit(0);
     } else fail("unknown argument " + a + " (see --help)");
   }
@@ -355,6 +364,7 @@ void dropCaches(const std::string& path) {
 
 int gStoreNumber = 0;
 int64_t gTrashSeconds = 0;  // section 1's stores (Config::trashDays)
+int64_t gFeedSeconds = 86400;  // section 1's stores (Config::feedDays)
 
 // A fresh store in the scratch directory, removed when this goes away.
 class ScratchStore {
@@ -533,6 +543,7 @@ double runTransactions(Durability durability, int threads, uint64_t n,
   StoreOptions options;
   options.durability = durability;
   options.trashSeconds = gTrashSeconds;
+  options.feedSeconds = gFeedSeconds;
   ScratchStore store(options);
   if (setup) setup(*store, threads);
   auto start = Clock::now();
@@ -838,6 +849,7 @@ int main(int argc, char** argv) {
   gScratchRoot = cfg.dir + format("/acidfs-bench-%d", getpid());
   if (!std::filesystem::create_directory(gScratchRoot, ec)) fail("cannot create " + gScratchRoot);
   gTrashSeconds = cfg.trashDays * 86400;
+  gFeedSeconds = cfg.feedDays * 86400;
   printHeader(cfg, argc, argv);
   if (cfg.historyVersions) {
     measureHistory(cfg);

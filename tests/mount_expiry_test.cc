@@ -36,18 +36,6 @@ class MountExpiry : public MountTest {
     const std::string tool = ACIDFS_TOOL_PATH;
     return tool.substr(0, tool.rfind('/')) + ":/usr/sbin:/usr/bin:/sbin:/bin";
   }
-  // The code block after `<!-- recipe: NAME -->` in the README.
-  static std::string readmeRecipe(const std::string& name) {
-    std::ifstream in(std::string(ACIDFS_SOURCE_DIR) + "/README.md");
-    std::stringstream all;
-    all << in.rdbuf();
-    const std::string text = all.str(), marker = "<!-- recipe: " + name + " -->";
-    size_t at = text.find(marker);
-    if (at == std::string::npos) return "";
-    at = text.find("```sh\n", at);
-    const size_t end = text.find("```\n", at + 6);
-    return at == std::string::npos || end == std::string::npos ? "" : text.substr(at + 6, end - at - 6);
-  }
 };
 
 TEST_F(MountExpiry, AnExpiredFileGoesWithinASecondAndAMoveClearsTheExpiry) {

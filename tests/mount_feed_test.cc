@@ -251,5 +251,65 @@ TEST_F(MountFeed, AWatcherSeesOnlyWhatItMayReadAndOldChangesAreGone) {
   EXPECT_NE(std::string::npos, gone.err.find("no longer kept")) << gone;
 }
 
+// The README's follow-changes recipe, verbatim: killed twice mid-stream and
+// started again on its SEQFILE, it hands every change to its command, none
+// lost; and exit 3 when what it would resume from is gone.
+TEST_F(MountFeed, TheReadmeFollowRecipeResumesAfterBeingKilledAndMissesNothing) {
+  const std::string recipe = readmeRecipe("follow-changes");
+  ASSERT_FALSE(recipe.empty()) << "README.md has no follow-changes recipe";
+  const std::string script = scratchDir() + "/follow-changes", seqfile = scratchDir() + "/seq",
+                    handled = scratchDir() + "/handled";
+  std::ofstream(script) << recipe;
+  ASSERT_EQ(0, mkdir(path("reports").c_str(), 0755));
+  const std::string tool = ACIDFS_TOOL_PATH;
+  const std::string env = "PATH='" + tool.substr(0, tool.rfind('/')) + "':/usr/bin:/bin ";
+  auto follower = [&] {
+    pid_t pid = fork();
+    if (pid == 0) {
+      setsid();
+      const std::string command = env + "exec sh '" + script + "' '" + mountpoint() + "' /reports '" + seqfile +
+                                  "' sh -c 'echo \"$1\" >> \"" + handled + "\"' sh";
+      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return pid;
+  };
+  auto stopFollower = [](pid_t pid) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  };
+  std::thread writer([&] {
+    for (int i = 1; i <= 30; ++i) {
+      EXPECT_EQ("OK", writeFile(path("reports/r" + std::to_string(i)), std::to_string(i)));
+      sleepMs(30);
+    }
+  });
+  pid_t pid = follower();
+  for (int kill = 0; kill < 2; ++kill) {
+    sleepMs(250);
+    stopFollower(pid);
+    pid = follower();
+  }
+  writer.join();
+  auto handledChanges = [&] {
+    std::set<std::string> writes;
+    std::ifstream in(handled);
+    for (std::string line; std::getline(in, line);) {
+      json change = json::parse(line, nullptr, false);
+      if (!change.is_discarded() && change["op"] == "write") writes.insert(change["path"].get<std::string>());
+    }
+    return writes;
+  };
+  EXPECT_TRUE(waitUntil([&] { return handledChanges().size() == 30; }, 30))
+      << handledChanges().size() << " of 30 writes handled";
+  stopFollower(pid);
+  // The feed off: whatever it would resume from is gone.
+  ASSERT_TRUE(restartWithOptions("allow_other,feed_days=0"));
+  CommandResult gone = sh(env + "sh '" + script + "' '" + mountpoint() + "' /reports '" + seqfile + "' true", 30, "/");
+  EXPECT_EQ(3, gone.exitStatus) << gone;
+  EXPECT_NE(std::string::npos, gone.err.find("rescan /reports")) << gone;
+}
+
 }  // namespace
 }  // namespace acidfs::mounttest

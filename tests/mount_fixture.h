@@ -139,6 +139,20 @@ inline std::optional<std::string> readFile(const std::string& path) {
 
 // The content of a file, or a "<open failed: ENOENT>"-style marker that no
 // test content equals (for EXPECT_EQ on small files).
+// The code block after `<!-- recipe: NAME -->` in the README ("" when
+// there is none): how the README's recipes are tested verbatim.
+inline std::string readmeRecipe(const std::string& name) {
+  std::ifstream in(std::string(ACIDFS_SOURCE_DIR) + "/README.md");
+  std::stringstream all;
+  all << in.rdbuf();
+  const std::string text = all.str(), marker = "<!-- recipe: " + name + " -->";
+  size_t at = text.find(marker);
+  if (at == std::string::npos) return "";
+  at = text.find("```sh\n", at);
+  const size_t end = at == std::string::npos ? at : text.find("```\n", at + 6);
+  return at == std::string::npos || end == std::string::npos ? "" : text.substr(at + 6, end - at - 6);
+}
+
 inline std::string readOr(const std::string& path) {
   auto content = readFile(path);
   return content ? *content : "<read failed: " + errnoName(errno) + ">";

@@ -305,7 +305,12 @@ int run(int argc, char** argv) {
         status = kExitGone;
         return;
       }
-      for (const json& change : page["changes"]) std::cout << change.dump() << "\n";
+      for (const json& change : page["changes"]) {
+        json line;  // SPEC §11's order: seq first, so that `sed` and `cut` find it
+        for (const char* key : {"seq", "op", "path", "to", "blobId", "uid", "time"})
+          if (change.contains(key)) line[key] = change[key];
+        std::cout << line.dump() << "\n";
+      }
       std::cout.flush();
       if (!std::cout) return;  // the reader went (a closed pipe)
       request["from"] = page["next"];
