@@ -248,7 +248,11 @@ Result<Attr> Namespace::setattr(uint64_t ino, const SetAttrRequest& request) {
         inode.mtimeNs = now;  // truncate to the same size still updates mtime
       }
     }
-    return tree_.storeInode(txn, ino, inode);
+    ACIDFS_RETURN_IF_ERROR(tree_.storeInode(txn, ino, inode));
+    // A truncate is a write (setBlob said so); anything else is attributes.
+    const bool attributes = request.mode || request.uid || request.gid || request.atimeNs || request.mtimeNs ||
+                            request.atimeNow || request.mtimeNow;
+    return attributes ? tree_.noteOfInode(txn, FeedOp::kAttr, ino, inode) : Status::OK();
   });
 }
 

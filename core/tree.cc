@@ -219,7 +219,7 @@ Status Tree::setBlob(Txn& txn, uint64_t ino, InodeRecord& inode, const Id128& bl
   inode.mtimeNs = mtimeNs ? mtimeNs : inode.ctimeNs;
   ACIDFS_RETURN_IF_ERROR(reservations_.contentChanged(txn, inode, oldSize));
   ACIDFS_RETURN_IF_ERROR(storeInode(txn, ino, inode));
-  return noteWrite(txn, ino, inode);
+  return noteOfInode(txn, FeedOp::kWrite, ino, inode);
 }
 
 }  // namespace acidfs

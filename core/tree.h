@@ -127,8 +127,9 @@ class Tree {
   // other path of a rename or an exchange. Nothing when the feed is off.
   Status noteChange(Txn& txn, FeedOp op, uint64_t dir, const InodeRecord& dirInode, std::string_view name,
                     const InodeRecord& inode, const std::string& to = std::string());
-  // A write of `ino` (new content): found by its parent and name.
-  Status noteWrite(Txn& txn, uint64_t ino, const InodeRecord& inode);
+  // `op` (a write: new content; attributes) of `ino`, found by its parent
+  // and name (InodeRecord::parent, name).
+  Status noteOfInode(Txn& txn, FeedOp op, uint64_t ino, const InodeRecord& inode);
   // The absolute path of entry `name` of directory `dir` ("/a/b").
   Result<std::string> pathIn(Txn& txn, uint64_t dir, std::string_view name);
 

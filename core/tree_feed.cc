@@ -85,7 +85,7 @@ Status Tree::noteChange(Txn& txn, FeedOp op, uint64_t dir, const InodeRecord& di
   return Status::OK();
 }
 
-Status Tree::noteWrite(Txn& txn, uint64_t ino, const InodeRecord& inode) {
+Status Tree::noteOfInode(Txn& txn, FeedOp op, uint64_t ino, const InodeRecord& inode) {
   if (!feedOn_ || inode.nlink == 0 || inode.parent == 0) return Status::OK();  // an orphan, or a file made before parents were kept
   ACIDFS_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.peek(Column::kInodes, keys::ino(inode.parent)));
   std::optional<InodeRecord> dir = value ? InodeRecord::decode(*value) : std::nullopt;
@@ -96,7 +96,7 @@ Status Tree::noteWrite(Txn& txn, uint64_t ino, const InodeRecord& inode) {
     if (!entry) return Status::OK();
     name = entry->first;
   }
-  return noteChange(txn, FeedOp::kWrite, inode.parent, *dir, name, inode);
+  return noteChange(txn, op, inode.parent, *dir, name, inode);
 }
 
 }  // namespace acidfs

@@ -140,7 +140,7 @@
  *                             true when `from` is older than the feed keeps
  *                             (nothing else is answered then)}
  *                        op: create, mkdir, symlink, write, delete, rmdir,
- *                        rename, exchange, link. Changes in commit order;
+ *                        rename, exchange, link, attr. Changes in commit order;
  *                        only those under directories the caller may list.
  *
  * From Python (see examples/acidfs_ioctl.py):
