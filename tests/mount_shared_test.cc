@@ -8,6 +8,8 @@
 // reclaimed once its session lapses.
 #include <libpq-fe.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -15,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "tests/postgres_instance.h"
 #include "tests/shared_mounts.h"
@@ -115,6 +118,53 @@ TEST_F(SharedMounts, ACasCounterDecrementedFromEveryMountLosesNoUpdate) {
   for (auto& t : hosts) t.join();
   for (int h = 0; h < kHosts; ++h) EXPECT_TRUE(results[h].ok()) << "mount " << h << ": " << results[h];
   for (int h = 0; h < kHosts; ++h) EXPECT_EQ("0\n", readOr(path(h, "counter"))) << "mount " << h << " sees a lost update";
+}
+
+// The change feed of a shared store (SPEC §11): CAS decrements from every
+// mount conflict with each other, and every mount's `acidfs watch` shows
+// the same changes in the same order — the counter's writes counting down
+// one by one, the database's commit order.
+TEST_F(SharedMounts, EveryMountsFeedShowsAllMountsCommitsInTheirCommitOrder) {
+  constexpr int kPerHost = 10;
+  const int start = kHosts * kPerHost;
+  ASSERT_EQ("OK", writeFile(path(0, "counter"), std::to_string(start) + "\n"));
+  const std::string tool = ACIDFS_TOOL_PATH;
+  const std::string script = std::string("for i in $(seq ") + std::to_string(kPerHost) +
+                              "); do while :; do b=$('" + tool + "' blob-id counter) || exit 2; "
+                              "v=$(cat counter) || exit 2; echo $((v - 1)) | '" + tool +
+                              "' cas counter --expect \"$b\" >/dev/null; rc=$?; [ $rc = 0 ] && break; "
+                              "[ $rc = 1 ] || exit $rc; done; done";
+  std::vector<std::thread> hosts;
+  for (int h = 0; h < kHosts; ++h)
+    hosts.emplace_back([&, h] { EXPECT_TRUE(runArgv({"/bin/sh", "-c", script}, mnt(h), 600).ok()); });
+  for (auto& t : hosts) t.join();
+  // The blobId of each value (content-addressed: `acidfs put` names it).
+  std::map<std::string, int> valueOf;
+  for (int v = 0; v <= start; ++v) {
+    CommandResult put = runArgv({"/bin/sh", "-c", "echo " + std::to_string(v) + " | '" + tool + "' put"}, mnt(0), 60);
+    ASSERT_TRUE(put.ok()) << put;
+    valueOf[put.out.substr(0, 32)] = v;
+  }
+  std::optional<std::vector<std::string>> first;
+  for (int h = 0; h < kHosts; ++h) {
+    // Every change of /counter: its first write, then one per decrement.
+    CommandResult watched =
+        runArgv({"/bin/sh", "-c", "timeout 60 '" + tool + "' watch . /counter --from 1 | head -n " +
+                                      std::to_string(start + 2)},
+                mnt(h), 90);
+    std::vector<std::string> lines;
+    std::vector<int> values;
+    std::istringstream in(watched.out);
+    for (std::string line; std::getline(in, line);) {
+      lines.push_back(line.substr(0, line.find(",\"time\"")));  // the same change has the same time everywhere too; shorter
+      nlohmann::json change = nlohmann::json::parse(line);
+      if (change["op"] == "write") values.push_back(valueOf.at(change["blobId"].get<std::string>()));
+    }
+    ASSERT_EQ(static_cast<size_t>(start + 1), values.size()) << "mount " << h << ":\n" << watched.out;
+    for (int i = 0; i <= start; ++i) EXPECT_EQ(start - i, values[static_cast<size_t>(i)]) << "mount " << h << ", write " << i;
+    if (!first) first = lines;
+    EXPECT_EQ(*first, lines) << "mount " << h << "'s feed differs from mount 0's";
+  }
 }
 
 TEST_F(SharedMounts, SeatsClaimedFromEveryMountHaveExactlyKWinners) {

@@ -8,6 +8,7 @@
 // line on stderr.
 #include <string.h>
 #include <limits.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -312,7 +313,10 @@ int run(int argc, char** argv) {
         std::cout << line.dump() << "\n";
       }
       std::cout.flush();
-      if (!std::cout) return;  // the reader went (a closed pipe)
+      // The reader went (`acidfs watch | head`): stop, even with nothing
+      // to write (a pipe whose reader closed polls as an error).
+      pollfd out{STDOUT_FILENO, 0, 0};
+      if (!std::cout || (poll(&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP)))) return;
       request["from"] = page["next"];
       request["index"] = page["index"];
     }
