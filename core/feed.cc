@@ -122,23 +122,36 @@ Result<FeedPage> Feed::readOrWait(const Caller& caller, std::string_view prefix,
   for (;;) {
     uint64_t seen = 0;
     {
+      // Counted as waiting before reading: a commit after the read either
+      // sees the count and wakes us, or came before it and is in the read.
+      waiters_.fetch_add(1);  // seq_cst: against committed()'s load, a store-load pair
       MutexLock lock(mutex_);
       seen = commits_;
     }
-    ACIDFS_ASSIGN_OR_RETURN(FeedPage page, read(caller, prefix, from, max));
+    Result<FeedPage> read = this->read(caller, prefix, from, max);
+    if (!read.ok()) {
+      waiters_.fetch_sub(1);
+      return read.status();
+    }
+    FeedPage& page = *read;
     // Something to show, or something read past (hidden from this
     // caller): the caller moves on.
-    if (page.gone || !page.changes.empty() || page.next != from) return page;
+    if (page.gone || !page.changes.empty() || page.next != from || std::chrono::steady_clock::now() >= deadline) {
+      waiters_.fetch_sub(1);
+      return std::move(page);
+    }
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return page;
     // Another host's commits are not heard: look again every 100 ms.
     MutexLock lock(mutex_);
     changed_.wait_for(mutex_, std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(100)),
                       [&]() REQUIRES(mutex_) { return commits_ != seen; });
+    waiters_.fetch_sub(1);
   }
 }
 
 void Feed::committed() {
+  // Most commits have no watcher waiting: no lock and no wake-up for them.
+  if (waiters_.load() == 0) return;
   {
     MutexLock lock(mutex_);
     ++commits_;

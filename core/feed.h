@@ -14,6 +14,7 @@
 // committed change always has its record (a kill -9 loses neither or both).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -115,6 +116,7 @@ class Feed {
   Mutex mutex_;
   std::condition_variable_any changed_;
   uint64_t commits_ GUARDED_BY(mutex_) = 0;
+  std::atomic<int> waiters_{0};  // readOrWait calls between their read and their wait's end
 };
 
 }  // namespace acidfs

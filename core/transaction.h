@@ -92,6 +92,8 @@ class Txn {
   // its commit is durable.
   std::vector<StoredChunk> chunksFreed;
   std::vector<std::function<void()>> afterCommit;
+  // This attempt wrote change feed records (its afterCommit tells the feed).
+  bool feedWritten = false;
   // Run once this attempt has ended, committed (true) or not: after the
   // commit and before afterCommit, or after the rollback.
   std::vector<std::function<void(bool committed)>> settle;

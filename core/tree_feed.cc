@@ -78,7 +78,8 @@ Status Tree::noteChange(Txn& txn, FeedOp op, uint64_t dir, const InodeRecord& di
   r.mode = inode.mode;
   r.fileGid = inode.gid;
   txn.appendFeed(r.encode());
-  if (feedCommitted_) txn.afterCommit.push_back(feedCommitted_);
+  if (feedCommitted_ && !txn.feedWritten) txn.afterCommit.push_back(feedCommitted_);
+  txn.feedWritten = true;
   // A directory removed: a cached path of it is wrong once this commits
   // (renames: Rename::finish, which sees both sides).
   if (op == FeedOp::kRmdir) txn.afterCommit.push_back([this] { forgetDirPaths(); });
