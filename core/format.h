@@ -155,6 +155,21 @@ inline std::string leasePrefix(const Id128& blob, uint32_t uid) {
   k.resize(20);
   return k;
 }
+// The change feed's: the transaction's number, then the record's index
+// among that transaction's records. Both big-endian, so keys sort in
+// commit order.
+inline constexpr size_t kFeedKeySize = 12;
+inline std::string feed(uint64_t seq, uint32_t index) {
+  std::string k = ino(seq);
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>(index >> (8 * i)));
+  return k;
+}
+inline uint64_t feedSeq(std::string_view key) { return readBigEndian64(key.substr(0, 8)); }  // key: kFeedKeySize bytes
+inline uint32_t feedIndex(std::string_view key) {
+  uint32_t index = 0;
+  for (size_t i = 8; i < kFeedKeySize; ++i) index = (index << 8) | static_cast<uint8_t>(key[i]);
+  return index;
+}
 }  // namespace keys
 
 }  // namespace acidfs

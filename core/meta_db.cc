@@ -12,6 +12,7 @@
 #include <rocksdb/table.h>
 
 #include "core/encoding.h"
+#include "core/format.h"
 #include "core/log.h"
 
 namespace acidfs {
@@ -316,20 +317,24 @@ Status MetaDb::loadFeedSeq() {
   it->seekToLast();
   ACIDFS_RETURN_IF_ERROR(it->status().withContext("reading the change feed's last record"));
   nextFeedSeq_ = it->valid() && it->key().size() >= 8 ? readBigEndian64(it->key().substr(0, 8)) + 1 : 1;
+  feedVisibleBelow_ = nextFeedSeq_;
   return Status::OK();
 }
 
 Result<uint64_t> MetaDb::takeFeedSeq() {
   MutexLock lock(feedMutex_);
   ACIDFS_RETURN_IF_ERROR(loadFeedSeq());
-  const uint64_t seq = nextFeedSeq_++;
-  feedInFlight_.insert(seq);
-  return seq;
+  feedSettled_.push_back(false);
+  return nextFeedSeq_++;
 }
 
 void MetaDb::feedSettled(uint64_t seq) {
   MutexLock lock(feedMutex_);
-  feedInFlight_.erase(seq);
+  feedSettled_[seq - feedVisibleBelow_] = true;
+  while (!feedSettled_.empty() && feedSettled_.front()) {
+    feedSettled_.pop_front();
+    ++feedVisibleBelow_;
+  }
 }
 
 Result<std::vector<FeedEntry>> MetaDb::readFeed(uint64_t from, size_t max) {
@@ -337,7 +342,7 @@ Result<std::vector<FeedEntry>> MetaDb::readFeed(uint64_t from, size_t max) {
   {
     MutexLock lock(feedMutex_);
     ACIDFS_RETURN_IF_ERROR(loadFeedSeq());
-    below = feedInFlight_.empty() ? nextFeedSeq_ : *feedInFlight_.begin();
+    below = feedVisibleBelow_;
   }
   std::vector<FeedEntry> out;
   std::string start;
@@ -345,13 +350,11 @@ Result<std::vector<FeedEntry>> MetaDb::readFeed(uint64_t from, size_t max) {
   std::unique_ptr<MetaCursor> it = scan(Column::kFeed);
   for (it->seek(start); it->valid(); it->next()) {
     const std::string_view key = it->key();
-    if (key.size() != 12) return Status::Error(EIO, "store corrupted: a change feed key of " + std::to_string(key.size()) + " bytes");
-    const uint64_t seq = readBigEndian64(key.substr(0, 8));
+    if (key.size() != keys::kFeedKeySize) return Status::Error(EIO, "store corrupted: a change feed key of " + std::to_string(key.size()) + " bytes");
+    const uint64_t seq = keys::feedSeq(key);
     if (seq >= below) break;
     if (out.size() >= max && seq != out.back().seq) break;  // never split a transaction's records
-    uint32_t index = 0;
-    for (size_t i = 8; i < 12; ++i) index = (index << 8) | static_cast<uint8_t>(key[i]);
-    out.push_back(FeedEntry{seq, index, MetaCursor::copyOut(it->value())});
+    out.push_back(FeedEntry{seq, keys::feedIndex(key), MetaCursor::copyOut(it->value())});
   }
   ACIDFS_RETURN_IF_ERROR(it->status().withContext("reading the change feed"));
   return out;
@@ -360,7 +363,7 @@ Result<std::vector<FeedEntry>> MetaDb::readFeed(uint64_t from, size_t max) {
 Result<uint64_t> MetaDb::feedEnd() {
   MutexLock lock(feedMutex_);
   ACIDFS_RETURN_IF_ERROR(loadFeedSeq());
-  return feedInFlight_.empty() ? nextFeedSeq_ : *feedInFlight_.begin();
+  return feedVisibleBelow_;
 }
 
 Status MetaDb::trimFeed(uint64_t before) {

@@ -16,8 +16,8 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -140,18 +140,20 @@ class MetaDb final : public MetaEngine {
   Mutex countersMutex_;
   std::map<std::string, uint64_t> counters_ GUARDED_BY(countersMutex_);
 
+  // The feed's numbers (feed.h). Invariant: every number below
+  // feedVisibleBelow_ has committed or never will, and feedSettled_[i] says
+  // whether number feedVisibleBelow_ + i has (numbers are taken in order, so
+  // a deque, not a set: no allocation per commit); readFeed reads below
+  // feedVisibleBelow_. nextFeedSeq_ 0: not read from the feed's last key yet.
+  Mutex feedMutex_;
+  uint64_t nextFeedSeq_ GUARDED_BY(feedMutex_) = 0;
+  uint64_t feedVisibleBelow_ GUARDED_BY(feedMutex_) = 0;
+  std::deque<bool> feedSettled_ GUARDED_BY(feedMutex_);
+  Status loadFeedSeq() REQUIRES(feedMutex_);
+
   // nextVersion()'s count. Invariant: every number handed out is below the
   // mark, and the mark is durable (a synced put) before a number under it is
   // handed out — so after any crash the count resumes above them all.
-  // The feed's numbers (feed.h). Invariant: every number below nextFeedSeq_
-  // and not in feedInFlight_ has committed or never will; so readFeed
-  // reads below the smallest in flight (or nextFeedSeq_). 0: not read from
-  // the feed's last key yet.
-  Mutex feedMutex_;
-  uint64_t nextFeedSeq_ GUARDED_BY(feedMutex_) = 0;
-  std::set<uint64_t> feedInFlight_ GUARDED_BY(feedMutex_);
-  Status loadFeedSeq() REQUIRES(feedMutex_);
-
   static constexpr uint64_t kVersionBatch = 1 << 16;
   Mutex versionMutex_;
   uint64_t nextVersion_ GUARDED_BY(versionMutex_) = 0;  // 0: the mark not read yet

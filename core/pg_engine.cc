@@ -7,6 +7,7 @@
 #include <array>
 #include <unordered_map>
 
+#include "core/format.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/pg_cursor.h"
@@ -312,10 +313,10 @@ Result<std::vector<FeedEntry>> PgEngine::readFeed(uint64_t from, size_t max) {
   // (the caller passes no `from` below the feed's floor, feed.h).
   uint64_t previous = from ? from - 1 : 0;
   for (auto& row : rows.rows) {
-    if (row.size() != 2 || !row[0] || !row[1] || row[0]->size() != 12)
+    if (row.size() != 2 || !row[0] || !row[1] || row[0]->size() != keys::kFeedKeySize)
       return Status::Error(EIO, "PostgreSQL answered a change feed row that is not one");
     const std::string_view key = *row[0];
-    const uint64_t seq = readBigEndian64(key.substr(0, 8));
+    const uint64_t seq = keys::feedSeq(key);
     if (seq > previous + 1 && (previous || from)) {
       // A gap: wait it out (dbTimeout from when first met), then pass it.
       bool young = false;
@@ -326,9 +327,7 @@ Result<std::vector<FeedEntry>> PgEngine::readFeed(uint64_t from, size_t max) {
       if (young) break;
     }
     if (out.size() >= max && seq != out.back().seq) break;
-    uint32_t index = 0;
-    for (size_t i = 8; i < 12; ++i) index = (index << 8) | static_cast<uint8_t>(key[i]);
-    out.push_back(FeedEntry{seq, index, std::move(*row[1])});
+    out.push_back(FeedEntry{seq, keys::feedIndex(key), std::move(*row[1])});
     previous = seq;
   }
   // Gaps behind every reader now are forgotten.

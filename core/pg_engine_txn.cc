@@ -5,6 +5,7 @@
 #include <array>
 #include <unordered_map>
 
+#include "core/format.h"
 #include "core/id128.h"
 #include "core/pg_cursor.h"
 #include "core/pg_engine.h"
@@ -297,17 +298,15 @@ class PgTxn final : public MetaTxn {
 
   // The feed's records (feed.h) under one number of acidfs.feed_seq, taken
   // in this statement, after the locks at its start: a transaction that
-  // waited for another's locks takes a larger number. Key: seq(8) ‖ index(4).
+  // waited for another's locks takes a larger number. Key: keys::feed.
   void appendFeedInsert(std::string& sql) const {
     if (feed_.empty()) return;
     sql += "INSERT INTO acidfs.feed (key, value) SELECT int8send(s.n) || v.i, v.v "
            "FROM (SELECT nextval('acidfs.feed_seq') AS n) s, (VALUES ";
     for (size_t i = 0; i < feed_.size(); ++i) {
-      std::string index;
-      for (int b = 3; b >= 0; --b) index.push_back(static_cast<char>(i >> (8 * b)));
       if (i) sql += ", ";
       sql += "(";
-      appendByteaLiteral(sql, index);
+      appendByteaLiteral(sql, keys::feed(0, static_cast<uint32_t>(i)).substr(8));  // the index part
       sql += "::bytea, ";
       appendByteaLiteral(sql, feed_[i]);
       sql += "::bytea)";

@@ -17,6 +17,7 @@
 
 #include "core/content_store.h"
 #include "core/encoding.h"
+#include "core/feed.h"
 #include "core/format.h"
 #include "core/meta_db.h"
 #include "core/records.h"
@@ -352,6 +353,31 @@ TEST(FormatGolden, TrashRecordAndKeyBytes) {
   EXPECT_EQ(hexOf(trashkeys::expiry(5, "k")), "78" "0000000000000005" "6b");
 }
 
+// docs/FORMAT.md "feed": a record and its key.
+TEST(FormatGolden, FeedRecordAndKeyBytes) {
+  const std::string kGoldenFeed = std::string("01") + "04" + "00002a36fe9c9717" + "e8030000" + "04000000" + "2f642f66" +
+                                  "00000000" + "01" + "101112131415161718191a1b1c1d1e1f" + "ed410000" + "e8030000" +
+                                  "64000000" + "a4810000" + "64000000";
+  FeedRecord r;
+  r.op = FeedOp::kWrite;
+  r.timeNs = 1700000000000000000;
+  r.uid = 1000;
+  r.path = "/d/f";
+  r.blob = Id128::fromBytes(bytesOf("101112131415161718191a1b1c1d1e1f"));
+  r.dirMode = S_IFDIR | 0755;
+  r.dirUid = 1000;
+  r.dirGid = 100;
+  r.mode = S_IFREG | 0644;
+  r.fileGid = 100;
+  EXPECT_EQ(hexOf(r.encode()), kGoldenFeed);
+  auto back = FeedRecord::decode(bytesOf(kGoldenFeed));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->encode(), r.encode());
+  EXPECT_EQ(hexOf(keys::feed(0x0102, 3)), "0000000000000102" "00000003");
+  EXPECT_EQ(keys::feedSeq(keys::feed(0x0102, 3)), 0x0102u);
+  EXPECT_EQ(keys::feedIndex(keys::feed(0x0102, 3)), 3u);
+}
+
 // What ids are hashed from: changing it changes every id in every store.
 TEST(FormatGolden, IdHashInputs) {
   EXPECT_EQ(hexOf(PageRecord::encodeBody(goldenPage().chunks)),
@@ -389,7 +415,7 @@ TEST(FormatGolden, KeyBytes) {
 TEST(FormatGolden, ColumnFamilyNames) {
   std::string names;
   for (int i = 0; i < kColumnCount; ++i) names += std::string(columnName(static_cast<Column>(i))) + " ";
-  EXPECT_EQ(names, "default inodes dentries cookies xattrs chunks pages blobs leases orphans trash ");
+  EXPECT_EQ(names, "default inodes dentries cookies xattrs chunks pages blobs leases orphans trash feed ");
   EXPECT_EQ(kFormatVersion, 1u);
 }
 
