@@ -24,12 +24,12 @@ otherwise, 2 for usage errors.
 
 import argparse
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import time
+
+from fresh_mount import fresh_mount, programs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JUICEFS_REPORTED = (34000, 156.0)  # entries, seconds: issue 15's figure
@@ -73,23 +73,9 @@ def main():
     args = parser.parse_args()
     if args.entries < 200 or args.runs < 1:
         parser.error("--entries must be at least 200, --runs at least 1")
-    acidfsd, tool = os.path.join(args.bin, "acidfsd"), os.path.join(args.bin, "acidfs")
-    for program in (acidfsd, tool):
-        if not os.access(program, os.X_OK):
-            parser.error(f"{program} is missing: build first")
-
-    work = os.path.join(args.dir, f"clone-bench-{os.getpid()}")
-    store, mnt, native = f"{work}/store", f"{work}/mnt", f"{work}/native"
-    for d in (store, mnt, native):
-        os.makedirs(d)
-    daemon = subprocess.Popen([acidfsd, "-f", store, mnt], stderr=subprocess.DEVNULL)
+    acidfsd, tool = programs(parser, args.bin)
     ok = True
-    try:
-        deadline = time.monotonic() + 30
-        while not os.path.ismount(mnt):
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                raise RuntimeError("acidfsd did not mount")
-            time.sleep(0.05)
+    with fresh_mount(acidfsd, args.dir, "clone-bench") as (work, mnt, native):
         log(f"making a tree of {args.entries} entries on the mount and on the disk")
         make_tree(f"{mnt}/tree", args.entries)
         make_tree(f"{native}/tree", args.entries)
@@ -115,14 +101,6 @@ def main():
         print(f"{'juicefs clone*':16} {seconds * whole / entries:9.2f} {entries / seconds:11.0f} "
               f"{seconds * whole / entries / clone:15.1f}x")
         print("* reported by JuiceFS users (34,000 entries in 2 min 36 s), scaled to this tree; not measured here")
-    finally:
-        subprocess.run(["fusermount3", "-u", mnt], capture_output=True)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            daemon.send_signal(signal.SIGKILL)
-            daemon.wait()
-        shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -21,7 +21,6 @@ import ctypes
 import json
 import os
 import select
-import shutil
 import signal
 import statistics
 import struct
@@ -29,6 +28,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from fresh_mount import fresh_mount, programs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IN_CLOSE_WRITE = 0x00000008
@@ -112,23 +113,9 @@ def main():
     args = parser.parse_args()
     if args.changes < 10:
         parser.error("--changes must be at least 10")
-    acidfsd, tool = os.path.join(args.bin, "acidfsd"), os.path.join(args.bin, "acidfs")
-    for program in (acidfsd, tool):
-        if not os.access(program, os.X_OK):
-            parser.error(f"{program} is missing: build first")
-
-    work = os.path.join(args.dir, f"feed-bench-{os.getpid()}")
-    store, mnt, native = f"{work}/store", f"{work}/mnt", f"{work}/native"
-    for d in (store, mnt, native):
-        os.makedirs(d)
-    daemon = subprocess.Popen([acidfsd, "-f", store, mnt], stderr=subprocess.DEVNULL)
+    acidfsd, tool = programs(parser, args.bin)
     ok = True
-    try:
-        deadline = time.monotonic() + 30
-        while not os.path.ismount(mnt):
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                raise RuntimeError("acidfsd did not mount")
-            time.sleep(0.05)
+    with fresh_mount(acidfsd, args.dir, "feed-bench") as (work, mnt, native):
         log(f"{args.changes} writes on the mount, `acidfs watch` reading")
         ours, got = acidfs_delays(tool, mnt, args.changes)
         log(f"{args.changes} writes in a plain directory, inotify reading")
@@ -142,14 +129,6 @@ def main():
             if delays:
                 print(f"{name:18} {statistics.median(delays):10.2f} {percentile(delays, 90):8.2f} "
                       f"{percentile(delays, 99):8.2f} {max(delays):8.2f}")
-    finally:
-        subprocess.run(["fusermount3", "-u", mnt], capture_output=True)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            daemon.send_signal(signal.SIGKILL)
-            daemon.wait()
-        shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 
 
