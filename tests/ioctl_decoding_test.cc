@@ -69,7 +69,7 @@ std::string opJson(const std::string& op) { return "[" + op + "]"; }
 // ---- the command and the bounds checked before any parsing --------------------------------
 
 TEST_F(IoctlDoor, AnUnknownCommandIsEnotty) {
-  const unsigned unknown[] = {0u, _IOWR(ACIDFS_IOC_MAGIC, 10, struct acidfs_ioc_msg),
+  const unsigned unknown[] = {0u, _IOWR(ACIDFS_IOC_MAGIC, 11, struct acidfs_ioc_msg),  // one past ACIDFS_IOC_FEED
                               _IOWR(ACIDFS_IOC_MAGIC, 0, struct acidfs_ioc_msg), _IOR(ACIDFS_IOC_MAGIC, 1, int),
                               _IOWR(ACIDFS_IOC_MAGIC + 1, 1, struct acidfs_ioc_msg)};
   for (unsigned cmd : unknown) {
